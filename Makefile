@@ -1,0 +1,63 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# mlx5vf: the user interface. `make help` lists the targets.
+
+SHELL := /bin/bash
+top := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+include $(top)/scripts/versions.env
+-include $(top)/build/versions.lock
+
+# Kernel build tree: the running kernel's when it has one, else the pinned
+# Debian 6.12 headers that scripts/setup installs.
+running_kdir := /lib/modules/$(shell uname -r)/build
+debian_kdir := /usr/src/linux-headers-$(or $(KERNEL_RELEASE),$(KERNEL_ABI)-$(KERNEL_FLAVOUR))
+KDIR ?= $(if $(wildcard $(running_kdir)/Makefile),$(running_kdir),$(debian_kdir))
+# Extra kbuild arguments (the checks pass W=1).
+KBUILD_ARGS ?=
+
+.PHONY: all module setup check check-host check-module check-kunit check-vm demo bench \
+	install clean help
+
+all: module
+
+help:
+	@echo "make              build mlx5vf.ko against KDIR=$(KDIR)"
+	@echo "make demo         set up what is missing, boot the test VM, show the module at work"
+	@echo "make check        every test level this machine can run; ends 'N passed, N failed'"
+	@echo "make check-host | check-module | check-kunit | check-vm   one level each"
+	@echo "make bench        benchmarks, as ratios against a same-run baseline"
+	@echo "make install      install for the running kernel (or KDIR), then depmod"
+
+setup:
+	$(top)/scripts/setup
+
+# The module, then the C++ build gates. Any compiler or objtool warning fails.
+module:
+	@test -f $(KDIR)/Makefile || { echo "no kernel build tree at $(KDIR): run scripts/setup or pass KDIR=" >&2; exit 1; }
+	@mkdir -p $(top)/build
+	@set -o pipefail; $(MAKE) -C $(KDIR) M=$(top) $(KBUILD_ARGS) modules 2>&1 | tee $(top)/build/kbuild.log
+	@if grep -Ei 'warning:|objtool:' $(top)/build/kbuild.log; then \
+		echo "build: warnings are errors in mlx5vf (see above)" >&2; exit 1; fi
+	@$(top)/scripts/cxx-gates $(top) mlx5vf
+
+check:
+	@$(top)/scripts/check all
+
+check-host check-module check-kunit check-vm:
+	@$(top)/scripts/check $(patsubst check-%,%,$@)
+
+demo:
+	@$(top)/scripts/demo
+
+bench:
+	@$(top)/scripts/bench
+
+install: module
+	$(MAKE) -C $(KDIR) M=$(top) modules_install
+	depmod -a $(notdir $(patsubst %/build,%,$(KDIR)))
+
+clean:
+	-$(MAKE) -C $(KDIR) M=$(top) clean 2>/dev/null
+	rm -rf $(top)/build
+
+print-kdir:
+	@echo $(KDIR)

@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Kernel services the C++ core reaches through include/mlx5vf/abi.h:
+ * allocation with an explicit context, logging and the invariant-failure stop.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/bug.h>
+#include <linux/mm.h>
+#include <linux/printk.h>
+#include <linux/slab.h>
+
+#include <mlx5vf/abi.h>
+
+void *mlx5vf_shim_alloc(size_t size, enum mlx5vf_alloc_ctx ctx)
+{
+	return kzalloc(size, ctx == MLX5VF_ALLOC_ATOMIC ? GFP_ATOMIC : GFP_KERNEL_ACCOUNT);
+}
+
+void *mlx5vf_shim_alloc_large(size_t size)
+{
+	might_sleep();
+	return kvzalloc(size, GFP_KERNEL_ACCOUNT);
+}
+
+void mlx5vf_shim_free(void *ptr)
+{
+	kvfree(ptr);
+}
+
+void mlx5vf_shim_log(enum mlx5vf_log_level level, const char *msg)
+{
+	switch (level) {
+	case MLX5VF_LOG_ERR:
+		pr_err("%s\n", msg);
+		break;
+	case MLX5VF_LOG_WARN:
+		pr_warn("%s\n", msg);
+		break;
+	case MLX5VF_LOG_INFO:
+		pr_info("%s\n", msg);
+		break;
+	default:
+		pr_debug("%s\n", msg);
+		break;
+	}
+}
+
+void mlx5vf_shim_bug(const char *what)
+{
+	pr_crit("core invariant broken: %s\n", what);
+	BUG();
+}

@@ -1,0 +1,89 @@
+# shellcheck shell=sh
+# TAP helpers for the VM tests (busybox sh). Source it, emit results with ok/not_ok/check,
+# end with done_testing (prints the plan after the fact and sets the exit status).
+#
+#   . "$TESTS_DIR/lib.sh"
+#   mark=$(dmesg_mark mytest)
+#   check "module loads" insmod "$MLX5VF_KO"
+#   check_dmesg_clean "$mark" "no kernel splat"
+#   done_testing
+
+# Kernel log lines that mean a splat. Case-sensitive on purpose: "kasan:"/"kmemleak:" boot
+# banners of a debug kernel are fine, "BUG: KASAN:" and "suspected memory leaks" are not.
+VMTEST_DMESG_BAD='WARNING:|BUG:|Call Trace|lockdep|KASAN|UBSAN|kmemleak: .*suspected memory leak|Oops|general protection fault|INFO: task .* blocked'
+
+_vt_n=0
+_vt_fail=0
+
+diag() { # diag LINE... ; each argument (multi-line allowed) becomes "# ..." lines
+	for _vt_l in "$@"; do printf '%s\n' "$_vt_l" | sed 's/^/# /'; done
+}
+ok() { _vt_n=$((_vt_n + 1)); echo "ok $_vt_n - $*"; }
+not_ok() { _vt_n=$((_vt_n + 1)); _vt_fail=$((_vt_fail + 1)); echo "not ok $_vt_n - $*"; }
+skip() { _vt_n=$((_vt_n + 1)); echo "ok $_vt_n - $1 # SKIP ${2:-}"; }
+# The whole test does not apply here; call before any result.
+skip_all() { echo "1..0 # SKIP $*"; exit 0; }
+# Stop the test: the remaining checks make no sense (counts as a failure).
+bail_out() { echo "Bail out! $*"; exit 1; }
+done_testing() { echo "1..$_vt_n"; [ "$_vt_fail" -eq 0 ]; exit $?; }
+
+# result DESC STATUS: ok if STATUS is 0
+result() { if [ "$2" -eq 0 ]; then ok "$1"; else not_ok "$1"; fi; }
+
+# check DESC CMD [ARG...]: run CMD, ok on exit 0, else not_ok plus its output as diag.
+check() {
+	_vt_d=$1
+	shift
+	if _vt_out=$("$@" 2>&1); then
+		ok "$_vt_d"
+	else
+		_vt_rc=$?
+		not_ok "$_vt_d"
+		diag "command: $* (exit $_vt_rc)"
+		[ -z "$_vt_out" ] || diag "$_vt_out"
+	fi
+}
+
+# wait_for SECONDS CMD [ARG...]: poll CMD every 0.1 s until it succeeds or time runs out.
+wait_for() {
+	_vt_tries=$(($1 * 10))
+	shift
+	while ! "$@" >/dev/null 2>&1; do
+		_vt_tries=$((_vt_tries - 1))
+		[ "$_vt_tries" -gt 0 ] || return 1
+		sleep 0.1
+	done
+}
+
+# dmesg_mark NAME: write a unique line into the kernel log and print it, for dmesg_since.
+dmesg_mark() {
+	_vt_m="vmtest-mark: $1 $$ $(cut -d' ' -f1 /proc/uptime)"
+	echo "$_vt_m" >/dev/kmsg
+	echo "$_vt_m"
+}
+# dmesg_since MARK: kernel log lines after MARK (all lines if MARK is not found).
+dmesg_since() {
+	dmesg | awk -v m="$1" '
+		found { print; next }
+		index($0, m) { found = 1 }
+		{ all[NR] = $0 }
+		END { if (!found) for (i = 1; i <= NR; i++) print all[i] }'
+}
+# check_dmesg_clean MARK DESC: no splat in the kernel log since MARK.
+check_dmesg_clean() {
+	_vt_bad=$(dmesg_since "$1" | grep -E "$VMTEST_DMESG_BAD")
+	if [ -z "$_vt_bad" ]; then
+		ok "$2"
+	else
+		not_ok "$2"
+		diag "$(printf '%s\n' "$_vt_bad" | head -n 20)"
+	fi
+}
+
+# pci_find VENDOR DEVICE: sysfs paths of matching PCI functions, e.g. pci_find 0x8086 0x10c9
+pci_find() {
+	for _vt_d in /sys/bus/pci/devices/*; do
+		[ "$(cat "$_vt_d/vendor")" = "$1" ] && [ "$(cat "$_vt_d/device")" = "$2" ] && echo "$_vt_d"
+	done
+	return 0
+}
