@@ -7,13 +7,16 @@
 
 #include "kstd/enforce.h"
 
-extern "C" const char *mlx5vf_core_version(void) { return "mlx5vf-core 0.1"; }
+extern "C" const char *mlx5vf_core_version(void)
+{
+	return "mlx5vf-core 0.1";
+}
 
 extern "C" int mlx5vf_core_next_mig_state(enum mlx5vf_mig_state cur, enum mlx5vf_mig_state target,
 					  unsigned int features)
 {
-	auto next = mlx5vf::next_step(static_cast<mlx5vf::MigState>(cur), static_cast<mlx5vf::MigState>(target),
-				      features);
+	auto next = mlx5vf::next_step(static_cast<mlx5vf::MigState>(cur),
+				      static_cast<mlx5vf::MigState>(target), features);
 	if (next.is_error())
 		return kstd::to_errno(next.error());
 	return static_cast<int>(next.value());

@@ -9,12 +9,33 @@
 
 #include "kstd/enforce.h"
 
-void *operator new(size_t size) noexcept { return mlx5vf_shim_alloc(size, MLX5VF_ALLOC_SLEEPABLE); }
-void *operator new[](size_t size) noexcept { return mlx5vf_shim_alloc(size, MLX5VF_ALLOC_SLEEPABLE); }
-void operator delete(void *ptr) noexcept { mlx5vf_shim_free(ptr); }
-void operator delete[](void *ptr) noexcept { mlx5vf_shim_free(ptr); }
-void operator delete(void *ptr, size_t) noexcept { mlx5vf_shim_free(ptr); }
-void operator delete[](void *ptr, size_t) noexcept { mlx5vf_shim_free(ptr); }
+void *operator new(size_t size) noexcept
+{
+	return mlx5vf_shim_alloc(size, MLX5VF_ALLOC_SLEEPABLE);
+}
+void *operator new[](size_t size) noexcept
+{
+	return mlx5vf_shim_alloc(size, MLX5VF_ALLOC_SLEEPABLE);
+}
+void operator delete(void *ptr) noexcept
+{
+	mlx5vf_shim_free(ptr);
+}
+void operator delete[](void *ptr) noexcept
+{
+	mlx5vf_shim_free(ptr);
+}
+void operator delete(void *ptr, size_t) noexcept
+{
+	mlx5vf_shim_free(ptr);
+}
+void operator delete[](void *ptr, size_t) noexcept
+{
+	mlx5vf_shim_free(ptr);
+}
 
 extern "C" void __cxa_pure_virtual();
-extern "C" void __cxa_pure_virtual() { mlx5vf_shim_bug("pure virtual call"); }
+extern "C" void __cxa_pure_virtual()
+{
+	mlx5vf_shim_bug("pure virtual call");
+}

@@ -6,9 +6,15 @@
 namespace mlx5vf {
 namespace {
 
-constexpr unsigned idx(MigState s) { return static_cast<unsigned>(s); }
+constexpr unsigned idx(MigState s)
+{
+	return static_cast<unsigned>(s);
+}
 
-constexpr bool is_precopy(MigState s) { return s == MigState::PreCopy || s == MigState::PreCopyP2p; }
+constexpr bool is_precopy(MigState s)
+{
+	return s == MigState::PreCopy || s == MigState::PreCopyP2p;
+}
 
 // States the path-finder may pass through. StopCopy and Resuming open data
 // files, so they are only ever targets, never stepping stones.

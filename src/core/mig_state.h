@@ -14,13 +14,13 @@ namespace mlx5vf {
 
 // Numbers are the uAPI's enum vfio_device_mig_state (include/mlx5vf/abi.h).
 enum class MigState : uint8_t {
-	Error = MLX5VF_MIG_ERROR,             // unrecoverable until reset; no arc leaves it
-	Stop = MLX5VF_MIG_STOP,               // quiesced: no DMA, no state change, no data file
-	Running = MLX5VF_MIG_RUNNING,         // normal operation
+	Error = MLX5VF_MIG_ERROR,	      // unrecoverable until reset; no arc leaves it
+	Stop = MLX5VF_MIG_STOP,		      // quiesced: no DMA, no state change, no data file
+	Running = MLX5VF_MIG_RUNNING,	      // normal operation
 	StopCopy = MLX5VF_MIG_STOP_COPY,      // quiesced; saving file yields the final image, then EOF
-	Resuming = MLX5VF_MIG_RESUMING,       // quiesced; resuming file accepts an image
+	Resuming = MLX5VF_MIG_RESUMING,	      // quiesced; resuming file accepts an image
 	RunningP2p = MLX5VF_MIG_RUNNING_P2P,  // running, but initiates no peer-to-peer DMA
-	PreCopy = MLX5VF_MIG_PRE_COPY,        // running; saving file streams initial and dirty state
+	PreCopy = MLX5VF_MIG_PRE_COPY,	      // running; saving file streams initial and dirty state
 	PreCopyP2p = MLX5VF_MIG_PRE_COPY_P2P, // PreCopy without outgoing P2P DMA
 };
 

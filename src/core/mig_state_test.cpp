@@ -8,7 +8,10 @@ namespace {
 
 constexpr uint32_t kAll = kMigStopCopy | kMigP2p | kMigPreCopy;
 
-MigState st(unsigned i) { return static_cast<MigState>(i); }
+MigState st(unsigned i)
+{
+	return static_cast<MigState>(i);
+}
 
 // Oracle: the VFIO core's documented next-hop choice for a device with every
 // optional feature, one row per current state, columns in uAPI order
@@ -61,8 +64,9 @@ TEST(MigState, EveryPairMatchesTheVfioCoreForEveryFeatureSet)
 				MigState want;
 				const bool legal = oracle_next(st(c), st(t), f, &want);
 				auto got = next_step(st(c), st(t), f);
-				ASSERT_EQ(legal, got.is_ok()) << "features " << f << " " << mig_state_name(st(c))
-							      << " -> " << mig_state_name(st(t));
+				ASSERT_EQ(legal, got.is_ok())
+					<< "features " << f << " " << mig_state_name(st(c)) << " -> "
+					<< mig_state_name(st(t));
 				if (legal)
 					EXPECT_EQ(want, got.value())
 						<< "features " << f << " " << mig_state_name(st(c)) << " -> "
@@ -91,7 +95,8 @@ TEST(MigState, EveryLegalRequestArrivesThroughSingleArcs)
 					auto next = next_step(cur, st(t), f);
 					ASSERT_TRUE(next.is_ok());
 					ASSERT_TRUE(mig_arc_is_single(cur, next.value(), f))
-						<< mig_state_name(cur) << " -> " << mig_state_name(next.value());
+						<< mig_state_name(cur) << " -> "
+						<< mig_state_name(next.value());
 					cur = next.value();
 					ASSERT_LT(++hops, 6);
 				}
@@ -104,11 +109,11 @@ TEST(MigState, FullFeatureDeviceImplementsExactlyTheDocumentedArcs)
 {
 	using S = MigState;
 	const S arcs[][2] = {
-		{S::Running, S::RunningP2p}, {S::RunningP2p, S::Running},  {S::RunningP2p, S::Stop},
-		{S::Stop, S::RunningP2p},    {S::Stop, S::StopCopy},       {S::StopCopy, S::Stop},
-		{S::Stop, S::Resuming},      {S::Resuming, S::Stop},       {S::Running, S::PreCopy},
+		{S::Running, S::RunningP2p},	{S::RunningP2p, S::Running}, {S::RunningP2p, S::Stop},
+		{S::Stop, S::RunningP2p},	{S::Stop, S::StopCopy},	     {S::StopCopy, S::Stop},
+		{S::Stop, S::Resuming},		{S::Resuming, S::Stop},	     {S::Running, S::PreCopy},
 		{S::RunningP2p, S::PreCopyP2p}, {S::PreCopy, S::PreCopyP2p}, {S::PreCopyP2p, S::PreCopy},
-		{S::PreCopyP2p, S::StopCopy}, {S::PreCopy, S::Running},    {S::PreCopyP2p, S::RunningP2p},
+		{S::PreCopyP2p, S::StopCopy},	{S::PreCopy, S::Running},    {S::PreCopyP2p, S::RunningP2p},
 	};
 	int single = 0;
 	for (unsigned c = 0; c < kMigStateCount; c++)
@@ -116,7 +121,8 @@ TEST(MigState, FullFeatureDeviceImplementsExactlyTheDocumentedArcs)
 			single += mig_arc_is_single(st(c), st(t), kAll);
 	EXPECT_EQ(static_cast<int>(sizeof(arcs) / sizeof(arcs[0])), single);
 	for (const auto &a : arcs)
-		EXPECT_TRUE(mig_arc_is_single(a[0], a[1], kAll)) << mig_state_name(a[0]) << " -> " << mig_state_name(a[1]);
+		EXPECT_TRUE(mig_arc_is_single(a[0], a[1], kAll))
+			<< mig_state_name(a[0]) << " -> " << mig_state_name(a[1]);
 }
 
 TEST(MigState, OutOfRangeValuesAreRejectedNotUndefined)

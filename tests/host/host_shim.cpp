@@ -20,15 +20,27 @@ char last_message[512];
 } // namespace
 
 namespace host_shim {
-long outstanding_allocations() { return outstanding.load(); }
-void fail_nth_allocation(long nth) { fail_at = nth ? attempts.load() + nth : 0; }
-long allocation_attempts() { return attempts.load(); }
+long outstanding_allocations()
+{
+	return outstanding.load();
+}
+void fail_nth_allocation(long nth)
+{
+	fail_at = nth ? attempts.load() + nth : 0;
+}
+long allocation_attempts()
+{
+	return attempts.load();
+}
 void reset_allocation_counters()
 {
 	attempts = 0;
 	fail_at = 0;
 }
-const char *last_log() { return last_message; }
+const char *last_log()
+{
+	return last_message;
+}
 } // namespace host_shim
 
 extern "C" void *mlx5vf_shim_alloc(size_t size, enum mlx5vf_alloc_ctx)
@@ -42,7 +54,10 @@ extern "C" void *mlx5vf_shim_alloc(size_t size, enum mlx5vf_alloc_ctx)
 	return p;
 }
 
-extern "C" void *mlx5vf_shim_alloc_large(size_t size) { return mlx5vf_shim_alloc(size, MLX5VF_ALLOC_SLEEPABLE); }
+extern "C" void *mlx5vf_shim_alloc_large(size_t size)
+{
+	return mlx5vf_shim_alloc(size, MLX5VF_ALLOC_SLEEPABLE);
+}
 
 extern "C" void mlx5vf_shim_free(void *ptr)
 {
@@ -78,7 +93,8 @@ class LeakCheck : public testing::EmptyTestEventListener {
 	{
 		if (outstanding.load() != at_start_)
 			ADD_FAILURE_AT(info.file(), info.line())
-				<< (outstanding.load() - at_start_) << " allocation(s) leaked by " << info.name();
+				<< (outstanding.load() - at_start_) << " allocation(s) leaked by "
+				<< info.name();
 	}
 };
 
@@ -86,6 +102,7 @@ class LeakCheckInstaller : public testing::Environment {
 	void SetUp() override { testing::UnitTest::GetInstance()->listeners().Append(new LeakCheck); }
 };
 
-[[maybe_unused]] testing::Environment *const leak_check_env = testing::AddGlobalTestEnvironment(new LeakCheckInstaller);
+[[maybe_unused]] testing::Environment *const leak_check_env =
+	testing::AddGlobalTestEnvironment(new LeakCheckInstaller);
 
 } // namespace

@@ -12,7 +12,7 @@ namespace kstd {
 
 enum class AllocCtx : int {
 	Sleepable = MLX5VF_ALLOC_SLEEPABLE, // process context, no spinlock held
-	Atomic = MLX5VF_ALLOC_ATOMIC,       // completion handlers, under spinlocks
+	Atomic = MLX5VF_ALLOC_ATOMIC,	    // completion handlers, under spinlocks
 };
 
 inline void *alloc_bytes(size_t size, AllocCtx ctx)
@@ -91,7 +91,7 @@ public:
 		OwnedArray a;
 		if (n) {
 			a.ptr_ = static_cast<T *>(ctx == AllocCtx::Sleepable ? mlx5vf_shim_alloc_large(bytes)
-									    : alloc_bytes(bytes, ctx));
+									     : alloc_bytes(bytes, ctx));
 			if (!a.ptr_)
 				return Err::NoMem;
 		}
@@ -112,7 +112,10 @@ public:
 	}
 
 private:
-	static bool mul_overflow(size_t a, size_t b, size_t *out) { return __builtin_mul_overflow(a, b, out); }
+	static bool mul_overflow(size_t a, size_t b, size_t *out)
+	{
+		return __builtin_mul_overflow(a, b, out);
+	}
 
 	T *ptr_ = nullptr;
 	size_t size_ = 0;

@@ -16,10 +16,16 @@ constexpr unsigned popcount64(uint64_t v)
 	return static_cast<unsigned>((v * 0x0101010101010101ULL) >> 56);
 }
 
-constexpr bool is_pow2(uint64_t v) { return v && !(v & (v - 1)); }
+constexpr bool is_pow2(uint64_t v)
+{
+	return v && !(v & (v - 1));
+}
 
 // Floor of log2; ilog2(0) is defined as 0 so callers never hit UB.
-constexpr unsigned ilog2(uint64_t v) { return v ? 63 - static_cast<unsigned>(__builtin_clzll(v)) : 0; }
+constexpr unsigned ilog2(uint64_t v)
+{
+	return v ? 63 - static_cast<unsigned>(__builtin_clzll(v)) : 0;
+}
 
 // Round up to a power-of-two alignment; false on overflow.
 constexpr bool align_up(uint64_t v, uint64_t align, uint64_t *out)
@@ -31,8 +37,14 @@ constexpr bool align_up(uint64_t v, uint64_t align, uint64_t *out)
 	return true;
 }
 
-template <typename T> constexpr bool add_overflows(T a, T b, T *out) { return __builtin_add_overflow(a, b, out); }
-template <typename T> constexpr bool mul_overflows(T a, T b, T *out) { return __builtin_mul_overflow(a, b, out); }
+template <typename T> constexpr bool add_overflows(T a, T b, T *out)
+{
+	return __builtin_add_overflow(a, b, out);
+}
+template <typename T> constexpr bool mul_overflows(T a, T b, T *out)
+{
+	return __builtin_mul_overflow(a, b, out);
+}
 
 // Little-endian loads and stores, byte by byte: alignment-free and
 // host-endianness-free; GCC folds them into single moves on x86.

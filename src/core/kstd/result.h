@@ -12,36 +12,42 @@ namespace kstd {
 // Error codes carry the Linux errno numbers (include/mlx5vf/abi.h), so the
 // shim converts with a sign change.
 enum class Err : int {
-	Perm = MLX5VF_EPERM,                 // operation not allowed in this state
+	Perm = MLX5VF_EPERM, // operation not allowed in this state
 	NoEnt = MLX5VF_ENOENT,
-	Io = MLX5VF_EIO,                     // device or firmware failure
-	BadF = MLX5VF_EBADF,                 // file no longer valid (invalidated)
-	Again = MLX5VF_EAGAIN,               // would block
+	Io = MLX5VF_EIO,       // device or firmware failure
+	BadF = MLX5VF_EBADF,   // file no longer valid (invalidated)
+	Again = MLX5VF_EAGAIN, // would block
 	NoMem = MLX5VF_ENOMEM,
-	Fault = MLX5VF_EFAULT,               // bad user buffer
+	Fault = MLX5VF_EFAULT, // bad user buffer
 	Busy = MLX5VF_EBUSY,
 	NoDev = MLX5VF_ENODEV,
 	Invalid = MLX5VF_EINVAL,
 	NoSpc = MLX5VF_ENOSPC,
-	SPipe = MLX5VF_ESPIPE,               // positional I/O on a stream
+	SPipe = MLX5VF_ESPIPE, // positional I/O on a stream
 	Range = MLX5VF_ERANGE,
-	NoMsg = MLX5VF_ENOMSG,               // no data for now (precopy)
-	BadMsg = MLX5VF_EBADMSG,             // malformed stream
-	Overflow = MLX5VF_EOVERFLOW,         // size arithmetic overflow
+	NoMsg = MLX5VF_ENOMSG,		       // no data for now (precopy)
+	BadMsg = MLX5VF_EBADMSG,	       // malformed stream
+	Overflow = MLX5VF_EOVERFLOW,	       // size arithmetic overflow
 	ProtoNotSupp = MLX5VF_EPROTONOSUPPORT, // incompatible stream format
 	OpNotSupp = MLX5VF_EOPNOTSUPP,
-	NotConn = MLX5VF_ENOTCONN,           // PF detached
+	NotConn = MLX5VF_ENOTCONN, // PF detached
 	TimedOut = MLX5VF_ETIMEDOUT,
 };
 
-constexpr int to_errno(Err e) { return -static_cast<int>(e); }
+constexpr int to_errno(Err e)
+{
+	return -static_cast<int>(e);
+}
 
 // Wraps an Err so that Result's constructors are unambiguous for Result<Err>.
 struct Error {
 	Err code;
 };
 
-constexpr Error make_error(Err e) { return Error{e}; }
+constexpr Error make_error(Err e)
+{
+	return Error{e};
+}
 
 template <typename T> class [[nodiscard]] Result {
 public:
@@ -98,16 +104,19 @@ private:
 	bool ok_;
 };
 
-inline Result<void> ok() { return Result<void>(); }
+inline Result<void> ok()
+{
+	return Result<void>();
+}
 
 } // namespace kstd
 
 // Propagate an error to the caller, else yield the value (GNU statement
 // expression, as in the kernel's own style).
-#define TRY(expr)                                                              \
-	({                                                                     \
-		auto _try_result = (expr);                                     \
-		if (_try_result.is_error())                                    \
-			return ::kstd::Error{_try_result.error()};             \
-		_try_result.release_value();                                   \
+#define TRY(expr)                                                                                            \
+	({                                                                                                   \
+		auto _try_result = (expr);                                                                   \
+		if (_try_result.is_error())                                                                  \
+			return ::kstd::Error{_try_result.error()};                                           \
+		_try_result.release_value();                                                                 \
 	})

@@ -14,9 +14,7 @@ public:
 	template <size_t N> constexpr Span(T (&arr)[N]) : data_(arr), size_(N) {}
 	// Span<T> converts to Span<const T>.
 	template <typename U>
-	constexpr Span(const Span<U> &o)
-		requires is_same_v<const U, T>
-		: data_(o.data()), size_(o.size())
+	constexpr Span(const Span<U> &o) requires is_same_v<const U, T> : data_(o.data()), size_(o.size())
 	{
 	}
 
