@@ -59,6 +59,14 @@ private:
 	T *ptr_ = nullptr;
 };
 
+template <typename T, typename... Args> Result<Owned<T>> make(AllocCtx ctx, Args &&...args);
+
+// Lets kstd::make construct a class whose constructor is private, so the
+// class's factory is the only way to get one.
+#define KSTD_FACTORY_ACCESS                                                                                  \
+	template <typename KstdT, typename... KstdArgs>                                                      \
+	friend ::kstd::Result<::kstd::Owned<KstdT>> kstd::make(::kstd::AllocCtx, KstdArgs &&...)
+
 template <typename T, typename... Args> Result<Owned<T>> make(AllocCtx ctx, Args &&...args)
 {
 	void *mem = alloc_bytes(sizeof(T), ctx);

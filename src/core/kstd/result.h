@@ -64,7 +64,14 @@ public:
 	}
 	Result(const Result &) = delete;
 	Result &operator=(const Result &) = delete;
-	Result &operator=(Result &&) = delete;
+	Result &operator=(Result &&o)
+	{
+		if (this != &o) {
+			this->~Result();
+			new (PlacementTag{}, this) Result(move(o));
+		}
+		return *this;
+	}
 	~Result()
 	{
 		if (ok_)

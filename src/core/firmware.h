@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The firmware seam: what the VF's migration firmware offers the core.
+//
+// Two implementations: the mlx5 backend in the shim (QUERY_VHCA_MIGRATION_STATE,
+// SUSPEND_VHCA, RESUME_VHCA, SAVE_VHCA_STATE, LOAD_VHCA_STATE and the PD/MKEY
+// buffer plumbing, issued on the PF for the VF's vhca_id) and SimVhca in the
+// core. Everything above this interface is shared by both.
+//
+// Concurrency contract (both implementations):
+//  - query/suspend/resume/load/alloc/free are called in process context under
+//    the device's state lock and may sleep;
+//  - save() only submits; the completion runs later, possibly in atomic
+//    context, exactly once for every save() that returned Ok;
+//  - at most one save is in flight per device (the core guarantees it).
+#pragma once
+
+#include "data_buffer.h"
+#include "kstd/alloc.h"
+
+namespace mlx5vf {
+
+// SUSPEND_VHCA/RESUME_VHCA scope. Initiator: the function stops issuing DMA
+// (RUNNING_P2P); Responder: it also stops answering (STOP). The mlx5 op_mod
+// numbers differ between the two commands; the backend maps them.
+enum class VhcaSide : uint8_t { Initiator, Responder };
+
+struct QueryFlags {
+	bool incremental = false; // size of the changes since the last tracked save
+	bool chunk = false;       // the device saves in chunks: report remaining_total too
+	bool cleanup = false;     // size for the cleanup save when precopy is abandoned
+};
+
+struct StateSize {
+	uint32_t required = 0;        // minimum buffer for the next SAVE (required_umem_size)
+	uint64_t remaining_total = 0; // whole remaining image (chunk mode; else == required)
+};
+
+enum class SaveKind : uint8_t {
+	Full,        // the whole state
+	Incremental, // changes since the last tracked save (needs tracking)
+	Cleanup,     // precopy abandoned: release tracking, image discarded
+};
+
+struct SaveRequest {
+	DataBuffer *buffer = nullptr;
+	SaveKind kind = SaveKind::Full;
+	bool track = false; // start/continue tracking changes for a later incremental save
+};
+
+// Firmware status of a completed command, beyond "it worked".
+enum class FwStatus : uint8_t {
+	Ok,
+	BadResourceState, // precopy tracking lost: fall back to a full final image
+	Failed,           // any other firmware or transport error
+	Detached,         // the PF went away while the command was in flight
+};
+
+struct SaveResult {
+	FwStatus status = FwStatus::Ok;
+	uint32_t image_size = 0;    // bytes written into the buffer (actual_image_size)
+	uint32_t next_required = 0; // chunk mode: nonzero while more chunks of this image remain
+};
+
+// Receives save completions. May be called in atomic context: no sleeping,
+// no allocation other than AllocCtx::Atomic.
+class SaveCompletion {
+public:
+	virtual void save_done(const SaveResult &result) = 0;
+
+protected:
+	~SaveCompletion() = default;
+};
+
+struct FwCaps {
+	bool precopy = true;      // tracking + multiple loads (migration_multi_load/tracking_state)
+	bool chunk_mode = false;  // migration_in_chunks
+	uint32_t max_image_size = 0xffffffffu;
+};
+
+class Firmware {
+public:
+	virtual FwCaps caps() const = 0;
+	virtual kstd::Result<StateSize> query_state(const QueryFlags &flags) = 0;
+	virtual kstd::Result<void> suspend(VhcaSide side) = 0;
+	virtual kstd::Result<void> resume(VhcaSide side) = 0;
+	virtual kstd::Result<void> save(const SaveRequest &req, SaveCompletion &done) = 0;
+	// Load size bytes from the start of buf (one complete FW_DATA record).
+	virtual kstd::Result<void> load(DataBuffer &buf, uint32_t size) = 0;
+	virtual kstd::Result<DataBuffer *> alloc_buffer(uint64_t size, DmaDir dir, kstd::AllocCtx ctx) = 0;
+	virtual void free_buffer(DataBuffer *buf) = 0;
+	// The function was reset (FLR): suspension and tracking are gone.
+	virtual void function_reset() = 0;
+
+protected:
+	~Firmware() = default;
+};
+
+} // namespace mlx5vf

@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "mig_device.h"
+
+#include "kstd/enforce.h"
+
+namespace mlx5vf {
+namespace {
+
+using S = MigState;
+using A = ArcStep;
+
+// Every single arc any feature set uses (mig_arc_is_single), and what it
+// costs. The P2P device stops in two steps; a device without P2P does both
+// suspensions in one arc.
+constexpr ArcPlan kArcPlans[] = {
+	{S::Running, S::RunningP2p, {A::SuspendInitiator}},
+	{S::RunningP2p, S::Running, {A::ResumeInitiator}},
+	{S::RunningP2p, S::Stop, {A::SuspendResponder}},
+	{S::Stop, S::RunningP2p, {A::ResumeResponder}},
+	{S::Running, S::Stop, {A::SuspendInitiator, A::SuspendResponder}},
+	{S::Stop, S::Running, {A::ResumeResponder, A::ResumeInitiator}},
+	{S::Stop, S::StopCopy, {A::OpenStopCopyFile}},
+	{S::StopCopy, S::Stop, {A::CloseSaveFile}},
+	{S::Stop, S::Resuming, {A::OpenResumeFile}},
+	{S::Resuming, S::Stop, {A::FinishResume, A::CloseResumeFile}},
+	{S::Running, S::PreCopy, {A::OpenPrecopyFile}},
+	{S::RunningP2p, S::PreCopyP2p, {A::OpenPrecopyFile}},
+	{S::PreCopy, S::PreCopyP2p, {A::WaitSaveIdle, A::SuspendInitiator}},
+	{S::PreCopyP2p, S::PreCopy, {A::ResumeInitiator}},
+	{S::PreCopyP2p, S::StopCopy, {A::WaitSaveIdle, A::SuspendResponder, A::StartFinalSave}},
+	{S::PreCopy, S::StopCopy, {A::WaitSaveIdle, A::SuspendInitiator, A::SuspendResponder, A::StartFinalSave}},
+	{S::PreCopy, S::Running, {A::AbandonPrecopy, A::CloseSaveFile}},
+	{S::PreCopyP2p, S::RunningP2p, {A::AbandonPrecopy, A::CloseSaveFile}},
+};
+
+} // namespace
+
+const ArcPlan *arc_plan(MigState from, MigState to)
+{
+	for (const ArcPlan &plan : kArcPlans)
+		if (plan.from == from && plan.to == to)
+			return &plan;
+	return nullptr;
+}
+
+MigDevice::MigDevice(const Config &cfg)
+	: gate_(*cfg.fw), waiter_(*cfg.waiter), compat_(cfg.compat), features_(cfg.features),
+	  max_chunk_size_(cfg.max_chunk_size)
+{
+}
+
+kstd::Result<kstd::Owned<MigDevice>> MigDevice::create(const Config &cfg)
+{
+	if (!cfg.fw || !cfg.waiter || !(cfg.features & kMigStopCopy))
+		return kstd::Err::Invalid;
+	if ((cfg.features & kMigPreCopy) && !cfg.fw->caps().precopy)
+		return kstd::Err::OpNotSupp;
+	return kstd::make<MigDevice>(kstd::AllocCtx::Sleepable, cfg);
+}
+
+MigDevice::~MigDevice()
+{
+	close_files();
+}
+
+kstd::Result<MigDevice::Opened> MigDevice::set_state(MigState target, void *file_owner)
+{
+	Opened opened;
+	while (state_ != target) {
+		const MigState next = TRY(next_step(state_, target, features_));
+		const ArcPlan *plan = arc_plan(state_, next);
+		if (!plan)
+			mlx5vf_shim_bug("path-finder chose an arc without a plan");
+		for (ArcStep step : plan->steps) {
+			if (step == ArcStep::End)
+				break;
+			auto r = run_step(step, file_owner, opened);
+			if (r.is_error()) {
+				// Opening a file is always an arc's last step, so a
+				// failing arc never leaves a new file behind.
+				close_files();
+				return r.error();
+			}
+		}
+		state_ = next;
+	}
+	return opened;
+}
+
+kstd::Result<void> MigDevice::wait_idle()
+{
+	if (!saving_ || !saving_->save_in_flight())
+		return kstd::ok();
+	return waiter_.wait_save_idle(*saving_);
+}
+
+kstd::Result<void> MigDevice::run_step(ArcStep step, void *file_owner, Opened &opened)
+{
+	switch (step) {
+	case ArcStep::End: return kstd::ok();
+	case ArcStep::SuspendInitiator: return gate_.suspend(VhcaSide::Initiator);
+	case ArcStep::SuspendResponder: return gate_.suspend(VhcaSide::Responder);
+	case ArcStep::ResumeResponder: return gate_.resume(VhcaSide::Responder);
+	case ArcStep::ResumeInitiator: return gate_.resume(VhcaSide::Initiator);
+	case ArcStep::WaitSaveIdle: return wait_idle();
+	case ArcStep::OpenPrecopyFile:
+	case ArcStep::OpenStopCopyFile: {
+		close_save_file();
+		SaveFile::Config cfg;
+		cfg.fw = &gate_;
+		cfg.compat = compat_;
+		cfg.mode = step == ArcStep::OpenPrecopyFile ? SaveFile::Mode::PreCopy : SaveFile::Mode::StopCopy;
+		cfg.owner = file_owner;
+		cfg.max_chunk_size = max_chunk_size_;
+		auto file = TRY(SaveFile::create(cfg));
+		saving_ = opened.save = file.release();
+		return kstd::ok();
+	}
+	case ArcStep::StartFinalSave:
+		if (!saving_)
+			return kstd::Err::BadF; // userspace lost the file mid-precopy
+		return saving_->start_final_save();
+	case ArcStep::AbandonPrecopy:
+		if (!saving_)
+			return kstd::ok();
+		// Best effort: a failing cleanup must not keep a running device
+		// in precopy; the firmware drops tracking at the next save anyway.
+		if (wait_idle().is_ok() && saving_->start_cleanup_save().is_ok() && wait_idle().is_error())
+			mlx5vf_shim_log(MLX5VF_LOG_WARN, "precopy cleanup save did not complete");
+		return kstd::ok();
+	case ArcStep::CloseSaveFile: close_save_file(); return kstd::ok();
+	case ArcStep::OpenResumeFile: {
+		close_resume_file();
+		auto file = TRY(ResumeFile::create(gate_, compat_));
+		resuming_ = opened.resume = file.release();
+		return kstd::ok();
+	}
+	case ArcStep::FinishResume:
+		if (!resuming_)
+			return kstd::Err::BadF;
+		return resuming_->finish();
+	case ArcStep::CloseResumeFile: close_resume_file(); return kstd::ok();
+	}
+	return kstd::Err::Invalid;
+}
+
+void MigDevice::close_save_file()
+{
+	if (!saving_)
+		return;
+	// Firmware must be done with the buffers before they go back; if the
+	// wait fails (device gone) the shim's completion still arrives later
+	// and the file's own pin keeps it alive.
+	if (wait_idle().is_error() && saving_->save_in_flight()) {
+		mlx5vf_shim_log(MLX5VF_LOG_ERR, "saving file detached with a save in flight");
+		saving_ = nullptr;
+		return;
+	}
+	saving_->close();
+	saving_ = nullptr;
+}
+
+void MigDevice::close_resume_file()
+{
+	if (!resuming_)
+		return;
+	resuming_->close();
+	resuming_ = nullptr;
+}
+
+void MigDevice::close_files()
+{
+	close_save_file();
+	close_resume_file();
+}
+
+void MigDevice::forget(const SaveFile *file)
+{
+	if (saving_ == file)
+		close_save_file();
+}
+
+void MigDevice::forget(const ResumeFile *file)
+{
+	if (resuming_ == file)
+		close_resume_file();
+}
+
+kstd::Result<uint64_t> MigDevice::data_size()
+{
+	const bool chunk = gate_.caps().chunk_mode;
+	const StateSize size = TRY(gate_.query_state({.incremental = false, .chunk = chunk}));
+	return chunk ? size.remaining_total : uint64_t{size.required};
+}
+
+kstd::Result<PrecopyInfo> MigDevice::precopy_info(SaveFile &file)
+{
+	if (state_ != MigState::PreCopy && state_ != MigState::PreCopyP2p)
+		return kstd::Err::Invalid;
+	if (&file != saving_)
+		return kstd::Err::NoDev;
+	return file.precopy_info(state_ == MigState::PreCopy);
+}
+
+kstd::Result<size_t> MigDevice::resume_write(ResumeFile &file, UserIo &user, size_t len)
+{
+	if (&file != resuming_ || state_ != MigState::Resuming)
+		return kstd::Err::NoDev;
+	return file.write(user, len);
+}
+
+void MigDevice::reset()
+{
+	close_files();
+	gate_.function_reset();
+	state_ = MigState::Running;
+}
+
+} // namespace mlx5vf

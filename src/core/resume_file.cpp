@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "resume_file.h"
+
+#include "kstd/enforce.h"
+
+namespace mlx5vf {
+
+kstd::Result<kstd::Owned<ResumeFile>> ResumeFile::create(Firmware &fw, const stream::CompatInfo &local)
+{
+	void *mem = kstd::alloc_bytes(sizeof(ResumeFile), kstd::AllocCtx::Sleepable);
+	if (!mem)
+		return kstd::Err::NoMem;
+	return kstd::Owned<ResumeFile>(new (kstd::PlacementTag{}, mem) ResumeFile(fw, local));
+}
+
+ResumeFile::~ResumeFile()
+{
+	close();
+}
+
+void ResumeFile::close()
+{
+	if (image_)
+		fw_.free_buffer(image_);
+	image_ = nullptr;
+	closed_ = true;
+}
+
+kstd::Result<void> ResumeFile::ensure_buffer(uint64_t size)
+{
+	if (image_ && image_->capacity() >= size)
+		return kstd::ok();
+	if (image_)
+		fw_.free_buffer(image_);
+	image_ = nullptr;
+	image_ = TRY(fw_.alloc_buffer(size ? size : 1, DmaDir::ToDevice, kstd::AllocCtx::Sleepable));
+	return kstd::ok();
+}
+
+kstd::Result<void> ResumeFile::on_stop_copy_size(uint64_t bytes)
+{
+	// Preallocate during precopy; if memory is short now, begin_image tries
+	// again with the exact size later, so this never fails the stream.
+	if (ensure_buffer(bytes).is_error())
+		mlx5vf_shim_log(MLX5VF_LOG_WARN, "could not preallocate the stop-copy image buffer");
+	return kstd::ok();
+}
+
+kstd::Result<void> ResumeFile::on_compat(kstd::ConstBytes payload)
+{
+	return stream::check_compat(local_, payload);
+}
+
+kstd::Result<void> ResumeFile::begin_image(uint64_t size)
+{
+	TRY(ensure_buffer(size));
+	image_size_ = size;
+	return kstd::ok();
+}
+
+kstd::Result<kstd::Bytes> ResumeFile::image_space(uint64_t offset)
+{
+	if (!image_ || offset >= image_size_)
+		return kstd::Err::Range;
+	kstd::Bytes space = image_->contiguous_at(offset);
+	return space.first(static_cast<size_t>(kstd::min<uint64_t>(space.size(), image_size_ - offset)));
+}
+
+kstd::Result<void> ResumeFile::end_image()
+{
+	image_->set_length(image_size_);
+	return fw_.load(*image_, static_cast<uint32_t>(image_size_));
+}
+
+kstd::Result<size_t> ResumeFile::write(UserIo &user, size_t len)
+{
+	if (closed_)
+		return kstd::Err::NoDev;
+	size_t done = 0;
+	while (done < len) {
+		const stream::InputWindow w = TRY(parser_.input_window());
+		size_t n;
+		if (!w.copy_to.empty()) {
+			n = kstd::min(len - done, w.copy_to.size());
+			TRY(user.from_user(w.copy_to.first(n)));
+		} else {
+			n = kstd::min(len - done, w.discard);
+			TRY(user.skip(n));
+		}
+		TRY(parser_.commit(n));
+		done += n;
+	}
+	return done;
+}
+
+kstd::Result<void> ResumeFile::finish()
+{
+	if (closed_)
+		return kstd::Err::NoDev;
+	return parser_.finish();
+}
+
+} // namespace mlx5vf

@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// ResumeFile: the resuming side of a migration (the data_fd returned for
+// RESUMING). It feeds whatever userspace writes, split anywhere, through the
+// stream parser, copies image bytes from user memory straight into a firmware
+// buffer and issues one LOAD per complete FW_DATA record.
+//
+// The image buffer is allocated when STOP_COPY_SIZE arrives (during precopy,
+// before the source VM stops) so the final image needs no allocation.
+//
+// Context: write() and finish() run under the device's state lock and the
+// file's lock (LOAD is a firmware command); everything may sleep.
+#pragma once
+
+#include "firmware.h"
+#include "kstd/alloc.h"
+#include "stream_parser.h"
+
+namespace mlx5vf {
+
+class ResumeFile final : public stream::Sink {
+public:
+	static kstd::Result<kstd::Owned<ResumeFile>> create(Firmware &fw, const stream::CompatInfo &local);
+	~ResumeFile();
+
+	// Consumes up to len bytes from user. Returns len, or the error that
+	// broke the stream (latched: every later write returns it).
+	kstd::Result<size_t> write(UserIo &user, size_t len);
+	// The RESUMING -> STOP arc: the stream must have ended between records
+	// after at least one image was loaded.
+	kstd::Result<void> finish();
+	// Detach from the device: frees the image buffer; later writes fail with
+	// Err::NoDev. Idempotent.
+	void close();
+	bool closed() const { return closed_; }
+
+	const stream::Parser &parser() const { return parser_; }
+
+	// stream::Sink
+	kstd::Result<void> on_stop_copy_size(uint64_t bytes) override;
+	kstd::Result<void> on_compat(kstd::ConstBytes payload) override;
+	kstd::Result<void> begin_image(uint64_t size) override;
+	kstd::Result<kstd::Bytes> image_space(uint64_t offset) override;
+	kstd::Result<void> end_image() override;
+
+private:
+	ResumeFile(Firmware &fw, const stream::CompatInfo &local) : fw_(fw), local_(local), parser_(*this) {}
+	kstd::Result<void> ensure_buffer(uint64_t size);
+
+	Firmware &fw_;
+	const stream::CompatInfo local_;
+	stream::Parser parser_;
+	DataBuffer *image_ = nullptr; // ToDevice buffer, reused across records
+	uint64_t image_size_ = 0;     // size of the record being filled
+	bool closed_ = false;
+};
+
+} // namespace mlx5vf
