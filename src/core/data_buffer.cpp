@@ -46,13 +46,15 @@ kstd::Result<void> DataBuffer::read(uint64_t offset, kstd::Bytes dst) const
 
 kstd::Result<void> DataBuffer::copy_to_user(uint64_t offset, uint64_t size, UserIo &user) const
 {
-	return for_each_piece(offset, size,
-			      [&](uint8_t *from, size_t n) { return user.to_user(kstd::ConstBytes(from, n)); });
+	return for_each_piece(offset, size, [&](uint8_t *from, size_t n) {
+		return user.to_user(kstd::ConstBytes(from, n));
+	});
 }
 
 kstd::Result<void> DataBuffer::copy_from_user(uint64_t offset, uint64_t size, UserIo &user)
 {
-	return for_each_piece(offset, size, [&](uint8_t *to, size_t n) { return user.from_user(kstd::Bytes(to, n)); });
+	return for_each_piece(offset, size,
+			      [&](uint8_t *to, size_t n) { return user.from_user(kstd::Bytes(to, n)); });
 }
 
 kstd::Bytes DataBuffer::contiguous_at(uint64_t offset)

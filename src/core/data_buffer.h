@@ -32,8 +32,8 @@ public:
 	// (the last may be shorter); capacity = sum of their sizes.
 	DataBuffer(DmaDir dir, uint64_t capacity, uint8_t *const *segments, uint32_t segment_count,
 		   uint32_t segment_size, uint32_t fw_key, void *backend)
-		: dir_(dir), capacity_(capacity), segments_(segments), segment_count_(segment_count),
-		  segment_size_(segment_size), fw_key_(fw_key), backend_(backend)
+	    : dir_(dir), capacity_(capacity), segments_(segments), segment_count_(segment_count),
+	      segment_size_(segment_size), fw_key_(fw_key), backend_(backend)
 	{
 	}
 	DataBuffer(const DataBuffer &) = delete;
@@ -62,7 +62,8 @@ public:
 	kstd::Bytes contiguous_at(uint64_t offset);
 
 private:
-	template <typename Fn> kstd::Result<void> for_each_piece(uint64_t offset, uint64_t size, Fn &&fn) const;
+	template <typename Fn>
+	kstd::Result<void> for_each_piece(uint64_t offset, uint64_t size, Fn &&fn) const;
 
 	const DmaDir dir_;
 	const uint64_t capacity_;

@@ -26,17 +26,17 @@ enum class VhcaSide : uint8_t { Initiator, Responder };
 
 struct QueryFlags {
 	bool incremental = false; // size of the changes since the last tracked save
-	bool chunk = false;       // the device saves in chunks: report remaining_total too
-	bool cleanup = false;     // size for the cleanup save when precopy is abandoned
+	bool chunk = false;	  // the device saves in chunks: report remaining_total too
+	bool cleanup = false;	  // size for the cleanup save when precopy is abandoned
 };
 
 struct StateSize {
-	uint32_t required = 0;        // minimum buffer for the next SAVE (required_umem_size)
+	uint32_t required = 0;	      // minimum buffer for the next SAVE (required_umem_size)
 	uint64_t remaining_total = 0; // whole remaining image (chunk mode; else == required)
 };
 
 enum class SaveKind : uint8_t {
-	Full,        // the whole state
+	Full,	     // the whole state
 	Incremental, // changes since the last tracked save (needs tracking)
 	Cleanup,     // precopy abandoned: release tracking, image discarded
 };
@@ -51,8 +51,8 @@ struct SaveRequest {
 enum class FwStatus : uint8_t {
 	Ok,
 	BadResourceState, // precopy tracking lost: fall back to a full final image
-	Failed,           // any other firmware or transport error
-	Detached,         // the PF went away while the command was in flight
+	Failed,		  // any other firmware or transport error
+	Detached,	  // the PF went away while the command was in flight
 };
 
 struct SaveResult {
@@ -72,8 +72,8 @@ protected:
 };
 
 struct FwCaps {
-	bool precopy = true;      // tracking + multiple loads (migration_multi_load/tracking_state)
-	bool chunk_mode = false;  // migration_in_chunks
+	bool precopy = true;	 // tracking + multiple loads (migration_multi_load/tracking_state)
+	bool chunk_mode = false; // migration_in_chunks
 	uint32_t max_image_size = 0xffffffffu;
 };
 

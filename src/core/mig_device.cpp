@@ -28,7 +28,9 @@ constexpr ArcPlan kArcPlans[] = {
 	{S::PreCopy, S::PreCopyP2p, {A::WaitSaveIdle, A::SuspendInitiator}},
 	{S::PreCopyP2p, S::PreCopy, {A::ResumeInitiator}},
 	{S::PreCopyP2p, S::StopCopy, {A::WaitSaveIdle, A::SuspendResponder, A::StartFinalSave}},
-	{S::PreCopy, S::StopCopy, {A::WaitSaveIdle, A::SuspendInitiator, A::SuspendResponder, A::StartFinalSave}},
+	{S::PreCopy,
+	 S::StopCopy,
+	 {A::WaitSaveIdle, A::SuspendInitiator, A::SuspendResponder, A::StartFinalSave}},
 	{S::PreCopy, S::Running, {A::AbandonPrecopy, A::CloseSaveFile}},
 	{S::PreCopyP2p, S::RunningP2p, {A::AbandonPrecopy, A::CloseSaveFile}},
 };
@@ -44,8 +46,8 @@ const ArcPlan *arc_plan(MigState from, MigState to)
 }
 
 MigDevice::MigDevice(const Config &cfg)
-	: gate_(*cfg.fw), waiter_(*cfg.waiter), compat_(cfg.compat), features_(cfg.features),
-	  max_chunk_size_(cfg.max_chunk_size)
+    : gate_(*cfg.fw), waiter_(*cfg.waiter), compat_(cfg.compat), features_(cfg.features),
+      max_chunk_size_(cfg.max_chunk_size)
 {
 }
 
@@ -109,7 +111,8 @@ kstd::Result<void> MigDevice::run_step(ArcStep step, void *file_owner, Opened &o
 		SaveFile::Config cfg;
 		cfg.fw = &gate_;
 		cfg.compat = compat_;
-		cfg.mode = step == ArcStep::OpenPrecopyFile ? SaveFile::Mode::PreCopy : SaveFile::Mode::StopCopy;
+		cfg.mode =
+			step == ArcStep::OpenPrecopyFile ? SaveFile::Mode::PreCopy : SaveFile::Mode::StopCopy;
 		cfg.owner = file_owner;
 		cfg.max_chunk_size = max_chunk_size_;
 		auto file = TRY(SaveFile::create(cfg));

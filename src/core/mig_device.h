@@ -36,14 +36,14 @@ enum class ArcStep : uint8_t {
 	SuspendResponder, // stop answering too (STOP)
 	ResumeResponder,
 	ResumeInitiator,
-	WaitSaveIdle,     // firmware serialises SAVE with SUSPEND/QUERY
+	WaitSaveIdle,	  // firmware serialises SAVE with SUSPEND/QUERY
 	OpenPrecopyFile,  // new saving file: initial image with tracking
 	OpenStopCopyFile, // new saving file: one full image
-	StartFinalSave,   // saving file: final delta (or full) image
-	AbandonPrecopy,   // saving file: cleanup SAVE so firmware drops tracking
+	StartFinalSave,	  // saving file: final delta (or full) image
+	AbandonPrecopy,	  // saving file: cleanup SAVE so firmware drops tracking
 	CloseSaveFile,
 	OpenResumeFile,
-	FinishResume,     // the stream must be complete; loads happened in write()
+	FinishResume, // the stream must be complete; loads happened in write()
 	CloseResumeFile,
 };
 
@@ -122,7 +122,7 @@ private:
 	const uint32_t features_;
 	const uint64_t max_chunk_size_;
 	MigState state_ = MigState::Running;
-	SaveFile *saving_ = nullptr;    // attached saving file (owned by the shim)
+	SaveFile *saving_ = nullptr;	 // attached saving file (owned by the shim)
 	ResumeFile *resuming_ = nullptr; // attached resuming file (owned by the shim)
 };
 

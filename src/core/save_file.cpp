@@ -34,9 +34,9 @@ template <typename T> void store_release(T &v, T x)
 } // namespace
 
 SaveFile::SaveFile(const Config &cfg)
-	: fw_(*cfg.fw), compat_(cfg.compat), mode_(cfg.mode), owner_(cfg.owner),
-	  max_chunk_size_(cfg.max_chunk_size ? cfg.max_chunk_size : kMaxChunkSize),
-	  phase_(cfg.mode == Mode::PreCopy ? Phase::PreCopy : Phase::StopCopy)
+    : fw_(*cfg.fw), compat_(cfg.compat), mode_(cfg.mode), owner_(cfg.owner),
+      max_chunk_size_(cfg.max_chunk_size ? cfg.max_chunk_size : kMaxChunkSize),
+      phase_(cfg.mode == Mode::PreCopy ? Phase::PreCopy : Phase::StopCopy)
 {
 }
 
@@ -62,7 +62,8 @@ kstd::Result<void> SaveFile::init()
 	// Size the stop-copy buffers now, while the VM still runs.
 	const StateSize full = TRY(fw_.query_state({.incremental = false, .chunk = caps.chunk_mode}));
 	if (caps.chunk_mode) {
-		chunk_size_ = kstd::max<uint64_t>(full.required, kstd::min(max_chunk_size_, full.remaining_total));
+		chunk_size_ =
+			kstd::max<uint64_t>(full.required, kstd::min(max_chunk_size_, full.remaining_total));
 		chunk_size_ = kstd::min<uint64_t>(chunk_size_, caps.max_image_size);
 	} else {
 		chunk_size_ = mode_ == Mode::PreCopy ? with_headroom(full.required) : full.required;
@@ -71,7 +72,8 @@ kstd::Result<void> SaveFile::init()
 		return kstd::Err::Io;
 	const uint32_t chunk_buffers = caps.chunk_mode ? kChunkBuffers : 1;
 	for (uint32_t i = 0; i < chunk_buffers; i++)
-		chunk_bufs_[i] = TRY(fw_.alloc_buffer(chunk_size_, DmaDir::FromDevice, kstd::AllocCtx::Sleepable));
+		chunk_bufs_[i] =
+			TRY(fw_.alloc_buffer(chunk_size_, DmaDir::FromDevice, kstd::AllocCtx::Sleepable));
 
 	TRY(queue_inline([](kstd::Bytes out, const SaveFile &f) {
 		return stream::write_compat_record(out, f.compat_);
@@ -141,8 +143,10 @@ kstd::Result<DataBuffer *> SaveFile::take_buffer(uint64_t size, bool stop_copy)
 				// a late allocation, on the downtime path.
 				fw_.free_buffer(chunk_bufs_[i]);
 				chunk_bufs_[i] = nullptr;
-				chunk_bufs_[i] = TRY(fw_.alloc_buffer(size, DmaDir::FromDevice, kstd::AllocCtx::Sleepable));
-				mlx5vf_shim_log(MLX5VF_LOG_WARN, "final image larger than preallocated; reallocated");
+				chunk_bufs_[i] = TRY(fw_.alloc_buffer(size, DmaDir::FromDevice,
+								      kstd::AllocCtx::Sleepable));
+				mlx5vf_shim_log(MLX5VF_LOG_WARN,
+						"final image larger than preallocated; reallocated");
 			}
 			chunk_busy_[i] = true;
 			return chunk_bufs_[i];
@@ -268,8 +272,9 @@ void SaveFile::integrate(const SaveResult &r)
 			}
 			return;
 		}
-		mlx5vf_shim_log(MLX5VF_LOG_ERR, r.image_size > buf->capacity() ? "firmware image overran its buffer"
-									      : "firmware SAVE failed");
+		mlx5vf_shim_log(MLX5VF_LOG_ERR, r.image_size > buf->capacity()
+							? "firmware image overran its buffer"
+							: "firmware SAVE failed");
 		fail();
 		return;
 	}
@@ -343,7 +348,8 @@ kstd::Result<size_t> SaveFile::read(UserIo &user, size_t len)
 			const uint64_t h = kstd::min<uint64_t>(n, rec->head_len - rec->consumed);
 			auto r = user.to_user(kstd::ConstBytes(rec->head + rec->consumed, h));
 			if (r.is_error())
-				return copied ? kstd::Result<size_t>(copied) : kstd::Result<size_t>(r.error());
+				return copied ? kstd::Result<size_t>(copied)
+					      : kstd::Result<size_t>(r.error());
 			done = h;
 		}
 		if (done < n) {
@@ -355,7 +361,8 @@ kstd::Result<size_t> SaveFile::read(UserIo &user, size_t len)
 				rec->consumed += done;
 				read_pos_ += done;
 				copied += done;
-				return copied ? kstd::Result<size_t>(copied) : kstd::Result<size_t>(r.error());
+				return copied ? kstd::Result<size_t>(copied)
+					      : kstd::Result<size_t>(r.error());
 			}
 		}
 		rec->consumed += n;

@@ -42,7 +42,7 @@ public:
 		Firmware *fw = nullptr;
 		stream::CompatInfo compat;
 		Mode mode = Mode::PreCopy;
-		void *owner = nullptr;                  // the shim's file, for pinning during a save
+		void *owner = nullptr;			 // the shim's file, for pinning during a save
 		uint64_t max_chunk_size = kMaxChunkSize; // tests shrink it
 	};
 
@@ -99,8 +99,8 @@ private:
 		PreCopyError, // tracking lost (bad resource state): final image is full
 		StopCopy,     // final image being saved, possibly in chunks
 		Complete,     // final image fully queued: EOF once drained
-		Error,        // a SAVE failed: reads fail with NoDev
-		Closed,       // detached from the device: reads fail with NoDev
+		Error,	      // a SAVE failed: reads fail with NoDev
+		Closed,	      // detached from the device: reads fail with NoDev
 	};
 
 	// One record of the outgoing stream: 16 header bytes, then a payload that
@@ -108,10 +108,10 @@ private:
 	struct Record : kstd::ListNode<> {
 		static constexpr size_t kInlineMax = 64;
 		uint8_t head[stream::kRecordHeaderSize + kInlineMax];
-		uint32_t head_len = 0;       // header + inline payload bytes
-		DataBuffer *data = nullptr;  // FW_DATA payload, or null
+		uint32_t head_len = 0;	    // header + inline payload bytes
+		DataBuffer *data = nullptr; // FW_DATA payload, or null
 		uint64_t data_len = 0;
-		uint64_t consumed = 0;       // bytes of this record already read
+		uint64_t consumed = 0; // bytes of this record already read
 		uint64_t size() const { return head_len + data_len; }
 	};
 
@@ -136,14 +136,14 @@ private:
 	const uint64_t max_chunk_size_;
 
 	Phase phase_;
-	bool tracking_ = false;         // firmware tracks changes for a delta
-	bool initial_done_ = false;     // the initial image is queued (or was lost)
-	uint64_t initial_end_ = 0;      // stream offset where the initial bytes end
-	uint64_t read_pos_ = 0;         // stream offset of the next byte to read
-	uint64_t stream_end_ = 0;       // stream offset after the last queued byte
-	uint64_t last_estimate_ = 0;    // last incremental size the device reported
-	uint64_t chunk_size_ = 0;       // capacity of each stop-copy buffer
-	uint32_t next_chunk_need_ = 0;  // >0: the final image continues, buffer needed
+	bool tracking_ = false;	       // firmware tracks changes for a delta
+	bool initial_done_ = false;    // the initial image is queued (or was lost)
+	uint64_t initial_end_ = 0;     // stream offset where the initial bytes end
+	uint64_t read_pos_ = 0;	       // stream offset of the next byte to read
+	uint64_t stream_end_ = 0;      // stream offset after the last queued byte
+	uint64_t last_estimate_ = 0;   // last incremental size the device reported
+	uint64_t chunk_size_ = 0;      // capacity of each stop-copy buffer
+	uint32_t next_chunk_need_ = 0; // >0: the final image continues, buffer needed
 	SaveKind final_kind_ = SaveKind::Full;
 	uint32_t saves_completed_ = 0;
 
@@ -151,7 +151,7 @@ private:
 	DataBuffer *inflight_buf_ = nullptr;
 	SaveKind inflight_kind_ = SaveKind::Full;
 	Record *inflight_rec_ = nullptr;
-	bool inflight_ = false;         // atomic: set at submit, cleared by collect()
+	bool inflight_ = false;		// atomic: set at submit, cleared by collect()
 	bool completion_ready_ = false; // atomic: save_done() published completion_
 	SaveResult completion_;
 

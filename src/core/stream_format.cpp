@@ -27,7 +27,10 @@ static_assert(kCompatReservedOffset + 4 == kCompatPayloadSizeV1_0);
 static_assert(kCompatMajorOffset + 4 == kCompatVersionPrefixSize);
 static_assert(kCompatPayloadSizeV1_0 <= kCompatPayloadMax);
 
-constexpr uint16_t load_le16(const uint8_t *p) { return static_cast<uint16_t>(p[0] | p[1] << 8); }
+constexpr uint16_t load_le16(const uint8_t *p)
+{
+	return static_cast<uint16_t>(p[0] | p[1] << 8);
+}
 
 constexpr void store_le16(uint8_t *p, uint16_t v)
 {

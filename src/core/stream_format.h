@@ -44,9 +44,9 @@ enum RecordFlags : uint32_t {
 // be taken by a future in-tree record. Our COMPAT tag is neither: 18 bits set,
 // chosen so that its wire bytes read "m5vf" in a hex dump of the stream.
 enum class RecordTag : uint32_t {
-	FwData = 0,              // mandatory: one firmware image, one LOAD
-	StopCopySize = 1,        // optional: le64 size of the source's stop-copy buffer
-	Compat = 0x6676356dU,    // optional, ours: CompatInfo, first record if present
+	FwData = 0,	      // mandatory: one firmware image, one LOAD
+	StopCopySize = 1,     // optional: le64 size of the source's stop-copy buffer
+	Compat = 0x6676356dU, // optional, ours: CompatInfo, first record if present
 };
 
 struct RecordHeader {

@@ -30,16 +30,16 @@ Buf bytes_of(kstd::Result<size_t> written, const uint8_t *out)
 // In-tree STOP_COPY_SIZE record, stop_copy_size = 0x123456789.
 const uint8_t kGoldenStopCopySize[] = {
 	0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // record_size = 8
-	0x01, 0x00, 0x00, 0x00,                         // flags = OPTIONAL
-	0x01, 0x00, 0x00, 0x00,                         // tag = STOP_COPY_SIZE
+	0x01, 0x00, 0x00, 0x00,				// flags = OPTIONAL
+	0x01, 0x00, 0x00, 0x00,				// tag = STOP_COPY_SIZE
 	0x89, 0x67, 0x45, 0x23, 0x01, 0x00, 0x00, 0x00, // le64 0x123456789
 };
 
 // In-tree FW_DATA header for a 5-byte image.
 const uint8_t kGoldenFwDataHeader5[] = {
 	0x05, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // record_size = 5
-	0x00, 0x00, 0x00, 0x00,                         // flags = mandatory
-	0x00, 0x00, 0x00, 0x00,                         // tag = FW_DATA
+	0x00, 0x00, 0x00, 0x00,				// flags = mandatory
+	0x00, 0x00, 0x00, 0x00,				// tag = FW_DATA
 };
 
 constexpr CompatInfo kCx7 = {
@@ -53,15 +53,15 @@ constexpr CompatInfo kCx7 = {
 // silently between two releases of this driver.
 const uint8_t kGoldenCompatCx7[] = {
 	0x20, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // record_size = 32
-	0x01, 0x00, 0x00, 0x00,                         // flags = OPTIONAL
-	'm', '5', 'v', 'f',                             // tag = COMPAT
-	'M', '5', 'V', 'C',                             // magic
-	0x01, 0x00, 0x00, 0x00,                         // version 1.0
-	0x20, 0x00, 0x00, 0x00,                         // length = 32
-	0xb3, 0x15, 0x1e, 0x10,                         // 15b3:101e
+	0x01, 0x00, 0x00, 0x00,				// flags = OPTIONAL
+	'm',  '5',  'v',  'f',				// tag = COMPAT
+	'M',  '5',  'V',  'C',				// magic
+	0x01, 0x00, 0x00, 0x00,				// version 1.0
+	0x20, 0x00, 0x00, 0x00,				// length = 32
+	0xb3, 0x15, 0x1e, 0x10,				// 15b3:101e
 	0xef, 0xcd, 0xab, 0x89, 0x67, 0x45, 0x23, 0x01, // fw_identity
-	0x07, 0x00, 0x00, 0x00,                         // vhca_state_format
-	0x00, 0x00, 0x00, 0x00,                         // reserved
+	0x07, 0x00, 0x00, 0x00,				// vhca_state_format
+	0x00, 0x00, 0x00, 0x00,				// reserved
 };
 
 TEST(StreamFormat, ConstantsMatchTheInTreeDriver)
@@ -151,7 +151,8 @@ TEST(StreamFormat, ShortBuffersAreRefusedAndLeftUntouched)
 	EXPECT_EQ(kstd::Err::NoSpc, encode_compat_payload(kstd::Bytes(out, 31), kCx7).error());
 	for (uint8_t b : out)
 		ASSERT_EQ(0xaa, b);
-	EXPECT_EQ(kstd::Err::BadMsg, decode_record_header(kstd::ConstBytes(kGoldenFwDataHeader5, 15)).error());
+	EXPECT_EQ(kstd::Err::BadMsg,
+		  decode_record_header(kstd::ConstBytes(kGoldenFwDataHeader5, 15)).error());
 	EXPECT_EQ(kstd::Err::BadMsg, decode_record_header({}).error());
 }
 
@@ -165,9 +166,15 @@ TEST(StreamFormat, FwDataHeaderRefusesImagesNoLoadCanTake)
 }
 
 // The COMPAT payload of kCx7 (the golden record without its header).
-Buf cx7_payload() { return Buf(std::begin(kGoldenCompatCx7) + kRecordHeaderSize, std::end(kGoldenCompatCx7)); }
+Buf cx7_payload()
+{
+	return Buf(std::begin(kGoldenCompatCx7) + kRecordHeaderSize, std::end(kGoldenCompatCx7));
+}
 
-kstd::ConstBytes view(const Buf &b) { return kstd::ConstBytes(b.data(), b.size()); }
+kstd::ConstBytes view(const Buf &b)
+{
+	return kstd::ConstBytes(b.data(), b.size());
+}
 
 TEST(StreamFormat, CompatDecodesWhatItEncodes)
 {
@@ -185,9 +192,9 @@ TEST(StreamFormat, CompatDecodesWhatItEncodes)
 TEST(StreamFormat, CompatAcceptsANewerMinorWithAppendedFields)
 {
 	Buf p = cx7_payload();
-	p[6] = 9;                             // minor 9
+	p[6] = 9;				     // minor 9
 	p.insert(p.end(), {1, 2, 3, 4, 5, 6, 7, 8}); // a field of minor 9
-	p[8] = static_cast<uint8_t>(p.size()); // length follows
+	p[8] = static_cast<uint8_t>(p.size());	     // length follows
 	EXPECT_TRUE(check_compat(kCx7, view(p)).is_ok());
 	EXPECT_EQ(9, decode_compat_payload(view(p)).value().version_minor);
 	// ...and ignores what it does not know in the reserved word.

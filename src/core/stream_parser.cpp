@@ -11,7 +11,10 @@ namespace {
 // Record payload sizes are bounded by kMaxLoadSize before they are stored,
 // so they always fit a size_t; the clamp only makes that visible to the
 // reader and to 32-bit builds.
-constexpr size_t to_size(uint64_t v) { return v > SIZE_MAX ? SIZE_MAX : static_cast<size_t>(v); }
+constexpr size_t to_size(uint64_t v)
+{
+	return v > SIZE_MAX ? SIZE_MAX : static_cast<size_t>(v);
+}
 
 static_assert(kMaxLoadSize <= SIZE_MAX, "a record payload must be addressable");
 
@@ -63,9 +66,7 @@ kstd::Result<InputWindow> Parser::window()
 	case ParserState::ReadSmallPayload:
 		w.copy_to = kstd::Bytes(small_ + small_fill_, small_want_ - small_fill_);
 		break;
-	case ParserState::SkipPayload:
-		w.discard = to_size(record_left_);
-		break;
+	case ParserState::SkipPayload: w.discard = to_size(record_left_); break;
 	case ParserState::ReadImage:
 		if (image_piece_.empty()) {
 			auto piece = sink_.image_space(image_fill_);
@@ -79,8 +80,7 @@ kstd::Result<InputWindow> Parser::window()
 		w.copy_to = image_piece_;
 		break;
 	case ParserState::Done:
-	case ParserState::Failed:
-		break;
+	case ParserState::Failed: break;
 	}
 	return w;
 }
@@ -140,8 +140,7 @@ kstd::Result<void> Parser::deliver_small_record()
 	}
 	case RecordTag::Compat:
 		return sink_result(sink_.on_compat(kstd::ConstBytes(small_, small_fill_)), "COMPAT refused");
-	default:
-		return kstd::ok(); // unknown optional record: nothing to say
+	default: return kstd::ok(); // unknown optional record: nothing to say
 	}
 }
 
@@ -180,9 +179,7 @@ kstd::Result<void> Parser::advance(size_t n)
 		small_fill_ += n;
 		record_left_ -= n;
 		break;
-	case ParserState::SkipPayload:
-		record_left_ -= n;
-		break;
+	case ParserState::SkipPayload: record_left_ -= n; break;
 	case ParserState::ReadImage:
 		image_piece_ = image_piece_.subspan(n);
 		image_fill_ += n;
@@ -213,7 +210,8 @@ kstd::Result<size_t> Parser::feed(kstd::ConstBytes chunk)
 			n = kstd::min(w.discard, left);
 		}
 		if (!n) // cannot happen (settle()); never spin on it
-			return fail(kstd::Err::Invalid, "parser invariant broken: empty input window").error();
+			return fail(kstd::Err::Invalid, "parser invariant broken: empty input window")
+				.error();
 		TRY(advance(n));
 		used += n;
 	}

@@ -65,13 +65,13 @@ class RecordingSink final : public Sink {
 public:
 	std::vector<std::string> events;
 	const CompatInfo *local = &kLocal; // nullptr: COMPAT accepted unchecked
-	long fail_call = 0;                // 1-based sink call to fail; 0: none
+	long fail_call = 0;		   // 1-based sink call to fail; 0: none
 	kstd::Err fail_with = kstd::Err::Io;
-	uint64_t max_image = 1 << 16;      // larger: Err::NoMem, nothing allocated
+	uint64_t max_image = 1 << 16; // larger: Err::NoMem, nothing allocated
 	size_t piece_size = 0;
-	size_t short_by = 0;               // the buffer ends this much too early
-	size_t slack = 0;                  // ...or this much too late (must stay untouched)
-	bool null_pieces = false;          // hand out {nullptr, n}
+	size_t short_by = 0;	  // the buffer ends this much too early
+	size_t slack = 0;	  // ...or this much too late (must stay untouched)
+	bool null_pieces = false; // hand out {nullptr, n}
 	long calls = 0;
 	long begin_calls = 0;
 	long end_calls = 0;
@@ -183,7 +183,8 @@ public:
 	StreamBuilder &record(uint64_t size, uint32_t flags, uint32_t tag, const Buf &payload = {})
 	{
 		uint8_t hdr[kRecordHeaderSize];
-		const RecordHeader h = {.record_size = size, .flags = flags, .tag = static_cast<RecordTag>(tag)};
+		const RecordHeader h = {
+			.record_size = size, .flags = flags, .tag = static_cast<RecordTag>(tag)};
 		const size_t n = encode_record_header(kstd::Bytes(hdr), h).value();
 		bytes.insert(bytes.end(), hdr, hdr + n);
 		return append(payload.data(), payload.size());
@@ -273,7 +274,10 @@ Outcome run_split(const Buf &s, const std::vector<size_t> &cuts, size_t piece = 
 	return conclude(sink, parser, o);
 }
 
-Outcome run_whole(const Buf &s, size_t piece = 0) { return run_split(s, {}, piece); }
+Outcome run_whole(const Buf &s, size_t piece = 0)
+{
+	return run_split(s, {}, piece);
+}
 
 Outcome run_bytewise(const Buf &s, size_t piece = 0)
 {
@@ -348,10 +352,9 @@ TEST(StreamParser, InTreeGoldenStreamLoads)
 	// Literally what an in-tree source sends: STOP_COPY_SIZE (0x123456789),
 	// then one FW_DATA record with a 5-byte image. No COMPAT record.
 	const Buf in_tree = {
-		0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
-		0x89, 0x67, 0x45, 0x23, 0x01, 0x00, 0x00, 0x00,
-		0x05, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-		0xde, 0xad, 0xbe, 0xef, 0x42,
+		0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00,
+		0x00, 0x89, 0x67, 0x45, 0x23, 0x01, 0x00, 0x00, 0x00, 0x05, 0x00, 0x00, 0x00, 0x00, 0x00,
+		0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xde, 0xad, 0xbe, 0xef, 0x42,
 	};
 	const Outcome o = run_whole(in_tree);
 	// 0x123456789 exceeds what one LOAD takes: clamped, as in-tree does.
@@ -493,7 +496,11 @@ TEST(StreamParser, UnknownMandatoryRecordIsRefused)
 TEST(StreamParser, FinishAcceptsOnlyCompleteStreamsWithAnImage)
 {
 	StreamBuilder b;
-	b.compat().stop_copy_size(16).image({}).image(pattern(6, 1)).record(2, kRecordOptional, kUnknownTag, {1, 2});
+	b.compat()
+		.stop_copy_size(16)
+		.image({})
+		.image(pattern(6, 1))
+		.record(2, kRecordOptional, kUnknownTag, {1, 2});
 	const std::vector<size_t> &ends = b.record_ends;
 	const size_t first_real_image_end = ends[3];
 	for (size_t len = 0; len <= b.bytes.size(); len++) {
@@ -527,8 +534,8 @@ TEST(StreamParser, StreamsWithoutDeviceStateDoNotSucceed)
 
 TEST(StreamParser, OversizedRecordsAreRefusedBeforeAnyAllocation)
 {
-	const uint64_t sizes[] = {kMaxLoadSize + 1, 1ULL << 32 | 5, 1ULL << 63, ~0ULL - kRecordHeaderSize, ~0ULL - 1,
-				  ~0ULL};
+	const uint64_t sizes[] = {kMaxLoadSize + 1,	     1ULL << 32 | 5, 1ULL << 63,
+				  ~0ULL - kRecordHeaderSize, ~0ULL - 1,	     ~0ULL};
 	const uint32_t tags[] = {0, 1, static_cast<uint32_t>(RecordTag::Compat), kUnknownTag};
 	for (uint64_t size : sizes) {
 		for (uint32_t tag : tags) {
@@ -594,7 +601,8 @@ TEST(StreamParser, IncompatibleSourceIsRefusedBeforeAnyImage)
 	Buf major2 = compat_payload();
 	major2[4] = 2;
 	StreamBuilder b;
-	b.record(major2.size(), kRecordOptional, static_cast<uint32_t>(RecordTag::Compat), major2).image(pattern(8, 0));
+	b.record(major2.size(), kRecordOptional, static_cast<uint32_t>(RecordTag::Compat), major2)
+		.image(pattern(8, 0));
 	EXPECT_EQ(kstd::Err::ProtoNotSupp, run_whole(b.bytes).feed_error);
 }
 
@@ -672,10 +680,11 @@ TEST(StreamParser, StopCopySizeRules)
 	b.record(longer.size(), kRecordOptional, tag, longer)
 		.image(pattern(1, 0))
 		.record(8, kRecordMandatory, tag, {1, 0, 0, 0, 0, 0, 0, 0}) // flags do not matter
-		.stop_copy_size(5)                                          // any number, anywhere
+		.stop_copy_size(5)					    // any number, anywhere
 		.image(pattern(1, 1));
 	const Outcome o = run_whole(b.bytes);
-	const std::vector<std::string> want = {"stop 777", "begin 1", "end 00", "stop 1", "stop 5", "begin 1", "end 01"};
+	const std::vector<std::string> want = {"stop 777", "begin 1", "end 00", "stop 1",
+					       "stop 5",   "begin 1", "end 01"};
 	EXPECT_EQ(want, o.events);
 	EXPECT_TRUE(o.finish_ok) << o;
 }
@@ -845,7 +854,8 @@ TEST(StreamParser, RandomMutationsNeverMisbehave)
 		.record(20, kRecordOptional, kUnknownTag, pattern(20, 2))
 		.image(pattern(300, 3));
 	const std::vector<size_t> headers = header_offsets(base);
-	const uint64_t interesting[] = {0, 1, 7, 8, 31, 32, 33, 255, 256, 257, kMaxLoadSize, kMaxLoadSize + 1,
+	const uint64_t interesting[] = {0,	    1,		7,    8,   31,		 32,
+					33,	    255,	256,  257, kMaxLoadSize, kMaxLoadSize + 1,
 					1ULL << 63, ~0ULL - 16, ~0ULL};
 	Xorshift rng{0x9e3779b97f4a7c15ULL};
 	int finished_ok = 0, failed = 0;
@@ -860,7 +870,8 @@ TEST(StreamParser, RandomMutationsNeverMisbehave)
 			case 2: { // a hostile record_size where a header was
 				const size_t at = headers[rng.below(headers.size())];
 				if (at + 8 <= s.size())
-					kstd::store_le64(s.data() + at, interesting[rng.below(std::size(interesting))]);
+					kstd::store_le64(s.data() + at,
+							 interesting[rng.below(std::size(interesting))]);
 				break;
 			}
 			case 3: { // a hostile tag or flags word
@@ -881,7 +892,8 @@ TEST(StreamParser, RandomMutationsNeverMisbehave)
 			case 6: { // repeat a slice (duplicated or reordered records)
 				const size_t from = rng.below(s.size()), len = 1 + rng.below(64);
 				const Buf slice(s.begin() + static_cast<long>(from),
-						s.begin() + static_cast<long>(std::min(s.size(), from + len)));
+						s.begin() +
+							static_cast<long>(std::min(s.size(), from + len)));
 				const size_t at = rng.below(s.size() + 1);
 				s.insert(s.begin() + static_cast<long>(at), slice.begin(), slice.end());
 				break;
@@ -905,7 +917,8 @@ TEST(StreamParser, RandomMutationsNeverMisbehave)
 				auto w = parser.input_window();
 				if (w.is_ok()) {
 					const InputWindow &win = w.value();
-					n = std::min(n, win.copy_to.empty() ? win.discard : win.copy_to.size());
+					n = std::min(n,
+						     win.copy_to.empty() ? win.discard : win.copy_to.size());
 					if (!win.copy_to.empty())
 						memcpy(win.copy_to.data(), s.data() + pos, n);
 					r = parser.commit(n);
