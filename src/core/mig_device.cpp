@@ -31,8 +31,8 @@ constexpr ArcPlan kArcPlans[] = {
 	{S::PreCopy,
 	 S::StopCopy,
 	 {A::WaitSaveIdle, A::SuspendInitiator, A::SuspendResponder, A::StartFinalSave}},
-	{S::PreCopy, S::Running, {A::AbandonPrecopy, A::CloseSaveFile}},
-	{S::PreCopyP2p, S::RunningP2p, {A::AbandonPrecopy, A::CloseSaveFile}},
+	{S::PreCopy, S::Running, {A::CloseSaveFile}},
+	{S::PreCopyP2p, S::RunningP2p, {A::CloseSaveFile}},
 };
 
 } // namespace
@@ -107,7 +107,7 @@ kstd::Result<void> MigDevice::run_step(ArcStep step, void *file_owner, Opened &o
 	case ArcStep::WaitSaveIdle: return wait_idle();
 	case ArcStep::OpenPrecopyFile:
 	case ArcStep::OpenStopCopyFile: {
-		close_save_file();
+		close_save_file(true);
 		SaveFile::Config cfg;
 		cfg.fw = &gate_;
 		cfg.compat = compat_;
@@ -123,15 +123,7 @@ kstd::Result<void> MigDevice::run_step(ArcStep step, void *file_owner, Opened &o
 		if (!saving_)
 			return kstd::Err::BadF; // userspace lost the file mid-precopy
 		return saving_->start_final_save();
-	case ArcStep::AbandonPrecopy:
-		if (!saving_)
-			return kstd::ok();
-		// Best effort: a failing cleanup must not keep a running device
-		// in precopy; the firmware drops tracking at the next save anyway.
-		if (wait_idle().is_ok() && saving_->start_cleanup_save().is_ok() && wait_idle().is_error())
-			mlx5vf_shim_log(MLX5VF_LOG_WARN, "precopy cleanup save did not complete");
-		return kstd::ok();
-	case ArcStep::CloseSaveFile: close_save_file(); return kstd::ok();
+	case ArcStep::CloseSaveFile: close_save_file(true); return kstd::ok();
 	case ArcStep::OpenResumeFile: {
 		close_resume_file();
 		auto file = TRY(ResumeFile::create(gate_, compat_));
@@ -147,10 +139,18 @@ kstd::Result<void> MigDevice::run_step(ArcStep step, void *file_owner, Opened &o
 	return kstd::Err::Invalid;
 }
 
-void MigDevice::close_save_file()
+void MigDevice::close_save_file(bool fw_cleanup)
 {
 	if (!saving_)
 		return;
+	// Leave the firmware as a new migration expects it. Best effort: a
+	// failing cleanup must not keep a running device in precopy, and a
+	// function reset clears the firmware anyway.
+	if (fw_cleanup && !gate_.detached() && wait_idle().is_ok() && saving_->needs_fw_cleanup()) {
+		if (saving_->start_cleanup_save().is_error() || wait_idle().is_error())
+			mlx5vf_shim_log(MLX5VF_LOG_WARN,
+					"firmware cleanup save failed; tracking may linger until reset");
+	}
 	// Firmware must be done with the buffers before they go back; if the
 	// wait fails (device gone) the shim's completion still arrives later
 	// and the file's own pin keeps it alive.
@@ -173,14 +173,14 @@ void MigDevice::close_resume_file()
 
 void MigDevice::close_files()
 {
-	close_save_file();
+	close_save_file(true);
 	close_resume_file();
 }
 
 void MigDevice::forget(const SaveFile *file)
 {
 	if (saving_ == file)
-		close_save_file();
+		close_save_file(true);
 }
 
 void MigDevice::forget(const ResumeFile *file)
@@ -214,7 +214,9 @@ kstd::Result<size_t> MigDevice::resume_write(ResumeFile &file, UserIo &user, siz
 
 void MigDevice::reset()
 {
-	close_files();
+	// The reset itself clears the firmware: no cleanup commands.
+	close_save_file(false);
+	close_resume_file();
 	gate_.function_reset();
 	state_ = MigState::Running;
 }

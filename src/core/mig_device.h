@@ -40,8 +40,7 @@ enum class ArcStep : uint8_t {
 	OpenPrecopyFile,  // new saving file: initial image with tracking
 	OpenStopCopyFile, // new saving file: one full image
 	StartFinalSave,	  // saving file: final delta (or full) image
-	AbandonPrecopy,	  // saving file: cleanup SAVE so firmware drops tracking
-	CloseSaveFile,
+	CloseSaveFile,	  // cleanup SAVE first if firmware still tracks or has an open image
 	OpenResumeFile,
 	FinishResume, // the stream must be complete; loads happened in write()
 	CloseResumeFile,
@@ -113,7 +112,7 @@ private:
 	explicit MigDevice(const Config &cfg);
 	kstd::Result<void> run_step(ArcStep step, void *file_owner, Opened &opened);
 	kstd::Result<void> wait_idle();
-	void close_save_file();
+	void close_save_file(bool fw_cleanup);
 	void close_resume_file();
 
 	FirmwareGate gate_;

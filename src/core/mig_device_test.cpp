@@ -2,6 +2,8 @@
 // Source -> stream -> destination through the whole core, on simulated VFs.
 #include "mig_device.h"
 
+#include "kstd/bits.h"
+
 #include <gtest/gtest.h>
 
 #include "host_shim.h"
@@ -304,6 +306,39 @@ TEST(MigDevice, DataSizeMatchesWhatStopCopyProduces)
 	ASSERT_TRUE(src.drain(stream).is_ok());
 	// COMPAT, STOP_COPY_SIZE and one FW_DATA header around the image.
 	EXPECT_EQ(size.value() + 48 + 24 + 16, stream.size());
+}
+
+} // namespace
+} // namespace mlx5vf
+
+namespace mlx5vf {
+namespace {
+
+TEST(MigDevice, StreamCutBetweenChunksOfAFullImageDoesNotStart)
+{
+	rig::SimConfig cfg = rig::small_sim();
+	cfg.state_size = 128 * 1024;
+	cfg.chunk_mode = true;
+	cfg.max_chunk = 16 * 1024;
+	Side src, dst;
+	ASSERT_TRUE(src.init(cfg, 16 * 1024).is_ok());
+	cfg.seed = 9;
+	ASSERT_TRUE(dst.init(cfg, 16 * 1024).is_ok());
+	ASSERT_TRUE(src.go(S::StopCopy).is_ok());
+	std::vector<uint8_t> stream;
+	ASSERT_TRUE(src.drain(stream).is_ok());
+	// Keep COMPAT, STOP_COPY_SIZE and the first two FW_DATA records only.
+	size_t off = 0;
+	for (int rec = 0; rec < 4; rec++)
+		off += 16 + static_cast<size_t>(kstd::load_le64(&stream[off]));
+	std::vector<uint8_t> cut(stream.begin(), stream.begin() + off);
+	ASSERT_TRUE(dst.go(S::Resuming).is_ok());
+	ASSERT_TRUE(dst.feed(cut, 0, cut.size(), 4096).is_ok());
+	// Every record was whole, so the stream ends cleanly, but the device
+	// refuses to run on half an image.
+	EXPECT_TRUE(dst.go(S::Running).is_error());
+	EXPECT_NE(S::Running, dst.dev->state());
+	EXPECT_EQ(rig::SimLoadError::Truncated, dst.sim->last_load_error());
 }
 
 } // namespace

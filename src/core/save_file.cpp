@@ -9,12 +9,11 @@
 namespace mlx5vf {
 namespace {
 
-// Record slots: COMPAT and STOP_COPY_SIZE, a precopy image (a new delta is
-// only saved once the queue has drained), two stop-copy chunks, and spare.
+// Record slots: COMPAT, STOP_COPY_SIZE, one per buffer, and spare.
 constexpr size_t kRecordSlots = 8;
 
-// In non-chunk mode the final image must fit one buffer allocated during
-// precopy; leave headroom for state that grows meanwhile.
+// Without chunk mode one buffer holds every image; leave headroom for state
+// that grows while precopy runs.
 constexpr uint64_t with_headroom(uint64_t size)
 {
 	const uint64_t grown = size + size / 8;
@@ -59,51 +58,56 @@ kstd::Result<void> SaveFile::init()
 	if (mode_ == Mode::PreCopy && !caps.precopy)
 		return kstd::Err::OpNotSupp;
 
-	// Size the stop-copy buffers now, while the VM still runs.
+	// Size every buffer now, while the VM still runs: nothing on the
+	// downtime path allocates unless the final image outgrows them.
 	const StateSize full = TRY(fw_.query_state({.incremental = false, .chunk = caps.chunk_mode}));
+	uint64_t buf_size;
+	uint32_t nbufs;
 	if (caps.chunk_mode) {
-		chunk_size_ =
+		buf_size =
 			kstd::max<uint64_t>(full.required, kstd::min(max_chunk_size_, full.remaining_total));
-		chunk_size_ = kstd::min<uint64_t>(chunk_size_, caps.max_image_size);
+		buf_size = kstd::min<uint64_t>(buf_size, caps.max_image_size);
+		nbufs = kChunkBuffers;
 	} else {
-		chunk_size_ = mode_ == Mode::PreCopy ? with_headroom(full.required) : full.required;
+		buf_size = mode_ == Mode::PreCopy ? with_headroom(full.required) : full.required;
+		nbufs = 1;
 	}
-	if (!chunk_size_)
+	if (!buf_size || !full.required)
 		return kstd::Err::Io;
-	const uint32_t chunk_buffers = caps.chunk_mode ? kChunkBuffers : 1;
-	for (uint32_t i = 0; i < chunk_buffers; i++)
-		chunk_bufs_[i] =
-			TRY(fw_.alloc_buffer(chunk_size_, DmaDir::FromDevice, kstd::AllocCtx::Sleepable));
+	for (uint32_t i = 0; i < nbufs; i++)
+		bufs_[i] = TRY(fw_.alloc_buffer(buf_size, DmaDir::FromDevice, kstd::AllocCtx::Sleepable));
 
 	TRY(queue_inline([](kstd::Bytes out, const SaveFile &f) {
 		return stream::write_compat_record(out, f.compat_);
 	}));
 	TRY(queue_inline([](kstd::Bytes out, const SaveFile &f) {
-		return stream::write_stop_copy_size_record(out, f.chunk_size_);
+		// The destination preallocates one image buffer of this size.
+		return stream::write_stop_copy_size_record(out, f.bufs_[0]->capacity());
 	}));
 
 	if (mode_ == Mode::StopCopy) {
 		initial_done_ = true;
 		initial_end_ = stream_end_;
-		final_kind_ = SaveKind::Full;
-		auto buf = TRY(take_buffer(full.required, true));
-		return submit(SaveKind::Full, false, buf);
+		start_image(SaveKind::Full, false, true, full.required);
+		return pump_saves();
 	}
 	// The initial image: everything, with tracking on so deltas can follow.
-	// Until it completes, the initial bytes count its expected size.
-	initial_end_ = stream_end_ + stream::kRecordHeaderSize + full.required;
-	auto buf = TRY(take_buffer(full.required, false));
-	TRY(submit(SaveKind::Full, true, buf));
+	// Until it has been saved, the initial bytes count its expected size.
+	const uint64_t total = caps.chunk_mode ? full.remaining_total : full.required;
+	const uint64_t chunks = (total + full.required - 1) / full.required;
+	initial_end_ = stream_end_ + total + chunks * stream::kRecordHeaderSize;
+	start_image(SaveKind::Full, true, false, full.required);
+	image_.initial = true;
+	TRY(pump_saves());
 	tracking_ = true;
 	return kstd::ok();
 }
 
 SaveFile::~SaveFile()
 {
-	// The shim keeps the file alive while a save is in flight; the device
-	// closes it (freeing firmware buffers) before that, except when the file
-	// never got past create().
-	if (load_acquire(inflight_) && !load_acquire(completion_ready_))
+	// The shim keeps the file alive while a save is in flight; closing
+	// first is the device's job, except when create() failed half-way.
+	if (save_in_flight())
 		mlx5vf_shim_bug("save file destroyed with a save in flight");
 	close();
 }
@@ -130,65 +134,80 @@ void SaveFile::push(Record &rec)
 	stream_end_ += rec.size();
 }
 
-// A buffer of at least size bytes: a stop-copy chunk buffer, or a precopy
-// spare (reused when big enough, else replaced).
-kstd::Result<DataBuffer *> SaveFile::take_buffer(uint64_t size, bool stop_copy)
+// A free buffer of at least size bytes; Err::Busy while every buffer holds
+// unread data.
+kstd::Result<DataBuffer *> SaveFile::take_buffer(uint64_t size)
 {
-	if (stop_copy) {
-		for (uint32_t i = 0; i < kChunkBuffers; i++) {
-			if (!chunk_bufs_[i] || chunk_busy_[i])
-				continue;
-			if (chunk_bufs_[i]->capacity() < size) {
-				// The final image outgrew the precopy estimate:
-				// a late allocation, on the downtime path.
-				fw_.free_buffer(chunk_bufs_[i]);
-				chunk_bufs_[i] = nullptr;
-				chunk_bufs_[i] = TRY(fw_.alloc_buffer(size, DmaDir::FromDevice,
-								      kstd::AllocCtx::Sleepable));
-				mlx5vf_shim_log(MLX5VF_LOG_WARN,
-						"final image larger than preallocated; reallocated");
-			}
-			chunk_busy_[i] = true;
-			return chunk_bufs_[i];
+	for (uint32_t i = 0; i < kChunkBuffers; i++) {
+		if (!bufs_[i] || buf_busy_[i])
+			continue;
+		if (bufs_[i]->capacity() < size) {
+			// The image outgrew what create() measured: a late
+			// allocation, possibly on the downtime path, but correct.
+			mlx5vf_shim_log(MLX5VF_LOG_WARN,
+					"device image larger than preallocated; reallocating");
+			fw_.free_buffer(bufs_[i]);
+			bufs_[i] = nullptr;
+			bufs_[i] = TRY(fw_.alloc_buffer(size, DmaDir::FromDevice, kstd::AllocCtx::Sleepable));
 		}
-		return kstd::Err::Busy;
+		buf_busy_[i] = true;
+		return bufs_[i];
 	}
-	while (DataBuffer *spare = spare_buffers_.pop_front()) {
-		if (spare->capacity() >= size)
-			return spare;
-		fw_.free_buffer(spare);
-	}
-	return fw_.alloc_buffer(size ? size : 1, DmaDir::FromDevice, kstd::AllocCtx::Sleepable);
+	return kstd::Err::Busy;
 }
 
 void SaveFile::return_buffer(DataBuffer *buf)
 {
-	for (uint32_t i = 0; i < kChunkBuffers; i++) {
-		if (chunk_bufs_[i] == buf) {
-			chunk_busy_[i] = false;
-			return;
-		}
-	}
-	spare_buffers_.push_back(*buf);
+	for (uint32_t i = 0; i < kChunkBuffers; i++)
+		if (bufs_[i] == buf)
+			buf_busy_[i] = false;
 }
 
-kstd::Result<void> SaveFile::submit(SaveKind kind, bool track, DataBuffer *buf)
+void SaveFile::start_image(SaveKind kind, bool track, bool final, uint32_t first_need)
 {
-	if (load_acquire(inflight_)) {
-		return_buffer(buf);
-		return kstd::Err::Busy;
+	image_ = Image{.active = true,
+		       .initial = false,
+		       .final = final,
+		       .kind = kind,
+		       .track = track,
+		       .need = first_need ? first_need : 1};
+}
+
+// Submits whatever SAVE is due: the next chunk of the current image when a
+// buffer is free, else the final image once the current one has ended.
+kstd::Result<void> SaveFile::pump_saves()
+{
+	if (load_acquire(inflight_) || abandoned_ || phase_ == Phase::Error || phase_ == Phase::Closed)
+		return kstd::ok();
+	if (!image_.active && final_requested_) {
+		final_requested_ = false;
+		const SaveKind kind = tracking_ ? SaveKind::Incremental : SaveKind::Full;
+		const StateSize size =
+			TRY(fw_.query_state({.incremental = tracking_, .chunk = fw_.caps().chunk_mode}));
+		start_image(kind, false, true, size.required);
 	}
+	if (!image_.active || !image_.need)
+		return kstd::ok();
+	return submit(image_.need);
+}
+
+kstd::Result<void> SaveFile::submit(uint32_t need)
+{
+	auto taken = take_buffer(need);
+	if (taken.is_error())
+		return taken.error() == kstd::Err::Busy ? kstd::ok() : kstd::Result<void>(taken.error());
+	DataBuffer *buf = taken.value();
 	Record *rec = free_records_.pop_front();
 	if (!rec) {
 		return_buffer(buf);
 		return kstd::Err::NoSpc;
 	}
 	inflight_buf_ = buf;
-	inflight_kind_ = kind;
 	inflight_rec_ = rec;
+	image_.need = 0;
 	store_release(completion_ready_, false);
 	store_release(inflight_, true);
-	auto r = fw_.save({.buffer = buf, .kind = kind, .track = track}, *this);
+	auto r = fw_.save({.buffer = buf, .kind = image_.kind, .track = image_.track}, *this);
 	if (r.is_error()) {
 		store_release(inflight_, false);
 		inflight_buf_ = nullptr;
@@ -243,6 +262,8 @@ void SaveFile::fail()
 {
 	if (phase_ != Phase::Closed)
 		phase_ = Phase::Error;
+	image_.active = false;
+	final_requested_ = false;
 }
 
 void SaveFile::integrate(const SaveResult &r)
@@ -253,52 +274,52 @@ void SaveFile::integrate(const SaveResult &r)
 	inflight_rec_ = nullptr;
 	saves_completed_++;
 
-	if (phase_ == Phase::Closed || r.status != FwStatus::Ok || inflight_kind_ == SaveKind::Cleanup ||
-	    r.image_size > buf->capacity()) {
+	const bool usable = r.status == FwStatus::Ok && r.image_size <= buf->capacity() &&
+			    image_.kind != SaveKind::Cleanup && phase_ != Phase::Closed;
+	if (!usable || !r.image_size) {
 		free_records_.push_back(*rec);
 		return_buffer(buf);
-		if (phase_ == Phase::Closed || inflight_kind_ == SaveKind::Cleanup)
-			return;
-		if (r.status == FwStatus::BadResourceState &&
-		    (phase_ == Phase::PreCopy || phase_ == Phase::PreCopyError)) {
-			// Tracking is gone; precopy carries on with nothing more to
-			// offer, and the final image will be a full one.
-			mlx5vf_shim_log(MLX5VF_LOG_WARN, "precopy tracking lost; final image will be full");
-			phase_ = Phase::PreCopyError;
-			tracking_ = false;
-			if (!initial_done_) {
-				initial_done_ = true;
-				initial_end_ = stream_end_;
-			}
-			return;
+	}
+	if (phase_ == Phase::Closed || image_.kind == SaveKind::Cleanup) {
+		image_.active = false;
+		return;
+	}
+	if (r.status == FwStatus::BadResourceState && !image_.final && phase_ != Phase::StopCopy) {
+		// Tracking is gone: precopy goes on with nothing more to offer,
+		// and the final image will be a full one.
+		mlx5vf_shim_log(MLX5VF_LOG_WARN, "precopy tracking lost; the final image will be full");
+		phase_ = Phase::PreCopyError;
+		tracking_ = false;
+		image_.active = false;
+		if (!initial_done_) {
+			initial_done_ = true;
+			initial_end_ = stream_end_;
 		}
-		mlx5vf_shim_log(MLX5VF_LOG_ERR, r.image_size > buf->capacity()
-							? "firmware image overran its buffer"
-							: "firmware SAVE failed");
+		return;
+	}
+	if (!usable) {
+		mlx5vf_shim_log(MLX5VF_LOG_ERR, r.status == FwStatus::Ok ? "firmware image overran its buffer"
+									 : "firmware SAVE failed");
 		fail();
 		return;
 	}
-
-	if (!r.image_size) {
-		// Nothing changed: no record (a destination cannot load nothing).
-		free_records_.push_back(*rec);
-		return_buffer(buf);
-	} else if (auto queued = queue_image(*rec, *buf, r.image_size); queued.is_error()) {
+	if (r.image_size && queue_image(*rec, *buf, r.image_size).is_error()) {
 		fail();
 		return;
 	}
-	if (!initial_done_) {
-		initial_done_ = true;
-		initial_end_ = stream_end_;
+	fw_image_open_ = r.next_required != 0;
+	if (r.next_required) {
+		image_.need = r.next_required; // the image continues
+	} else {
+		image_.active = false;
+		if (image_.initial && !initial_done_) {
+			initial_done_ = true;
+			initial_end_ = stream_end_;
+		}
+		if (image_.final)
+			phase_ = Phase::Complete;
 	}
-	if (phase_ != Phase::StopCopy)
-		return;
-	next_chunk_need_ = r.next_required;
-	if (!next_chunk_need_) {
-		phase_ = Phase::Complete;
-		return;
-	}
-	if (submit_next_chunk().is_error())
+	if (pump_saves().is_error())
 		fail();
 }
 
@@ -316,19 +337,6 @@ kstd::Result<void> SaveFile::queue_image(Record &rec, DataBuffer &buf, uint32_t 
 	rec.data_len = image_size;
 	push(rec);
 	return kstd::ok();
-}
-
-// Submits the next chunk of the final image when a chunk buffer is free;
-// otherwise the reader's draining of one will (back-pressure: two chunks).
-kstd::Result<void> SaveFile::submit_next_chunk()
-{
-	if (!next_chunk_need_ || load_acquire(inflight_))
-		return kstd::ok();
-	auto buf = take_buffer(next_chunk_need_, true);
-	if (buf.is_error())
-		return buf.error() == kstd::Err::Busy ? kstd::ok() : kstd::Result<void>(buf.error());
-	next_chunk_need_ = 0;
-	return submit(final_kind_, false, buf.value());
 }
 
 kstd::Result<size_t> SaveFile::read(UserIo &user, size_t len)
@@ -356,8 +364,8 @@ kstd::Result<size_t> SaveFile::read(UserIo &user, size_t len)
 			const uint64_t off = rec->consumed + done - rec->head_len;
 			auto r = rec->data->copy_to_user(off, n - done, user);
 			if (r.is_error()) {
-				// Bytes of a partly copied piece are not counted: the
-				// reader gets them again.
+				// A partly copied piece is not counted: the reader
+				// gets those bytes again.
 				rec->consumed += done;
 				read_pos_ += done;
 				copied += done;
@@ -376,7 +384,8 @@ kstd::Result<size_t> SaveFile::read(UserIo &user, size_t len)
 		rec->data = nullptr;
 		rec->data_len = 0;
 		free_records_.push_back(*rec);
-		if (submit_next_chunk().is_error()) {
+		// A buffer came free: the next chunk can go.
+		if (pump_saves().is_error()) {
 			fail();
 			break;
 		}
@@ -407,23 +416,27 @@ kstd::Result<PrecopyInfo> SaveFile::precopy_info(bool device_running)
 		info.initial_bytes = initial_end_ - read_pos_;
 		return info;
 	}
-	// Ask the device only while it runs, tracks and is not busy saving.
-	if (device_running && phase_ == Phase::PreCopy && !load_acquire(inflight_)) {
-		auto est = fw_.query_state({.incremental = true, .chunk = false});
-		if (est.is_error()) {
+	// Ask the device only while it runs and tracks, between images.
+	const bool idle = !load_acquire(inflight_) && !image_.active;
+	StateSize est;
+	if (device_running && phase_ == Phase::PreCopy && idle) {
+		auto q = fw_.query_state({.incremental = true, .chunk = fw_.caps().chunk_mode});
+		if (q.is_error()) {
 			fail();
-			return est.error();
+			return q.error();
 		}
-		last_estimate_ = est.value().required;
+		est = q.value();
+		last_estimate_ = fw_.caps().chunk_mode ? est.remaining_total : est.required;
 	}
 	if (phase_ == Phase::PreCopyError)
 		last_estimate_ = 0;
 	info.dirty_bytes = (stream_end_ - read_pos_) + last_estimate_;
 
-	if (device_running && phase_ == Phase::PreCopy && stream_end_ == read_pos_ && last_estimate_ &&
-	    !load_acquire(inflight_)) {
-		auto buf = TRY(take_buffer(last_estimate_, false));
-		auto r = submit(SaveKind::Incremental, true, buf);
+	// The reader has drained everything: save the next delta now.
+	if (device_running && phase_ == Phase::PreCopy && idle && stream_end_ == read_pos_ &&
+	    last_estimate_) {
+		start_image(SaveKind::Incremental, true, false, est.required);
+		auto r = pump_saves();
 		if (r.is_error()) {
 			fail();
 			return r.error();
@@ -439,23 +452,11 @@ kstd::Result<void> SaveFile::start_final_save()
 		return kstd::Err::NoDev;
 	if (phase_ != Phase::PreCopy && phase_ != Phase::PreCopyError)
 		return kstd::Err::Invalid;
-	if (load_acquire(inflight_))
-		return kstd::Err::Busy;
-
-	final_kind_ = tracking_ ? SaveKind::Incremental : SaveKind::Full;
-	const FwCaps caps = fw_.caps();
-	auto size = fw_.query_state({.incremental = tracking_, .chunk = caps.chunk_mode});
-	if (size.is_error()) {
-		fail();
-		return size.error();
-	}
+	// The final image follows whatever image is still being saved, once
+	// the reader frees a buffer if need be.
 	phase_ = Phase::StopCopy;
-	auto buf = take_buffer(size.value().required, true);
-	if (buf.is_error()) {
-		fail();
-		return buf.error();
-	}
-	auto r = submit(final_kind_, false, buf.value());
+	final_requested_ = true;
+	auto r = pump_saves();
 	if (r.is_error())
 		fail();
 	return r;
@@ -463,15 +464,40 @@ kstd::Result<void> SaveFile::start_final_save()
 
 kstd::Result<void> SaveFile::start_cleanup_save()
 {
+	// No new chunk may start once the stream is abandoned, not even from
+	// the completion integrated just below.
+	abandoned_ = true;
 	collect();
-	if (phase_ != Phase::PreCopy || !tracking_)
-		return kstd::ok(); // nothing is tracked any more
+	if (phase_ == Phase::Closed || !needs_fw_cleanup())
+		return kstd::ok();
 	if (load_acquire(inflight_))
 		return kstd::Err::Busy;
-	auto size = TRY(fw_.query_state({.cleanup = true}));
-	auto buf = TRY(take_buffer(size.required, false));
+	// The stream is abandoned: unread data goes, and the cleanup replaces
+	// any image still in progress. It runs even on a failed file: that is
+	// when the firmware is most likely to hold leftovers.
+	drop_queue();
+	const StateSize size = TRY(fw_.query_state({.cleanup = true}));
 	tracking_ = false;
-	return submit(SaveKind::Cleanup, false, buf);
+	fw_image_open_ = false;
+	final_requested_ = false;
+	start_image(SaveKind::Cleanup, false, false, size.required);
+	auto buf = take_buffer(image_.need);
+	if (buf.is_error())
+		return buf.error();
+	return_buffer(buf.value());
+	return submit(image_.need);
+}
+
+void SaveFile::drop_queue()
+{
+	while (Record *rec = ready_.pop_front()) {
+		if (rec->data)
+			return_buffer(rec->data);
+		rec->data = nullptr;
+		rec->data_len = 0;
+		free_records_.push_back(*rec);
+	}
+	read_pos_ = stream_end_;
 }
 
 void SaveFile::close()
@@ -480,22 +506,15 @@ void SaveFile::close()
 	if (load_acquire(inflight_))
 		mlx5vf_shim_bug("save file closed with a save in flight");
 	phase_ = Phase::Closed;
-	while (Record *rec = ready_.pop_front()) {
-		if (rec->data)
-			return_buffer(rec->data);
-		rec->data = nullptr;
-		free_records_.push_back(*rec);
-	}
-	while (DataBuffer *spare = spare_buffers_.pop_front())
-		fw_.free_buffer(spare);
+	image_.active = false;
+	final_requested_ = false;
+	drop_queue();
 	for (uint32_t i = 0; i < kChunkBuffers; i++) {
-		if (chunk_bufs_[i])
-			fw_.free_buffer(chunk_bufs_[i]);
-		chunk_bufs_[i] = nullptr;
-		chunk_busy_[i] = false;
+		if (bufs_[i])
+			fw_.free_buffer(bufs_[i]);
+		bufs_[i] = nullptr;
+		buf_busy_[i] = false;
 	}
-	stream_end_ = read_pos_;
-	next_chunk_need_ = 0;
 }
 
 } // namespace mlx5vf

@@ -68,9 +68,14 @@ public:
 	// holds, else a full image).
 	kstd::Result<void> start_final_save();
 
-	// Arc PRE_COPY(_P2P) -> RUNNING(_P2P), no save in flight: lets the
-	// firmware release its tracking with a cleanup SAVE. The caller waits for
-	// it to complete (save_in_flight()) before close().
+	// True while the firmware holds state for this file: tracking, or an
+	// image it has not finished handing out (chunks left).
+	bool needs_fw_cleanup() const { return tracking_ || fw_image_open_; }
+	// Before closing a file that needs_fw_cleanup() (precopy abandoned, a
+	// migration failed mid-image), no save in flight: a cleanup SAVE makes the
+	// firmware drop tracking and the unfinished image, so the next migration
+	// starts clean. Unread data is discarded. The caller waits for it to
+	// complete (save_in_flight()) before close().
 	kstd::Result<void> start_cleanup_save();
 
 	// Detach from the device: frees every buffer (no save may be in flight);
@@ -119,14 +124,16 @@ private:
 	explicit SaveFile(const Config &cfg);
 	kstd::Result<void> init();
 	kstd::Result<void> queue_inline(kstd::Result<size_t> (*write)(kstd::Bytes, const SaveFile &));
-	kstd::Result<DataBuffer *> take_buffer(uint64_t size, bool stop_copy);
+	kstd::Result<DataBuffer *> take_buffer(uint64_t size);
 	void return_buffer(DataBuffer *buf);
-	kstd::Result<void> submit(SaveKind kind, bool track, DataBuffer *buf);
+	void start_image(SaveKind kind, bool track, bool final, uint32_t first_need);
+	kstd::Result<void> pump_saves();
+	kstd::Result<void> submit(uint32_t need);
 	void collect();
 	void integrate(const SaveResult &r);
-	kstd::Result<void> submit_next_chunk();
-	void push(Record &rec);
 	kstd::Result<void> queue_image(Record &rec, DataBuffer &buf, uint32_t image_size);
+	void push(Record &rec);
+	void drop_queue();
 	void fail();
 
 	Firmware &fw_;
@@ -136,20 +143,31 @@ private:
 	const uint64_t max_chunk_size_;
 
 	Phase phase_;
-	bool tracking_ = false;	       // firmware tracks changes for a delta
-	bool initial_done_ = false;    // the initial image is queued (or was lost)
-	uint64_t initial_end_ = 0;     // stream offset where the initial bytes end
-	uint64_t read_pos_ = 0;	       // stream offset of the next byte to read
-	uint64_t stream_end_ = 0;      // stream offset after the last queued byte
-	uint64_t last_estimate_ = 0;   // last incremental size the device reported
-	uint64_t chunk_size_ = 0;      // capacity of each stop-copy buffer
-	uint32_t next_chunk_need_ = 0; // >0: the final image continues, buffer needed
-	SaveKind final_kind_ = SaveKind::Full;
+	bool tracking_ = false;	     // firmware tracks changes for a delta
+	bool fw_image_open_ = false; // firmware is part-way through an image (chunks left)
+	bool initial_done_ = false;  // the initial image is queued (or was lost)
+	uint64_t initial_end_ = 0;   // stream offset where the initial bytes end
+	uint64_t read_pos_ = 0;	     // stream offset of the next byte to read
+	uint64_t stream_end_ = 0;    // stream offset after the last queued byte
+	uint64_t last_estimate_ = 0; // last incremental size the device reported
 	uint32_t saves_completed_ = 0;
 
-	// The single SAVE in flight: its buffer, kind and reserved record.
+	// The image being saved, possibly over several SAVEs (chunks). Its next
+	// chunk waits for a free buffer when both hold unread data: that is the
+	// reader's back-pressure on the firmware.
+	struct Image {
+		bool active = false;
+		bool initial = false; // the precopy's first (full) image
+		bool final = false;   // the stop-copy image: EOF follows it
+		SaveKind kind = SaveKind::Full;
+		bool track = false;
+		uint32_t need = 0; // >0: next chunk to submit, with this many bytes
+	} image_;
+	bool final_requested_ = false; // start the final image once image_ ends
+	bool abandoned_ = false;       // cleanup requested: no further SAVE but the cleanup
+
+	// The single SAVE in flight: its buffer and reserved record.
 	DataBuffer *inflight_buf_ = nullptr;
-	SaveKind inflight_kind_ = SaveKind::Full;
 	Record *inflight_rec_ = nullptr;
 	bool inflight_ = false;		// atomic: set at submit, cleared by collect()
 	bool completion_ready_ = false; // atomic: save_done() published completion_
@@ -158,9 +176,10 @@ private:
 	kstd::OwnedArray<Record> record_store_;
 	kstd::List<Record> free_records_;
 	kstd::List<Record> ready_;
-	kstd::List<DataBuffer> spare_buffers_; // precopy buffers to reuse
-	DataBuffer *chunk_bufs_[kChunkBuffers] = {};
-	bool chunk_busy_[kChunkBuffers] = {};
+	// Every SAVE lands in one of these, allocated at create(): two chunk
+	// buffers in chunk mode, one image-sized buffer otherwise.
+	DataBuffer *bufs_[kChunkBuffers] = {};
+	bool buf_busy_[kChunkBuffers] = {};
 };
 
 } // namespace mlx5vf

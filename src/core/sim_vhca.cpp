@@ -338,6 +338,12 @@ kstd::Result<void> SimVhca::resume(VhcaSide side)
 	if (side == VhcaSide::Responder) {
 		if (!responder_suspended_)
 			return kstd::Err::Invalid;
+		// Half a full image is no state to run from: the destination of
+		// a migration cut between chunks must not start.
+		if (full_load_active_) {
+			last_load_error_ = SimLoadError::Truncated;
+			return kstd::Err::Io;
+		}
 		responder_suspended_ = false;
 	} else {
 		if (!initiator_suspended_ || responder_suspended_)
