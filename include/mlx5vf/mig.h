@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The core's migration objects as the shim sees them: opaque handles and
+ * plain C calls (see abi.h for the conventions). Every function returning int
+ * returns 0 or a negative errno; long-returning I/O calls return a byte count
+ * or a negative errno.
+ *
+ * Locking the shim provides (the core takes none):
+ *  - dev_*: the device's state mutex;
+ *  - save_read, resume calls: the file's mutex (resume_write also needs the
+ *    state mutex, as LOAD is a firmware command);
+ *  - save_readable / save_in_flight: no lock (for poll and wait queues);
+ *  - sim_deliver / sim_run_activity: the simulated VF's own lock, which
+ *    every sim-backed dev_* call holds too (the sim has no locks).
+ */
+#ifndef MLX5VF_MIG_H
+#define MLX5VF_MIG_H
+
+#include "abi.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct mlx5vf_dev;
+struct mlx5vf_save_file;
+struct mlx5vf_resume_file;
+struct mlx5vf_sim;
+
+/* A cursor over a user buffer; each call advances it. */
+struct mlx5vf_user_io {
+	int (*to_user)(struct mlx5vf_user_io *io, const void *src, size_t len);
+	int (*from_user)(struct mlx5vf_user_io *io, void *dst, size_t len);
+	int (*skip)(struct mlx5vf_user_io *io, size_t len);
+};
+
+/* What must match between source and destination (the stream's COMPAT record). */
+struct mlx5vf_compat_info {
+	uint16_t pci_vendor_id;
+	uint16_t pci_device_id;
+	uint32_t vhca_state_format;
+	uint64_t fw_identity;
+};
+
+struct mlx5vf_dev_ops {
+	/* Sleep until the file's in-flight SAVE has completed; 0 or -errno. */
+	int (*wait_save_idle)(void *ctx, struct mlx5vf_save_file *file);
+};
+
+struct mlx5vf_dev_config {
+	struct mlx5vf_sim *sim; /* firmware backend: a simulated VF */
+	const struct mlx5vf_dev_ops *ops;
+	void *ops_ctx;
+	struct mlx5vf_compat_info compat;
+	uint32_t features;       /* MLX5VF_MIG_FEATURE_* */
+	uint64_t max_chunk_size; /* 0: the default (8 MiB) */
+};
+
+int mlx5vf_core_dev_create(const struct mlx5vf_dev_config *cfg, struct mlx5vf_dev **out);
+void mlx5vf_core_dev_destroy(struct mlx5vf_dev *dev);
+enum mlx5vf_mig_state mlx5vf_core_dev_state(const struct mlx5vf_dev *dev);
+/*
+ * Walk to target. A file opened by the final arc is returned in *save or
+ * *resume (the caller owns it; owner is stored in a saving file for the
+ * backend to pin it while a SAVE is in flight). On error the device stays in
+ * the last state reached and its files are closed.
+ */
+int mlx5vf_core_dev_set_state(struct mlx5vf_dev *dev, enum mlx5vf_mig_state target, void *owner,
+			      struct mlx5vf_save_file **save, struct mlx5vf_resume_file **resume);
+int mlx5vf_core_dev_data_size(struct mlx5vf_dev *dev, uint64_t *size);
+int mlx5vf_core_dev_precopy_info(struct mlx5vf_dev *dev, struct mlx5vf_save_file *file, uint64_t *initial,
+				 uint64_t *dirty);
+long mlx5vf_core_dev_resume_write(struct mlx5vf_dev *dev, struct mlx5vf_resume_file *file,
+				  struct mlx5vf_user_io *io, size_t len);
+void mlx5vf_core_dev_reset(struct mlx5vf_dev *dev);
+void mlx5vf_core_dev_close_files(struct mlx5vf_dev *dev);
+void mlx5vf_core_dev_detach(struct mlx5vf_dev *dev);
+void mlx5vf_core_dev_attach(struct mlx5vf_dev *dev);
+/* The fd is being released: detach the file if it is still attached. */
+void mlx5vf_core_dev_forget_save(struct mlx5vf_dev *dev, struct mlx5vf_save_file *file);
+void mlx5vf_core_dev_forget_resume(struct mlx5vf_dev *dev, struct mlx5vf_resume_file *file);
+
+/* Bytes read, 0 at the end, -ENOMSG, -EAGAIN (block or return it), -ENODEV, -EFAULT. */
+long mlx5vf_core_save_read(struct mlx5vf_save_file *file, struct mlx5vf_user_io *io, size_t len);
+bool mlx5vf_core_save_readable(const struct mlx5vf_save_file *file);
+bool mlx5vf_core_save_in_flight(const struct mlx5vf_save_file *file);
+void *mlx5vf_core_save_owner(const struct mlx5vf_save_file *file);
+void mlx5vf_core_save_destroy(struct mlx5vf_save_file *file);
+/* Why the stream was refused (NULL if it was not) and at which stream offset. */
+const char *mlx5vf_core_resume_error(const struct mlx5vf_resume_file *file, uint64_t *offset);
+void mlx5vf_core_resume_destroy(struct mlx5vf_resume_file *file);
+
+/* The simulated VF firmware. */
+struct mlx5vf_sim_config {
+	uint64_t state_size;
+	uint64_t identity;
+	uint64_t seed;
+	uint64_t latency_ns;
+	uint64_t bandwidth_bytes_per_ms; /* 0: unlimited */
+	uint32_t track_page_size;        /* 0: 4096 */
+	uint32_t max_chunk;              /* chunk mode only; 0: 8 MiB */
+	uint32_t segment_size;           /* 0: 4096 */
+	bool chunk_mode;
+	/* Arrange one mlx5vf_core_sim_deliver() delay_ns from now; must not sleep. */
+	void (*request_completion)(void *ctx, uint64_t delay_ns);
+	void *sched_ctx;
+};
+
+enum mlx5vf_sim_op {
+	MLX5VF_SIM_QUERY,
+	MLX5VF_SIM_SUSPEND,
+	MLX5VF_SIM_RESUME,
+	MLX5VF_SIM_SAVE,
+	MLX5VF_SIM_LOAD,
+	MLX5VF_SIM_ALLOC,
+};
+
+enum mlx5vf_sim_fault {
+	MLX5VF_SIM_FAULT_ERROR,
+	MLX5VF_SIM_FAULT_SAVE_COMPLETE_ERROR,
+	MLX5VF_SIM_FAULT_BAD_RESOURCE_STATE,
+	MLX5VF_SIM_FAULT_SHORT_IMAGE,
+};
+
+int mlx5vf_core_sim_create(const struct mlx5vf_sim_config *cfg, struct mlx5vf_sim **out);
+void mlx5vf_core_sim_destroy(struct mlx5vf_sim *sim);
+/* The scheduled completion fires (atomic context allowed). */
+void mlx5vf_core_sim_deliver(struct mlx5vf_sim *sim);
+bool mlx5vf_core_sim_completion_pending(const struct mlx5vf_sim *sim);
+uint32_t mlx5vf_core_sim_run_activity(struct mlx5vf_sim *sim, uint32_t writes);
+uint64_t mlx5vf_core_sim_checksum(const struct mlx5vf_sim *sim);
+int mlx5vf_core_sim_inject_fault(struct mlx5vf_sim *sim, enum mlx5vf_sim_op op, uint32_t nth,
+				 enum mlx5vf_sim_fault fault);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MLX5VF_MIG_H */

@@ -1,0 +1,309 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// include/mlx5vf/mig.h: conversions between the C handles and the core's
+// objects, and adapters from the shim's C callbacks to the core's
+// interfaces. No decisions are made here.
+#include <mlx5vf/mig.h>
+
+#include "mig_device.h"
+#include "sim_vhca.h"
+
+#include "kstd/enforce.h"
+
+using namespace mlx5vf;
+
+namespace {
+
+class CUserIo final : public UserIo {
+public:
+	explicit CUserIo(mlx5vf_user_io *io) : io_(io) {}
+	kstd::Result<void> to_user(kstd::ConstBytes src) override
+	{
+		return check(io_->to_user(io_, src.data(), src.size()));
+	}
+	kstd::Result<void> from_user(kstd::Bytes dst) override
+	{
+		return check(io_->from_user(io_, dst.data(), dst.size()));
+	}
+	kstd::Result<void> skip(size_t n) override { return check(io_->skip(io_, n)); }
+
+private:
+	static kstd::Result<void> check(int rc)
+	{
+		if (rc < 0)
+			return static_cast<kstd::Err>(-rc);
+		return kstd::ok();
+	}
+	mlx5vf_user_io *io_;
+};
+
+class CScheduler final : public CompletionScheduler {
+public:
+	void (*fn)(void *ctx, uint64_t delay_ns) = nullptr;
+	void *ctx = nullptr;
+	void request_completion(uint64_t delay_ns) override { fn(ctx, delay_ns); }
+};
+
+class CWaiter final : public SaveWaiter {
+public:
+	const mlx5vf_dev_ops *ops = nullptr;
+	void *ctx = nullptr;
+	kstd::Result<void> wait_save_idle(SaveFile &file) override
+	{
+		const int rc = ops->wait_save_idle(ctx, reinterpret_cast<mlx5vf_save_file *>(&file));
+		if (rc < 0)
+			return static_cast<kstd::Err>(-rc);
+		return kstd::ok();
+	}
+};
+
+int to_rc(const kstd::Result<void> &r)
+{
+	return r.is_ok() ? 0 : kstd::to_errno(r.error());
+}
+
+SaveFile *save_of(mlx5vf_save_file *f)
+{
+	return reinterpret_cast<SaveFile *>(f);
+}
+
+ResumeFile *resume_of(mlx5vf_resume_file *f)
+{
+	return reinterpret_cast<ResumeFile *>(f);
+}
+
+stream::CompatInfo compat_of(const mlx5vf_compat_info &c)
+{
+	stream::CompatInfo info;
+	info.pci_vendor_id = c.pci_vendor_id;
+	info.pci_device_id = c.pci_device_id;
+	info.fw_identity = c.fw_identity;
+	info.vhca_state_format = c.vhca_state_format;
+	return info;
+}
+
+} // namespace
+
+struct mlx5vf_sim {
+	CScheduler scheduler;
+	kstd::Owned<SimVhca> sim;
+};
+
+struct mlx5vf_dev {
+	CWaiter waiter;
+	kstd::Owned<MigDevice> dev;
+};
+
+extern "C" int mlx5vf_core_sim_create(const mlx5vf_sim_config *cfg, mlx5vf_sim **out)
+{
+	if (!cfg->request_completion)
+		return -MLX5VF_EINVAL;
+	auto handle = kstd::make<mlx5vf_sim>(kstd::AllocCtx::Sleepable);
+	if (handle.is_error())
+		return kstd::to_errno(handle.error());
+	mlx5vf_sim &h = *handle.value();
+	h.scheduler.fn = cfg->request_completion;
+	h.scheduler.ctx = cfg->sched_ctx;
+	SimConfig sc;
+	sc.state_size = cfg->state_size;
+	sc.identity = cfg->identity;
+	sc.seed = cfg->seed;
+	sc.latency_ns = cfg->latency_ns;
+	sc.bandwidth_bytes_per_ms = cfg->bandwidth_bytes_per_ms;
+	if (cfg->track_page_size)
+		sc.track_page_size = cfg->track_page_size;
+	if (cfg->max_chunk)
+		sc.max_chunk = cfg->max_chunk;
+	if (cfg->segment_size)
+		sc.segment_size = cfg->segment_size;
+	sc.chunk_mode = cfg->chunk_mode;
+	sc.scheduler = &h.scheduler;
+	auto sim = SimVhca::create(sc, kstd::AllocCtx::Sleepable);
+	if (sim.is_error())
+		return kstd::to_errno(sim.error());
+	h.sim = sim.release_value();
+	*out = handle.value().release();
+	return 0;
+}
+
+extern "C" void mlx5vf_core_sim_destroy(mlx5vf_sim *sim)
+{
+	kstd::Owned<mlx5vf_sim> owned(sim);
+}
+
+extern "C" void mlx5vf_core_sim_deliver(mlx5vf_sim *sim)
+{
+	sim->sim->deliver_completion();
+}
+
+extern "C" bool mlx5vf_core_sim_completion_pending(const mlx5vf_sim *sim)
+{
+	return sim->sim->completion_pending();
+}
+
+extern "C" uint32_t mlx5vf_core_sim_run_activity(mlx5vf_sim *sim, uint32_t writes)
+{
+	return sim->sim->run_activity(writes);
+}
+
+extern "C" uint64_t mlx5vf_core_sim_checksum(const mlx5vf_sim *sim)
+{
+	return sim->sim->state_checksum();
+}
+
+extern "C" int mlx5vf_core_sim_inject_fault(mlx5vf_sim *sim, enum mlx5vf_sim_op op, uint32_t nth,
+					    enum mlx5vf_sim_fault fault)
+{
+	if (static_cast<unsigned>(op) >= kSimOpCount ||
+	    static_cast<unsigned>(fault) > MLX5VF_SIM_FAULT_SHORT_IMAGE)
+		return -MLX5VF_EINVAL;
+	return to_rc(sim->sim->inject_fault(static_cast<SimOp>(op), nth, static_cast<SimFault>(fault)));
+}
+
+extern "C" int mlx5vf_core_dev_create(const mlx5vf_dev_config *cfg, mlx5vf_dev **out)
+{
+	if (!cfg->sim || !cfg->ops || !cfg->ops->wait_save_idle)
+		return -MLX5VF_EINVAL;
+	auto handle = kstd::make<mlx5vf_dev>(kstd::AllocCtx::Sleepable);
+	if (handle.is_error())
+		return kstd::to_errno(handle.error());
+	mlx5vf_dev &h = *handle.value();
+	h.waiter.ops = cfg->ops;
+	h.waiter.ctx = cfg->ops_ctx;
+	MigDevice::Config dc;
+	dc.fw = cfg->sim->sim.get();
+	dc.waiter = &h.waiter;
+	dc.compat = compat_of(cfg->compat);
+	dc.features = cfg->features;
+	if (cfg->max_chunk_size)
+		dc.max_chunk_size = cfg->max_chunk_size;
+	auto dev = MigDevice::create(dc);
+	if (dev.is_error())
+		return kstd::to_errno(dev.error());
+	h.dev = dev.release_value();
+	*out = handle.value().release();
+	return 0;
+}
+
+extern "C" void mlx5vf_core_dev_destroy(mlx5vf_dev *dev)
+{
+	kstd::Owned<mlx5vf_dev> owned(dev);
+}
+
+extern "C" enum mlx5vf_mig_state mlx5vf_core_dev_state(const mlx5vf_dev *dev)
+{
+	return static_cast<mlx5vf_mig_state>(dev->dev->state());
+}
+
+extern "C" int mlx5vf_core_dev_set_state(mlx5vf_dev *dev, enum mlx5vf_mig_state target, void *owner,
+					 mlx5vf_save_file **save, mlx5vf_resume_file **resume)
+{
+	*save = nullptr;
+	*resume = nullptr;
+	auto opened = dev->dev->set_state(static_cast<MigState>(target), owner);
+	if (opened.is_error())
+		return kstd::to_errno(opened.error());
+	*save = reinterpret_cast<mlx5vf_save_file *>(opened.value().save);
+	*resume = reinterpret_cast<mlx5vf_resume_file *>(opened.value().resume);
+	return 0;
+}
+
+extern "C" int mlx5vf_core_dev_data_size(mlx5vf_dev *dev, uint64_t *size)
+{
+	auto r = dev->dev->data_size();
+	if (r.is_error())
+		return kstd::to_errno(r.error());
+	*size = r.value();
+	return 0;
+}
+
+extern "C" int mlx5vf_core_dev_precopy_info(mlx5vf_dev *dev, mlx5vf_save_file *file, uint64_t *initial,
+					    uint64_t *dirty)
+{
+	auto r = dev->dev->precopy_info(*save_of(file));
+	if (r.is_error())
+		return kstd::to_errno(r.error());
+	*initial = r.value().initial_bytes;
+	*dirty = r.value().dirty_bytes;
+	return 0;
+}
+
+extern "C" long mlx5vf_core_dev_resume_write(mlx5vf_dev *dev, mlx5vf_resume_file *file, mlx5vf_user_io *io,
+					     size_t len)
+{
+	CUserIo user(io);
+	auto r = dev->dev->resume_write(*resume_of(file), user, len);
+	if (r.is_error())
+		return kstd::to_errno(r.error());
+	return static_cast<long>(r.value());
+}
+
+extern "C" void mlx5vf_core_dev_reset(mlx5vf_dev *dev)
+{
+	dev->dev->reset();
+}
+
+extern "C" void mlx5vf_core_dev_close_files(mlx5vf_dev *dev)
+{
+	dev->dev->close_files();
+}
+
+extern "C" void mlx5vf_core_dev_detach(mlx5vf_dev *dev)
+{
+	dev->dev->detach();
+}
+
+extern "C" void mlx5vf_core_dev_attach(mlx5vf_dev *dev)
+{
+	dev->dev->attach();
+}
+
+extern "C" void mlx5vf_core_dev_forget_save(mlx5vf_dev *dev, mlx5vf_save_file *file)
+{
+	dev->dev->forget(save_of(file));
+}
+
+extern "C" void mlx5vf_core_dev_forget_resume(mlx5vf_dev *dev, mlx5vf_resume_file *file)
+{
+	dev->dev->forget(resume_of(file));
+}
+
+extern "C" long mlx5vf_core_save_read(mlx5vf_save_file *file, mlx5vf_user_io *io, size_t len)
+{
+	CUserIo user(io);
+	auto r = save_of(file)->read(user, len);
+	if (r.is_error())
+		return kstd::to_errno(r.error());
+	return static_cast<long>(r.value());
+}
+
+extern "C" bool mlx5vf_core_save_readable(const mlx5vf_save_file *file)
+{
+	return reinterpret_cast<const SaveFile *>(file)->readable();
+}
+
+extern "C" bool mlx5vf_core_save_in_flight(const mlx5vf_save_file *file)
+{
+	return reinterpret_cast<const SaveFile *>(file)->save_in_flight();
+}
+
+extern "C" void *mlx5vf_core_save_owner(const mlx5vf_save_file *file)
+{
+	return reinterpret_cast<const SaveFile *>(file)->owner();
+}
+
+extern "C" void mlx5vf_core_save_destroy(mlx5vf_save_file *file)
+{
+	kstd::Owned<SaveFile> owned(save_of(file));
+}
+
+extern "C" const char *mlx5vf_core_resume_error(const mlx5vf_resume_file *file, uint64_t *offset)
+{
+	const stream::Parser &p = reinterpret_cast<const ResumeFile *>(file)->parser();
+	*offset = p.offset();
+	return p.error_reason();
+}
+
+extern "C" void mlx5vf_core_resume_destroy(mlx5vf_resume_file *file)
+{
+	kstd::Owned<ResumeFile> owned(resume_of(file));
+}

@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The C ABI the shim uses, end to end: the same migration as mig_device_test,
+// driven only through include/mlx5vf/mig.h handles and C callbacks.
+#include <mlx5vf/mig.h>
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <vector>
+
+namespace {
+
+struct Pending {
+	mlx5vf_sim *sim = nullptr;
+	int requests = 0;
+};
+
+void request_completion(void *ctx, uint64_t)
+{
+	static_cast<Pending *>(ctx)->requests++;
+}
+
+int wait_save_idle(void *ctx, mlx5vf_save_file *)
+{
+	auto *p = static_cast<Pending *>(ctx);
+	if (mlx5vf_core_sim_completion_pending(p->sim))
+		mlx5vf_core_sim_deliver(p->sim);
+	return 0;
+}
+
+const mlx5vf_dev_ops kOps = {.wait_save_idle = wait_save_idle};
+
+struct VecIo {
+	mlx5vf_user_io io;
+	std::vector<uint8_t> *buf;
+	size_t pos;
+};
+
+int to_user(mlx5vf_user_io *io, const void *src, size_t len)
+{
+	auto *v = reinterpret_cast<VecIo *>(io);
+	const auto *p = static_cast<const uint8_t *>(src);
+	v->buf->insert(v->buf->end(), p, p + len);
+	return 0;
+}
+
+int from_user(mlx5vf_user_io *io, void *dst, size_t len)
+{
+	auto *v = reinterpret_cast<VecIo *>(io);
+	if (v->pos + len > v->buf->size())
+		return -MLX5VF_EFAULT;
+	memcpy(dst, v->buf->data() + v->pos, len);
+	v->pos += len;
+	return 0;
+}
+
+int skip(mlx5vf_user_io *io, size_t len)
+{
+	auto *v = reinterpret_cast<VecIo *>(io);
+	v->pos += len;
+	return 0;
+}
+
+struct CSide {
+	Pending pending;
+	mlx5vf_sim *sim = nullptr;
+	mlx5vf_dev *dev = nullptr;
+	mlx5vf_save_file *save = nullptr;
+	mlx5vf_resume_file *resume = nullptr;
+
+	void init(uint64_t identity, uint64_t seed)
+	{
+		mlx5vf_sim_config sc = {};
+		sc.state_size = 32 * 1024;
+		sc.identity = identity;
+		sc.seed = seed;
+		sc.request_completion = request_completion;
+		sc.sched_ctx = &pending;
+		ASSERT_EQ(0, mlx5vf_core_sim_create(&sc, &sim));
+		pending.sim = sim;
+		mlx5vf_dev_config dc = {};
+		dc.sim = sim;
+		dc.ops = &kOps;
+		dc.ops_ctx = &pending;
+		dc.compat = {0x15b3, 0x101e, 1, identity};
+		dc.features =
+			MLX5VF_MIG_FEATURE_STOP_COPY | MLX5VF_MIG_FEATURE_P2P | MLX5VF_MIG_FEATURE_PRE_COPY;
+		ASSERT_EQ(0, mlx5vf_core_dev_create(&dc, &dev));
+	}
+	int go(mlx5vf_mig_state s)
+	{
+		mlx5vf_save_file *sf;
+		mlx5vf_resume_file *rf;
+		const int rc = mlx5vf_core_dev_set_state(dev, s, this, &sf, &rf);
+		if (sf)
+			save = sf;
+		if (rf)
+			resume = rf;
+		return rc;
+	}
+	~CSide()
+	{
+		if (save) {
+			mlx5vf_core_dev_forget_save(dev, save);
+			mlx5vf_core_save_destroy(save);
+		}
+		if (resume) {
+			mlx5vf_core_dev_forget_resume(dev, resume);
+			mlx5vf_core_resume_destroy(resume);
+		}
+		if (dev)
+			mlx5vf_core_dev_destroy(dev);
+		if (sim)
+			mlx5vf_core_sim_destroy(sim);
+	}
+};
+
+long read_to_eof(CSide &s, std::vector<uint8_t> &out)
+{
+	for (;;) {
+		VecIo v = {{to_user, from_user, skip}, &out, 0};
+		const long n = mlx5vf_core_save_read(s.save, &v.io, 4096);
+		if (n == -MLX5VF_EAGAIN) {
+			if (!mlx5vf_core_sim_completion_pending(s.sim))
+				return n;
+			mlx5vf_core_sim_deliver(s.sim);
+			continue;
+		}
+		if (n <= 0)
+			return n;
+	}
+}
+
+TEST(AbiMig, PrecopyMigrationThroughTheCAbi)
+{
+	CSide src, dst;
+	src.init(3, 1);
+	dst.init(3, 2);
+	ASSERT_NE(mlx5vf_core_sim_checksum(src.sim), mlx5vf_core_sim_checksum(dst.sim));
+	ASSERT_EQ(0, src.go(MLX5VF_MIG_PRE_COPY));
+	ASSERT_NE(nullptr, src.save);
+	EXPECT_EQ(&src, mlx5vf_core_save_owner(src.save));
+	uint64_t initial = 0, dirty = 0;
+	ASSERT_EQ(0, mlx5vf_core_dev_precopy_info(src.dev, src.save, &initial, &dirty));
+	EXPECT_GT(initial, 32u * 1024);
+	std::vector<uint8_t> stream;
+	EXPECT_EQ(-MLX5VF_ENOMSG, read_to_eof(src, stream));
+	EXPECT_EQ(1, src.pending.requests);
+	mlx5vf_core_sim_run_activity(src.sim, 10);
+	ASSERT_EQ(0, src.go(MLX5VF_MIG_STOP_COPY));
+	EXPECT_EQ(0, read_to_eof(src, stream));
+	uint64_t size = 0;
+	EXPECT_EQ(0, mlx5vf_core_dev_data_size(src.dev, &size));
+
+	ASSERT_EQ(0, dst.go(MLX5VF_MIG_RESUMING));
+	VecIo v = {{to_user, from_user, skip}, &stream, 0};
+	EXPECT_EQ(static_cast<long>(stream.size()),
+		  mlx5vf_core_dev_resume_write(dst.dev, dst.resume, &v.io, stream.size()));
+	ASSERT_EQ(0, dst.go(MLX5VF_MIG_RUNNING));
+	EXPECT_EQ(mlx5vf_core_sim_checksum(src.sim), mlx5vf_core_sim_checksum(dst.sim));
+	EXPECT_EQ(MLX5VF_MIG_RUNNING, mlx5vf_core_dev_state(dst.dev));
+}
+
+TEST(AbiMig, RefusedStreamExplainsItself)
+{
+	CSide src, dst;
+	src.init(3, 1);
+	dst.init(4, 2);
+	ASSERT_EQ(0, src.go(MLX5VF_MIG_STOP_COPY));
+	std::vector<uint8_t> stream;
+	EXPECT_EQ(0, read_to_eof(src, stream));
+	ASSERT_EQ(0, dst.go(MLX5VF_MIG_RESUMING));
+	VecIo v = {{to_user, from_user, skip}, &stream, 0};
+	EXPECT_EQ(-MLX5VF_EPROTONOSUPPORT,
+		  mlx5vf_core_dev_resume_write(dst.dev, dst.resume, &v.io, stream.size()));
+	uint64_t offset = 1;
+	const char *why = mlx5vf_core_resume_error(dst.resume, &offset);
+	ASSERT_NE(nullptr, why);
+	EXPECT_EQ(48u, offset); // detected at the end of the COMPAT record
+	EXPECT_EQ(-MLX5VF_EINVAL,
+		  mlx5vf_core_sim_inject_fault(src.sim, MLX5VF_SIM_LOAD, 0, MLX5VF_SIM_FAULT_ERROR));
+	mlx5vf_core_dev_detach(src.dev);
+	EXPECT_EQ(-MLX5VF_ENOTCONN, mlx5vf_core_dev_data_size(src.dev, &offset));
+	mlx5vf_core_dev_attach(src.dev);
+	mlx5vf_core_dev_reset(dst.dev);
+	EXPECT_EQ(MLX5VF_MIG_RUNNING, mlx5vf_core_dev_state(dst.dev));
+}
+
+} // namespace
