@@ -95,8 +95,12 @@ enum mlx5vf_log_level {
 
 void mlx5vf_shim_log(enum mlx5vf_log_level level, const char *msg);
 
-/* An invariant of the core is broken: report and stop (never returns). */
-void mlx5vf_shim_bug(const char *what) __attribute__((__noreturn__));
+/*
+ * An invariant of the core is broken: report it loudly (a kernel warning
+ * with a backtrace). Returns: the caller recovers as best it can, for
+ * example by leaking memory that firmware might still write into.
+ */
+void mlx5vf_shim_warn(const char *what);
 
 /* Core entry points. */
 const char *mlx5vf_core_version(void);

@@ -76,6 +76,10 @@ void mlx5vf_core_dev_reset(struct mlx5vf_dev *dev);
 void mlx5vf_core_dev_close_files(struct mlx5vf_dev *dev);
 void mlx5vf_core_dev_detach(struct mlx5vf_dev *dev);
 void mlx5vf_core_dev_attach(struct mlx5vf_dev *dev);
+/* The files currently attached (NULL if none), to learn which ones an arc closed. */
+void mlx5vf_core_dev_files(const struct mlx5vf_dev *dev, struct mlx5vf_save_file **save,
+			   struct mlx5vf_resume_file **resume);
+const char *mlx5vf_core_mig_state_name(enum mlx5vf_mig_state state);
 /* The fd is being released: detach the file if it is still attached. */
 void mlx5vf_core_dev_forget_save(struct mlx5vf_dev *dev, struct mlx5vf_save_file *file);
 void mlx5vf_core_dev_forget_resume(struct mlx5vf_dev *dev, struct mlx5vf_resume_file *file);

@@ -257,6 +257,18 @@ extern "C" void mlx5vf_core_dev_attach(mlx5vf_dev *dev)
 	dev->dev->attach();
 }
 
+extern "C" void mlx5vf_core_dev_files(const mlx5vf_dev *dev, mlx5vf_save_file **save,
+				      mlx5vf_resume_file **resume)
+{
+	*save = reinterpret_cast<mlx5vf_save_file *>(dev->dev->saving());
+	*resume = reinterpret_cast<mlx5vf_resume_file *>(dev->dev->resuming());
+}
+
+extern "C" const char *mlx5vf_core_mig_state_name(enum mlx5vf_mig_state state)
+{
+	return mig_state_name(static_cast<MigState>(state));
+}
+
 extern "C" void mlx5vf_core_dev_forget_save(mlx5vf_dev *dev, mlx5vf_save_file *file)
 {
 	dev->dev->forget(save_of(file));

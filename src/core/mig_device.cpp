@@ -71,8 +71,10 @@ kstd::Result<MigDevice::Opened> MigDevice::set_state(MigState target, void *file
 	while (state_ != target) {
 		const MigState next = TRY(next_step(state_, target, features_));
 		const ArcPlan *plan = arc_plan(state_, next);
-		if (!plan)
-			mlx5vf_shim_bug("path-finder chose an arc without a plan");
+		if (!plan) {
+			mlx5vf_shim_warn("path-finder chose an arc without a plan");
+			return kstd::Err::Invalid;
+		}
 		for (ArcStep step : plan->steps) {
 			if (step == ArcStep::End)
 				break;

@@ -107,8 +107,12 @@ SaveFile::~SaveFile()
 {
 	// The shim keeps the file alive while a save is in flight; closing
 	// first is the device's job, except when create() failed half-way.
-	if (save_in_flight())
-		mlx5vf_shim_bug("save file destroyed with a save in flight");
+	if (save_in_flight()) {
+		// Firmware may still write into our buffers: leak them rather
+		// than free memory under a DMA.
+		mlx5vf_shim_warn("save file destroyed with a save in flight");
+		return;
+	}
 	close();
 }
 
@@ -503,8 +507,13 @@ void SaveFile::drop_queue()
 void SaveFile::close()
 {
 	collect();
-	if (load_acquire(inflight_))
-		mlx5vf_shim_bug("save file closed with a save in flight");
+	if (load_acquire(inflight_)) {
+		// Keep the buffers (firmware may still write into them); the
+		// stream is dead all the same.
+		mlx5vf_shim_warn("save file closed with a save in flight");
+		phase_ = Phase::Closed;
+		return;
+	}
 	phase_ = Phase::Closed;
 	image_.active = false;
 	final_requested_ = false;

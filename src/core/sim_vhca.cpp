@@ -212,12 +212,15 @@ void SimVhca::abandon_image()
 	pending_scan_ = 0;
 }
 
-uint64_t SimVhca::take_pending_page()
+kstd::Result<uint64_t> SimVhca::take_pending_page()
 {
 	// Precondition: pending_count_ > 0, so a set bit lies ahead.
 	for (uint64_t w = pending_scan_ / 64;; w++) {
-		if (w >= pending_.size())
-			mlx5vf_shim_bug("SimVhca: pending page count disagrees with its bitmap");
+		if (w >= pending_.size()) {
+			mlx5vf_shim_warn("SimVhca: pending page count disagrees with its bitmap");
+			pending_count_ = 0;
+			return kstd::Err::Io;
+		}
 		if (!pending_[w])
 			continue;
 		const uint64_t page = w * 64 + static_cast<uint64_t>(__builtin_ctzll(pending_[w]));
@@ -429,7 +432,7 @@ kstd::Result<uint32_t> SimVhca::write_incremental_chunk(DataBuffer &buf, uint64_
 	uint64_t hash = kFnv1a64Offset;
 	uint64_t at = kSimHeaderSize;
 	for (uint64_t n = 0; n < max_records && pending_count_; n++) {
-		const uint64_t page = take_pending_page();
+		const uint64_t page = TRY(take_pending_page());
 		uint8_t index[kSimPageIndexSize];
 		kstd::store_le64(index, page);
 		const kstd::ConstBytes bytes(state_.data() + page * cfg_.track_page_size,
@@ -688,12 +691,15 @@ void SimVhca::free_buffer(DataBuffer *buf)
 {
 	if (!buf)
 		return;
-	if (buf->backend() != this)
-		mlx5vf_shim_bug("SimVhca::free_buffer: buffer of another backend");
-	if (buf->linked())
-		mlx5vf_shim_bug("SimVhca::free_buffer: buffer still on a list");
-	if (completion_.done && completion_.buffer == buf)
-		mlx5vf_shim_bug("SimVhca::free_buffer: buffer of an in-flight save");
+	// Caller bugs: report and leak rather than free memory still in use.
+	const char *bug = buf->backend() != this			  ? "buffer of another backend"
+			  : buf->linked()				  ? "buffer still on a list"
+			  : completion_.done && completion_.buffer == buf ? "buffer of an in-flight save"
+									  : nullptr;
+	if (bug) {
+		mlx5vf_shim_warn(bug);
+		return;
+	}
 	kstd::Owned<SimBuffer> owned(static_cast<SimBuffer *>(buf));
 }
 

@@ -125,7 +125,8 @@ public:
 	// Segmented buffer of size bytes (1 .. 4 GiB - 1). Context: as ctx says.
 	kstd::Result<DataBuffer *> alloc_buffer(uint64_t size, DmaDir dir, kstd::AllocCtx ctx) override;
 	// Process context. Freeing a buffer of another backend, one still on a
-	// list, or one a pending save is using is a core bug (mlx5vf_shim_bug).
+	// list, or one a pending save is using is a core bug: reported
+	// (mlx5vf_shim_warn) and the buffer is leaked, never freed under a DMA.
 	void free_buffer(DataBuffer *buf) override;
 	// FLR: both sides running, tracking and any image in progress gone,
 	// power-on state content, destination forgets its base image. A
@@ -192,7 +193,7 @@ private:
 	void mark_dirty(uint64_t page);
 	void drop_tracking();
 	void abandon_image();
-	uint64_t take_pending_page();
+	kstd::Result<uint64_t> take_pending_page();
 	bool continuing(SimImageKind kind) const;
 	kstd::Result<uint64_t> image_bytes(SimImageKind kind, uint64_t chunk_cap) const;
 	kstd::Result<void> check_save_room(const SaveRequest &req, uint64_t capacity) const;

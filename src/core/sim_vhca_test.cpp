@@ -2,6 +2,7 @@
 #include "sim_vhca.h"
 
 #include <gtest/gtest.h>
+#include <gtest/gtest-spi.h>
 
 #include <cstring>
 #include <vector>
@@ -1009,17 +1010,16 @@ TEST(SimVhca, NothingAllocatesAfterCreateExceptBuffers)
 	EXPECT_EQ(0, host_shim::allocation_attempts());
 }
 
-TEST(SimVhcaDeathTest, FreeingTheBufferOfAnInFlightSaveIsABug)
+TEST(SimVhca, FreeingTheBufferOfAnInFlightSaveIsReportedAndRefused)
 {
-	GTEST_FLAG_SET(death_test_style, "threadsafe");
 	Device dev(config(16 << 10));
 	auto b = dev->alloc_buffer((16 << 10) + kH, DmaDir::FromDevice, kstd::AllocCtx::Sleepable);
 	ASSERT_TRUE(b.is_ok());
 	Recorder done;
 	ASSERT_TRUE(dev->save(SaveRequest{b.value(), SaveKind::Full, false}, done).is_ok());
-	EXPECT_DEATH(dev->free_buffer(b.value()), "in-flight save");
+	EXPECT_NONFATAL_FAILURE(dev->free_buffer(b.value()), "in-flight save");
 	dev->deliver_completion();
-	dev->free_buffer(b.value());
+	dev->free_buffer(b.value()); // still allocated: the refused free leaked nothing
 }
 
 } // namespace

@@ -5,7 +5,7 @@
  * The driver binds only when userspace asks for it through driver_override
  * (as every VFIO variant driver does), hands the VF's BARs and interrupts to
  * vfio_pci_core, and adds live migration on top. This file owns the PCI
- * driver and the module's lifetime.
+ * driver, the vfio_device_ops and the module's lifetime.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -13,29 +13,75 @@
 #include <linux/pci.h>
 #include <linux/vfio_pci_core.h>
 
-#include <mlx5vf/abi.h>
+#include "mlx5vf.h"
 
 #define PCI_DEVICE_ID_MELLANOX_CX7_BF3_VF 0x101e
+#define MLX5VF_MIGRATION_FLAGS \
+	(VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P | VFIO_MIGRATION_PRE_COPY)
 
-static int mlx5vf_pci_open_device(struct vfio_device *core_vdev)
+static bool sim;
+module_param(sim, bool, 0444);
+MODULE_PARM_DESC(sim,
+		 "Drive other devices bound by driver_override as simulated migratable VFs (testing only)");
+
+static bool mlx5vf_is_cx_vf(struct pci_dev *pdev)
 {
-	struct vfio_pci_core_device *vdev =
-		container_of(core_vdev, struct vfio_pci_core_device, vdev);
+	return pdev->vendor == PCI_VENDOR_ID_MELLANOX &&
+	       pdev->device == PCI_DEVICE_ID_MELLANOX_CX7_BF3_VF;
+}
+
+static int mlx5vf_init_dev(struct vfio_device *vdev)
+{
+	struct mlx5vf_pci_dev *mvdev = to_mlx5vf(vdev);
 	int ret;
 
-	ret = vfio_pci_core_enable(vdev);
+	ret = vfio_pci_core_init_dev(vdev);
 	if (ret)
 		return ret;
-	vfio_pci_core_finish_enable(vdev);
+	mutex_init(&mvdev->state_mutex);
+	spin_lock_init(&mvdev->reset_lock);
+	init_waitqueue_head(&mvdev->mig_wq);
 	return 0;
+}
+
+static void mlx5vf_release_dev(struct vfio_device *vdev)
+{
+	struct mlx5vf_pci_dev *mvdev = to_mlx5vf(vdev);
+
+	mlx5vf_sim_uninit(mvdev);
+	mutex_destroy(&mvdev->state_mutex);
+	vfio_pci_core_release_dev(vdev);
+}
+
+static int mlx5vf_open_device(struct vfio_device *vdev)
+{
+	struct mlx5vf_pci_dev *mvdev = to_mlx5vf(vdev);
+	int ret;
+
+	ret = vfio_pci_core_enable(&mvdev->core);
+	if (ret)
+		return ret;
+	if (mvdev->mig)
+		mlx5vf_mig_open(mvdev);
+	vfio_pci_core_finish_enable(&mvdev->core);
+	return 0;
+}
+
+static void mlx5vf_close_device(struct vfio_device *vdev)
+{
+	struct mlx5vf_pci_dev *mvdev = to_mlx5vf(vdev);
+
+	if (mvdev->mig)
+		mlx5vf_mig_close(mvdev);
+	vfio_pci_core_close_device(vdev);
 }
 
 static const struct vfio_device_ops mlx5vf_pci_ops = {
 	.name = "mlx5vf",
-	.init = vfio_pci_core_init_dev,
-	.release = vfio_pci_core_release_dev,
-	.open_device = mlx5vf_pci_open_device,
-	.close_device = vfio_pci_core_close_device,
+	.init = mlx5vf_init_dev,
+	.release = mlx5vf_release_dev,
+	.open_device = mlx5vf_open_device,
+	.close_device = mlx5vf_close_device,
 	.ioctl = vfio_pci_core_ioctl,
 	.device_feature = vfio_pci_core_ioctl_feature,
 	.read = vfio_pci_core_read,
@@ -49,34 +95,91 @@ static const struct vfio_device_ops mlx5vf_pci_ops = {
 	.detach_ioas = vfio_iommufd_physical_detach_ioas,
 };
 
-static int mlx5vf_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
+/* Pick the firmware backend; a VF without one still works as plain vfio-pci. */
+static int mlx5vf_setup_migration(struct mlx5vf_pci_dev *mvdev)
 {
-	struct vfio_pci_core_device *vdev;
+	struct pci_dev *pdev = mvdev->core.pdev;
 	int ret;
 
-	vdev = vfio_alloc_device(vfio_pci_core_device, vdev, &pdev->dev, &mlx5vf_pci_ops);
-	if (IS_ERR(vdev))
-		return PTR_ERR(vdev);
-
-	dev_set_drvdata(&pdev->dev, vdev);
-	ret = vfio_pci_core_register_device(vdev);
-	if (ret) {
-		vfio_put_device(&vdev->vdev);
-		return ret;
+	if (mlx5vf_is_cx_vf(pdev)) {
+		dev_info(&pdev->dev,
+			 "migration off: the mlx5 firmware backend is not available in this build\n");
+		return 0;
 	}
+	ret = mlx5vf_sim_init(mvdev);
+	if (ret) {
+		dev_warn(&pdev->dev, "migration off: simulated VF setup failed: %d\n", ret);
+		return 0;
+	}
+	mvdev->core.vdev.migration_flags = MLX5VF_MIGRATION_FLAGS;
+	mvdev->core.vdev.mig_ops = &mlx5vf_mig_ops;
+	dev_info(&pdev->dev,
+		 "simulated migratable VF (stop-copy, P2P, precopy; no device dirty tracking)\n");
 	return 0;
+}
+
+static int mlx5vf_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
+{
+	struct mlx5vf_pci_dev *mvdev;
+	int ret;
+
+	if (!mlx5vf_is_cx_vf(pdev) && !sim) {
+		dev_info(&pdev->dev,
+			 "not a ConnectX-7/BlueField-3 VF; load mlx5vf with sim=1 to drive it as a simulated VF\n");
+		return -ENODEV;
+	}
+
+	mvdev = vfio_alloc_device(mlx5vf_pci_dev, core.vdev, &pdev->dev, &mlx5vf_pci_ops);
+	if (IS_ERR(mvdev))
+		return PTR_ERR(mvdev);
+
+	ret = mlx5vf_setup_migration(mvdev);
+	if (ret)
+		goto out_put;
+	dev_set_drvdata(&pdev->dev, &mvdev->core);
+	ret = vfio_pci_core_register_device(&mvdev->core);
+	if (ret)
+		goto out_put;
+	mlx5vf_debugfs_add(mvdev);
+	return 0;
+
+out_put:
+	vfio_put_device(&mvdev->core.vdev);
+	return ret;
+}
+
+static struct mlx5vf_pci_dev *mlx5vf_from_pdev(struct pci_dev *pdev)
+{
+	struct vfio_pci_core_device *core = dev_get_drvdata(&pdev->dev);
+
+	return container_of(core, struct mlx5vf_pci_dev, core);
 }
 
 static void mlx5vf_pci_remove(struct pci_dev *pdev)
 {
-	struct vfio_pci_core_device *vdev = dev_get_drvdata(&pdev->dev);
+	struct mlx5vf_pci_dev *mvdev = mlx5vf_from_pdev(pdev);
 
-	vfio_pci_core_unregister_device(vdev);
-	vfio_put_device(&vdev->vdev);
+	mlx5vf_debugfs_remove(mvdev);
+	vfio_pci_core_unregister_device(&mvdev->core);
+	vfio_put_device(&mvdev->core.vdev);
 }
 
+static void mlx5vf_pci_reset_done(struct pci_dev *pdev)
+{
+	struct mlx5vf_pci_dev *mvdev = mlx5vf_from_pdev(pdev);
+
+	if (mvdev->mig)
+		mlx5vf_mig_reset_done(mvdev);
+}
+
+static const struct pci_error_handlers mlx5vf_err_handlers = {
+	.reset_done = mlx5vf_pci_reset_done,
+	.error_detected = vfio_pci_core_aer_err_detected,
+};
+
 static const struct pci_device_id mlx5vf_pci_table[] = {
-	{ PCI_DRIVER_OVERRIDE_DEVICE_VFIO(PCI_VENDOR_ID_MELLANOX, PCI_DEVICE_ID_MELLANOX_CX7_BF3_VF) },
+	{ PCI_DRIVER_OVERRIDE_DEVICE_VFIO(PCI_VENDOR_ID_MELLANOX,
+					  PCI_DEVICE_ID_MELLANOX_CX7_BF3_VF) },
 	{}
 };
 MODULE_DEVICE_TABLE(pci, mlx5vf_pci_table);
@@ -86,19 +189,28 @@ static struct pci_driver mlx5vf_pci_driver = {
 	.id_table = mlx5vf_pci_table,
 	.probe = mlx5vf_pci_probe,
 	.remove = mlx5vf_pci_remove,
-	.err_handler = &vfio_pci_core_err_handlers,
+	.err_handler = &mlx5vf_err_handlers,
 	.driver_managed_dma = true,
 };
 
 static int __init mlx5vf_init(void)
 {
-	pr_info("%s loaded\n", mlx5vf_core_version());
-	return pci_register_driver(&mlx5vf_pci_driver);
+	int ret;
+
+	mlx5vf_debugfs_init();
+	ret = pci_register_driver(&mlx5vf_pci_driver);
+	if (ret) {
+		mlx5vf_debugfs_exit();
+		return ret;
+	}
+	pr_info("%s loaded%s\n", mlx5vf_core_version(), sim ? " (simulated VFs enabled)" : "");
+	return 0;
 }
 
 static void __exit mlx5vf_exit(void)
 {
 	pci_unregister_driver(&mlx5vf_pci_driver);
+	mlx5vf_debugfs_exit();
 }
 
 module_init(mlx5vf_init);

@@ -72,10 +72,11 @@ extern "C" void mlx5vf_shim_log(enum mlx5vf_log_level, const char *msg)
 	snprintf(last_message, sizeof(last_message), "%s", msg);
 }
 
-extern "C" void mlx5vf_shim_bug(const char *what)
+// A broken invariant fails the test in progress, loudly.
+extern "C" void mlx5vf_shim_warn(const char *what)
 {
+	ADD_FAILURE() << "core invariant broken: " << what;
 	fprintf(stderr, "core invariant broken: %s\n", what);
-	abort();
 }
 
 namespace {

@@ -1,7 +1,9 @@
 #!/bin/sh
-# mlx5vf is a working vfio_pci_core driver: an igb VF bound to it by explicit
-# driver_override gets /dev/vfio/<group>, real QEMU 10 opens and realizes it as
-# vfio-pci, and unbinding/unloading leaves the VF free and the kernel clean.
+# mlx5vf is a working vfio_pci_core driver: it refuses a non-ConnectX VF unless
+# loaded with sim=1; then an igb VF bound to it by explicit driver_override is a
+# simulated migratable VF with /dev/vfio/<group>, real QEMU 10 opens and
+# realizes it as vfio-pci with migration enabled, and unbinding/unloading
+# leaves the VF free and the kernel clean.
 # shellcheck source=lib.sh
 . "${TESTS_DIR:-$(dirname "$0")}/lib.sh"
 
@@ -12,18 +14,26 @@ qemu=${VM_QEMU:-}
 mark=$(dmesg_mark 03-mlx5vf-bind)
 check "modprobe igb" modprobe igb
 for d in $(modinfo -F depends "$ko" | tr ',' ' '); do modprobe "$d"; done
-check "insmod mlx5vf.ko" insmod "$ko"
-
 pf=$(pci_find 0x8086 0x10c9 | head -n 1)
 [ -n "$pf" ] || bail_out "no igb PF"
 check "create 1 VF" sh -c "echo 1 > $pf/sriov_numvfs"
 vf=$(readlink -f "$pf/virtfn0")
 bdf=${vf##*/}
 [ ! -e "$vf/driver" ] || echo "$bdf" >"$vf/driver/unbind"
-
 check "driver_override=mlx5vf" sh -c "echo mlx5vf > $vf/driver_override"
+
+# Without sim=1 a non-ConnectX device is refused, with one line saying why.
+check "insmod mlx5vf.ko" insmod "$ko"
+echo "$bdf" >/sys/bus/pci/drivers_probe 2>/dev/null
+check "igb VF not bound without sim=1" test ! -e "$vf/driver"
+check "dmesg says how to opt in" sh -c "dmesg | grep -q 'load mlx5vf with sim=1'"
+check "rmmod mlx5vf" rmmod mlx5vf
+
+check "insmod mlx5vf.ko sim=1" insmod "$ko" sim=1
 check "probe VF" sh -c "echo $bdf > /sys/bus/pci/drivers_probe"
 check "VF bound to mlx5vf" test "$(basename "$(readlink "$vf/driver")")" = mlx5vf
+check "debugfs shows the simulated VF in RUNNING" \
+	grep -q "state: RUNNING" "/sys/kernel/debug/mlx5vf/$bdf/migration"
 group=$(basename "$(readlink "$vf/iommu_group")")
 check "/dev/vfio/$group exists" test -c "/dev/vfio/$group"
 
@@ -31,7 +41,7 @@ if [ -n "$qemu" ] && [ -x "$qemu" ]; then
 	cd /tmp || bail_out "no /tmp"
 	out=$(printf 'info pci\nquit\n' | timeout -s KILL 120 "$qemu" -M pc -accel tcg -nodefaults \
 		-display none -m 32 -S -monitor stdio \
-		-device "vfio-pci,host=$bdf,id=vf0,addr=0x5" 2>&1)
+		-device "vfio-pci,host=$bdf,id=vf0,addr=0x5,enable-migration=on,x-device-dirty-page-tracking=off" 2>&1)
 	rc=$?
 	result "QEMU realizes vfio-pci on the mlx5vf-bound VF (exit $rc)" "$rc"
 	case "$out" in

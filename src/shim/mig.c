@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * VFIO migration callbacks: the state machine lives in the core; this file
+ * takes the device's lock, turns files the core opens into data_fds, drops
+ * the device's reference on files the core closed, and applies resets that
+ * arrived while the lock was busy.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/file.h>
+#include <linux/slab.h>
+
+#include "mlx5vf.h"
+
+void mlx5vf_state_mutex_lock(struct mlx5vf_pci_dev *mvdev)
+{
+	mutex_lock(&mvdev->state_mutex);
+}
+
+/*
+ * Drop the state lock, first applying any reset that reset_done() could not
+ * apply itself because the lock was held.
+ */
+void mlx5vf_state_mutex_unlock(struct mlx5vf_pci_dev *mvdev)
+{
+	for (;;) {
+		spin_lock(&mvdev->reset_lock);
+		if (!mvdev->deferred_reset)
+			break;
+		mvdev->deferred_reset = false;
+		spin_unlock(&mvdev->reset_lock);
+		mlx5vf_core_dev_reset(mvdev->mig);
+		mlx5vf_sync_files(mvdev);
+	}
+	mutex_unlock(&mvdev->state_mutex);
+	spin_unlock(&mvdev->reset_lock);
+}
+
+void mlx5vf_mig_reset_done(struct mlx5vf_pci_dev *mvdev)
+{
+	spin_lock(&mvdev->reset_lock);
+	mvdev->deferred_reset = true;
+	if (!mutex_trylock(&mvdev->state_mutex)) {
+		/* The holder applies it when it unlocks. */
+		spin_unlock(&mvdev->reset_lock);
+		return;
+	}
+	spin_unlock(&mvdev->reset_lock);
+	mlx5vf_state_mutex_unlock(mvdev);
+}
+
+/* Give up the device's reference on every data_fd the core has closed. */
+void mlx5vf_sync_files(struct mlx5vf_pci_dev *mvdev)
+{
+	struct mlx5vf_save_file *save;
+	struct mlx5vf_resume_file *resume;
+
+	lockdep_assert_held(&mvdev->state_mutex);
+	mlx5vf_core_dev_files(mvdev->mig, &save, &resume);
+	if (mvdev->saving && mvdev->saving->save != save) {
+		fput(mvdev->saving->filp);
+		mvdev->saving = NULL;
+	}
+	if (mvdev->resuming && mvdev->resuming->resume != resume) {
+		fput(mvdev->resuming->filp);
+		mvdev->resuming = NULL;
+	}
+	wake_up_interruptible_all(&mvdev->mig_wq);
+}
+
+void mlx5vf_mig_open(struct mlx5vf_pci_dev *mvdev)
+{
+	mlx5vf_state_mutex_lock(mvdev);
+	/* A freshly opened device runs, whatever the last user left. */
+	mlx5vf_core_dev_reset(mvdev->mig);
+	mlx5vf_sync_files(mvdev);
+	mlx5vf_state_mutex_unlock(mvdev);
+}
+
+void mlx5vf_mig_close(struct mlx5vf_pci_dev *mvdev)
+{
+	mlx5vf_state_mutex_lock(mvdev);
+	mlx5vf_core_dev_close_files(mvdev->mig);
+	mlx5vf_sync_files(mvdev);
+	mlx5vf_state_mutex_unlock(mvdev);
+}
+
+static struct file *mlx5vf_set_state(struct vfio_device *vdev, enum vfio_device_mig_state new_state)
+{
+	struct mlx5vf_pci_dev *mvdev = to_mlx5vf(vdev);
+	enum mlx5vf_mig_state from, to = (enum mlx5vf_mig_state)new_state;
+	struct mlx5vf_save_file *save;
+	struct mlx5vf_resume_file *resume;
+	struct mlx5vf_mig_file *mf;
+	struct file *filp = NULL;
+	int ret;
+
+	/* Allocated up front: the arc that opens a file must not fail after it. */
+	mf = kzalloc(sizeof(*mf), GFP_KERNEL_ACCOUNT);
+	if (!mf)
+		return ERR_PTR(-ENOMEM);
+
+	mlx5vf_state_mutex_lock(mvdev);
+	from = mlx5vf_core_dev_state(mvdev->mig);
+	ret = mlx5vf_core_dev_set_state(mvdev->mig, to, mf, &save, &resume);
+	if (ret) {
+		dev_warn(&mvdev->core.pdev->dev, "migration: %s -> %s failed at %s: %d\n",
+			 mlx5vf_core_mig_state_name(from), mlx5vf_core_mig_state_name(to),
+			 mlx5vf_core_mig_state_name(mlx5vf_core_dev_state(mvdev->mig)), ret);
+		filp = ERR_PTR(ret);
+	}
+	/* Drop the files the walk closed before attaching the one it opened. */
+	mlx5vf_sync_files(mvdev);
+	if (!ret && (save || resume)) {
+		filp = mlx5vf_mig_file_open(mvdev, mf, save, resume);
+		if (!IS_ERR(filp))
+			mf = NULL; /* owned by the file now */
+	}
+	if (!ret && mvdev->simb.sim)
+		mlx5vf_sim_after_arc(mvdev, from, to);
+	mlx5vf_state_mutex_unlock(mvdev);
+	kfree(mf);
+	return filp;
+}
+
+static int mlx5vf_get_state(struct vfio_device *vdev, enum vfio_device_mig_state *curr_state)
+{
+	struct mlx5vf_pci_dev *mvdev = to_mlx5vf(vdev);
+
+	mlx5vf_state_mutex_lock(mvdev);
+	*curr_state = (enum vfio_device_mig_state)mlx5vf_core_dev_state(mvdev->mig);
+	mlx5vf_state_mutex_unlock(mvdev);
+	return 0;
+}
+
+static int mlx5vf_get_data_size(struct vfio_device *vdev, unsigned long *stop_copy_length)
+{
+	struct mlx5vf_pci_dev *mvdev = to_mlx5vf(vdev);
+	u64 size;
+	int ret;
+
+	mlx5vf_state_mutex_lock(mvdev);
+	ret = mlx5vf_core_dev_data_size(mvdev->mig, &size);
+	mlx5vf_state_mutex_unlock(mvdev);
+	if (!ret)
+		*stop_copy_length = size;
+	return ret;
+}
+
+const struct vfio_migration_ops mlx5vf_mig_ops = {
+	.migration_set_state = mlx5vf_set_state,
+	.migration_get_state = mlx5vf_get_state,
+	.migration_get_data_size = mlx5vf_get_data_size,
+};

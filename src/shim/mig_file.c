@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The data_fd: a stream file over a core saving or resuming file. Every
+ * operation takes the device's state lock around the core call; blocking
+ * readers wait on the device's wait queue without it.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/anon_inodes.h>
+#include <linux/file.h>
+#include <linux/poll.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/vfio.h>
+
+#include "mlx5vf.h"
+
+/* A user buffer as the core's sequential cursor. */
+struct mlx5vf_uio {
+	struct mlx5vf_user_io io;
+	char __user *ubuf;
+	size_t done;
+};
+
+static int mlx5vf_uio_to_user(struct mlx5vf_user_io *io, const void *src, size_t len)
+{
+	struct mlx5vf_uio *u = container_of(io, struct mlx5vf_uio, io);
+
+	if (copy_to_user(u->ubuf + u->done, src, len))
+		return -EFAULT;
+	u->done += len;
+	return 0;
+}
+
+static int mlx5vf_uio_from_user(struct mlx5vf_user_io *io, void *dst, size_t len)
+{
+	struct mlx5vf_uio *u = container_of(io, struct mlx5vf_uio, io);
+
+	if (copy_from_user(dst, u->ubuf + u->done, len))
+		return -EFAULT;
+	u->done += len;
+	return 0;
+}
+
+static int mlx5vf_uio_skip(struct mlx5vf_user_io *io, size_t len)
+{
+	struct mlx5vf_uio *u = container_of(io, struct mlx5vf_uio, io);
+
+	u->done += len;
+	return 0;
+}
+
+static void mlx5vf_uio_init(struct mlx5vf_uio *u, char __user *ubuf)
+{
+	u->io.to_user = mlx5vf_uio_to_user;
+	u->io.from_user = mlx5vf_uio_from_user;
+	u->io.skip = mlx5vf_uio_skip;
+	u->ubuf = ubuf;
+	u->done = 0;
+}
+
+static ssize_t mlx5vf_save_read(struct file *filp, char __user *buf, size_t len, loff_t *pos)
+{
+	struct mlx5vf_mig_file *mf = filp->private_data;
+	struct mlx5vf_pci_dev *mvdev = mf->mvdev;
+	struct mlx5vf_uio u;
+	long ret;
+
+	if (pos)
+		return -ESPIPE;
+	len = min_t(size_t, len, MAX_RW_COUNT);
+	for (;;) {
+		mlx5vf_uio_init(&u, buf);
+		mlx5vf_state_mutex_lock(mvdev);
+		ret = mlx5vf_core_save_read(mf->save, &u.io, len);
+		mlx5vf_state_mutex_unlock(mvdev);
+		if (ret != -EAGAIN || (filp->f_flags & O_NONBLOCK))
+			return ret;
+		if (wait_event_interruptible(mvdev->mig_wq, mlx5vf_core_save_readable(mf->save)))
+			return -ERESTARTSYS;
+	}
+}
+
+static __poll_t mlx5vf_save_poll(struct file *filp, struct poll_table_struct *wait)
+{
+	struct mlx5vf_mig_file *mf = filp->private_data;
+
+	poll_wait(filp, &mf->mvdev->mig_wq, wait);
+	return mlx5vf_core_save_readable(mf->save) ? EPOLLIN | EPOLLRDNORM : 0;
+}
+
+static long mlx5vf_precopy_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
+{
+	struct mlx5vf_mig_file *mf = filp->private_data;
+	struct mlx5vf_pci_dev *mvdev = mf->mvdev;
+	const size_t minsz = offsetofend(struct vfio_precopy_info, dirty_bytes);
+	struct vfio_precopy_info info;
+	u64 initial, dirty;
+	int ret;
+
+	if (cmd != VFIO_MIG_GET_PRECOPY_INFO)
+		return -ENOTTY;
+	if (copy_from_user(&info, (void __user *)arg, minsz))
+		return -EFAULT;
+	if (info.argsz < minsz)
+		return -EINVAL;
+
+	mlx5vf_state_mutex_lock(mvdev);
+	ret = mlx5vf_core_dev_precopy_info(mvdev->mig, mf->save, &initial, &dirty);
+	mlx5vf_state_mutex_unlock(mvdev);
+	if (ret)
+		return ret;
+	info.initial_bytes = initial;
+	info.dirty_bytes = dirty;
+	return copy_to_user((void __user *)arg, &info, minsz) ? -EFAULT : 0;
+}
+
+static ssize_t mlx5vf_resume_write(struct file *filp, const char __user *buf, size_t len,
+				   loff_t *pos)
+{
+	struct mlx5vf_mig_file *mf = filp->private_data;
+	struct mlx5vf_pci_dev *mvdev = mf->mvdev;
+	struct mlx5vf_uio u;
+	const char *why;
+	u64 offset;
+	long ret;
+
+	if (pos)
+		return -ESPIPE;
+	len = min_t(size_t, len, MAX_RW_COUNT);
+	mlx5vf_uio_init(&u, (char __user *)buf);
+	mlx5vf_state_mutex_lock(mvdev);
+	ret = mlx5vf_core_dev_resume_write(mvdev->mig, mf->resume, &u.io, len);
+	if (ret < 0) {
+		why = mlx5vf_core_resume_error(mf->resume, &offset);
+		if (why)
+			dev_warn_ratelimited(&mvdev->core.pdev->dev,
+					     "migration stream refused at byte %llu: %s (%ld)\n",
+					     offset, why, ret);
+	}
+	mlx5vf_state_mutex_unlock(mvdev);
+	return ret;
+}
+
+/*
+ * The device dropped its reference when it closed the file, so the core
+ * file is detached and idle here: destroying it touches no firmware.
+ */
+static int mlx5vf_mig_file_release(struct inode *inode, struct file *filp)
+{
+	struct mlx5vf_mig_file *mf = filp->private_data;
+	struct mlx5vf_pci_dev *mvdev = mf->mvdev;
+
+	if (mf->save)
+		mlx5vf_core_save_destroy(mf->save);
+	if (mf->resume)
+		mlx5vf_core_resume_destroy(mf->resume);
+	kfree(mf);
+	put_device(&mvdev->core.vdev.device);
+	return 0;
+}
+
+static const struct file_operations mlx5vf_save_fops = {
+	.owner = THIS_MODULE,
+	.read = mlx5vf_save_read,
+	.poll = mlx5vf_save_poll,
+	.unlocked_ioctl = mlx5vf_precopy_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.release = mlx5vf_mig_file_release,
+};
+
+static const struct file_operations mlx5vf_resume_fops = {
+	.owner = THIS_MODULE,
+	.write = mlx5vf_resume_write,
+	.release = mlx5vf_mig_file_release,
+};
+
+/*
+ * Wrap a file the core just opened. The fd holds one reference (given to
+ * userspace by the VFIO core), the device another until the core closes the
+ * file. On failure the core file is detached and destroyed.
+ */
+struct file *mlx5vf_mig_file_open(struct mlx5vf_pci_dev *mvdev, struct mlx5vf_mig_file *mf,
+				  struct mlx5vf_save_file *save, struct mlx5vf_resume_file *resume)
+{
+	struct file *filp;
+
+	lockdep_assert_held(&mvdev->state_mutex);
+	mf->mvdev = mvdev;
+	mf->save = save;
+	mf->resume = resume;
+	filp = anon_inode_getfile("mlx5vf_mig", save ? &mlx5vf_save_fops : &mlx5vf_resume_fops, mf,
+				  save ? O_RDONLY : O_WRONLY);
+	if (IS_ERR(filp)) {
+		if (save) {
+			mlx5vf_core_dev_forget_save(mvdev->mig, save);
+			mlx5vf_core_save_destroy(save);
+		} else {
+			mlx5vf_core_dev_forget_resume(mvdev->mig, resume);
+			mlx5vf_core_resume_destroy(resume);
+		}
+		return filp;
+	}
+	stream_open(filp->f_inode, filp);
+	mf->filp = filp;
+	get_device(&mvdev->core.vdev.device);
+	get_file(filp);
+	if (save)
+		mvdev->saving = mf;
+	else
+		mvdev->resuming = mf;
+	return filp;
+}

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Shared state of the mlx5vf shim. One struct mlx5vf_pci_dev per bound VF.
+ *
+ * Locking: state_mutex serialises every call into the core for this device
+ * (arcs, data_fd reads/writes/ioctls, the simulated firmware and its work
+ * items). Readers sleep on mig_wq without it. reset_lock and deferred_reset
+ * implement the deferred reset: reset_done() cannot wait for state_mutex,
+ * whose holders may be faulting in user pages.
+ */
+#ifndef MLX5VF_SHIM_H
+#define MLX5VF_SHIM_H
+
+#include <linux/debugfs.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/vfio_pci_core.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+
+#include <mlx5vf/mig.h>
+
+struct mlx5vf_mig_file;
+
+/* The simulated firmware's clock: completions and device activity. */
+struct mlx5vf_sim_backend {
+	struct mlx5vf_sim *sim;
+	struct delayed_work complete_work; /* delivers the pending SAVE completion */
+	struct delayed_work activity_work; /* the function writes its state */
+	u64 due_ns;                        /* when the pending completion is due */
+	bool armed;                        /* a completion is scheduled */
+	u64 saved_checksum;                /* state when STOP_COPY was entered */
+	u64 loaded_checksum;               /* state when RESUMING was left */
+};
+
+struct mlx5vf_pci_dev {
+	struct vfio_pci_core_device core;
+	struct mutex state_mutex; /* the core device, its files, the sim */
+	spinlock_t reset_lock;    /* deferred_reset */
+	bool deferred_reset;     /* guarded by reset_lock */
+	struct mlx5vf_dev *mig;  /* NULL: migration is off for this VF */
+	struct mlx5vf_sim_backend simb;
+	struct mlx5vf_mig_file *saving;   /* attached data_fds; the device holds */
+	struct mlx5vf_mig_file *resuming; /* a reference on each */
+	wait_queue_head_t mig_wq;         /* readers and pollers of the data_fds */
+	struct dentry *debugfs;
+};
+
+/* One data_fd. It pins its device (get_device) for as long as it lives. */
+struct mlx5vf_mig_file {
+	struct file *filp;
+	struct mlx5vf_pci_dev *mvdev;
+	struct mlx5vf_save_file *save;     /* exactly one of save/resume */
+	struct mlx5vf_resume_file *resume;
+};
+
+static inline struct mlx5vf_pci_dev *to_mlx5vf(struct vfio_device *vdev)
+{
+	return container_of(vdev, struct mlx5vf_pci_dev, core.vdev);
+}
+
+/* mig.c */
+extern const struct vfio_migration_ops mlx5vf_mig_ops;
+void mlx5vf_state_mutex_lock(struct mlx5vf_pci_dev *mvdev);
+void mlx5vf_state_mutex_unlock(struct mlx5vf_pci_dev *mvdev);
+void mlx5vf_mig_reset_done(struct mlx5vf_pci_dev *mvdev);
+void mlx5vf_mig_open(struct mlx5vf_pci_dev *mvdev);
+void mlx5vf_mig_close(struct mlx5vf_pci_dev *mvdev);
+void mlx5vf_sync_files(struct mlx5vf_pci_dev *mvdev);
+
+/* mig_file.c */
+struct file *mlx5vf_mig_file_open(struct mlx5vf_pci_dev *mvdev, struct mlx5vf_mig_file *mf,
+				  struct mlx5vf_save_file *save, struct mlx5vf_resume_file *resume);
+
+/* sim.c */
+int mlx5vf_sim_init(struct mlx5vf_pci_dev *mvdev);
+void mlx5vf_sim_uninit(struct mlx5vf_pci_dev *mvdev);
+void mlx5vf_sim_after_arc(struct mlx5vf_pci_dev *mvdev, enum mlx5vf_mig_state from,
+			  enum mlx5vf_mig_state to);
+extern const struct mlx5vf_dev_ops mlx5vf_sim_dev_ops;
+
+/* debugfs.c */
+void mlx5vf_debugfs_init(void);
+void mlx5vf_debugfs_exit(void);
+void mlx5vf_debugfs_add(struct mlx5vf_pci_dev *mvdev);
+void mlx5vf_debugfs_remove(struct mlx5vf_pci_dev *mvdev);
+
+#endif /* MLX5VF_SHIM_H */
