@@ -2,10 +2,13 @@
 /*
  * debugfs: mlx5vf/<pci-name>/ shows the migration state of each VF, and for
  * a simulated VF the checksum of its state (live, at STOP_COPY, after
- * RESUMING), which the VM tests compare across a live migration.
+ * RESUMING), which the VM tests compare across a live migration, and an
+ * "inject" file that arms a firmware fault ("save 2 short-image").
  */
 #include <linux/debugfs.h>
+#include <linux/fs.h>
 #include <linux/seq_file.h>
+#include <linux/uaccess.h>
 
 #include "mlx5vf.h"
 
@@ -28,12 +31,40 @@ static int mlx5vf_debugfs_state_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(mlx5vf_debugfs_state);
 
+static ssize_t mlx5vf_debugfs_inject_write(struct file *file, const char __user *ubuf,
+					   size_t len, loff_t *ppos)
+{
+	struct mlx5vf_pci_dev *mvdev = file->private_data;
+	char buf[64], op[16], fault[24];
+	unsigned int nth;
+	int ret;
+
+	if (len >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, len))
+		return -EFAULT;
+	buf[len] = '\0';
+	if (sscanf(buf, "%15s %u %23s", op, &nth, fault) != 3)
+		return -EINVAL;
+	ret = mlx5vf_sim_inject(mvdev, op, nth, fault);
+	return ret ? ret : len;
+}
+
+static const struct file_operations mlx5vf_debugfs_inject_fops = {
+	.owner = THIS_MODULE,
+	.open = simple_open,
+	.write = mlx5vf_debugfs_inject_write,
+};
+
 void mlx5vf_debugfs_add(struct mlx5vf_pci_dev *mvdev)
 {
 	if (!mlx5vf_debugfs_root || !mvdev->mig)
 		return;
 	mvdev->debugfs = debugfs_create_dir(pci_name(mvdev->core.pdev), mlx5vf_debugfs_root);
 	debugfs_create_file("migration", 0400, mvdev->debugfs, mvdev, &mlx5vf_debugfs_state_fops);
+	if (mvdev->simb.sim)
+		debugfs_create_file("inject", 0200, mvdev->debugfs, mvdev,
+				    &mlx5vf_debugfs_inject_fops);
 }
 
 void mlx5vf_debugfs_remove(struct mlx5vf_pci_dev *mvdev)

@@ -78,6 +78,8 @@ void mlx5vf_sim_uninit(struct mlx5vf_pci_dev *mvdev);
 void mlx5vf_sim_after_arc(struct mlx5vf_pci_dev *mvdev, enum mlx5vf_mig_state from,
 			  enum mlx5vf_mig_state to);
 extern const struct mlx5vf_dev_ops mlx5vf_sim_dev_ops;
+int mlx5vf_sim_inject(struct mlx5vf_pci_dev *mvdev, const char *op, unsigned int nth,
+		      const char *fault);
 
 /* debugfs.c */
 void mlx5vf_debugfs_init(void);

@@ -11,6 +11,7 @@
 #include <linux/jiffies.h>
 #include <linux/ktime.h>
 #include <linux/module.h>
+#include <linux/string.h>
 
 #include "mlx5vf.h"
 
@@ -25,6 +26,11 @@ MODULE_PARM_DESC(sim_writes_per_tick, "Simulated VF: state pages written every 1
 static unsigned int sim_latency_us = 200;
 module_param(sim_latency_us, uint, 0644);
 MODULE_PARM_DESC(sim_latency_us, "Simulated VF: SAVE completion latency in microseconds");
+
+static ulong sim_identity = 0x53494d5646UL;
+module_param(sim_identity, ulong, 0644);
+MODULE_PARM_DESC(sim_identity,
+		 "Simulated VF: firmware identity of VFs bound from now on (differing ones cannot migrate)");
 
 static bool sim_chunk_mode = true;
 module_param(sim_chunk_mode, bool, 0444);
@@ -116,8 +122,7 @@ int mlx5vf_sim_init(struct mlx5vf_pci_dev *mvdev)
 	struct pci_dev *pdev = mvdev->core.pdev;
 	struct mlx5vf_sim_config cfg = {
 		.state_size = (u64)max(sim_state_kib, 64U) * SZ_1K,
-		/* Every simulated VF is the same model, so any two migrate. */
-		.identity = 0x53494d5646ULL,
+		.identity = READ_ONCE(sim_identity),
 		.seed = pci_dev_id(pdev) + 1,
 		.latency_ns = (u64)sim_latency_us * NSEC_PER_USEC,
 		.chunk_mode = sim_chunk_mode,
@@ -173,6 +178,25 @@ void mlx5vf_sim_uninit(struct mlx5vf_pci_dev *mvdev)
 	mvdev->mig = NULL;
 	mlx5vf_core_sim_destroy(simb->sim);
 	simb->sim = NULL;
+}
+
+/* Test control: make the nth next command of a kind fail ("save 2 short-image"). */
+int mlx5vf_sim_inject(struct mlx5vf_pci_dev *mvdev, const char *op, unsigned int nth,
+		      const char *fault)
+{
+	static const char * const ops[] = { "query", "suspend", "resume", "save", "load", "alloc" };
+	static const char * const faults[] = { "error", "complete-error", "bad-resource-state",
+					       "short-image" };
+	int o = match_string(ops, ARRAY_SIZE(ops), op);
+	int f = match_string(faults, ARRAY_SIZE(faults), fault);
+	int ret;
+
+	if (o < 0 || f < 0 || !mvdev->simb.sim)
+		return -EINVAL;
+	mlx5vf_state_mutex_lock(mvdev);
+	ret = mlx5vf_core_sim_inject_fault(mvdev->simb.sim, o, nth, f);
+	mlx5vf_state_mutex_unlock(mvdev);
+	return ret;
 }
 
 /* Test view: the state a migration carried, frozen at both ends. */

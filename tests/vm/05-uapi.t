@@ -1,0 +1,103 @@
+#!/bin/sh
+# The VFIO migration uAPI of mlx5vf, driven by tools/mlx5vf-mig (shipped in
+# /usr/local/bin by mkinitramfs --tools): two igb VFs bound to mlx5vf sim=1,
+# every arc from every state, saves and loads between the two VFs with odd
+# write segmentation, hostile streams, data_fd races and precopy accounting.
+# A second pass reloads the module with a slow simulated SAVE so that blocked
+# readers, EAGAIN and poll can be seen. The client's TAP is relayed line by
+# line into this test's own numbering.
+# shellcheck source=lib.sh
+. "${TESTS_DIR:-$(dirname "$0")}/lib.sh"
+
+ko=${MLX5VF_KO:-/lib/mlx5vf/mlx5vf.ko}
+client=$(command -v mlx5vf-mig) || skip_all "mlx5vf-mig not in the initramfs (mkinitramfs --tools build/tools)"
+[ -f "$ko" ] || bail_out "$ko is not in the initramfs"
+
+# The default 1 MiB simulated state: four 256 KiB image chunks, so streams
+# have several FW_DATA records; a whole stream in 1-byte writes takes a few
+# seconds under TCG.
+state_kib=1024
+
+mark=$(dmesg_mark 05-uapi)
+check "modprobe igb" modprobe igb
+for d in $(modinfo -F depends "$ko" | tr ',' ' '); do modprobe "$d"; done
+pf=$(pci_find 0x8086 0x10c9 | head -n 1)
+[ -n "$pf" ] || bail_out "no igb PF"
+check "create 2 VFs" sh -c "echo 2 > $pf/sriov_numvfs"
+vf0=$(readlink -f "$pf/virtfn0")
+vf1=$(readlink -f "$pf/virtfn1")
+bdf0=${vf0##*/}
+bdf1=${vf1##*/}
+[ -n "$bdf0" ] && [ -n "$bdf1" ] || bail_out "VFs did not appear"
+
+# bind PARAMS...: load mlx5vf with PARAMS and bind both VFs to it.
+bind_vfs() {
+	insmod "$ko" sim=1 "$@" || return 1
+	for vf in "$vf0" "$vf1"; do
+		b=${vf##*/}
+		# A driver_override left by the first pass binds at insmod already.
+		if [ "$(basename "$(readlink "$vf/driver")")" != mlx5vf ]; then
+			[ ! -e "$vf/driver" ] || echo "$b" >"$vf/driver/unbind"
+			echo mlx5vf >"$vf/driver_override" || return 1
+			echo "$b" >/sys/bus/pci/drivers_probe 2>/dev/null
+		fi
+		[ "$(basename "$(readlink "$vf/driver")")" = mlx5vf ] || return 1
+		[ -c "/dev/vfio/$(basename "$(readlink "$vf/iommu_group")")" ] || return 1
+	done
+}
+unbind_vfs() {
+	for vf in "$vf0" "$vf1"; do
+		[ ! -e "$vf/driver" ] || echo "${vf##*/}" >"$vf/driver/unbind"
+	done
+	rmmod mlx5vf
+}
+
+# relay FILE: the client's TAP, renumbered as this test's own lines.
+relay() {
+	_r_plan=""
+	_r_seen=0
+	while IFS= read -r l; do
+		case "$l" in
+		"ok "*) _r_seen=$((_r_seen + 1)); ok "$(printf '%s\n' "$l" | sed -E 's/^ok [0-9]+( - )?//')" ;;
+		"not ok "*) _r_seen=$((_r_seen + 1)); not_ok "$(printf '%s\n' "$l" | sed -E 's/^not ok [0-9]+( - )?//')" ;;
+		1..*) _r_plan=${l#1..} ;;
+		"#"*) echo "$l" ;;
+		"Bail out!"*) _r_seen=$((_r_seen + 1)); not_ok "mlx5vf-mig: ${l#Bail out! }" ;;
+		*) diag "$l" ;;
+		esac
+	done <"$1"
+	[ -n "$_r_plan" ] && [ "$_r_plan" -eq "$_r_seen" ]
+}
+
+# run_client DESC ARGS...: run the client, relay its TAP, then one line for
+# its exit status and plan.
+run_client() {
+	_c_desc=$1
+	shift
+	out=/tmp/mlx5vf-mig.$$.tap
+	timeout -s KILL 280 "$client" --timeout 270 "$@" >"$out" 2>&1
+	_c_rc=$?
+	if relay "$out"; then _c_plan=0; else _c_plan=1; fi
+	if [ "$_c_rc" -eq 0 ] && [ "$_c_plan" -eq 0 ]; then
+		ok "$_c_desc: mlx5vf-mig exit 0, plan matches"
+	else
+		not_ok "$_c_desc: mlx5vf-mig exit $_c_rc, plan ${_r_plan:-missing} for $_r_seen results"
+	fi
+	rm -f "$out"
+}
+
+if check "bind $bdf0 and $bdf1 to mlx5vf (sim=1 sim_state_kib=$state_kib)" bind_vfs sim_state_kib=$state_kib; then
+	run_client "uapi suites" --src "$bdf0" --dst "$bdf1" all
+fi
+check "unbind both VFs, rmmod mlx5vf" unbind_vfs
+
+# A SAVE that takes a second to complete: readers block, poll waits.
+if check "rebind with sim_latency_us=1000000" bind_vfs sim_state_kib=$state_kib sim_latency_us=1000000; then
+	run_client "slow suite" --src "$bdf0" slow
+fi
+check "unbind both VFs, rmmod mlx5vf (slow pass)" unbind_vfs
+
+for vf in "$vf0" "$vf1"; do echo >"$vf/driver_override"; done
+check "disable VFs" sh -c "echo 0 > $pf/sriov_numvfs"
+check_dmesg_clean "$mark" "no WARNING/BUG/Call Trace/lockdep/KASAN during the test"
+done_testing

@@ -1,0 +1,132 @@
+# shellcheck shell=sh
+# Nested QEMU helpers for the VM tests and the demo (busybox sh): simulated VFs
+# bound to mlx5vf, QEMU instances driven over HMP through FIFOs, and a live
+# migration between two of them. Source after lib.sh.
+
+QEMU=${VM_QEMU:-qemu-system-x86_64}
+RUN=/tmp/qemu-run
+mkdir -p "$RUN"
+# Migrations run over loopback TCP.
+ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up
+
+# sim_vfs N: load igb and mlx5vf (sim=1), create N igb VFs bound to mlx5vf;
+# prints their BDFs, one a line.
+sim_vfs() {
+	modprobe igb || return 1
+	for d in $(modinfo -F depends "$MLX5VF_KO" | tr ',' ' '); do modprobe "$d"; done
+	[ -d /sys/module/mlx5vf ] || insmod "$MLX5VF_KO" sim=1 || return 1
+	_q_pf=$(pci_find 0x8086 0x10c9 | head -n 1)
+	[ -n "$_q_pf" ] || return 1
+	echo "$1" >"$_q_pf/sriov_numvfs" || return 1
+	_q_i=0
+	while [ "$_q_i" -lt "$1" ]; do
+		_q_vf=$(readlink -f "$_q_pf/virtfn$_q_i")
+		[ ! -e "$_q_vf/driver" ] || echo "${_q_vf##*/}" >"$_q_vf/driver/unbind"
+		echo mlx5vf >"$_q_vf/driver_override"
+		echo "${_q_vf##*/}" >/sys/bus/pci/drivers_probe
+		[ "$(basename "$(readlink "$_q_vf/driver")")" = mlx5vf ] || return 1
+		echo "${_q_vf##*/}"
+		_q_i=$((_q_i + 1))
+	done
+}
+
+# sim_vfs_remove: unbind and destroy the VFs, unload mlx5vf.
+sim_vfs_remove() {
+	_q_pf=$(pci_find 0x8086 0x10c9 | head -n 1)
+	for _q_vf in "$_q_pf"/virtfn*; do
+		[ -e "$_q_vf" ] || continue
+		_q_vf=$(readlink -f "$_q_vf")
+		[ ! -e "$_q_vf/driver" ] || echo "${_q_vf##*/}" >"$_q_vf/driver/unbind"
+		echo >"$_q_vf/driver_override"
+	done
+	echo 0 >"$_q_pf/sriov_numvfs"
+	rmmod mlx5vf
+}
+
+# rebind BDF: unbind and probe again (picks up changed sim_* parameters).
+rebind() {
+	echo "$1" >/sys/bus/pci/drivers/mlx5vf/unbind && echo "$1" >/sys/bus/pci/drivers_probe
+}
+
+# mig_field BDF FIELD: a line of the VF's debugfs migration view.
+mig_field() {
+	sed -n "s/^$2: //p" "/sys/kernel/debug/mlx5vf/$1/migration"
+}
+
+# qemu_start NAME BDF [ARG...]: a guest with the VF assigned, HMP on FIFOs.
+# Without device dirty tracking (stock kernel) QEMU falls back to the type1
+# container's dirty bitmap, which refuses the VF's sub-page BAR mappings:
+# x-no-mmap keeps BARs out of the IOMMU so RAM is all it tracks.
+qemu_start() {
+	_q_name=$1 _q_bdf=$2
+	shift 2
+	rm -f "$RUN/$_q_name.in" "$RUN/$_q_name.out" "$RUN/$_q_name.log"
+	mkfifo "$RUN/$_q_name.in" "$RUN/$_q_name.out"
+	: >"$RUN/$_q_name.log"
+	"$QEMU" -M pc -accel tcg -m 16 -nodefaults -no-user-config -display none \
+		-device "vfio-pci,host=$_q_bdf,id=vf0,addr=0x5,enable-migration=on,x-device-dirty-page-tracking=off,x-no-mmap=on" \
+		-monitor "pipe:$RUN/$_q_name" "$@" >"$RUN/$_q_name.stderr" 2>&1 &
+	echo $! >"$RUN/$_q_name.pid"
+	cat "$RUN/$_q_name.out" >>"$RUN/$_q_name.log" &
+	# Keep the command FIFO open for writing across hmp calls.
+	sleep 600 >"$RUN/$_q_name.in" &
+	echo $! >"$RUN/$_q_name.holder"
+	wait_for 60 grep -q '(qemu)' "$RUN/$_q_name.log"
+}
+
+# hmp NAME CMD: run a monitor command, print its output.
+hmp() {
+	_q_before=$(wc -c <"$RUN/$1.log")
+	printf '%s\n' "$2" >"$RUN/$1.in"
+	_q_tries=100
+	while [ "$_q_tries" -gt 0 ]; do
+		_q_new=$(tail -c +"$((_q_before + 1))" "$RUN/$1.log")
+		case "$_q_new" in *"(qemu)"*) break ;; esac
+		sleep 0.1
+		_q_tries=$((_q_tries - 1))
+	done
+	printf '%s\n' "$_q_new" | tr -d '\r' | grep -v '^(qemu)' | grep -vF "$2"
+}
+
+# qemu_stop NAME: quit the instance (kill it if it does not listen).
+qemu_stop() {
+	[ -f "$RUN/$1.pid" ] || return 0
+	_q_pid=$(cat "$RUN/$1.pid")
+	printf 'quit\n' >"$RUN/$1.in" 2>/dev/null
+	_q_tries=50
+	while kill -0 "$_q_pid" 2>/dev/null && [ "$_q_tries" -gt 0 ]; do
+		sleep 0.1
+		_q_tries=$((_q_tries - 1))
+	done
+	kill -9 "$_q_pid" 2>/dev/null
+	kill "$(cat "$RUN/$1.holder")" 2>/dev/null
+	wait "$_q_pid" 2>/dev/null
+	rm -f "$RUN/$1.pid"
+}
+
+# mig_caps NAME: the capabilities every migration here uses. The type1
+# container reports all guest RAM dirty at every sync (no device dirty
+# tracking on the stock kernel), so precopy never shrinks RAM: a generous
+# downtime limit lets it switch over once the device's initial data is sent.
+mig_caps() {
+	hmp "$1" "migrate_set_capability return-path on" >/dev/null
+	hmp "$1" "migrate_set_capability switchover-ack on" >/dev/null
+	hmp "$1" "migrate_set_parameter downtime-limit 20000" >/dev/null
+}
+
+# migrate_wait NAME SECONDS: poll "info migrate" until the migration ends;
+# prints the final status (completed, failed, cancelled or timeout).
+migrate_wait() {
+	_q_tries=$(($2 * 5))
+	while [ "$_q_tries" -gt 0 ]; do
+		_q_info=$(hmp "$1" "info migrate")
+		_q_status=$(printf '%s\n' "$_q_info" | sed -n 's/^Status: *//p; s/^Migration status: *//p' |
+			head -n 1 | cut -d' ' -f1)
+		case "$_q_status" in
+		completed | failed | cancelled) echo "$_q_status"; return 0 ;;
+		esac
+		sleep 0.2
+		_q_tries=$((_q_tries - 1))
+	done
+	echo timeout
+}
