@@ -285,7 +285,7 @@ kstd::Result<uint64_t> SimVhca::image_bytes(SimImageKind kind, uint64_t chunk_ca
 
 kstd::Result<StateSize> SimVhca::query_state(const QueryFlags &flags)
 {
-	SimFault fault;
+	SimFault fault = SimFault::Error;
 	if (take_fault(SimOp::Query, &fault))
 		return kstd::Err::Io;
 	if (flags.chunk && !cfg_.chunk_mode)
@@ -316,7 +316,7 @@ kstd::Result<StateSize> SimVhca::query_state(const QueryFlags &flags)
 
 kstd::Result<void> SimVhca::suspend(VhcaSide side)
 {
-	SimFault fault;
+	SimFault fault = SimFault::Error;
 	if (take_fault(SimOp::Suspend, &fault))
 		return kstd::Err::Io;
 	if (completion_pending())
@@ -335,7 +335,7 @@ kstd::Result<void> SimVhca::suspend(VhcaSide side)
 
 kstd::Result<void> SimVhca::resume(VhcaSide side)
 {
-	SimFault fault;
+	SimFault fault = SimFault::Error;
 	if (take_fault(SimOp::Resume, &fault))
 		return kstd::Err::Io;
 	if (side == VhcaSide::Responder) {
@@ -494,7 +494,7 @@ kstd::Result<uint32_t> SimVhca::write_image(const SaveRequest &req, DataBuffer &
 
 kstd::Result<void> SimVhca::save(const SaveRequest &req, SaveCompletion &done)
 {
-	SimFault fault;
+	SimFault fault = SimFault::Error;
 	const bool faulted = take_fault(SimOp::Save, &fault);
 	if (faulted && fault == SimFault::Error)
 		return kstd::Err::Io;
@@ -634,7 +634,7 @@ kstd::Result<void> SimVhca::apply_image(const DataBuffer &buf, const SimImageHea
 kstd::Result<void> SimVhca::load(DataBuffer &buf, uint32_t size)
 {
 	last_load_error_ = SimLoadError::None;
-	SimFault fault;
+	SimFault fault = SimFault::Error;
 	if (take_fault(SimOp::Load, &fault))
 		return reject_load(SimLoadError::Injected);
 	if (buf.backend() != this || buf.dir() != DmaDir::ToDevice || size > buf.capacity()) {
@@ -675,7 +675,7 @@ kstd::Result<void> SimVhca::load(DataBuffer &buf, uint32_t size)
 
 kstd::Result<DataBuffer *> SimVhca::alloc_buffer(uint64_t size, DmaDir dir, kstd::AllocCtx ctx)
 {
-	SimFault fault;
+	SimFault fault = SimFault::Error;
 	if (take_fault(SimOp::Alloc, &fault))
 		return kstd::Err::Io;
 	if (!size || size > kMaxCommandSize)
