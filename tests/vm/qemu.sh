@@ -130,3 +130,31 @@ migrate_wait() {
 	done
 	echo timeout
 }
+
+# qemu_start_dev NAME DEVICE [ARG...]: like qemu_start, but the guest gets the
+# -device string DEVICE (e.g. an mdev: "vfio-pci,sysfsdev=/sys/bus/mdev/devices/UUID,...")
+# instead of a PCI VF with qemu_start's fixed options.
+qemu_start_dev() {
+	_q_name=$1 _q_dev=$2
+	shift 2
+	rm -f "$RUN/$_q_name.in" "$RUN/$_q_name.out" "$RUN/$_q_name.log"
+	mkfifo "$RUN/$_q_name.in" "$RUN/$_q_name.out"
+	: >"$RUN/$_q_name.log"
+	"$QEMU" -M pc -accel tcg -m 16 -nodefaults -no-user-config -display none \
+		-device "$_q_dev" -monitor "pipe:$RUN/$_q_name" "$@" >"$RUN/$_q_name.stderr" 2>&1 &
+	echo $! >"$RUN/$_q_name.pid"
+	cat "$RUN/$_q_name.out" >>"$RUN/$_q_name.log" &
+	sleep 600 >"$RUN/$_q_name.in" &
+	echo $! >"$RUN/$_q_name.holder"
+	wait_for 60 grep -q '(qemu)' "$RUN/$_q_name.log"
+}
+
+# pci_io_bar NAME SLOT BAR: the guest I/O port address the firmware gave BAR
+# (0-5) of the device in SLOT (decimal) of bus 0, from "info pci"; fails while
+# the BAR is not mapped yet (guest firmware still enumerating).
+pci_io_bar() {
+	hmp "$1" "info pci" | awk -v slot="$2" -v bar="BAR$3:" '
+		/^ *Bus +[0-9]+, device +[0-9]+, function/ { d = ($2 == "0," && $4 == slot ",") ; next }
+		d && $1 == bar && $2 == "I/O" && $3 == "at" { print $4; found = 1; exit }
+		END { exit !found }'
+}
