@@ -293,9 +293,11 @@ static void next_state_unsupported_test(struct kunit *test)
 	size_t i;
 
 	for (s = 0; s < NSTATES; s++) {
-		KUNIT_EXPECT_EQ_MSG(test, core_next(MLX5VF_MIG_ERROR, s, F_ALL), -EINVAL, "ERROR -> %s",
+		KUNIT_EXPECT_EQ_MSG(test, core_next(MLX5VF_MIG_ERROR, s, F_ALL), -EINVAL,
+				    "ERROR -> %s",
 				    sname(s));
-		KUNIT_EXPECT_EQ_MSG(test, core_next(s, MLX5VF_MIG_ERROR, F_ALL), -EINVAL, "%s -> ERROR",
+		KUNIT_EXPECT_EQ_MSG(test, core_next(s, MLX5VF_MIG_ERROR, F_ALL), -EINVAL,
+				    "%s -> ERROR",
 				    sname(s));
 		/* No STOP_COPY feature: the device does not migrate at all. */
 		for (f = 0; f < NFEATURE_SETS; f++)
@@ -305,13 +307,16 @@ static void next_state_unsupported_test(struct kunit *test)
 	}
 	KUNIT_EXPECT_EQ(test, core_next(MLX5VF_MIG_RUNNING, MLX5VF_MIG_RUNNING_P2P, F_SC), -EINVAL);
 	KUNIT_EXPECT_EQ(test, core_next(MLX5VF_MIG_RUNNING_P2P, MLX5VF_MIG_RUNNING, F_SC), -EINVAL);
-	KUNIT_EXPECT_EQ(test, core_next(MLX5VF_MIG_RUNNING, MLX5VF_MIG_PRE_COPY, F_SC | F_P2P), -EINVAL);
+	KUNIT_EXPECT_EQ(test, core_next(MLX5VF_MIG_RUNNING, MLX5VF_MIG_PRE_COPY, F_SC | F_P2P),
+			-EINVAL);
 	KUNIT_EXPECT_EQ(test, core_next(MLX5VF_MIG_RUNNING, MLX5VF_MIG_PRE_COPY_P2P, F_SC | F_PRE),
 			-EINVAL);
 	for (i = 0; i < ARRAY_SIZE(out_of_range); i++) {
-		KUNIT_EXPECT_EQ_MSG(test, core_next(out_of_range[i], MLX5VF_MIG_STOP, F_ALL), -EINVAL,
+		KUNIT_EXPECT_EQ_MSG(test, core_next(out_of_range[i], MLX5VF_MIG_STOP, F_ALL),
+				    -EINVAL,
 				    "cur %d", out_of_range[i]);
-		KUNIT_EXPECT_EQ_MSG(test, core_next(MLX5VF_MIG_STOP, out_of_range[i], F_ALL), -EINVAL,
+		KUNIT_EXPECT_EQ_MSG(test, core_next(MLX5VF_MIG_STOP, out_of_range[i], F_ALL),
+				    -EINVAL,
 				    "target %d", out_of_range[i]);
 	}
 }
@@ -330,7 +335,8 @@ static void next_state_refusals_test(struct kunit *test)
 				got = core_next(cur, target, f);
 				if (refuse ? got == -EINVAL : (got >= 0 && got < NSTATES))
 					continue;
-				KUNIT_FAIL(test, "%s -> %s features %#x: got %d, want %s", sname(cur),
+				KUNIT_FAIL(test, "%s -> %s features %#x: got %d, want %s",
+					   sname(cur),
 					   sname(target), f, got, refuse ? "-EINVAL" : "a state");
 				if (too_many(test, &reports))
 					return;
@@ -351,9 +357,11 @@ static void next_state_single_arc_test(struct kunit *test)
 				got = core_next(cur, target, f);
 				if (got < 0 || cur == target)
 					continue;
-				if (model_arc(cur, got, f) && (got == target || may_pass_through(got)))
+				if (model_arc(cur, got,
+					      f) && (got == target || may_pass_through(got)))
 					continue;
-				KUNIT_FAIL(test, "%s -> %s features %#x: %s is not a single arc on the way",
+				KUNIT_FAIL(test,
+					   "%s -> %s features %#x: %s is not a single arc on the way",
 					   sname(cur), sname(target), f, sname(got));
 				if (too_many(test, &reports))
 					return;
@@ -381,7 +389,8 @@ static void next_state_walk_reaches_target_test(struct kunit *test)
 				if (hops == want)
 					continue;
 				format_path(buf, sizeof(buf), path, hops < 0 ? 0 : hops);
-				KUNIT_FAIL(test, "%s -> %s features %#x: walk gave %d (%s), shortest is %d",
+				KUNIT_FAIL(test,
+					   "%s -> %s features %#x: walk gave %d (%s), shortest is %d",
 					   sname(cur), sname(target), f, hops, buf, want);
 				if (too_many(test, &reports))
 					return;
@@ -451,7 +460,8 @@ static void next_state_pinned_paths_test(struct kunit *test)
 
 		format_path(want, sizeof(want), p->path, p->hops);
 		format_path(got, sizeof(got), path, hops < 0 ? 0 : hops);
-		KUNIT_EXPECT_EQ_MSG(test, hops, p->hops, "features %#x: want %s, got %s", p->features,
+		KUNIT_EXPECT_EQ_MSG(test, hops, p->hops, "features %#x: want %s, got %s",
+				    p->features,
 				    want, got);
 		if (hops == p->hops)
 			KUNIT_EXPECT_MEMEQ_MSG(test, path, p->path, (hops + 1) * sizeof(int),

@@ -26,6 +26,7 @@ struct mlx5vf_dev;
 struct mlx5vf_save_file;
 struct mlx5vf_resume_file;
 struct mlx5vf_sim;
+struct mlx5vf_fw_ops;
 
 /* A cursor over a user buffer; each call advances it. */
 struct mlx5vf_user_io {
@@ -49,6 +50,9 @@ struct mlx5vf_dev_ops {
 
 struct mlx5vf_dev_config {
 	struct mlx5vf_sim *sim; /* firmware backend: a simulated VF */
+	/* ... or one in the shim (include/mlx5vf/fw.h); exactly one of sim, fw_ops */
+	const struct mlx5vf_fw_ops *fw_ops;
+	void *fw_ctx;
 	const struct mlx5vf_dev_ops *ops;
 	void *ops_ctx;
 	struct mlx5vf_compat_info compat;

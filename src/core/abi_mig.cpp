@@ -5,6 +5,7 @@
 #include <mlx5vf/mig.h>
 
 #include "mig_device.h"
+#include "shim_firmware.h"
 #include "sim_vhca.h"
 
 #include "kstd/enforce.h"
@@ -90,6 +91,7 @@ struct mlx5vf_sim {
 
 struct mlx5vf_dev {
 	CWaiter waiter;
+	kstd::Owned<ShimFirmware> shim_fw; // before dev: destroyed after it
 	kstd::Owned<MigDevice> dev;
 };
 
@@ -161,7 +163,7 @@ extern "C" int mlx5vf_core_sim_inject_fault(mlx5vf_sim *sim, enum mlx5vf_sim_op 
 
 extern "C" int mlx5vf_core_dev_create(const mlx5vf_dev_config *cfg, mlx5vf_dev **out)
 {
-	if (!cfg->sim || !cfg->ops || !cfg->ops->wait_save_idle)
+	if (!cfg->sim == !cfg->fw_ops || !cfg->ops || !cfg->ops->wait_save_idle)
 		return -MLX5VF_EINVAL;
 	auto handle = kstd::make<mlx5vf_dev>(kstd::AllocCtx::Sleepable);
 	if (handle.is_error())
@@ -170,7 +172,15 @@ extern "C" int mlx5vf_core_dev_create(const mlx5vf_dev_config *cfg, mlx5vf_dev *
 	h.waiter.ops = cfg->ops;
 	h.waiter.ctx = cfg->ops_ctx;
 	MigDevice::Config dc;
-	dc.fw = cfg->sim->sim.get();
+	if (cfg->fw_ops) {
+		auto fw = ShimFirmware::create(cfg->fw_ops, cfg->fw_ctx);
+		if (fw.is_error())
+			return kstd::to_errno(fw.error());
+		h.shim_fw = fw.release_value();
+		dc.fw = h.shim_fw.get();
+	} else {
+		dc.fw = cfg->sim->sim.get();
+	}
 	dc.waiter = &h.waiter;
 	dc.compat = compat_of(cfg->compat);
 	dc.features = cfg->features;

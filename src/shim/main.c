@@ -13,6 +13,7 @@
 #include <linux/pci.h>
 #include <linux/vfio_pci_core.h>
 
+#include "mlx5_fw.h"
 #include "mlx5vf.h"
 
 #define PCI_DEVICE_ID_MELLANOX_CX7_BF3_VF 0x101e
@@ -48,6 +49,7 @@ static void mlx5vf_release_dev(struct vfio_device *vdev)
 {
 	struct mlx5vf_pci_dev *mvdev = to_mlx5vf(vdev);
 
+	mlx5vf_mlx5_uninit(mvdev);
 	mlx5vf_sim_uninit(mvdev);
 	mutex_destroy(&mvdev->state_mutex);
 	vfio_pci_core_release_dev(vdev);
@@ -102,8 +104,11 @@ static int mlx5vf_setup_migration(struct mlx5vf_pci_dev *mvdev)
 	int ret;
 
 	if (mlx5vf_is_cx_vf(pdev)) {
-		dev_info(&pdev->dev,
-			 "migration off: the mlx5 firmware backend is not available in this build\n");
+		/* On failure the reason was logged; the VF stays plain vfio-pci. */
+		if (mlx5vf_mlx5_init(mvdev))
+			return 0;
+		mvdev->core.vdev.migration_flags = MLX5VF_MIGRATION_FLAGS;
+		mvdev->core.vdev.mig_ops = &mlx5vf_mig_ops;
 		return 0;
 	}
 	ret = mlx5vf_sim_init(mvdev);
@@ -161,6 +166,8 @@ static void mlx5vf_pci_remove(struct pci_dev *pdev)
 
 	mlx5vf_debugfs_remove(mvdev);
 	vfio_pci_core_unregister_device(&mvdev->core);
+	/* While the PF is surely alive; a data_fd may hold the device longer. */
+	mlx5vf_mlx5_uninit(mvdev);
 	vfio_put_device(&mvdev->core.vdev);
 }
 

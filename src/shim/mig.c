@@ -29,8 +29,10 @@ void mlx5vf_state_mutex_unlock(struct mlx5vf_pci_dev *mvdev)
 			break;
 		mvdev->deferred_reset = false;
 		spin_unlock(&mvdev->reset_lock);
-		mlx5vf_core_dev_reset(mvdev->mig);
-		mlx5vf_sync_files(mvdev);
+		if (mvdev->mig) {
+			mlx5vf_core_dev_reset(mvdev->mig);
+			mlx5vf_sync_files(mvdev);
+		}
 	}
 	mutex_unlock(&mvdev->state_mutex);
 	spin_unlock(&mvdev->reset_lock);

@@ -106,7 +106,8 @@ static long mlx5vf_precopy_ioctl(struct file *filp, unsigned int cmd, unsigned l
 		return -EINVAL;
 
 	mlx5vf_state_mutex_lock(mvdev);
-	ret = mlx5vf_core_dev_precopy_info(mvdev->mig, mf->save, &initial, &dirty);
+	ret = mvdev->mig ? mlx5vf_core_dev_precopy_info(mvdev->mig, mf->save, &initial, &dirty) :
+			   -ENODEV;
 	mlx5vf_state_mutex_unlock(mvdev);
 	if (ret)
 		return ret;
@@ -130,8 +131,9 @@ static ssize_t mlx5vf_resume_write(struct file *filp, const char __user *buf, si
 	len = min_t(size_t, len, MAX_RW_COUNT);
 	mlx5vf_uio_init(&u, (char __user *)buf);
 	mlx5vf_state_mutex_lock(mvdev);
-	ret = mlx5vf_core_dev_resume_write(mvdev->mig, mf->resume, &u.io, len);
-	if (ret < 0) {
+	ret = mvdev->mig ? mlx5vf_core_dev_resume_write(mvdev->mig, mf->resume, &u.io, len) :
+			   -ENODEV;
+	if (ret < 0 && mvdev->mig) {
 		why = mlx5vf_core_resume_error(mf->resume, &offset);
 		if (why)
 			dev_warn_ratelimited(&mvdev->core.pdev->dev,

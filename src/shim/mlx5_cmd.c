@@ -14,8 +14,10 @@
 #include "mlx5_cmd.h"
 
 /* The asymmetric SUSPEND/RESUME numbering the core maps its sides to. */
-static_assert((int)MLX5VF_FW_SUSPEND_INITIATOR == (int)MLX5_SUSPEND_VHCA_IN_OP_MOD_SUSPEND_INITIATOR);
-static_assert((int)MLX5VF_FW_SUSPEND_RESPONDER == (int)MLX5_SUSPEND_VHCA_IN_OP_MOD_SUSPEND_RESPONDER);
+static_assert((int)MLX5VF_FW_SUSPEND_INITIATOR ==
+	      (int)MLX5_SUSPEND_VHCA_IN_OP_MOD_SUSPEND_INITIATOR);
+static_assert((int)MLX5VF_FW_SUSPEND_RESPONDER ==
+	      (int)MLX5_SUSPEND_VHCA_IN_OP_MOD_SUSPEND_RESPONDER);
 static_assert((int)MLX5VF_FW_RESUME_RESPONDER == (int)MLX5_RESUME_VHCA_IN_OP_MOD_RESUME_RESPONDER);
 static_assert((int)MLX5VF_FW_RESUME_INITIATOR == (int)MLX5_RESUME_VHCA_IN_OP_MOD_RESUME_INITIATOR);
 
@@ -142,14 +144,14 @@ void mlx5vf_cmd_create_mkey(u32 *in, u32 pdn, const dma_addr_t *dma, u32 npages,
 	}
 }
 
-u8 mlx5vf_cmd_out_status(const void *out)
+u8 mlx5vf_cmd_save_status(const void *out)
 {
-	return MLX5_GET(mbox_out, out, status);
+	return MLX5_GET(save_vhca_state_out, out, status);
 }
 
-u32 mlx5vf_cmd_out_syndrome(const void *out)
+u32 mlx5vf_cmd_save_syndrome(const void *out)
 {
-	return MLX5_GET(mbox_out, out, syndrome);
+	return MLX5_GET(save_vhca_state_out, out, syndrome);
 }
 
 void mlx5vf_cmd_parse_migration_state(const void *out, bool chunk, u32 *required,

@@ -55,9 +55,12 @@ void mlx5vf_cmd_dealloc_pd(u32 *in, u32 pdn);
 size_t mlx5vf_cmd_create_mkey_inlen(u32 npages);
 void mlx5vf_cmd_create_mkey(u32 *in, u32 pdn, const dma_addr_t *dma, u32 npages, u8 page_shift);
 
-/* Outboxes. Every outbox starts with status and syndrome. */
-u8 mlx5vf_cmd_out_status(const void *out);
-u32 mlx5vf_cmd_out_syndrome(const void *out);
+/*
+ * Outboxes. Synchronous commands have their status checked by mlx5_core;
+ * the asynchronous SAVE's completion reads it here.
+ */
+u8 mlx5vf_cmd_save_status(const void *out);
+u32 mlx5vf_cmd_save_syndrome(const void *out);
 
 /* QUERY_VHCA_MIGRATION_STATE. Without chunk, the remaining total is the required size. */
 void mlx5vf_cmd_parse_migration_state(const void *out, bool chunk, u32 *required,

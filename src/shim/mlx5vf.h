@@ -21,6 +21,7 @@
 #include <mlx5vf/mig.h>
 
 struct mlx5vf_mig_file;
+struct mlx5vf_mlx5;
 
 /* The simulated firmware's clock: completions and device activity. */
 struct mlx5vf_sim_backend {
@@ -38,7 +39,8 @@ struct mlx5vf_pci_dev {
 	struct mutex state_mutex; /* the core device, its files, the sim */
 	spinlock_t reset_lock;    /* deferred_reset */
 	bool deferred_reset;     /* guarded by reset_lock */
-	struct mlx5vf_dev *mig;  /* NULL: migration is off for this VF */
+	struct mlx5vf_dev *mig;  /* NULL: migration is off (or the VF is gone) */
+	struct mlx5vf_mlx5 *mlx5; /* the mlx5 firmware backend, if any */
 	struct mlx5vf_sim_backend simb;
 	struct mlx5vf_mig_file *saving;   /* attached data_fds; the device holds */
 	struct mlx5vf_mig_file *resuming; /* a reference on each */

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The firmware seam as a C ABI: an ops table that a firmware backend in the
+ * shim implements (the mlx5 backend, src/shim/mlx5_fw.c) and that the core
+ * adapts to its Firmware interface (src/core/shim_firmware.cpp, contract in
+ * src/core/firmware.h). Conventions as in abi.h: an int result is 0 or a
+ * negative errno; types are the compiler's own, valid in C and C++.
+ *
+ * Contexts:
+ *  - every op runs in process context with the device's state mutex held and
+ *    may sleep, except that alloc_buffer must not sleep when asked for an
+ *    MLX5VF_ALLOC_ATOMIC buffer (a backend that cannot do that fails it);
+ *  - save() only submits. For every save() that returned 0 the backend calls
+ *    mlx5vf_core_fw_save_done() exactly once, from its completion context,
+ *    which may be atomic; for a save() that failed, never;
+ *  - at most one save is in flight per device (the core guarantees it, the
+ *    adapter checks it).
+ *
+ * Fields the backend fills that C++ reads are plain unsigned ints, so that
+ * any value a C backend stores is well defined on the C++ side.
+ *
+ * Buffers: the backend owns the memory and describes it with a struct
+ * mlx5vf_fw_buffer that stays valid and unchanged until free_buffer(). The
+ * CPU sees it as segment_count pieces of segment_size bytes (the last one
+ * may be shorter); firmware sees it through fw_key (mlx5: an MTT mkey).
+ * Between commands the CPU owns the contents; the backend makes them
+ * visible to the device before a command and to the CPU after it.
+ */
+#ifndef MLX5VF_FW_H
+#define MLX5VF_FW_H
+
+#include "abi.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum mlx5vf_fw_dir {
+	MLX5VF_FW_DIR_FROM_DEVICE = 0, /* SAVE target: firmware writes, CPU reads */
+	MLX5VF_FW_DIR_TO_DEVICE = 1,   /* LOAD source: CPU writes, firmware reads */
+};
+
+/*
+ * op_mod of SUSPEND_VHCA and RESUME_VHCA. The initiator side stops the
+ * function issuing DMA (RUNNING_P2P), the responder side stops it answering
+ * too (STOP). The two commands number the sides the other way round; the
+ * values mirror mlx5_ifc.h and are pinned against it in src/shim/mlx5_cmd.c,
+ * the core's side-to-op_mod mapping in src/core/shim_firmware.h.
+ */
+enum mlx5vf_fw_suspend_op_mod {
+	MLX5VF_FW_SUSPEND_INITIATOR = 0,
+	MLX5VF_FW_SUSPEND_RESPONDER = 1,
+};
+
+enum mlx5vf_fw_resume_op_mod {
+	MLX5VF_FW_RESUME_RESPONDER = 0,
+	MLX5VF_FW_RESUME_INITIATOR = 1,
+};
+
+/* QUERY_VHCA_MIGRATION_STATE: what the size is asked for. */
+enum mlx5vf_fw_query_flag {
+	MLX5VF_FW_QUERY_INCREMENTAL = 1u << 0, /* changes since the last tracked save */
+	MLX5VF_FW_QUERY_CHUNK = 1u << 1,       /* report remaining_total (chunk mode) */
+	MLX5VF_FW_QUERY_CLEANUP = 1u << 2,     /* for the save that abandons precopy */
+};
+
+enum mlx5vf_fw_save_kind {
+	MLX5VF_FW_SAVE_FULL = 0,
+	MLX5VF_FW_SAVE_INCREMENTAL = 1,
+	MLX5VF_FW_SAVE_CLEANUP = 2, /* precopy abandoned: tracking released, image discarded */
+};
+
+enum mlx5vf_fw_status {
+	MLX5VF_FW_STATUS_OK = 0,
+	MLX5VF_FW_STATUS_BAD_RESOURCE_STATE = 1, /* precopy tracking lost */
+	MLX5VF_FW_STATUS_FAILED = 2,		 /* any other firmware or transport error */
+	MLX5VF_FW_STATUS_DETACHED = 3,		 /* the PF went away meanwhile */
+};
+
+struct mlx5vf_fw_caps {
+	bool precopy;	 /* tracking and multiple loads */
+	bool chunk_mode; /* images may span several SAVEs */
+	unsigned int max_image_size;
+};
+
+struct mlx5vf_fw_state_size {
+	unsigned int required;		     /* smallest buffer for the next SAVE */
+	unsigned long long remaining_total; /* whole remaining image (chunk mode) */
+};
+
+struct mlx5vf_fw_buffer {
+	unsigned char *const *segments; /* segment_count CPU addresses */
+	unsigned int segment_count;
+	unsigned int segment_size;
+	unsigned long long capacity;	/* at least the size asked for */
+	unsigned int fw_key;		/* firmware's handle: the mkey */
+	unsigned int dir;		/* enum mlx5vf_fw_dir */
+};
+
+struct mlx5vf_fw_save_req {
+	struct mlx5vf_fw_buffer *buffer;
+	enum mlx5vf_fw_save_kind kind;
+	bool track; /* start or keep tracking changes for a later incremental save */
+};
+
+struct mlx5vf_fw_save_result {
+	unsigned int status;	    /* enum mlx5vf_fw_status */
+	unsigned int image_size;    /* bytes written from the buffer's start */
+	unsigned int next_required; /* chunk mode: nonzero while the image goes on */
+};
+
+/* The core's receiver of one save's completion (opaque). */
+struct mlx5vf_fw_save_done;
+
+struct mlx5vf_fw_ops {
+	void (*caps)(void *ctx, struct mlx5vf_fw_caps *caps);
+	int (*query_state)(void *ctx, unsigned int flags, struct mlx5vf_fw_state_size *size);
+	int (*suspend)(void *ctx, enum mlx5vf_fw_suspend_op_mod op_mod);
+	int (*resume)(void *ctx, enum mlx5vf_fw_resume_op_mod op_mod);
+	int (*save)(void *ctx, const struct mlx5vf_fw_save_req *req,
+		    struct mlx5vf_fw_save_done *done);
+	/* Load size bytes from the start of buf (one complete image). */
+	int (*load)(void *ctx, struct mlx5vf_fw_buffer *buf, unsigned int size);
+	int (*alloc_buffer)(void *ctx, unsigned long long size, enum mlx5vf_fw_dir dir,
+			    enum mlx5vf_alloc_ctx actx, struct mlx5vf_fw_buffer **out);
+	void (*free_buffer)(void *ctx, struct mlx5vf_fw_buffer *buf);
+	/* The function was reset (FLR): suspension and tracking are gone. */
+	void (*function_reset)(void *ctx);
+};
+
+/*
+ * A save finished. Called by the backend from its completion context (atomic
+ * allowed): neither sleeps nor allocates. done is invalid afterwards.
+ */
+void mlx5vf_core_fw_save_done(struct mlx5vf_fw_save_done *done,
+			      const struct mlx5vf_fw_save_result *result);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MLX5VF_FW_H */

@@ -1,0 +1,924 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The VF's migration firmware, reached through its PF's mlx5_core device:
+ * the ops of include/mlx5vf/fw.h over the mailboxes of mlx5_cmd.c.
+ *
+ * Every command goes to the PF's command interface and names the VF by its
+ * vhca_id. Buffers are pages of our own, DMA-mapped to the PF's device and
+ * described to firmware by an MTT mkey. Ownership of their contents moves
+ * between CPU and device explicitly: synced for the device before a SAVE or
+ * LOAD, for the CPU once firmware is done with them.
+ *
+ * SAVE is asynchronous (mlx5_cmd_exec_cb). Its completion runs in the command
+ * interface's completion context, which may be atomic: it parses the outbox,
+ * hands the result to the core, wakes the device's waiters and drops the pin
+ * on the data_fd. A failure's firmware syndrome is printed later from a work
+ * item. Everything else is synchronous, in process context, under the
+ * device's state mutex.
+ *
+ * The PF may take the VF away (SR-IOV disable, PF reload, firmware reset):
+ * its blocking notifier tells us first; we then close the migration files
+ * (waiting for a SAVE in flight), release the firmware resources and refuse
+ * further commands until the PF enables the VF again.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/dma-mapping.h>
+#include <linux/file.h>
+#include <linux/jhash.h>
+#include <linux/list.h>
+#include <linux/mlx5/driver.h>
+#include <linux/mm.h>
+#include <linux/mutex.h>
+#include <linux/pci.h>
+#include <linux/sizes.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+
+#include <mlx5vf/fw.h>
+
+#include "mlx5_cmd.h"
+#include "mlx5_fw.h"
+#include "mlx5vf.h"
+
+/* SAVE and LOAD sizes are 32 bits; a SAVE buffer is whole pages. */
+#define MLX5VF_MAX_IMAGE ((u32)(SZ_4G - PAGE_SIZE))
+#define MLX5VF_MAX_BUFFER ((u64)U32_MAX)
+/*
+ * How long the core's wait for a SAVE completion may last before giving up.
+ * Longer than mlx5_core's own command timeout (60 s by default), which fails
+ * a command that firmware does not answer and so completes it.
+ */
+#define MLX5VF_SAVE_WAIT (90 * HZ)
+/* Image format of the stream's COMPAT record: firmware's own, opaque. */
+#define MLX5VF_STATE_FORMAT 1
+
+struct mlx5vf_mlx5;
+
+/*
+ * Our entry in the PF's notifier chain. It can outlive the backend: see
+ * mlx5vf_mlx5_uninit().
+ */
+struct mlx5vf_mlx5_nb {
+	struct notifier_block nb;
+	struct mutex lock;	/* fw */
+	struct mlx5vf_mlx5 *fw; /* NULL once the backend is gone */
+};
+
+struct mlx5vf_mlx5_buf {
+	struct mlx5vf_fw_buffer desc; /* what the core sees */
+	struct mlx5vf_mlx5 *fw;
+	u8 **segs;       /* page_address() of each page */
+	dma_addr_t *dma; /* its mapping on the PF's device */
+	u32 npages;
+	u32 mapped;      /* pages mapped so far (unwinding) */
+	u32 mkey;
+	bool has_mkey;
+	enum dma_data_direction dir;
+};
+
+struct mlx5vf_mlx5 {
+	struct mlx5vf_pci_dev *mvdev;
+	struct mlx5_core_dev *mdev; /* the PF's */
+	int vf_id;
+	u16 vhca_id;
+	bool chunk_mode;
+	bool detached; /* written under the state mutex, read anywhere */
+	struct mlx5vf_mlx5_nb *nb;
+
+	/* The PD of our mkeys, held while any buffer exists. */
+	struct mutex pd_lock;
+	u32 pdn;
+	u32 pd_users;
+
+	/* The one SAVE in flight; the fields below under save_lock. */
+	struct mlx5_async_ctx async_ctx;
+	struct mlx5_async_work save_work;
+	u32 save_out[MLX5_ST_SZ_DW(save_vhca_state_out)];
+	spinlock_t save_lock; /* the SAVE in flight, and the error snapshot */
+	bool save_busy;
+	struct mlx5vf_mlx5_buf *save_buf;
+	struct mlx5vf_fw_save_done *save_done;
+	struct file *save_pin; /* the data_fd, held until the completion */
+
+	/* A failed SAVE's outbox, printed from process context. */
+	struct work_struct err_work;
+	u32 err_out[MLX5_ST_SZ_DW(save_vhca_state_out)];
+	int err_status;
+	bool err_pending;
+	unsigned int err_dropped;
+};
+
+static struct device *mlx5vf_mlx5_vf_dev(struct mlx5vf_mlx5 *fw)
+{
+	return &fw->mvdev->core.pdev->dev;
+}
+
+static bool mlx5vf_mlx5_detached(struct mlx5vf_mlx5 *fw)
+{
+	return READ_ONCE(fw->detached);
+}
+
+/* ---- Protection domain -------------------------------------------------- */
+
+static int mlx5vf_mlx5_get_pd(struct mlx5vf_mlx5 *fw)
+{
+	u32 out[MLX5_ST_SZ_DW(alloc_pd_out)] = {};
+	u32 in[MLX5_ST_SZ_DW(alloc_pd_in)] = {};
+	int ret = 0;
+
+	mutex_lock(&fw->pd_lock);
+	if (!fw->pd_users) {
+		mlx5vf_cmd_alloc_pd(in);
+		ret = mlx5_cmd_exec_inout(fw->mdev, alloc_pd, in, out);
+		if (!ret)
+			fw->pdn = mlx5vf_cmd_parse_alloc_pd(out);
+	}
+	if (!ret)
+		fw->pd_users++;
+	mutex_unlock(&fw->pd_lock);
+	return ret;
+}
+
+static void mlx5vf_mlx5_put_pd(struct mlx5vf_mlx5 *fw)
+{
+	u32 in[MLX5_ST_SZ_DW(dealloc_pd_in)] = {};
+	int ret;
+
+	mutex_lock(&fw->pd_lock);
+	if (!WARN_ON(!fw->pd_users) && !--fw->pd_users) {
+		mlx5vf_cmd_dealloc_pd(in, fw->pdn);
+		ret = mlx5_cmd_exec_in(fw->mdev, dealloc_pd, in);
+		if (ret)
+			dev_warn(mlx5vf_mlx5_vf_dev(fw), "migration: DEALLOC_PD %u failed: %d\n",
+				 fw->pdn, ret);
+	}
+	mutex_unlock(&fw->pd_lock);
+}
+
+/* ---- Buffers ---------------------------------------------------------- */
+
+/* Hand the first len bytes to the device, or back to the CPU. Any context. */
+static void mlx5vf_mlx5_buf_sync(struct mlx5vf_mlx5_buf *buf, u64 len, bool for_device)
+{
+	struct device *dev = buf->fw->mdev->device;
+	u32 n = min_t(u64, DIV_ROUND_UP_ULL(len, PAGE_SIZE), buf->mapped);
+	u32 i;
+
+	for (i = 0; i < n; i++) {
+		if (for_device)
+			dma_sync_single_for_device(dev, buf->dma[i], PAGE_SIZE, buf->dir);
+		else
+			dma_sync_single_for_cpu(dev, buf->dma[i], PAGE_SIZE, buf->dir);
+	}
+}
+
+/* Returns false if firmware may still reach the pages: they must then leak. */
+static bool mlx5vf_mlx5_buf_unregister(struct mlx5vf_mlx5_buf *buf)
+{
+	struct mlx5vf_mlx5 *fw = buf->fw;
+	int ret;
+
+	if (!buf->has_mkey)
+		return true;
+	ret = mlx5_core_destroy_mkey(fw->mdev, buf->mkey);
+	if (ret) {
+		dev_err(mlx5vf_mlx5_vf_dev(fw),
+			"migration: DESTROY_MKEY 0x%x failed (%d): leaking its %u pages\n",
+			buf->mkey, ret, buf->npages);
+		return false;
+	}
+	buf->has_mkey = false;
+	mlx5vf_mlx5_put_pd(fw);
+	return true;
+}
+
+static void mlx5vf_mlx5_buf_release(struct mlx5vf_mlx5_buf *buf)
+{
+	struct device *dev = buf->fw->mdev->device;
+	u32 i;
+
+	for (i = 0; i < buf->mapped; i++)
+		dma_unmap_page(dev, buf->dma[i], PAGE_SIZE, buf->dir);
+	for (i = 0; buf->segs && i < buf->npages && buf->segs[i]; i++)
+		__free_page(virt_to_page(buf->segs[i]));
+	kvfree(buf->dma);
+	kvfree(buf->segs);
+	kfree(buf);
+}
+
+static int mlx5vf_mlx5_buf_map(struct mlx5vf_mlx5_buf *buf)
+{
+	struct device *dev = buf->fw->mdev->device;
+	struct page *page;
+	u32 i;
+
+	for (i = 0; i < buf->npages; i++) {
+		page = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+		if (!page)
+			return -ENOMEM;
+		buf->segs[i] = page_address(page);
+		buf->dma[i] = dma_map_page(dev, page, 0, PAGE_SIZE, buf->dir);
+		if (dma_mapping_error(dev, buf->dma[i]))
+			return -ENOMEM;
+		buf->mapped++;
+		/* Between commands the pages are the CPU's. */
+		dma_sync_single_for_cpu(dev, buf->dma[i], PAGE_SIZE, buf->dir);
+		if (!(i % 512))
+			cond_resched();
+	}
+	return 0;
+}
+
+static int mlx5vf_mlx5_buf_register(struct mlx5vf_mlx5_buf *buf)
+{
+	struct mlx5vf_mlx5 *fw = buf->fw;
+	size_t inlen = mlx5vf_cmd_create_mkey_inlen(buf->npages);
+	u32 *in;
+	int ret;
+
+	if (!inlen)
+		return -E2BIG;
+	ret = mlx5vf_mlx5_get_pd(fw);
+	if (ret)
+		return ret;
+	in = kvzalloc(inlen, GFP_KERNEL);
+	if (!in) {
+		mlx5vf_mlx5_put_pd(fw);
+		return -ENOMEM;
+	}
+	mlx5vf_cmd_create_mkey(in, fw->pdn, buf->dma, buf->npages, PAGE_SHIFT);
+	ret = mlx5_core_create_mkey(fw->mdev, &buf->mkey, in, inlen);
+	kvfree(in);
+	if (ret) {
+		mlx5vf_mlx5_put_pd(fw);
+		return ret;
+	}
+	buf->has_mkey = true;
+	return 0;
+}
+
+static int mlx5vf_mlx5_alloc_buffer(void *ctx, unsigned long long size, enum mlx5vf_fw_dir dir,
+				    enum mlx5vf_alloc_ctx actx, struct mlx5vf_fw_buffer **out)
+{
+	struct mlx5vf_mlx5 *fw = ctx;
+	struct mlx5vf_mlx5_buf *buf;
+	int ret;
+
+	/* CREATE_MKEY sleeps: no buffer for an atomic caller. */
+	if (actx != MLX5VF_ALLOC_SLEEPABLE)
+		return -EAGAIN;
+	if (!size || size > MLX5VF_MAX_BUFFER)
+		return -EINVAL;
+	if (mlx5vf_mlx5_detached(fw))
+		return -ENOTCONN;
+	buf = kzalloc(sizeof(*buf), GFP_KERNEL_ACCOUNT);
+	if (!buf)
+		return -ENOMEM;
+	buf->fw = fw;
+	buf->npages = DIV_ROUND_UP_ULL(size, PAGE_SIZE);
+	buf->dir = dir == MLX5VF_FW_DIR_FROM_DEVICE ? DMA_FROM_DEVICE : DMA_TO_DEVICE;
+	buf->segs = kvcalloc(buf->npages, sizeof(*buf->segs), GFP_KERNEL_ACCOUNT);
+	buf->dma = kvcalloc(buf->npages, sizeof(*buf->dma), GFP_KERNEL_ACCOUNT);
+	if (!buf->segs || !buf->dma) {
+		ret = -ENOMEM;
+		goto err;
+	}
+	ret = mlx5vf_mlx5_buf_map(buf);
+	if (ret)
+		goto err;
+	ret = mlx5vf_mlx5_buf_register(buf);
+	if (ret)
+		goto err;
+
+	buf->desc.segments = buf->segs;
+	buf->desc.segment_count = buf->npages;
+	buf->desc.segment_size = PAGE_SIZE;
+	buf->desc.capacity = size;
+	buf->desc.fw_key = buf->mkey;
+	buf->desc.dir = dir;
+	*out = &buf->desc;
+	return 0;
+
+err:
+	mlx5vf_mlx5_buf_release(buf);
+	return ret;
+}
+
+static struct mlx5vf_mlx5_buf *mlx5vf_mlx5_buf_of(struct mlx5vf_fw_buffer *desc)
+{
+	return container_of(desc, struct mlx5vf_mlx5_buf, desc);
+}
+
+static void mlx5vf_mlx5_free_buffer(void *ctx, struct mlx5vf_fw_buffer *desc)
+{
+	struct mlx5vf_mlx5_buf *buf = mlx5vf_mlx5_buf_of(desc);
+
+	might_sleep();
+	if (!mlx5vf_mlx5_buf_unregister(buf))
+		return;
+	mlx5vf_mlx5_buf_release(buf);
+}
+
+/* ---- Synchronous commands ------------------------------------------------- */
+
+static void mlx5vf_mlx5_caps(void *ctx, struct mlx5vf_fw_caps *caps)
+{
+	struct mlx5vf_mlx5 *fw = ctx;
+
+	/* Probe refused a PF without migration_multi_load/tracking_state. */
+	caps->precopy = true;
+	caps->chunk_mode = fw->chunk_mode;
+	caps->max_image_size = MLX5VF_MAX_IMAGE;
+}
+
+/*
+ * The chunk bit follows the firmware capability on every query, as mlx5
+ * firmware expects from a driver that saves in chunks; the core's CHUNK flag
+ * only asks for the remaining total to be reported.
+ */
+static int mlx5vf_mlx5_query_state(void *ctx, unsigned int flags,
+				   struct mlx5vf_fw_state_size *size)
+{
+	u32 out[MLX5_ST_SZ_DW(query_vhca_migration_state_out)] = {};
+	u32 in[MLX5_ST_SZ_DW(query_vhca_migration_state_in)] = {};
+	bool inc = flags & (MLX5VF_FW_QUERY_INCREMENTAL | MLX5VF_FW_QUERY_CLEANUP);
+	struct mlx5vf_mlx5 *fw = ctx;
+	u64 total;
+	u32 required;
+	int ret;
+
+	lockdep_assert_held(&fw->mvdev->state_mutex);
+	if ((flags & MLX5VF_FW_QUERY_CHUNK) && !fw->chunk_mode)
+		return -EOPNOTSUPP;
+	if (mlx5vf_mlx5_detached(fw))
+		return -ENOTCONN;
+	mlx5vf_cmd_query_vhca_migration_state(in, fw->vhca_id, inc, fw->chunk_mode);
+	ret = mlx5_cmd_exec_inout(fw->mdev, query_vhca_migration_state, in, out);
+	if (ret)
+		return ret;
+	mlx5vf_cmd_parse_migration_state(out, fw->chunk_mode, &required, &total);
+	size->required = required;
+	size->remaining_total = total;
+	return 0;
+}
+
+static int mlx5vf_mlx5_suspend(void *ctx, enum mlx5vf_fw_suspend_op_mod op_mod)
+{
+	u32 in[MLX5_ST_SZ_DW(suspend_vhca_in)] = {};
+	struct mlx5vf_mlx5 *fw = ctx;
+
+	lockdep_assert_held(&fw->mvdev->state_mutex);
+	if (op_mod != MLX5VF_FW_SUSPEND_INITIATOR && op_mod != MLX5VF_FW_SUSPEND_RESPONDER)
+		return -EINVAL;
+	if (mlx5vf_mlx5_detached(fw))
+		return -ENOTCONN;
+	mlx5vf_cmd_suspend_vhca(in, fw->vhca_id, op_mod);
+	return mlx5_cmd_exec_in(fw->mdev, suspend_vhca, in);
+}
+
+static int mlx5vf_mlx5_resume(void *ctx, enum mlx5vf_fw_resume_op_mod op_mod)
+{
+	u32 in[MLX5_ST_SZ_DW(resume_vhca_in)] = {};
+	struct mlx5vf_mlx5 *fw = ctx;
+
+	lockdep_assert_held(&fw->mvdev->state_mutex);
+	if (op_mod != MLX5VF_FW_RESUME_INITIATOR && op_mod != MLX5VF_FW_RESUME_RESPONDER)
+		return -EINVAL;
+	if (mlx5vf_mlx5_detached(fw))
+		return -ENOTCONN;
+	mlx5vf_cmd_resume_vhca(in, fw->vhca_id, op_mod);
+	return mlx5_cmd_exec_in(fw->mdev, resume_vhca, in);
+}
+
+static int mlx5vf_mlx5_load(void *ctx, struct mlx5vf_fw_buffer *desc, unsigned int size)
+{
+	u32 in[MLX5_ST_SZ_DW(load_vhca_state_in)] = {};
+	struct mlx5vf_mlx5_buf *buf = mlx5vf_mlx5_buf_of(desc);
+	struct mlx5vf_mlx5 *fw = ctx;
+	int ret;
+
+	lockdep_assert_held(&fw->mvdev->state_mutex);
+	if (!size || size > desc->capacity || buf->dir != DMA_TO_DEVICE)
+		return -EINVAL;
+	if (mlx5vf_mlx5_detached(fw))
+		return -ENOTCONN;
+	mlx5vf_cmd_load_vhca_state(in, fw->vhca_id, buf->mkey, 0, size);
+	mlx5vf_mlx5_buf_sync(buf, size, true);
+	ret = mlx5_cmd_exec_in(fw->mdev, load_vhca_state, in);
+	mlx5vf_mlx5_buf_sync(buf, size, false);
+	return ret;
+}
+
+static void mlx5vf_mlx5_function_reset(void *ctx)
+{
+	/*
+	 * The VF's FLR clears its migration state inside firmware; nothing of
+	 * ours (PD, mkeys, the SAVE in flight) depends on it.
+	 */
+}
+
+/* ---- Asynchronous SAVE ----------------------------------------------------- */
+
+static void mlx5vf_mlx5_err_work(struct work_struct *work)
+{
+	struct mlx5vf_mlx5 *fw = container_of(work, struct mlx5vf_mlx5, err_work);
+	u32 out[MLX5_ST_SZ_DW(save_vhca_state_out)];
+	unsigned int dropped;
+	unsigned long flags;
+	int status;
+
+	spin_lock_irqsave(&fw->save_lock, flags);
+	memcpy(out, fw->err_out, sizeof(out));
+	status = fw->err_status;
+	dropped = fw->err_dropped;
+	fw->err_dropped = 0;
+	fw->err_pending = false;
+	spin_unlock_irqrestore(&fw->save_lock, flags);
+
+	if (status == -EREMOTEIO)
+		mlx5_cmd_out_err(fw->mdev, MLX5_CMD_OP_SAVE_VHCA_STATE, 0, out);
+	else
+		dev_warn(mlx5vf_mlx5_vf_dev(fw), "migration: SAVE_VHCA_STATE failed: %d\n", status);
+	if (dropped)
+		dev_warn(mlx5vf_mlx5_vf_dev(fw), "migration: %u more SAVE failures not shown\n",
+			 dropped);
+}
+
+/* Atomic context: keep the outbox for the work item, which prints it. */
+static void mlx5vf_mlx5_report_save_error(struct mlx5vf_mlx5 *fw, int status)
+{
+	bool queue = false;
+	unsigned long flags;
+
+	spin_lock_irqsave(&fw->save_lock, flags);
+	if (!fw->err_pending) {
+		memcpy(fw->err_out, fw->save_out, sizeof(fw->err_out));
+		fw->err_status = status;
+		fw->err_pending = true;
+		queue = true;
+	} else {
+		fw->err_dropped++;
+	}
+	spin_unlock_irqrestore(&fw->save_lock, flags);
+	if (queue)
+		schedule_work(&fw->err_work);
+}
+
+/* mlx5_core's completion of our SAVE; may run in atomic context. */
+static void mlx5vf_mlx5_save_done(int status, struct mlx5_async_work *work)
+{
+	struct mlx5vf_mlx5 *fw = container_of(work, struct mlx5vf_mlx5, save_work);
+	struct mlx5vf_fw_save_result res = {};
+	struct mlx5vf_fw_save_done *done;
+	struct mlx5vf_mlx5_buf *buf;
+	unsigned long flags;
+	struct file *pin;
+
+	if (!status) {
+		res.status = MLX5VF_FW_STATUS_OK;
+		mlx5vf_cmd_parse_save(fw->save_out, &res.image_size, &res.next_required);
+	} else if (mlx5vf_mlx5_detached(fw)) {
+		res.status = MLX5VF_FW_STATUS_DETACHED;
+	} else if (status == -EREMOTEIO &&
+		   mlx5vf_cmd_save_status(fw->save_out) == MLX5_CMD_STAT_BAD_RES_STATE_ERR) {
+		res.status = MLX5VF_FW_STATUS_BAD_RESOURCE_STATE;
+	} else {
+		res.status = MLX5VF_FW_STATUS_FAILED;
+	}
+	if (status)
+		mlx5vf_mlx5_report_save_error(fw, status);
+
+	spin_lock_irqsave(&fw->save_lock, flags);
+	buf = fw->save_buf;
+	done = fw->save_done;
+	pin = fw->save_pin;
+	fw->save_buf = NULL;
+	fw->save_done = NULL;
+	fw->save_pin = NULL;
+	fw->save_busy = false;
+	spin_unlock_irqrestore(&fw->save_lock, flags);
+	/* mlx5_core calls back once per accepted command. */
+	if (WARN_ON_ONCE(!done || !buf)) {
+		if (pin)
+			fput(pin);
+		return;
+	}
+
+	/* The core may read the image as soon as it hears of it. */
+	mlx5vf_mlx5_buf_sync(buf, min_t(u64, res.image_size, buf->desc.capacity), false);
+	mlx5vf_core_fw_save_done(done, &res);
+	/* Readers sleep interruptibly, the core's wait for the save does not. */
+	wake_up_all(&fw->mvdev->mig_wq);
+	if (pin)
+		fput(pin);
+}
+
+/* The data_fd of the device's saving file, if it has one yet. */
+static struct file *mlx5vf_mlx5_owner_file(struct mlx5vf_save_file *file)
+{
+	struct mlx5vf_mig_file *mf = file ? mlx5vf_core_save_owner(file) : NULL;
+
+	return mf ? mf->filp : NULL;
+}
+
+static int mlx5vf_mlx5_save(void *ctx, const struct mlx5vf_fw_save_req *req,
+			    struct mlx5vf_fw_save_done *done)
+{
+	u32 in[MLX5_ST_SZ_DW(save_vhca_state_in)] = {};
+	struct mlx5vf_mlx5_buf *buf = mlx5vf_mlx5_buf_of(req->buffer);
+	struct mlx5vf_mlx5 *fw = ctx;
+	struct mlx5vf_resume_file *resume;
+	struct mlx5vf_save_file *saving;
+	struct file *filp;
+	unsigned long flags;
+	int ret;
+
+	lockdep_assert_held(&fw->mvdev->state_mutex);
+	if (buf->dir != DMA_FROM_DEVICE)
+		return -EINVAL;
+	if (mlx5vf_mlx5_detached(fw))
+		return -ENOTCONN;
+	mlx5vf_cmd_save_vhca_state(in, fw->vhca_id, req->kind == MLX5VF_FW_SAVE_INCREMENTAL,
+				   req->kind != MLX5VF_FW_SAVE_CLEANUP && req->track, buf->mkey, 0,
+				   min_t(u64, buf->desc.capacity, MLX5VF_MAX_IMAGE));
+
+	/*
+	 * Keep the data_fd alive until the completion has run. The file being
+	 * saved is the device's saving file; while the core is still creating
+	 * it, it has no fd yet and wait_save_idle() makes up for it.
+	 */
+	mlx5vf_core_dev_files(fw->mvdev->mig, &saving, &resume);
+	filp = mlx5vf_mlx5_owner_file(saving);
+
+	spin_lock_irqsave(&fw->save_lock, flags);
+	if (fw->save_busy) {
+		spin_unlock_irqrestore(&fw->save_lock, flags);
+		return -EBUSY;
+	}
+	fw->save_busy = true;
+	fw->save_buf = buf;
+	fw->save_done = done;
+	fw->save_pin = filp ? get_file(filp) : NULL;
+	spin_unlock_irqrestore(&fw->save_lock, flags);
+
+	memset(fw->save_out, 0, sizeof(fw->save_out));
+	mlx5vf_mlx5_buf_sync(buf, buf->desc.capacity, true);
+	ret = mlx5_cmd_exec_cb(&fw->async_ctx, in, sizeof(in), fw->save_out, sizeof(fw->save_out),
+			       mlx5vf_mlx5_save_done, &fw->save_work);
+	if (!ret)
+		return 0;
+
+	/* Not submitted: no completion will come. */
+	spin_lock_irqsave(&fw->save_lock, flags);
+	filp = fw->save_pin;
+	fw->save_pin = NULL;
+	fw->save_buf = NULL;
+	fw->save_done = NULL;
+	fw->save_busy = false;
+	spin_unlock_irqrestore(&fw->save_lock, flags);
+	mlx5vf_mlx5_buf_sync(buf, buf->desc.capacity, false);
+	if (filp)
+		fput(filp);
+	return ret;
+}
+
+/*
+ * The SAVE of file is still in flight after a long wait. Give up on it only
+ * if its data_fd is pinned: the completion may then come whenever it likes.
+ */
+static bool mlx5vf_mlx5_pin_overdue(struct mlx5vf_mlx5 *fw, struct mlx5vf_save_file *file)
+{
+	struct file *filp = mlx5vf_mlx5_owner_file(file);
+	unsigned long flags;
+	bool pinned;
+
+	spin_lock_irqsave(&fw->save_lock, flags);
+	if (fw->save_busy && !fw->save_pin && filp)
+		fw->save_pin = get_file(filp);
+	pinned = fw->save_busy && fw->save_pin;
+	spin_unlock_irqrestore(&fw->save_lock, flags);
+	return pinned;
+}
+
+static int mlx5vf_mlx5_wait_save_idle(void *ctx, struct mlx5vf_save_file *file)
+{
+	struct mlx5vf_mlx5 *fw = ctx;
+	bool warned = false;
+
+	lockdep_assert_held(&fw->mvdev->state_mutex);
+	for (;;) {
+		if (wait_event_timeout(fw->mvdev->mig_wq, !mlx5vf_core_save_in_flight(file),
+				       MLX5VF_SAVE_WAIT))
+			return 0;
+		if (mlx5vf_mlx5_pin_overdue(fw, file)) {
+			dev_warn(mlx5vf_mlx5_vf_dev(fw),
+				 "migration: SAVE_VHCA_STATE not completed after %u s; giving up on it\n",
+				 MLX5VF_SAVE_WAIT / HZ);
+			return -ETIMEDOUT;
+		}
+		/* Unpinned, the completion would find its file freed: keep waiting. */
+		if (!warned)
+			dev_warn(mlx5vf_mlx5_vf_dev(fw),
+				 "migration: SAVE_VHCA_STATE not completed after %u s; still waiting\n",
+				 MLX5VF_SAVE_WAIT / HZ);
+		warned = true;
+	}
+}
+
+static const struct mlx5vf_fw_ops mlx5vf_mlx5_fw_ops = {
+	.caps = mlx5vf_mlx5_caps,
+	.query_state = mlx5vf_mlx5_query_state,
+	.suspend = mlx5vf_mlx5_suspend,
+	.resume = mlx5vf_mlx5_resume,
+	.save = mlx5vf_mlx5_save,
+	.load = mlx5vf_mlx5_load,
+	.alloc_buffer = mlx5vf_mlx5_alloc_buffer,
+	.free_buffer = mlx5vf_mlx5_free_buffer,
+	.function_reset = mlx5vf_mlx5_function_reset,
+};
+
+static const struct mlx5vf_dev_ops mlx5vf_mlx5_dev_ops = {
+	.wait_save_idle = mlx5vf_mlx5_wait_save_idle,
+};
+
+/* ---- The PF's view of the VF -------------------------------------------- */
+
+/*
+ * Blocking notifier of the PF: DISABLE_VF comes before the PF tears the VF's
+ * function down (SR-IOV disable, PF reload, firmware reset), ENABLE_VF before
+ * it brings it back. Process context.
+ */
+static void mlx5vf_mlx5_detach(struct mlx5vf_mlx5 *fw)
+{
+	struct mlx5vf_pci_dev *mvdev = fw->mvdev;
+
+	mlx5vf_state_mutex_lock(mvdev);
+	/* No new command from now on; closing frees every buffer (and the PD). */
+	WRITE_ONCE(fw->detached, true);
+	mlx5vf_core_dev_detach(mvdev->mig);
+	mlx5vf_core_dev_close_files(mvdev->mig);
+	mlx5vf_sync_files(mvdev);
+	mlx5vf_state_mutex_unlock(mvdev);
+	flush_work(&fw->err_work);
+}
+
+static void mlx5vf_mlx5_attach(struct mlx5vf_mlx5 *fw)
+{
+	struct mlx5vf_pci_dev *mvdev = fw->mvdev;
+
+	mlx5vf_state_mutex_lock(mvdev);
+	WRITE_ONCE(fw->detached, false);
+	mlx5vf_core_dev_attach(mvdev->mig);
+	mlx5vf_state_mutex_unlock(mvdev);
+}
+
+static int mlx5vf_mlx5_vf_event(struct notifier_block *nb, unsigned long event, void *data)
+{
+	struct mlx5vf_mlx5_nb *n = container_of(nb, struct mlx5vf_mlx5_nb, nb);
+
+	mutex_lock(&n->lock);
+	if (n->fw && event == MLX5_PF_NOTIFY_DISABLE_VF)
+		mlx5vf_mlx5_detach(n->fw);
+	else if (n->fw && event == MLX5_PF_NOTIFY_ENABLE_VF)
+		mlx5vf_mlx5_attach(n->fw);
+	mutex_unlock(&n->lock);
+	return NOTIFY_OK;
+}
+
+/* What source and destination must share: PSID (folded) and firmware version. */
+static u64 mlx5vf_mlx5_fw_identity(struct mlx5_core_dev *mdev)
+{
+	u32 psid = jhash(mdev->board_id, strnlen(mdev->board_id, MLX5_BOARD_ID_LEN), 0);
+
+	return (u64)(psid & 0xffff) << 48 | (u64)fw_rev_maj(mdev) << 32 |
+	       (u64)fw_rev_min(mdev) << 16 | fw_rev_sub(mdev);
+}
+
+static int mlx5vf_mlx5_query_vf_caps(struct mlx5_core_dev *mdev, int vf_id,
+				     struct mlx5vf_cmd_general_caps *gen,
+				     struct mlx5vf_cmd_general2_caps *gen2)
+{
+	u32 in[MLX5_ST_SZ_DW(query_hca_cap_in)] = {};
+	u16 fid = mlx5vf_cmd_vf_function_id(vf_id);
+	void *out;
+	int ret;
+
+	out = kzalloc(MLX5_ST_SZ_BYTES(query_hca_cap_out), GFP_KERNEL);
+	if (!out)
+		return -ENOMEM;
+	mlx5vf_cmd_query_vf_general2_cap(in, fid);
+	ret = mlx5_cmd_exec_inout(mdev, query_hca_cap, in, out);
+	if (ret)
+		goto out;
+	mlx5vf_cmd_parse_general2_caps(mlx5vf_cmd_hca_cap(out), gen2);
+
+	memset(in, 0, sizeof(in));
+	memset(out, 0, MLX5_ST_SZ_BYTES(query_hca_cap_out));
+	mlx5vf_cmd_query_vf_general_cap(in, fid);
+	ret = mlx5_cmd_exec_inout(mdev, query_hca_cap, in, out);
+	if (!ret)
+		mlx5vf_cmd_parse_general_caps(mlx5vf_cmd_hca_cap(out), gen);
+out:
+	kfree(out);
+	return ret;
+}
+
+/*
+ * Gate: the PF is driven by mlx5_core, its firmware migrates and supports
+ * precopy, and the VF itself was made migratable (devlink port function
+ * "migratable", set before the VF was bound here).
+ */
+static int mlx5vf_mlx5_probe_fw(struct mlx5vf_mlx5 *fw, const char **why)
+{
+	struct pci_dev *pdev = fw->mvdev->core.pdev;
+	struct mlx5vf_cmd_general2_caps pf2, vf2;
+	struct mlx5vf_cmd_general_caps pf, vf;
+	int ret;
+
+	mlx5vf_cmd_parse_general_caps(fw->mdev->caps.hca[MLX5_CAP_GENERAL]->cur, &pf);
+	mlx5vf_cmd_parse_general2_caps(fw->mdev->caps.hca[MLX5_CAP_GENERAL_2]->cur, &pf2);
+	if (!pf.migration) {
+		*why = "the PF's firmware has no migration capability";
+		return -EOPNOTSUPP;
+	}
+	if (!pf2.migration_multi_load || !pf2.migration_tracking_state) {
+		*why = "the PF's firmware lacks precopy (migration_multi_load, tracking_state)";
+		return -EOPNOTSUPP;
+	}
+	fw->vf_id = pci_iov_vf_id(pdev);
+	if (fw->vf_id < 0) {
+		*why = "no VF index on its PF";
+		return fw->vf_id;
+	}
+	ret = mlx5vf_mlx5_query_vf_caps(fw->mdev, fw->vf_id, &vf, &vf2);
+	if (ret) {
+		*why = "querying the VF's capabilities on the PF failed";
+		return ret;
+	}
+	if (!vf2.migratable) {
+		*why = "the VF is not migratable (devlink port function ... migratable enable)";
+		return -EOPNOTSUPP;
+	}
+	fw->vhca_id = vf.vhca_id;
+	fw->chunk_mode = pf2.migration_in_chunks;
+	return 0;
+}
+
+static int mlx5vf_mlx5_create_dev(struct mlx5vf_mlx5 *fw, u64 identity)
+{
+	struct pci_dev *pdev = fw->mvdev->core.pdev;
+	struct mlx5vf_dev_config cfg = {
+		.fw_ops = &mlx5vf_mlx5_fw_ops,
+		.fw_ctx = fw,
+		.ops = &mlx5vf_mlx5_dev_ops,
+		.ops_ctx = fw,
+		.compat = {
+			.pci_vendor_id = pdev->vendor,
+			.pci_device_id = pdev->device,
+			.vhca_state_format = MLX5VF_STATE_FORMAT,
+			.fw_identity = identity,
+		},
+		.features = MLX5VF_MIG_FEATURE_STOP_COPY | MLX5VF_MIG_FEATURE_P2P |
+			    MLX5VF_MIG_FEATURE_PRE_COPY,
+	};
+
+	return mlx5vf_core_dev_create(&cfg, &fw->mvdev->mig);
+}
+
+int mlx5vf_mlx5_init(struct mlx5vf_pci_dev *mvdev)
+{
+	struct pci_dev *pdev = mvdev->core.pdev;
+	struct mlx5_core_dev *mdev;
+	struct mlx5vf_mlx5 *fw;
+	const char *why;
+	u64 identity;
+	int ret;
+
+	if (!pdev->is_virtfn) {
+		dev_info(&pdev->dev, "migration off: not an SR-IOV virtual function\n");
+		return -ENODEV;
+	}
+	/* Holds the PF's interface up until the put below. */
+	mdev = mlx5_vf_get_core_dev(pdev);
+	if (!mdev) {
+		dev_info(&pdev->dev,
+			 "migration off: the PF is not driven by mlx5_core, or its interface is down\n");
+		return -ENODEV;
+	}
+	fw = kzalloc(sizeof(*fw), GFP_KERNEL);
+	if (!fw) {
+		why = "out of memory";
+		ret = -ENOMEM;
+		goto out_put;
+	}
+	fw->mvdev = mvdev;
+	fw->mdev = mdev;
+	mutex_init(&fw->pd_lock);
+	spin_lock_init(&fw->save_lock);
+	INIT_WORK(&fw->err_work, mlx5vf_mlx5_err_work);
+	ret = mlx5vf_mlx5_probe_fw(fw, &why);
+	if (ret)
+		goto out_free;
+	identity = mlx5vf_mlx5_fw_identity(mdev);
+
+	mlx5_cmd_init_async_ctx(mdev, &fw->async_ctx);
+	ret = mlx5vf_mlx5_create_dev(fw, identity);
+	if (ret) {
+		why = "creating the migration device failed";
+		goto out_ctx;
+	}
+	fw->nb = kzalloc(sizeof(*fw->nb), GFP_KERNEL);
+	if (!fw->nb) {
+		why = "out of memory";
+		ret = -ENOMEM;
+		goto out_dev;
+	}
+	mutex_init(&fw->nb->lock);
+	fw->nb->fw = fw;
+	fw->nb->nb.notifier_call = mlx5vf_mlx5_vf_event;
+	ret = mlx5_sriov_blocking_notifier_register(mdev, fw->vf_id, &fw->nb->nb);
+	if (ret) {
+		why = "registering for the PF's VF events failed";
+		goto out_nb;
+	}
+	mvdev->mlx5 = fw;
+	mlx5_vf_put_core_dev(mdev);
+	dev_info(&pdev->dev,
+		 "migratable VF: vhca_id %u, firmware %u.%u.%u%s (stop-copy, P2P, precopy)\n",
+		 fw->vhca_id, (u32)(identity >> 32 & 0xffff), (u32)(identity >> 16 & 0xffff),
+		 (u32)(identity & 0xffff), fw->chunk_mode ? ", chunked saves" : "");
+	return 0;
+
+out_nb:
+	mutex_destroy(&fw->nb->lock);
+	kfree(fw->nb);
+out_dev:
+	mlx5vf_core_dev_destroy(mvdev->mig);
+	mvdev->mig = NULL;
+out_ctx:
+	mlx5_cmd_cleanup_async_ctx(&fw->async_ctx);
+out_free:
+	mutex_destroy(&fw->pd_lock);
+	kfree(fw);
+out_put:
+	mlx5_vf_put_core_dev(mdev);
+	dev_info(&pdev->dev, "migration off: %s (%d)\n", why, ret);
+	return ret;
+}
+
+/*
+ * The PF's side first. Normally this runs while the VF is being unbound or
+ * removed, its PF alive: we leave the notifier chain. But a data_fd holds the
+ * device, so the last put (and this) can come after the VF was removed, when
+ * its PF may have gone too; then nothing of the PF's is touched, and the
+ * notifier block stays behind, disarmed, in a chain that is either freed or
+ * keeps calling a harmless function.
+ */
+static void mlx5vf_mlx5_leave_pf(struct mlx5vf_mlx5 *fw)
+{
+	struct mlx5vf_mlx5_nb *n = fw->nb;
+
+	mutex_lock(&n->lock);
+	n->fw = NULL;
+	mutex_unlock(&n->lock);
+	if (!device_is_registered(&fw->mvdev->core.pdev->dev)) {
+		dev_warn(mlx5vf_mlx5_vf_dev(fw),
+			 "migration: released after the VF was removed; PF notifier left disarmed\n");
+		return;
+	}
+	mlx5_sriov_blocking_notifier_unregister(fw->mdev, fw->vf_id, &n->nb);
+	mutex_destroy(&n->lock);
+	kfree(n);
+}
+
+void mlx5vf_mlx5_uninit(struct mlx5vf_pci_dev *mvdev)
+{
+	struct mlx5vf_mlx5 *fw = mvdev->mlx5;
+	struct mlx5vf_dev *mig;
+
+	if (!fw)
+		return;
+	mvdev->mlx5 = NULL;
+
+	mlx5vf_mlx5_leave_pf(fw);
+	/* data_fds may outlive this: they find no device from now on. */
+	mlx5vf_state_mutex_lock(mvdev);
+	mlx5vf_core_dev_close_files(mvdev->mig);
+	mlx5vf_sync_files(mvdev);
+	mig = mvdev->mig;
+	mvdev->mig = NULL;
+	mlx5vf_state_mutex_unlock(mvdev);
+	/* Waits for a SAVE completion still to come (a save given up on). */
+	mlx5_cmd_cleanup_async_ctx(&fw->async_ctx);
+	cancel_work_sync(&fw->err_work);
+	mlx5vf_core_dev_destroy(mig);
+	/* Buffers firmware might still reach were leaked, and keep their PD. */
+	if (fw->pd_users)
+		dev_warn(mlx5vf_mlx5_vf_dev(fw), "migration: %u buffers leaked at release\n",
+			 fw->pd_users);
+	mutex_destroy(&fw->pd_lock);
+	kfree(fw);
+}
