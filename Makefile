@@ -15,7 +15,7 @@ KDIR ?= $(if $(wildcard $(running_kdir)/Makefile),$(running_kdir),$(debian_kdir)
 KBUILD_ARGS ?=
 
 .PHONY: all module setup check check-host check-module check-kunit check-vm demo bench \
-	install clean help
+	install clean distclean help print-kdir
 
 all: module
 
@@ -55,8 +55,13 @@ install: module
 	$(MAKE) -C $(KDIR) M=$(top) modules_install
 	depmod -a $(notdir $(patsubst %/build,%,$(KDIR)))
 
+# clean: build products. distclean: also the caches that take minutes to
+# rebuild (the KUnit UML tree, the debug kernel, extracted sources).
 clean:
 	-$(MAKE) -C $(KDIR) M=$(top) clean 2>/dev/null
+	rm -rf $(top)/build/host $(top)/build/bench $(top)/build/vm $(top)/build/check $(top)/build/tools
+
+distclean: clean
 	rm -rf $(top)/build
 
 print-kdir:
