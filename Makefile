@@ -15,7 +15,7 @@ KDIR ?= $(if $(wildcard $(running_kdir)/Makefile),$(running_kdir),$(debian_kdir)
 KBUILD_ARGS ?=
 
 .PHONY: all module setup check check-host check-module check-kunit check-vm demo bench \
-	install clean distclean help print-kdir
+	install clean distclean help print-kdir tools
 
 all: module
 
@@ -47,6 +47,9 @@ check-host check-module check-kunit check-vm:
 
 demo:
 	@$(top)/scripts/demo
+
+tools:
+	$(MAKE) -C $(top)/tools
 
 bench:
 	@$(top)/scripts/bench

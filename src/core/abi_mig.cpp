@@ -209,6 +209,10 @@ extern "C" int mlx5vf_core_dev_set_state(mlx5vf_dev *dev, enum mlx5vf_mig_state 
 {
 	*save = nullptr;
 	*resume = nullptr;
+	// The VFIO core hands over the user's raw value: check it before the
+	// narrowing to MigState could turn it into a valid state.
+	if (static_cast<unsigned>(target) >= kMigStateCount)
+		return -MLX5VF_EINVAL;
 	auto opened = dev->dev->set_state(static_cast<MigState>(target), owner);
 	if (opened.is_error())
 		return kstd::to_errno(opened.error());

@@ -187,3 +187,18 @@ TEST(AbiMig, RefusedStreamExplainsItself)
 }
 
 } // namespace
+
+namespace {
+
+// Found by the uAPI client: 0x102 was truncated to a valid state.
+TEST(AbiMig, OutOfRangeStatesAreRefusedWithTheStateUnchanged)
+{
+	CSide s;
+	s.init(3, 1);
+	for (unsigned bad : {8u, 0x102u, 0xffffffffu}) {
+		EXPECT_EQ(-MLX5VF_EINVAL, s.go(static_cast<mlx5vf_mig_state>(bad))) << bad;
+		EXPECT_EQ(MLX5VF_MIG_RUNNING, mlx5vf_core_dev_state(s.dev));
+	}
+}
+
+} // namespace

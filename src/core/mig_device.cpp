@@ -148,7 +148,9 @@ void MigDevice::close_save_file(bool fw_cleanup)
 	// Leave the firmware as a new migration expects it. Best effort: a
 	// failing cleanup must not keep a running device in precopy, and a
 	// function reset clears the firmware anyway.
-	if (fw_cleanup && !gate_.detached() && wait_idle().is_ok() && saving_->needs_fw_cleanup()) {
+	const bool idle = wait_idle().is_ok();
+	saving_->quiesce();
+	if (fw_cleanup && idle && !gate_.detached() && saving_->needs_fw_cleanup()) {
 		if (saving_->start_cleanup_save().is_error() || wait_idle().is_error())
 			mlx5vf_shim_log(MLX5VF_LOG_WARN,
 					"firmware cleanup save failed; tracking may linger until reset");

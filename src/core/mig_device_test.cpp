@@ -343,3 +343,71 @@ TEST(MigDevice, StreamCutBetweenChunksOfAFullImageDoesNotStart)
 
 } // namespace
 } // namespace mlx5vf
+
+namespace mlx5vf {
+namespace {
+
+rig::SimConfig chunked_sim()
+{
+	rig::SimConfig cfg = rig::small_sim();
+	cfg.state_size = 256 * 1024;
+	cfg.chunk_mode = true;
+	cfg.max_chunk = 32 * 1024;
+	return cfg;
+}
+
+// Found by the uAPI client: closing a chunked save while a chunk was in
+// flight delivered it, which started the next chunk on a closing file.
+TEST(MigDevice, ClosingAChunkedSaveMidImageLeavesNothingInFlight)
+{
+	for (int how = 0; how < 3; how++) {
+		Side src;
+		ASSERT_TRUE(src.init(chunked_sim(), 32 * 1024).is_ok());
+		ASSERT_TRUE(src.go(S::StopCopy).is_ok());
+		ASSERT_TRUE(src.sim->completion_pending()); // the first chunk is in flight
+		if (how == 0) {
+			src.dev->reset();
+		} else if (how == 1) {
+			ASSERT_TRUE(src.go(S::Stop).is_ok());
+		} else {
+			src.dev->close_files();
+		}
+		EXPECT_FALSE(src.sim->completion_pending()) << "case " << how;
+		EXPECT_FALSE(src.save->save_in_flight()) << "case " << how;
+		EXPECT_FALSE(src.sim->image_in_progress()) << "case " << how << ": firmware left mid-image";
+		// The device is immediately usable for a new migration.
+		if (src.dev->state() != S::Running) {
+			ASSERT_TRUE(src.go(S::Running).is_ok());
+		}
+		std::vector<uint8_t> stream;
+		ASSERT_TRUE(src.go(S::StopCopy).is_ok()) << "case " << how;
+		EXPECT_TRUE(src.drain(stream).is_ok());
+	}
+}
+
+// Found by the uAPI client: a hostile stream made the destination allocate
+// whatever size a record claimed.
+TEST(MigDevice, HostileSizesDoNotBuyMemoryOnTheDestination)
+{
+	Side dst;
+	ASSERT_TRUE(dst.init(rig::small_sim()).is_ok());
+	ASSERT_TRUE(dst.go(S::Resuming).is_ok());
+	// STOP_COPY_SIZE claiming 512 MiB: accepted as a hint, not honoured.
+	std::vector<uint8_t> rec(24, 0);
+	kstd::store_le64(&rec[0], 8);
+	kstd::store_le32(&rec[8], 1);
+	kstd::store_le32(&rec[12], 1);
+	kstd::store_le64(&rec[16], 512ull << 20);
+	ASSERT_TRUE(dst.feed(rec, 0, rec.size(), rec.size()).is_ok());
+	EXPECT_LE(dst.resume->preallocated(), dst.resume->load_limit());
+	EXPECT_LT(dst.resume->load_limit(), 512ull << 20);
+	// An FW_DATA header claiming 512 MiB: refused before any allocation.
+	std::vector<uint8_t> hdr(16, 0);
+	kstd::store_le64(&hdr[0], 512ull << 20);
+	host_shim::reset_allocation_counters();
+	EXPECT_EQ(kstd::Err::Overflow, dst.feed(hdr, 0, hdr.size(), hdr.size()).error());
+	EXPECT_EQ(0, host_shim::allocation_attempts());
+}
+
+} // namespace
+} // namespace mlx5vf

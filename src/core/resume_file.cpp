@@ -5,12 +5,30 @@
 
 namespace mlx5vf {
 
+namespace {
+
+// Images from a compatible source come from the same model of device: twice
+// our own full image (state grows), and never less than a few chunks.
+constexpr uint64_t kLoadLimitFloor = 64ull << 20;
+
+uint64_t load_limit_for(const StateSize &own, bool chunk_mode)
+{
+	const uint64_t image = chunk_mode ? own.remaining_total : own.required;
+	const uint64_t doubled = image > stream::kMaxLoadSize / 2 ? stream::kMaxLoadSize : 2 * image;
+	return kstd::min(kstd::max(doubled, kLoadLimitFloor), stream::kMaxLoadSize);
+}
+
+} // namespace
+
 kstd::Result<kstd::Owned<ResumeFile>> ResumeFile::create(Firmware &fw, const stream::CompatInfo &local)
 {
+	const bool chunk = fw.caps().chunk_mode;
+	const StateSize own = TRY(fw.query_state({.incremental = false, .chunk = chunk}));
 	void *mem = kstd::alloc_bytes(sizeof(ResumeFile), kstd::AllocCtx::Sleepable);
 	if (!mem)
 		return kstd::Err::NoMem;
-	return kstd::Owned<ResumeFile>(new (kstd::PlacementTag{}, mem) ResumeFile(fw, local));
+	return kstd::Owned<ResumeFile>(new (kstd::PlacementTag{}, mem)
+					       ResumeFile(fw, local, load_limit_for(own, chunk)));
 }
 
 ResumeFile::~ResumeFile()
@@ -41,7 +59,7 @@ kstd::Result<void> ResumeFile::on_stop_copy_size(uint64_t bytes)
 {
 	// Preallocate during precopy; if memory is short now, begin_image tries
 	// again with the exact size later, so this never fails the stream.
-	if (ensure_buffer(bytes).is_error())
+	if (ensure_buffer(kstd::min(bytes, load_limit_)).is_error())
 		mlx5vf_shim_log(MLX5VF_LOG_WARN, "could not preallocate the stop-copy image buffer");
 	return kstd::ok();
 }
@@ -53,6 +71,8 @@ kstd::Result<void> ResumeFile::on_compat(kstd::ConstBytes payload)
 
 kstd::Result<void> ResumeFile::begin_image(uint64_t size)
 {
+	if (size > load_limit_)
+		return kstd::Err::Overflow;
 	TRY(ensure_buffer(size));
 	image_size_ = size;
 	return kstd::ok();

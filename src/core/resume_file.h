@@ -34,6 +34,9 @@ public:
 	bool closed() const { return closed_; }
 
 	const stream::Parser &parser() const { return parser_; }
+	// Bytes of image buffer held now, and the largest image this file loads.
+	uint64_t preallocated() const { return image_ ? image_->capacity() : 0; }
+	uint64_t load_limit() const { return load_limit_; }
 
 	// stream::Sink
 	kstd::Result<void> on_stop_copy_size(uint64_t bytes) override;
@@ -43,11 +46,17 @@ public:
 	kstd::Result<void> end_image() override;
 
 private:
-	ResumeFile(Firmware &fw, const stream::CompatInfo &local) : fw_(fw), local_(local), parser_(*this) {}
+	ResumeFile(Firmware &fw, const stream::CompatInfo &local, uint64_t load_limit)
+	    : fw_(fw), local_(local), load_limit_(load_limit), parser_(*this)
+	{
+	}
 	kstd::Result<void> ensure_buffer(uint64_t size);
 
 	Firmware &fw_;
 	const stream::CompatInfo local_;
+	// The largest image this device could plausibly be sent: a stream must
+	// not buy memory just by claiming a size.
+	const uint64_t load_limit_;
 	stream::Parser parser_;
 	DataBuffer *image_ = nullptr; // ToDevice buffer, reused across records
 	uint64_t image_size_ = 0;     // size of the record being filled

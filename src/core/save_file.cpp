@@ -504,9 +504,15 @@ void SaveFile::drop_queue()
 	read_pos_ = stream_end_;
 }
 
+void SaveFile::quiesce()
+{
+	abandoned_ = true;
+	collect();
+}
+
 void SaveFile::close()
 {
-	collect();
+	quiesce();
 	if (load_acquire(inflight_)) {
 		// Keep the buffers (firmware may still write into them); the
 		// stream is dead all the same.

@@ -71,6 +71,9 @@ public:
 	// True while the firmware holds state for this file: tracking, or an
 	// image it has not finished handing out (chunks left).
 	bool needs_fw_cleanup() const { return tracking_ || fw_image_open_; }
+	// The file is about to close: take in a completion that has arrived
+	// without starting anything new, so needs_fw_cleanup() is current.
+	void quiesce();
 	// Before closing a file that needs_fw_cleanup() (precopy abandoned, a
 	// migration failed mid-image), no save in flight: a cleanup SAVE makes the
 	// firmware drop tracking and the unfinished image, so the next migration

@@ -87,6 +87,30 @@ void mlx5vf_mig_close(struct mlx5vf_pci_dev *mvdev)
 	mlx5vf_state_mutex_unlock(mvdev);
 }
 
+/* One line: which request failed where, and for a refused stream why. */
+static void mlx5vf_log_arc_failure(struct mlx5vf_pci_dev *mvdev, enum mlx5vf_mig_state from,
+				   enum mlx5vf_mig_state to, int ret)
+{
+	enum mlx5vf_mig_state at = mlx5vf_core_dev_state(mvdev->mig);
+	const char *why = NULL;
+	u64 offset = 0;
+
+	if (at == MLX5VF_MIG_RESUMING && mvdev->resuming)
+		why = mlx5vf_core_resume_error(mvdev->resuming->resume, &offset);
+	if (why)
+		dev_warn_ratelimited(&mvdev->core.pdev->dev,
+				     "migration: %s -> %s failed at %s: stream byte %llu: %s (%d)\n",
+				     mlx5vf_core_mig_state_name(from),
+				     mlx5vf_core_mig_state_name(to),
+				     mlx5vf_core_mig_state_name(at), offset, why, ret);
+	else
+		dev_warn_ratelimited(&mvdev->core.pdev->dev,
+				     "migration: %s -> %s failed at %s: %d\n",
+				     mlx5vf_core_mig_state_name(from),
+				     mlx5vf_core_mig_state_name(to),
+				     mlx5vf_core_mig_state_name(at), ret);
+}
+
 static struct file *mlx5vf_set_state(struct vfio_device *vdev, enum vfio_device_mig_state new_state)
 {
 	struct mlx5vf_pci_dev *mvdev = to_mlx5vf(vdev);
@@ -106,9 +130,7 @@ static struct file *mlx5vf_set_state(struct vfio_device *vdev, enum vfio_device_
 	from = mlx5vf_core_dev_state(mvdev->mig);
 	ret = mlx5vf_core_dev_set_state(mvdev->mig, to, mf, &save, &resume);
 	if (ret) {
-		dev_warn(&mvdev->core.pdev->dev, "migration: %s -> %s failed at %s: %d\n",
-			 mlx5vf_core_mig_state_name(from), mlx5vf_core_mig_state_name(to),
-			 mlx5vf_core_mig_state_name(mlx5vf_core_dev_state(mvdev->mig)), ret);
+		mlx5vf_log_arc_failure(mvdev, from, to, ret);
 		filp = ERR_PTR(ret);
 	}
 	/* Drop the files the walk closed before attaching the one it opened. */

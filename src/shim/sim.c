@@ -75,10 +75,18 @@ static void mlx5vf_sim_deliver_locked(struct mlx5vf_pci_dev *mvdev)
 
 static void mlx5vf_sim_complete_work(struct work_struct *work)
 {
-	struct mlx5vf_pci_dev *mvdev = simb_to_mvdev(to_simb(work, false));
+	struct mlx5vf_sim_backend *simb = to_simb(work, false);
+	struct mlx5vf_pci_dev *mvdev = simb_to_mvdev(simb);
+	u64 now;
 
 	mlx5vf_state_mutex_lock(mvdev);
-	mlx5vf_sim_deliver_locked(mvdev);
+	now = ktime_get_ns();
+	/* A SAVE armed after this run was queued is not due yet. */
+	if (simb->armed && simb->due_ns > now)
+		mod_delayed_work(system_wq, &simb->complete_work,
+				 nsecs_to_jiffies(simb->due_ns - now));
+	else
+		mlx5vf_sim_deliver_locked(mvdev);
 	mlx5vf_state_mutex_unlock(mvdev);
 }
 

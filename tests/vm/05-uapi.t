@@ -3,9 +3,9 @@
 # /usr/local/bin by mkinitramfs --tools): two igb VFs bound to mlx5vf sim=1,
 # every arc from every state, saves and loads between the two VFs with odd
 # write segmentation, hostile streams, data_fd races and precopy accounting.
-# A second pass reloads the module with a slow simulated SAVE so that blocked
-# readers, EAGAIN and poll can be seen. The client's TAP is relayed line by
-# line into this test's own numbering.
+# Three passes reload the module with different simulated VFs (see below).
+# The client's TAP is relayed line by line into this test's own numbering,
+# plus one line per pass for the client's exit status and plan.
 # shellcheck source=lib.sh
 . "${TESTS_DIR:-$(dirname "$0")}/lib.sh"
 
@@ -13,10 +13,12 @@ ko=${MLX5VF_KO:-/lib/mlx5vf/mlx5vf.ko}
 client=$(command -v mlx5vf-mig) || skip_all "mlx5vf-mig not in the initramfs (mkinitramfs --tools build/tools)"
 [ -f "$ko" ] || bail_out "$ko is not in the initramfs"
 
-# The default 1 MiB simulated state: four 256 KiB image chunks, so streams
-# have several FW_DATA records; a whole stream in 1-byte writes takes a few
-# seconds under TCG.
-state_kib=1024
+# Pass 1: the default 1 MiB simulated state (a stop-copy image is one FW_DATA
+# record). Pass 2: 9 MiB, over the driver's 8 MiB save buffer, so images come
+# in chunks (several FW_DATA records, two buffers in flight). Pass 3: 9 MiB
+# and a SAVE that takes a second, so readers block and poll waits. A whole
+# stream in 1-byte writes costs ~2 us a write under TCG.
+big_kib=9216
 
 mark=$(dmesg_mark 05-uapi)
 check "modprobe igb" modprobe igb
@@ -28,7 +30,7 @@ vf0=$(readlink -f "$pf/virtfn0")
 vf1=$(readlink -f "$pf/virtfn1")
 bdf0=${vf0##*/}
 bdf1=${vf1##*/}
-[ -n "$bdf0" ] && [ -n "$bdf1" ] || bail_out "VFs did not appear"
+if [ -z "$bdf0" ] || [ -z "$bdf1" ]; then bail_out "VFs did not appear"; fi
 
 # bind PARAMS...: load mlx5vf with PARAMS and bind both VFs to it.
 bind_vfs() {
@@ -69,13 +71,16 @@ relay() {
 	[ -n "$_r_plan" ] && [ "$_r_plan" -eq "$_r_seen" ]
 }
 
-# run_client DESC ARGS...: run the client, relay its TAP, then one line for
-# its exit status and plan.
+# run_client SECS DESC ARGS...: run the client (its watchdog bails out after
+# SECS), relay its TAP, then one line for its exit status and plan. /init
+# gives the whole test 300 s: the three budgets add up to less, about three
+# times what the passes take under TCG.
 run_client() {
-	_c_desc=$1
-	shift
+	_c_secs=$1
+	_c_desc=$2
+	shift 2
 	out=/tmp/mlx5vf-mig.$$.tap
-	timeout -s KILL 280 "$client" --timeout 270 "$@" >"$out" 2>&1
+	timeout -s KILL $((_c_secs + 5)) "$client" --timeout "$_c_secs" "$@" >"$out" 2>&1
 	_c_rc=$?
 	if relay "$out"; then _c_plan=0; else _c_plan=1; fi
 	if [ "$_c_rc" -eq 0 ] && [ "$_c_plan" -eq 0 ]; then
@@ -86,16 +91,21 @@ run_client() {
 	rm -f "$out"
 }
 
-if check "bind $bdf0 and $bdf1 to mlx5vf (sim=1 sim_state_kib=$state_kib)" bind_vfs sim_state_kib=$state_kib; then
-	run_client "uapi suites" --src "$bdf0" --dst "$bdf1" all
+if check "pass 1: bind $bdf0 and $bdf1 to mlx5vf (sim=1)" bind_vfs; then
+	run_client 85 "pass 1 (1 MiB state)" --src "$bdf0" --dst "$bdf1" all
 fi
-check "unbind both VFs, rmmod mlx5vf" unbind_vfs
+check "pass 1: unbind both VFs, rmmod mlx5vf" unbind_vfs
 
-# A SAVE that takes a second to complete: readers block, poll waits.
-if check "rebind with sim_latency_us=1000000" bind_vfs sim_state_kib=$state_kib sim_latency_us=1000000; then
-	run_client "slow suite" --src "$bdf0" slow
+if check "pass 2: rebind with sim_state_kib=$big_kib" bind_vfs sim_state_kib=$big_kib; then
+	run_client 120 "pass 2 (chunked images)" --src "$bdf0" --dst "$bdf1" migrate hostile races precopy
 fi
-check "unbind both VFs, rmmod mlx5vf (slow pass)" unbind_vfs
+check "pass 2: unbind both VFs, rmmod mlx5vf" unbind_vfs
+
+if check "pass 3: rebind with sim_state_kib=$big_kib sim_latency_us=1000000" \
+	bind_vfs sim_state_kib=$big_kib sim_latency_us=1000000; then
+	run_client 55 "pass 3 (slow SAVE)" --src "$bdf0" slow
+fi
+check "pass 3: unbind both VFs, rmmod mlx5vf" unbind_vfs
 
 for vf in "$vf0" "$vf1"; do echo >"$vf/driver_override"; done
 check "disable VFs" sh -c "echo 0 > $pf/sriov_numvfs"

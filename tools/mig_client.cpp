@@ -1,0 +1,1680 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// mlx5vf-mig: a VFIO migration uAPI client that exercises what QEMU never
+// does: every arc from every state, hostile streams, odd write segmentation,
+// data_fd/reset/close races and the precopy accounting. It opens devices by
+// PCI address through the group/container API and prints TAP; exit status 0
+// iff every case passed.
+//
+//   mlx5vf-mig --src BDF [--dst BDF] [SUITE...]
+//   suites: flags arcs migrate hostile races precopy (= all, the default),
+//           slow (needs the module loaded with sim_latency_us >= 200000)
+#include "mig_util.h"
+#include "vfio_uapi.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <thread>
+#include <unistd.h>
+
+using namespace mig;
+
+namespace {
+
+// ---------------------------------------------------------------- helpers
+
+struct Fd {
+	int fd = -1;
+	Fd() = default;
+	explicit Fd(int f) : fd(f) {}
+	~Fd() { reset(); }
+	Fd(const Fd &) = delete;
+	Fd &operator=(const Fd &) = delete;
+	void reset(int f = -1)
+	{
+		if (fd >= 0)
+			close(fd);
+		fd = f;
+	}
+	int get() const { return fd; }
+};
+
+bool in_saving_group(uint32_t s)
+{
+	return s == kPreCopy || s == kPreCopyP2p || s == kStopCopy;
+}
+
+bool has_session(uint32_t s)
+{
+	return in_saving_group(s) || s == kResuming;
+}
+
+void set_nonblock(int fd, bool on)
+{
+	const int fl = fcntl(fd, F_GETFL);
+	fcntl(fd, F_SETFL, on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK);
+}
+
+// A 0-byte non-blocking probe: ENODEV once the driver detached the file,
+// anything else while it is still the device's session.
+int probe_fd(int fd, uint32_t state)
+{
+	set_nonblock(fd, true);
+	char c;
+	const long n = state == kResuming ? (write(fd, &c, 0) < 0 ? -errno : 0) : read_once(fd, &c, 0);
+	set_nonblock(fd, false);
+	return n < 0 ? static_cast<int>(-n) : 0;
+}
+
+// Back to RUNNING by the cheapest legal way: a state change, or a reset where
+// the uAPI requires one (RESUMING can only be aborted by a reset).
+bool to_running(Device &d)
+{
+	uint32_t s = d.state();
+	if (s == kRunning)
+		return true;
+	if (s != kResuming && s != kError) {
+		int fd;
+		if (!d.set_state(kRunning, &fd)) {
+			if (fd >= 0)
+				close(fd);
+			if (d.state() == kRunning)
+				return true;
+		}
+	}
+	if (const int err = d.reset())
+		tap.diag("VFIO_DEVICE_RESET on %s: %s", d.bdf().c_str(), errname(err).c_str());
+	s = d.state();
+	if (s != kRunning)
+		tap.diag("%s stuck in %s", d.bdf().c_str(), state_name(s));
+	return s == kRunning;
+}
+
+struct Saved {
+	Bytes stream;
+	uint64_t checksum = 0; // debugfs saved_checksum of the source
+};
+
+// Stop-copy save from RUNNING (the combination arc RUNNING -> STOP_COPY).
+bool save_stop_copy(Device &d, Saved *out, std::string *why, size_t chunk = 1 << 20)
+{
+	if (!to_running(d)) {
+		*why = "cannot reach RUNNING";
+		return false;
+	}
+	int fd;
+	if (int err = d.set_state(kStopCopy, &fd)) {
+		*why = "RUNNING -> STOP_COPY: " + errname(err);
+		return false;
+	}
+	Fd f(fd);
+	out->stream.clear();
+	if (int err = read_to_eof(fd, &out->stream, chunk)) {
+		*why = "read: " + errname(err);
+		return false;
+	}
+	out->checksum = d.debugfs_hex("saved_checksum");
+	int nfd;
+	if (int err = d.set_state(kStop, &nfd)) {
+		*why = "STOP_COPY -> STOP: " + errname(err);
+		return false;
+	}
+	return to_running(d);
+}
+
+struct LoadResult {
+	int write_err = 0;
+	size_t failed_at = 0;
+	int stop_err = 0;
+	uint64_t loaded = 0;
+	bool ok() const { return !write_err && !stop_err; }
+	std::string str() const
+	{
+		if (write_err)
+			return strf("write at %zu: %s", failed_at, errname(write_err).c_str());
+		if (stop_err)
+			return "RESUMING -> STOP: " + errname(stop_err);
+		return strf("loaded_checksum %016llx", static_cast<unsigned long long>(loaded));
+	}
+};
+
+// RUNNING -> RESUMING, write the stream cut at cuts, then RESUMING -> STOP
+// and back to RUNNING. A refused stream leaves the device as the driver left it.
+LoadResult load_stream(Device &d, const uint8_t *data, size_t len, const std::vector<size_t> &cuts)
+{
+	LoadResult r;
+	if (!to_running(d)) {
+		r.stop_err = EIO;
+		return r;
+	}
+	int fd;
+	if ((r.stop_err = d.set_state(kResuming, &fd)))
+		return r;
+	Fd f(fd);
+	if ((r.write_err = write_cuts(fd, data, len, cuts, &r.failed_at)))
+		return r;
+	int nfd;
+	if ((r.stop_err = d.set_state(kStop, &nfd)))
+		return r;
+	r.loaded = d.debugfs_hex("loaded_checksum");
+	to_running(d);
+	return r;
+}
+
+LoadResult load_stream(Device &d, const Bytes &s, const std::vector<size_t> &cuts)
+{
+	return load_stream(d, s.data(), s.size(), cuts);
+}
+
+std::vector<size_t> cuts_every(size_t n, size_t len)
+{
+	std::vector<size_t> c;
+	for (size_t p = n; p < len; p += n)
+		c.push_back(p);
+	return c;
+}
+
+// Odd sizes, including ones that split the 16-byte header and the 64-byte
+// simulated image header in every way.
+std::vector<size_t> cuts_odd(size_t len)
+{
+	static const size_t sizes[] = {1, 3, 7, 15, 16, 17, 31, 63, 65, 4093, 4097, 65521, 2, 9, 127};
+	std::vector<size_t> c;
+	size_t p = 0;
+	for (size_t i = 0;; i++) {
+		p += sizes[i % (sizeof(sizes) / sizeof(sizes[0]))];
+		if (p >= len)
+			break;
+		c.push_back(p);
+	}
+	return c;
+}
+
+// Writes that straddle records: each write holds the tail of one record and
+// the head of the next, and every header is split.
+std::vector<size_t> cuts_straddle(const Bytes &s)
+{
+	std::vector<Record> recs;
+	std::string why;
+	if (!parse_stream(s, &recs, &why))
+		return cuts_odd(s.size());
+	std::vector<size_t> c;
+	for (const Record &r : recs) {
+		for (long d : {-3L, 1L, 5L, 15L, 17L, 80L})
+			if (static_cast<long>(r.offset) + d > 0)
+				c.push_back(r.offset + d);
+		for (size_t p = r.payload() + 100; p + 100 < r.end(); p += 65521)
+			c.push_back(p);
+	}
+	std::sort(c.begin(), c.end());
+	c.erase(std::unique(c.begin(), c.end()), c.end());
+	while (!c.empty() && c.back() >= s.size())
+		c.pop_back();
+	return c;
+}
+
+std::string describe_stream(const Bytes &s)
+{
+	std::vector<Record> recs;
+	std::string why;
+	if (!parse_stream(s, &recs, &why))
+		return "unparseable: " + why;
+	std::string out = strf("%zu bytes:", s.size());
+	for (const Record &r : recs)
+		out += strf(" [tag %#x%s %llu]", r.tag, r.flags & kFlagOptional ? " opt" : "",
+			    static_cast<unsigned long long>(r.size));
+	return out;
+}
+
+// Our COMPAT record first, STOP_COPY_SIZE next, then FW_DATA records only.
+bool stream_shape_ok(const Bytes &s, std::string *why)
+{
+	std::vector<Record> recs;
+	if (!parse_stream(s, &recs, why))
+		return false;
+	if (recs.size() < 3 || recs[0].tag != kTagCompat || recs[1].tag != kTagStopCopySize) {
+		*why = "expected COMPAT, STOP_COPY_SIZE, FW_DATA...: " + describe_stream(s);
+		return false;
+	}
+	if (!(recs[0].flags & kFlagOptional) || !(recs[1].flags & kFlagOptional) || recs[1].size != 8) {
+		*why = "COMPAT/STOP_COPY_SIZE must be optional, STOP_COPY_SIZE 8 bytes";
+		return false;
+	}
+	for (size_t i = 2; i < recs.size(); i++) {
+		if (recs[i].tag != kTagFwData || (recs[i].flags & kFlagOptional)) {
+			*why = strf("record %zu is not a mandatory FW_DATA", i);
+			return false;
+		}
+	}
+	return true;
+}
+
+// The bytes of record r within s.
+Bytes record_bytes(const Bytes &s, const Record &r)
+{
+	return Bytes(s.begin() + r.offset, s.begin() + r.end());
+}
+
+Bytes concat(std::initializer_list<Bytes> parts)
+{
+	Bytes out;
+	for (const Bytes &p : parts)
+		out.insert(out.end(), p.begin(), p.end());
+	return out;
+}
+
+// A thread blocked in read() on a data_fd.
+class Reader {
+public:
+	Reader(int fd, size_t len) : fd_(fd), buf_(len)
+	{
+		th_ = std::thread([this] {
+			tid_.store(static_cast<int>(syscall(SYS_gettid)));
+			result_.store(read_once(fd_, buf_.data(), buf_.size()));
+			done_.store(true);
+		});
+	}
+	~Reader()
+	{
+		if (!done_.load())
+			interrupt();
+		th_.join();
+	}
+	bool done() const { return done_.load(); }
+	long result() const { return result_.load(); }
+	bool wait(unsigned ms)
+	{
+		const uint64_t end = now_ms() + ms;
+		while (!done_.load() && now_ms() < end)
+			sleep_ms(2);
+		return done_.load();
+	}
+	// True once the thread is seen asleep inside read(); false if it ended
+	// or was not seen blocking within ms.
+	bool wait_blocked(unsigned ms)
+	{
+		const uint64_t end = now_ms() + ms;
+		while (now_ms() < end && !done_.load()) {
+			const int tid = tid_.load();
+			if (tid) {
+				const std::string stat = read_text(strf("/proc/self/task/%d/stat", tid));
+				const std::string sc = read_text(strf("/proc/self/task/%d/syscall", tid));
+				const size_t paren = stat.rfind(')');
+				const bool sleeping = paren != std::string::npos && paren + 2 < stat.size() &&
+						      stat[paren + 2] == 'S';
+				// syscall 0 is read on x86-64; without the file, trust the state.
+				if (sleeping && (sc.empty() || sc.compare(0, 2, "0 ") == 0))
+					return true;
+			}
+			sleep_ms(5);
+		}
+		return false;
+	}
+	void interrupt()
+	{
+		// SIGUSR1 has a handler without SA_RESTART: read() returns EINTR.
+		pthread_kill(th_.native_handle(), SIGUSR1);
+		wait(5000);
+	}
+
+private:
+	int fd_;
+	Bytes buf_;
+	std::thread th_;
+	std::atomic<int> tid_{0};
+	std::atomic<long> result_{0};
+	std::atomic<bool> done_{false};
+};
+
+struct Ctx {
+	Device *src = nullptr;
+	Device *dst = nullptr; // == src when only one VF was given
+	Kmsg kmsg;
+	Saved good; // a stop-copy stream of src
+	bool have_good = false;
+	bool good_stream()
+	{
+		if (have_good)
+			return true;
+		std::string why;
+		have_good = save_stop_copy(*src, &good, &why);
+		if (!have_good)
+			tap.diag("could not save a reference stream from %s: %s", src->bdf().c_str(),
+				 why.c_str());
+		return have_good;
+	}
+};
+
+bool reach(Device &d, uint32_t cur, int *fd, std::string *why);
+
+// Kernel splats logged since the last c.kmsg.mark(), as diagnostics.
+bool no_splat(Ctx &c)
+{
+	bool clean = true;
+	for (const auto &l : c.kmsg.since()) {
+		if (is_splat(l)) {
+			if (clean)
+				tap.diag("kmsg: %s", l.c_str());
+			clean = false;
+		}
+	}
+	return clean;
+}
+
+// The device takes arcs again: RUNNING -> STOP -> RUNNING, which needs the
+// firmware to accept SUSPEND (it refuses with EBUSY while a SAVE left behind
+// by an ended session is still owed a completion). Returns the milliseconds
+// until it worked, or -1 after timeout_ms.
+long usable_within(Device &d, unsigned timeout_ms, std::string *last)
+{
+	const uint64_t t0 = now_ms();
+	for (;;) {
+		int fd;
+		std::string why;
+		if (reach(d, kStop, &fd, &why) && to_running(d))
+			return static_cast<long>(now_ms() - t0);
+		*last = why;
+		if (now_ms() - t0 > timeout_ms)
+			return -1;
+		sleep_ms(100);
+	}
+}
+
+// ---------------------------------------------------------------- (a) flags
+
+void suite_flags(Ctx &c)
+{
+	Device &d = *c.src;
+	uint64_t flags = 0;
+	int err = d.mig_flags(&flags);
+	const uint64_t want = VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P | VFIO_MIGRATION_PRE_COPY;
+	tap.check(!err && flags == want,
+		  "flags: GET MIGRATION = %#llx (want STOP_COPY|P2P|PRE_COPY = %#llx), %s",
+		  static_cast<unsigned long long>(flags), static_cast<unsigned long long>(want),
+		  errname(err).c_str());
+
+	err = d.feature(VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIGRATION,
+			nullptr, 0);
+	tap.check(!err, "flags: PROBE|GET MIGRATION succeeds (%s)", errname(err).c_str());
+	uint64_t dummy = 0;
+	err = d.feature(VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_MIGRATION, &dummy, sizeof(dummy));
+	tap.check(err == EINVAL, "flags: SET MIGRATION is refused with EINVAL (%s)", errname(err).c_str());
+
+	uint32_t st = 0;
+	err = d.get_state(&st);
+	tap.check(!err && st == kRunning, "flags: a freshly opened device is RUNNING (%s, %s)",
+		  state_name(st), errname(err).c_str());
+
+	uint64_t size = 0;
+	err = d.data_size(&size);
+	tap.check(!err && size > 0, "flags: GET MIG_DATA_SIZE = %llu (%s)",
+		  static_cast<unsigned long long>(size), errname(err).c_str());
+	err = d.feature(VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_MIG_DATA_SIZE, &dummy, sizeof(dummy));
+	tap.check(err == EINVAL, "flags: SET MIG_DATA_SIZE is refused with EINVAL (%s)",
+		  errname(err).c_str());
+
+	// No device dirty tracking on the simulated VF: the feature is absent.
+	err = d.feature(VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_SET |
+				VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
+			nullptr, 0);
+	tap.check(err == ENOTTY, "flags: PROBE DMA_LOGGING_START = ENOTTY (no device dirty tracking) (%s)",
+		  errname(err).c_str());
+
+	struct vfio_device_feature_mig_state m = {.device_state = 0, .data_fd = -1};
+	err = d.feature(VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE, &m, sizeof(m),
+			sizeof(struct vfio_device_feature) + 4);
+	tap.check(err == EINVAL, "flags: MIG_DEVICE_STATE with a short argsz is refused with EINVAL (%s)",
+		  errname(err).c_str());
+	err = d.feature(VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE |
+				VFIO_DEVICE_FEATURE_SET,
+			&m, sizeof(m));
+	tap.check(err == EINVAL, "flags: GET|SET MIG_DEVICE_STATE together is refused with EINVAL (%s)",
+		  errname(err).c_str());
+}
+
+// ---------------------------------------------------------------- (b) arcs
+
+// Reach cur from RUNNING; *fd is its session's fd (or -1).
+bool reach(Device &d, uint32_t cur, int *fd, std::string *why)
+{
+	*fd = -1;
+	if (!to_running(d)) {
+		*why = "cannot reach RUNNING";
+		return false;
+	}
+	if (cur == kRunning)
+		return true;
+	if (int err = d.set_state(cur, fd)) {
+		*why = strf("RUNNING -> %s: %s", state_name(cur), errname(err).c_str());
+		return false;
+	}
+	if (has_session(cur) != (*fd >= 0)) {
+		*why = strf("RUNNING -> %s returned data_fd %d", state_name(cur), *fd);
+		return false;
+	}
+	return d.state() == cur;
+}
+
+void suite_arcs(Ctx &c)
+{
+	Device &d = *c.src;
+	if (!c.good_stream()) {
+		tap.check(false, "arcs: a reference stream to leave RESUMING with");
+		return;
+	}
+	static const uint32_t curs[] = {kStop,	     kRunning, kStopCopy,  kResuming,
+					kRunningP2p, kPreCopy, kPreCopyP2p};
+	static const uint32_t targets[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 0x102, 0xffffffffu};
+	for (uint32_t cur : curs) {
+		for (uint32_t target : targets) {
+			const std::string name =
+				target < 8 ? state_name(target) : strf("%#x", static_cast<unsigned>(target));
+			std::string why;
+			int fd;
+			if (!reach(d, cur, &fd, &why)) {
+				tap.check(false, "arcs: %s -> %s: setup: %s", state_name(cur), name.c_str(),
+					  why.c_str());
+				continue;
+			}
+			Fd old(fd);
+			const bool invalid =
+				target == kError || target > 7 ||
+				(cur == kStopCopy && (target == kPreCopy || target == kPreCopyP2p));
+			// Leaving RESUMING commits the stream: give it a complete one.
+			if (cur == kResuming && !invalid && target != cur) {
+				if (int err = write_all(fd, c.good.stream)) {
+					tap.check(false, "arcs: %s -> %s: writing the stream: %s",
+						  state_name(cur), name.c_str(), errname(err).c_str());
+					continue;
+				}
+			}
+			int nfd;
+			const int err = d.set_state(target, &nfd);
+			Fd fresh(nfd);
+			const uint32_t after = d.state();
+			bool pass;
+			std::string what;
+			if (invalid) {
+				const int probe = probe_fd(fd, cur);
+				pass = err == EINVAL && nfd < 0 && after == cur &&
+				       (fd < 0 || probe != ENODEV);
+				what = strf("refused %s, state %s, no fd, session %s", errname(err).c_str(),
+					    state_name(after),
+					    fd < 0	      ? "n/a"
+					    : probe == ENODEV ? "killed"
+							      : "intact");
+			} else {
+				const bool new_fd =
+					target != cur && (target == kResuming ||
+							  (in_saving_group(target) && !in_saving_group(cur)));
+				const bool keeps =
+					target == cur || (in_saving_group(cur) && in_saving_group(target));
+				const int probe = fd >= 0 ? probe_fd(fd, cur) : 0;
+				const bool old_ok = fd < 0 || (keeps ? probe != ENODEV : probe == ENODEV);
+				pass = !err && after == target && (nfd >= 0) == new_fd && old_ok;
+				what = strf("%s, state %s, %s, old session %s", errname(err).c_str(),
+					    state_name(after), nfd >= 0 ? "new fd" : "no new fd",
+					    fd < 0	      ? "n/a"
+					    : probe == ENODEV ? "ended (ENODEV)"
+							      : ("alive (" + errname(probe) + ")").c_str());
+				if (!pass)
+					what += strf(" [want %s, %s, old session %s]", state_name(target),
+						     new_fd ? "a new fd" : "no new fd",
+						     keeps ? "alive" : "ended");
+			}
+			tap.check(pass, "arcs: %s -> %s: %s", state_name(cur), name.c_str(), what.c_str());
+		}
+	}
+	to_running(d);
+}
+
+// ---------------------------------------------------------------- (c) migrate
+
+void check_load(Device &dst, const Saved &s, const std::vector<size_t> &cuts, const char *desc)
+{
+	const uint64_t before = dst.debugfs_hex("sim_checksum");
+	const uint64_t t0 = now_ms();
+	const LoadResult r = load_stream(dst, s.stream, cuts);
+	const bool pass = r.ok() && r.loaded == s.checksum && s.checksum != 0;
+	tap.check(pass, "%s: %zu writes of %zu bytes into %s, %s, source saved %016llx (%llu ms)", desc,
+		  cuts.size() + 1, s.stream.size(), dst.bdf().c_str(), r.str().c_str(),
+		  static_cast<unsigned long long>(s.checksum),
+		  static_cast<unsigned long long>(now_ms() - t0));
+	if (pass && before == s.checksum)
+		tap.diag("destination already held the source's state before the load");
+}
+
+// Precopy the QEMU way: PRE_COPY, drain initial and some dirty data, then
+// PRE_COPY_P2P -> STOP_COPY and read to EOF. Every byte read goes to sink.
+template <typename Sink>
+bool precopy_save(Device &d, unsigned rounds, Sink sink, uint64_t *checksum, std::string *why)
+{
+	if (!to_running(d)) {
+		*why = "cannot reach RUNNING";
+		return false;
+	}
+	int fd;
+	if (int err = d.set_state(kPreCopy, &fd)) {
+		*why = "RUNNING -> PRE_COPY: " + errname(err);
+		return false;
+	}
+	Fd f(fd);
+	Bytes buf(4093);
+	for (unsigned round = 0; round <= rounds; round++) {
+		PrecopyInfo info;
+		if (int err = precopy_info(fd, &info)) {
+			*why = "PRECOPY_INFO: " + errname(err);
+			return false;
+		}
+		for (;;) {
+			const long n = read_once(fd, buf.data(), buf.size());
+			if (n == -ENOMSG)
+				break;
+			if (n <= 0) {
+				*why = strf("precopy read: %s", n ? errname(-n).c_str() : "EOF");
+				return false;
+			}
+			if (!sink(buf.data(), n)) {
+				*why = "destination refused precopy data";
+				return false;
+			}
+		}
+		sleep_ms(20); // let the function dirty some pages
+	}
+	int nfd;
+	if (int err = d.set_state(kPreCopyP2p, &nfd)) {
+		*why = "PRE_COPY -> PRE_COPY_P2P: " + errname(err);
+		return false;
+	}
+	if (int err = d.set_state(kStopCopy, &nfd)) {
+		*why = "PRE_COPY_P2P -> STOP_COPY: " + errname(err);
+		return false;
+	}
+	*checksum = d.debugfs_hex("saved_checksum");
+	for (;;) {
+		const long n = read_once(fd, buf.data(), buf.size());
+		if (n == 0)
+			break;
+		if (n < 0) {
+			*why = "stop-copy read: " + errname(-n);
+			return false;
+		}
+		if (!sink(buf.data(), n)) {
+			*why = "destination refused stop-copy data";
+			return false;
+		}
+	}
+	if (int err = d.set_state(kStop, &nfd)) {
+		*why = "STOP_COPY -> STOP: " + errname(err);
+		return false;
+	}
+	return to_running(d);
+}
+
+void suite_migrate(Ctx &c)
+{
+	Device &src = *c.src;
+	Device &dst = *c.dst;
+	Saved s1;
+	std::string why;
+	bool ok = save_stop_copy(src, &s1, &why);
+	if (ok)
+		ok = stream_shape_ok(s1.stream, &why);
+	tap.check(ok && s1.checksum, "migrate: stop-copy save from %s: %s, saved_checksum %016llx%s%s",
+		  src.bdf().c_str(), describe_stream(s1.stream).c_str(),
+		  static_cast<unsigned long long>(s1.checksum), ok ? "" : ": ", ok ? "" : why.c_str());
+	if (!ok)
+		return;
+	if (!c.have_good) {
+		c.good = s1;
+		c.have_good = true;
+	}
+
+	check_load(dst, s1, {}, "migrate: stop-copy stream in one write");
+	check_load(dst, s1, cuts_every(1, s1.stream.size()), "migrate: stop-copy stream in 1-byte writes");
+	check_load(dst, s1, cuts_odd(s1.stream.size()), "migrate: stop-copy stream in odd-sized writes");
+	check_load(dst, s1, cuts_straddle(s1.stream),
+		   "migrate: stop-copy stream in writes straddling records");
+
+	// One stream per RESUMING session; the next session starts clean.
+	check_load(dst, s1, cuts_every(4096, s1.stream.size()),
+		   "migrate: a second session on the same destination");
+
+	Saved s2;
+	ok = precopy_save(
+		src, 3,
+		[&](const uint8_t *p, size_t n) {
+			s2.stream.insert(s2.stream.end(), p, p + n);
+			return true;
+		},
+		&s2.checksum, &why);
+	std::vector<Record> recs;
+	std::string pwhy;
+	const bool parsed = ok && parse_stream(s2.stream, &recs, &pwhy);
+	tap.check(ok && parsed && recs.size() >= 4,
+		  "migrate: precopy save from %s (3 dirty rounds, PRE_COPY_P2P, STOP_COPY): %s%s%s",
+		  src.bdf().c_str(), describe_stream(s2.stream).c_str(), ok ? "" : ": ",
+		  ok ? pwhy.c_str() : why.c_str());
+	if (ok)
+		check_load(dst, s2, cuts_straddle(s2.stream),
+			   "migrate: precopy stream (initial + deltas + final)");
+
+	if (&src == &dst) {
+		tap.skip("one VF only", "migrate: live precopy migration between two VFs");
+		tap.skip("one VF only", "migrate: reverse direction");
+		return;
+	}
+	// Live: every piece read from the source goes straight to the destination,
+	// as QEMU streams it, so the destination parses precopy data while the
+	// source still produces it.
+	ok = to_running(dst);
+	int rfd = -1;
+	int err = ok ? dst.set_state(kResuming, &rfd) : EIO;
+	Fd r(rfd);
+	uint64_t checksum = 0;
+	size_t moved = 0;
+	int werr = 0;
+	if (!err) {
+		ok = precopy_save(
+			src, 3,
+			[&](const uint8_t *p, size_t n) {
+				moved += n;
+				werr = write_cuts(rfd, p, n, {});
+				return werr == 0;
+			},
+			&checksum, &why);
+	}
+	int nfd;
+	const int stop = !err && ok ? dst.set_state(kStop, &nfd) : -1;
+	const uint64_t loaded = dst.debugfs_hex("loaded_checksum");
+	tap.check(!err && ok && !stop && loaded == checksum,
+		  "migrate: live precopy %s -> %s, %zu bytes streamed: %s%s, RESUMING -> STOP %s, loaded "
+		  "%016llx, "
+		  "saved %016llx",
+		  src.bdf().c_str(), dst.bdf().c_str(), moved,
+		  err  ? errname(err).c_str()
+		  : ok ? "ok"
+		       : why.c_str(),
+		  werr ? (" (" + errname(werr) + ")").c_str() : "",
+		  stop < 0 ? "skipped" : errname(stop).c_str(), static_cast<unsigned long long>(loaded),
+		  static_cast<unsigned long long>(checksum));
+	r.reset();
+	to_running(dst);
+
+	Saved s3;
+	ok = save_stop_copy(dst, &s3, &why, 4093);
+	tap.check(ok, "migrate: reverse stop-copy save from %s in 4093-byte reads%s%s", dst.bdf().c_str(),
+		  ok ? "" : ": ", ok ? "" : why.c_str());
+	if (ok)
+		check_load(src, s3, cuts_odd(s3.stream.size()),
+			   "migrate: reverse direction, odd-sized writes");
+}
+
+// ---------------------------------------------------------------- (d) hostile
+
+struct Hostile {
+	const char *name;
+	Bytes stream;
+	int want;	    // errno
+	bool at_write;	    // refused by write() (else by RESUMING -> STOP)
+	bool latch = false; // also check that later writes keep failing
+};
+
+void run_hostile(Ctx &c, const Hostile &h)
+{
+	Device &d = *c.dst;
+	const char *where = h.at_write ? "write()" : "RESUMING -> STOP";
+	if (!to_running(d)) {
+		tap.check(false, "hostile: %s: setup", h.name);
+		return;
+	}
+	// The driver logs write() refusals with dev_warn_ratelimited (a burst of
+	// 10 per 5 s): stay under it so that every refusal can be seen.
+	static uint64_t last_refusal_ms;
+	const unsigned pace = 1100;
+	if (h.at_write && now_ms() - last_refusal_ms < pace)
+		sleep_ms(pace - (now_ms() - last_refusal_ms));
+	if (h.at_write)
+		last_refusal_ms = now_ms();
+	c.kmsg.mark();
+	int fd;
+	int err = d.set_state(kResuming, &fd);
+	Fd f(fd);
+	size_t at = 0;
+	int werr = err ? err : write_all(fd, h.stream, 4096, &at);
+	int serr = 0;
+	int nfd;
+	if (!err && !werr)
+		serr = d.set_state(kStop, &nfd);
+	const std::vector<std::string> log = c.kmsg.since();
+	const int got = h.at_write ? werr : serr;
+	bool pass = !err && got == h.want && (h.at_write || !werr);
+	std::string extra;
+	if (pass && h.at_write) {
+		// The refusal is latched: later writes and the commit fail too.
+		if (h.latch) {
+			const int again =
+				write_cuts(fd, h.stream.data(), std::min<size_t>(16, h.stream.size()), {});
+			pass = again == h.want;
+			extra += ", next write " + errname(again);
+		}
+		const int stop = d.set_state(kStop, &nfd);
+		pass = pass && stop != 0;
+		extra += ", RESUMING -> STOP " + errname(stop);
+	}
+	tap.check(pass, "hostile: %s: %s refused with %s (want %s at %s%s%s)", h.name,
+		  h.at_write ? "write" : "commit", errname(got).c_str(), errname(h.want).c_str(), where,
+		  extra.c_str(),
+		  werr && !h.at_write ? (", but write failed: " + errname(werr) + strf(" at %zu", at)).c_str()
+				      : "");
+
+	std::vector<std::string> mine = grep(log, d.bdf());
+	std::vector<std::string> splats;
+	for (const auto &l : log)
+		if (is_splat(l))
+			splats.push_back(l);
+	const bool one = mine.size() == 1 && splats.empty();
+	tap.check(one, "hostile: %s: exactly one kernel log line, no splat: \"%s\"", h.name,
+		  mine.empty() ? "(none)" : mine[0].c_str());
+	if (!one)
+		for (const auto &l : log)
+			tap.diag("kmsg: %s", l.c_str());
+
+	f.reset();
+	err = d.reset();
+	const uint32_t st = d.state();
+	// Usable again: a complete stream loads after the reset.
+	const LoadResult lr =
+		!err && st == kRunning ? load_stream(d, c.good.stream, {}) : LoadResult{EIO, 0, EIO, 0};
+	tap.check(!err && st == kRunning && lr.ok() && lr.loaded == c.good.checksum,
+		  "hostile: %s: VFIO_DEVICE_RESET %s, then %s, and a good stream loads (%s)", h.name,
+		  errname(err).c_str(), state_name(st), lr.str().c_str());
+}
+
+void suite_hostile(Ctx &c)
+{
+	if (!c.good_stream()) {
+		tap.check(false, "hostile: a reference stream from the source");
+		return;
+	}
+	const Bytes &g = c.good.stream;
+	std::vector<Record> recs;
+	std::string why;
+	if (!parse_stream(g, &recs, &why) || recs.size() < 3 || recs[0].tag != kTagCompat ||
+	    recs[1].tag != kTagStopCopySize || recs[2].size <= kSimImageHeader + 200) {
+		tap.check(false, "hostile: reference stream has the expected shape: %s",
+			  describe_stream(g).c_str());
+		return;
+	}
+	const Record &compat = recs[0];
+	const Record &scs = recs[1];
+	const Record &img = recs[2];
+	const Bytes head = Bytes(g.begin(), g.begin() + img.offset); // COMPAT + STOP_COPY_SIZE
+	const Bytes images = Bytes(g.begin() + img.offset, g.end());
+	auto with = [&](size_t off, uint8_t xor_mask) {
+		Bytes s = g;
+		s[off] ^= xor_mask;
+		return s;
+	};
+	auto first = [&](size_t n) { return Bytes(g.begin(), g.begin() + n); };
+	Bytes pad8(8, 0);
+
+	std::vector<Hostile> cases;
+	cases.push_back({"truncated inside the last image", first(g.size() - 1000), EBADMSG, false});
+	cases.push_back({"truncated inside a record header", first(img.offset + 7), EBADMSG, false});
+	cases.push_back({"empty stream", {}, ENOMSG, false});
+	cases.push_back({"COMPAT and STOP_COPY_SIZE only, no image", head, ENOMSG, false});
+	cases.push_back(
+		{"trailing bytes after a complete stream", concat({g, Bytes(5, 0x42)}), EBADMSG, false});
+	cases.push_back(
+		{"corrupt header: garbage record header", concat({Bytes(16, 0xa5), g}), EOVERFLOW, true});
+	cases.push_back({"corrupt header: COMPAT magic", with(compat.payload(), 0x01), EBADMSG, true});
+	{
+		Bytes short_scs =
+			concat({record_bytes(g, compat), make_header(4, kFlagOptional, kTagStopCopySize),
+				Bytes(4, 0), images});
+		cases.push_back(
+			{"corrupt header: STOP_COPY_SIZE shorter than its le64", short_scs, EBADMSG, true});
+	}
+	cases.push_back({"corrupt header: COMPAT not first",
+			 concat({record_bytes(g, scs), record_bytes(g, compat), images}), EBADMSG, true});
+	cases.push_back({"oversized FW_DATA record_size 4 GiB",
+			 concat({head, make_header(1ull << 32, 0, kTagFwData), Bytes(64, 0)}), EOVERFLOW,
+			 true});
+	cases.push_back({"oversized optional record_size 2^63",
+			 concat({head, make_header(1ull << 63, kFlagOptional, 0x55), Bytes(64, 0)}),
+			 EOVERFLOW, true});
+	cases.push_back({"unknown mandatory tag", concat({head, make_header(8, 0, 0x1234), pad8, images}),
+			 EPROTONOSUPPORT, true, true});
+	cases.push_back({"incompatible COMPAT: other firmware identity", with(compat.payload() + 16, 0x80),
+			 EPROTONOSUPPORT, true});
+	cases.push_back({"incompatible COMPAT: major version 2", with(compat.payload() + 4, 0x03),
+			 EPROTONOSUPPORT, true});
+	cases.push_back({"flipped image payload byte: LOAD fails",
+			 with(img.payload() + kSimImageHeader + 100, 0x10), EIO, true, true});
+	cases.push_back({"flipped image header byte: LOAD fails", with(img.payload() + 8, 0x01), EIO, true});
+	{
+		// FW_DATA one byte short: the image is cut and the next header is
+		// read one byte early.
+		Bytes s = g;
+		put_le64(&s[img.offset], img.size - 1);
+		cases.push_back({"FW_DATA record_size one byte short", s, EIO, true});
+	}
+	for (const Hostile &h : cases)
+		run_hostile(c, h);
+
+	// Positive controls: what a well-behaved reader must accept.
+	Saved opt = c.good;
+	opt.stream = concat({head, make_header(100, kFlagOptional, 0x77), Bytes(100, 0x33), images});
+	check_load(*c.dst, opt, cuts_odd(opt.stream.size()), "hostile: unknown optional record is skipped");
+	Saved noc = c.good;
+	noc.stream = Bytes(g.begin() + scs.offset, g.end());
+	check_load(*c.dst, noc, {}, "hostile: a stream without COMPAT (in-tree source) loads");
+
+	// A hostile header must not make the destination allocate what it claims.
+	const uint64_t claim = 512ull << 20;
+	struct {
+		const char *name;
+		Bytes stream;
+	} hogs[] = {
+		{"STOP_COPY_SIZE hint",
+		 concat({record_bytes(g, compat), make_header(8, kFlagOptional, kTagStopCopySize),
+			 [&] {
+				 Bytes v(8);
+				 put_le64(v.data(), claim);
+				 return v;
+			 }()})},
+		{"FW_DATA header", concat({record_bytes(g, compat), make_header(claim, 0, kTagFwData)})},
+	};
+	for (auto &hog : hogs) {
+		Device &d = *c.dst;
+		to_running(d);
+		const uint64_t before = mem_available();
+		int fd;
+		int err = d.set_state(kResuming, &fd);
+		Fd f(fd);
+		const int werr = err ? err : write_all(fd, hog.stream);
+		const uint64_t during = mem_available();
+		f.reset();
+		const int rerr = d.reset();
+		const uint64_t after = mem_available();
+		const long long took =
+			(static_cast<long long>(before) - static_cast<long long>(during)) >> 20;
+		const long long kept = (static_cast<long long>(before) - static_cast<long long>(after)) >> 20;
+		tap.check(!err && took < 64,
+			  "hostile: a %llu MiB %s does not make the destination allocate it "
+			  "(write %s, MemAvailable -%lld MiB)",
+			  static_cast<unsigned long long>(claim >> 20), hog.name, errname(werr).c_str(),
+			  took);
+		tap.check(!rerr && kept < 32,
+			  "hostile: after the %s session is reset its memory is back (%lld MiB still "
+			  "gone)",
+			  hog.name, kept);
+	}
+}
+
+// ---------------------------------------------------------------- (e) races
+
+void suite_races(Ctx &c)
+{
+	Device &d = *c.src;
+	std::string why;
+	int fd, nfd, err;
+	Bytes buf(1 << 20);
+
+	// Close the data_fd in PRE_COPY, then move on: the device still owns the
+	// session until the state machine ends it.
+	c.kmsg.mark();
+	if (reach(d, kPreCopy, &fd, &why)) {
+		read_once(fd, buf.data(), 100);
+		close(fd);
+		err = d.set_state(kRunning, &nfd);
+		tap.check(!err && nfd < 0 && d.state() == kRunning && no_splat(c),
+			  "races: data_fd closed in PRE_COPY, then PRE_COPY -> RUNNING: %s",
+			  errname(err).c_str());
+	} else {
+		tap.check(false, "races: reach PRE_COPY: %s", why.c_str());
+	}
+	c.kmsg.mark();
+	if (reach(d, kPreCopy, &fd, &why)) {
+		close(fd);
+		const int e1 = d.set_state(kPreCopyP2p, &nfd);
+		const int e2 = d.set_state(kStopCopy, &nfd);
+		const uint32_t s = d.state();
+		const int e3 = d.set_state(kStop, &nfd);
+		const int e4 = d.set_state(kRunning, &nfd);
+		tap.check(!e1 && !e3 && !e4 && d.state() == kRunning && (e2 || s == kStopCopy) && no_splat(c),
+			  "races: data_fd closed in PRE_COPY, then PRE_COPY_P2P (%s), STOP_COPY (%s, %s), "
+			  "STOP (%s), "
+			  "RUNNING (%s)",
+			  errname(e1).c_str(), errname(e2).c_str(), state_name(s), errname(e3).c_str(),
+			  errname(e4).c_str());
+	} else {
+		tap.check(false, "races: reach PRE_COPY: %s", why.c_str());
+	}
+	c.kmsg.mark();
+	if (reach(d, kStopCopy, &fd, &why)) {
+		read_once(fd, buf.data(), 1000);
+		close(fd);
+		const int e1 = d.set_state(kStop, &nfd);
+		const int e2 = d.set_state(kRunning, &nfd);
+		tap.check(!e1 && !e2 && d.state() == kRunning && no_splat(c),
+			  "races: data_fd closed mid stop-copy, then STOP (%s), RUNNING (%s)",
+			  errname(e1).c_str(), errname(e2).c_str());
+	} else {
+		tap.check(false, "races: reach STOP_COPY: %s", why.c_str());
+	}
+	if (c.good_stream() && reach(d, kResuming, &fd, &why)) {
+		write_cuts(fd, c.good.stream.data(), c.good.stream.size() / 2, {});
+		close(fd);
+		const int e1 = d.set_state(kStop, &nfd);
+		const int e2 = d.reset();
+		tap.check(e1 == EBADMSG && !e2 && d.state() == kRunning,
+			  "races: resuming fd closed after half a stream: RESUMING -> STOP %s (want "
+			  "EBADMSG), reset %s, "
+			  "%s",
+			  errname(e1).c_str(), errname(e2).c_str(), state_name(d.state()));
+	} else {
+		tap.check(false, "races: reach RESUMING: %s", why.c_str());
+	}
+
+	// VFIO_DEVICE_RESET with a session open: the device runs, the fd is dead.
+	for (uint32_t s : {kPreCopy, kPreCopyP2p, kStopCopy, kResuming}) {
+		if (!reach(d, s, &fd, &why)) {
+			tap.check(false, "races: reach %s: %s", state_name(s), why.c_str());
+			continue;
+		}
+		Fd f(fd);
+		if (s != kResuming)
+			read_once(fd, buf.data(), 50);
+		c.kmsg.mark();
+		err = d.reset();
+		const uint32_t after = d.state();
+		long io;
+		if (s == kResuming)
+			io = write(fd, buf.data(), 16) < 0 ? -errno : 0;
+		else
+			io = read_once(fd, buf.data(), buf.size());
+		PrecopyInfo info;
+		const int pi = s == kResuming ? ENOTTY : precopy_info(fd, &info);
+		struct pollfd p = {.fd = fd, .events = POLLIN, .revents = 0};
+		const int pr = s == kResuming ? 1 : poll(&p, 1, 0);
+		std::vector<std::string> splats;
+		for (const auto &l : c.kmsg.since())
+			if (is_splat(l))
+				splats.push_back(l);
+		tap.check(!err && after == kRunning && io == -ENODEV && (pi == EINVAL || pi == ENOTTY) &&
+				  pr == 1 && splats.empty(),
+			  "races: VFIO_DEVICE_RESET in %s with the data_fd open: reset %s, state %s, %s %s, "
+			  "PRECOPY_INFO %s, poll %s",
+			  state_name(s), errname(err).c_str(), state_name(after),
+			  s == kResuming ? "write" : "read",
+			  io < 0 ? errname(-io).c_str() : strf("%ld bytes", io).c_str(), errname(pi).c_str(),
+			  pr == 1 ? "readable" : "not readable");
+		for (const auto &l : splats)
+			tap.diag("kmsg: %s", l.c_str());
+	}
+
+	// Closing the device fd ends its sessions; the data_fd outlives it.
+	c.kmsg.mark();
+	if (reach(d, kStopCopy, &fd, &why)) {
+		Fd f(fd);
+		read_once(fd, buf.data(), 1000);
+		d.close();
+		const long n = read_once(fd, buf.data(), buf.size());
+		err = d.open(&why);
+		const uint32_t s = err ? kError : d.state();
+		f.reset();
+		tap.check(n == -ENODEV && !err && s == kRunning && no_splat(c),
+			  "races: device fd closed in STOP_COPY: read on the data_fd %s, reopened device %s, "
+			  "%s",
+			  n < 0 ? errname(-n).c_str() : strf("%ld bytes", n).c_str(), errname(err).c_str(),
+			  state_name(s));
+		if (err)
+			tap.diag("reopen: %s", why.c_str());
+	} else {
+		tap.check(false, "races: reach STOP_COPY: %s", why.c_str());
+	}
+
+	// File operations a stream file must refuse.
+	if (reach(d, kPreCopy, &fd, &why)) {
+		Fd f(fd);
+		const long pr = pread(fd, buf.data(), 16, 0) < 0 ? -errno : 0;
+		const long pw = write(fd, buf.data(), 16) < 0 ? -errno : 0;
+		const long ls = lseek(fd, 0, SEEK_SET) < 0 ? -errno : 0;
+		const int bad = ioctl(fd, VFIO_DEVICE_RESET) < 0 ? errno : 0;
+		PrecopyInfo info;
+		const int small = precopy_info(fd, &info, 8);
+		tap.check(pr == -ESPIPE, "races: pread on the saving fd = %s (want ESPIPE)",
+			  errname(-pr).c_str());
+		tap.check(pw == -EBADF, "races: write on the saving fd = %s (want EBADF)",
+			  errname(-pw).c_str());
+		tap.check(ls == -ESPIPE, "races: lseek on the saving fd = %s (want ESPIPE)",
+			  errname(-ls).c_str());
+		tap.check(bad == ENOTTY, "races: a foreign ioctl on the saving fd = %s (want ENOTTY)",
+			  errname(bad).c_str());
+		tap.check(small == EINVAL, "races: PRECOPY_INFO with argsz 8 = %s (want EINVAL)",
+			  errname(small).c_str());
+	} else {
+		tap.check(false, "races: reach PRE_COPY: %s", why.c_str());
+	}
+	if (reach(d, kResuming, &fd, &why)) {
+		Fd f(fd);
+		const long pw = pwrite(fd, buf.data(), 16, 0) < 0 ? -errno : 0;
+		const long rd = read(fd, buf.data(), 16) < 0 ? -errno : 0;
+		PrecopyInfo info;
+		const int pi = precopy_info(fd, &info);
+		tap.check(pw == -ESPIPE, "races: pwrite on the resuming fd = %s (want ESPIPE)",
+			  errname(-pw).c_str());
+		tap.check(rd == -EBADF, "races: read on the resuming fd = %s (want EBADF)",
+			  errname(-rd).c_str());
+		tap.check(pi == ENOTTY, "races: PRECOPY_INFO on the resuming fd = %s (want ENOTTY)",
+			  errname(pi).c_str());
+	} else {
+		tap.check(false, "races: reach RESUMING: %s", why.c_str());
+	}
+
+	// A reader thread against resets and state changes, many times: nobody
+	// hangs, and the reader always ends (data, ENOMSG, EOF or ENODEV).
+	unsigned hung = 0, bad = 0, rounds = 40;
+	std::string last;
+	c.kmsg.mark();
+	for (unsigned i = 0; i < rounds; i++) {
+		const uint32_t s = i % 2 ? kStopCopy : kPreCopy;
+		if (!reach(d, s, &fd, &why)) {
+			bad++;
+			last = why;
+			continue;
+		}
+		Fd f(fd);
+		bool got_enodev = false;
+		long end_value = 0;
+		{
+			// Keep reading until the session ends under us.
+			std::atomic<bool> stop{false};
+			std::atomic<long> end{1};
+			std::thread th([&] {
+				Bytes b(8192);
+				for (;;) {
+					const long n = read_once(fd, b.data(), b.size());
+					if (n < 0 && n != -ENOMSG && n != -EAGAIN) {
+						end = n;
+						return;
+					}
+					if (n == 0 || stop.load()) {
+						end = n;
+						return;
+					}
+					if (n == -ENOMSG)
+						sleep_ms(1);
+				}
+			});
+			sleep_ms(i % 7);
+			int e;
+			switch (i % 4) {
+			case 0:
+			case 1: e = d.reset(); break;
+			case 2: e = d.set_state(kRunning, &nfd); break;
+			default: e = d.set_state(kStop, &nfd); break;
+			}
+			if (e) {
+				bad++;
+				last = strf("round %u: %s", i, errname(e).c_str());
+			}
+			const uint64_t t0 = now_ms();
+			while (end.load() > 0 && now_ms() - t0 < 5000)
+				sleep_ms(2);
+			if (end.load() > 0) {
+				hung++;
+				stop = true;
+				pthread_kill(th.native_handle(), SIGUSR1);
+			}
+			th.join();
+			end_value = end.load();
+			got_enodev = end_value == -ENODEV || end_value == 0;
+		}
+		if (!got_enodev) {
+			bad++;
+			last = strf("round %u: reader ended with %ld", i, end_value);
+		}
+		to_running(d);
+	}
+	std::vector<std::string> splats;
+	for (const auto &l : c.kmsg.since())
+		if (is_splat(l))
+			splats.push_back(l);
+	tap.check(!hung && !bad && splats.empty(),
+		  "races: %u rounds of a reader thread vs reset / state change: %u hung, %u failed%s%s",
+		  rounds, hung, bad, last.empty() ? "" : ", last: ", last.c_str());
+	for (const auto &l : splats)
+		tap.diag("kmsg: %s", l.c_str());
+	to_running(d);
+}
+
+// ---------------------------------------------------------------- (f) precopy
+
+// Bytes after the 72 bytes of COMPAT and STOP_COPY_SIZE that a stop-copy
+// stream adds to the device's data: 16 per FW_DATA record.
+uint64_t overhead(const Bytes &s)
+{
+	std::vector<Record> recs;
+	std::string why;
+	uint64_t o = 0;
+	if (!parse_stream(s, &recs, &why))
+		return 0;
+	for (const Record &r : recs)
+		o += r.tag == kTagFwData ? kHeaderSize : kHeaderSize + r.size;
+	return o;
+}
+
+uint64_t fw_bytes(const Bytes &s)
+{
+	std::vector<Record> recs;
+	std::string why;
+	uint64_t n = 0;
+	if (parse_stream(s, &recs, &why))
+		for (const Record &r : recs)
+			if (r.tag == kTagFwData)
+				n += r.size;
+	return n;
+}
+
+void suite_precopy(Ctx &c)
+{
+	Device &d = *c.src;
+	std::string why;
+	int fd, nfd;
+	if (!reach(d, kPreCopy, &fd, &why)) {
+		tap.check(false, "precopy: reach PRE_COPY: %s", why.c_str());
+		return;
+	}
+	Fd f(fd);
+	PrecopyInfo i0, i1, i2;
+	int err = precopy_info(fd, &i0);
+	tap.check(!err && i0.initial_bytes > 0 && i0.dirty_bytes == 0,
+		  "precopy: on entry initial_bytes %llu > 0, dirty_bytes %llu == 0 (%s)",
+		  static_cast<unsigned long long>(i0.initial_bytes),
+		  static_cast<unsigned long long>(i0.dirty_bytes), errname(err).c_str());
+
+	// The initial image is saved asynchronously: until it is queued,
+	// initial_bytes is the device's estimate. Wait for it (poll), then the
+	// count must follow every byte read.
+	Bytes initial(72);
+	long n = read_once(fd, initial.data(), initial.size());
+	struct pollfd p = {.fd = fd, .events = POLLIN, .revents = 0};
+	const int pw = poll(&p, 1, 10000);
+	// A chunked initial image replaces the estimate when its last chunk
+	// lands: wait until the count holds still.
+	PrecopyInfo iq;
+	err = precopy_info(fd, &iq);
+	for (int i = 0; i < 100 && !err; i++) {
+		sleep_ms(20);
+		PrecopyInfo again;
+		err = precopy_info(fd, &again);
+		if (!err && again.initial_bytes == iq.initial_bytes)
+			break;
+		iq = again;
+	}
+	tap.check(
+		n == 72 && pw == 1 && !err && iq.initial_bytes > 0 &&
+			iq.initial_bytes <= i0.initial_bytes - 72,
+		"precopy: after the 72 metadata bytes and the initial SAVE, initial_bytes %llu <= %llu - 72 "
+		"(estimate replaced by the real size)",
+		static_cast<unsigned long long>(iq.initial_bytes),
+		static_cast<unsigned long long>(i0.initial_bytes));
+	Bytes buf(1 << 20);
+	n = read_once(fd, buf.data(), 100);
+	if (n > 0)
+		initial.insert(initial.end(), buf.begin(), buf.begin() + n);
+	err = precopy_info(fd, &i1);
+	tap.check(n == 100 && !err && i1.initial_bytes == iq.initial_bytes - 100 && i1.dirty_bytes == 0,
+		  "precopy: reading 100 bytes lowers initial_bytes by 100 (%llu -> %llu)",
+		  static_cast<unsigned long long>(iq.initial_bytes),
+		  static_cast<unsigned long long>(i1.initial_bytes));
+
+	// Read exactly the rest of the initial bytes.
+	uint64_t left = i1.initial_bytes;
+	bool rok = true;
+	while (left && rok) {
+		n = read_once(fd, buf.data(), std::min<uint64_t>(left, buf.size()));
+		if (n <= 0) {
+			rok = false;
+			why = n ? errname(-n) : "EOF";
+			break;
+		}
+		initial.insert(initial.end(), buf.begin(), buf.begin() + n);
+		left -= n;
+	}
+	// Nothing queued, no save in flight: the temporary end of stream. (No
+	// PRECOPY_INFO before this read: the driver starts the next delta from
+	// there, after which read() waits for it.)
+	n = read_once(fd, buf.data(), buf.size());
+	tap.check(n == -ENOMSG, "precopy: read at the temporary end of stream = %s (want ENOMSG)",
+		  n < 0 ? errname(-n).c_str() : strf("%ld bytes", n).c_str());
+	int pr = poll(&p, 1, 0);
+	tap.check(pr == 1 && (p.revents & POLLIN),
+		  "precopy: poll at the temporary end reports readable (ENOMSG is "
+		  "an answer)");
+	err = precopy_info(fd, &i2);
+	std::string shape;
+	const bool shaped = stream_shape_ok(initial, &shape);
+	tap.check(rok && !err && i2.initial_bytes == 0 && shaped,
+		  "precopy: the initial bytes are whole records (COMPAT, STOP_COPY_SIZE, full image), then "
+		  "initial_bytes 0: %s%s%s",
+		  describe_stream(initial).c_str(), rok ? "" : ", read ", rok ? "" : why.c_str());
+	if (!shaped)
+		tap.diag("%s", shape.c_str());
+
+	// The function keeps running: it dirties state, PRECOPY_INFO reports it
+	// and starts saving the delta.
+	sleep_ms(50);
+	PrecopyInfo i3;
+	err = precopy_info(fd, &i3);
+	tap.check(!err && i3.initial_bytes == 0 && i3.dirty_bytes > 0,
+		  "precopy: after 50 ms of activity dirty_bytes %llu > 0, initial_bytes %llu (%s)",
+		  static_cast<unsigned long long>(i3.dirty_bytes),
+		  static_cast<unsigned long long>(i3.initial_bytes), errname(err).c_str());
+	Bytes delta;
+	err = read_to_enomsg(fd, &delta);
+	std::vector<Record> recs;
+	bool parsed = parse_stream(delta, &recs, &why);
+	bool all_fw = parsed && !recs.empty();
+	for (const Record &r : recs)
+		all_fw = all_fw && r.tag == kTagFwData;
+	tap.check(!err && all_fw, "precopy: the delta reads as FW_DATA records up to ENOMSG: %s (%s)",
+		  describe_stream(delta).c_str(), err < 0 ? "EOF" : errname(err).c_str());
+
+	// PRE_COPY_P2P: the device is not asked again, so dirty_bytes follows
+	// exactly what is read.
+	sleep_ms(30);
+	PrecopyInfo i4, i5, i6;
+	precopy_info(fd, &i4); // queues the next delta
+	err = d.set_state(kPreCopyP2p, &nfd);
+	const int e5 = precopy_info(fd, &i5);
+	n = read_once(fd, buf.data(), 10);
+	const int e6 = precopy_info(fd, &i6);
+	tap.check(
+		!err && !e5 && !e6 && n == 10 && i6.dirty_bytes + 10 == i5.dirty_bytes &&
+			i5.initial_bytes == 0,
+		"precopy: in PRE_COPY_P2P reading 10 bytes lowers dirty_bytes by 10 (%llu -> %llu; %s %s %s)",
+		static_cast<unsigned long long>(i5.dirty_bytes),
+		static_cast<unsigned long long>(i6.dirty_bytes), errname(err).c_str(), errname(e5).c_str(),
+		errname(e6).c_str());
+
+	// Drain what precopy queued (no new delta starts while the device is
+	// P2P-quiesced), so the stop-copy data starts at a record boundary.
+	Bytes queued;
+	const int dq = read_to_enomsg(fd, &queued);
+	uint64_t size = 0;
+	const int ds = dq ? dq : d.data_size(&size);
+	err = d.set_state(kStopCopy, &nfd);
+	const int e7 = precopy_info(fd, &i5);
+	tap.check(
+		!err && nfd < 0 && e7 == EINVAL,
+		"precopy: PRE_COPY_P2P -> STOP_COPY keeps the fd (%s), PRECOPY_INFO there = %s (want EINVAL)",
+		errname(err).c_str(), errname(e7).c_str());
+	Bytes rest;
+	err = read_to_eof(fd, &rest);
+	const long again = read_once(fd, buf.data(), buf.size());
+	pr = poll(&p, 1, 0);
+	tap.check(
+		!err && again == 0 && pr == 1 && (p.revents & POLLIN),
+		"precopy: stop-copy reads to EOF without ENOMSG (%s), EOF stays (%ld), poll readable at EOF",
+		errname(err).c_str(), again);
+	// The final image must fit in what MIG_DATA_SIZE promised just before.
+	std::vector<Record> frecs;
+	const bool fparsed = parse_stream(rest, &frecs, &why);
+	const uint64_t final_fw = fw_bytes(rest);
+	tap.check(!ds && fparsed && !frecs.empty() && final_fw <= size &&
+			  rest.size() <= size + overhead(rest),
+		  "precopy: MIG_DATA_SIZE %llu before STOP_COPY bounds the final image: %s (%s)",
+		  static_cast<unsigned long long>(size), describe_stream(rest).c_str(), errname(ds).c_str());
+	d.set_state(kStop, &nfd);
+	f.reset();
+	to_running(d);
+
+	// A stale saving fd once precopy was abandoned.
+	if (reach(d, kPreCopy, &fd, &why)) {
+		Fd g(fd);
+		d.set_state(kRunning, &nfd);
+		err = precopy_info(fd, &i0);
+		tap.check(err == EINVAL || err == ENODEV,
+			  "precopy: PRECOPY_INFO on a saving fd after PRE_COPY -> RUNNING = %s (want EINVAL)",
+			  errname(err).c_str());
+	}
+
+	// Direct stop-copy: MIG_DATA_SIZE against the stream it announces.
+	if (reach(d, kStop, &fd, &why)) {
+		err = d.data_size(&size);
+		Saved s;
+		int sfd;
+		int e2 = d.set_state(kStopCopy, &sfd);
+		Fd g(sfd);
+		PrecopyInfo i;
+		const int e3 = e2 ? EINVAL : precopy_info(sfd, &i);
+		int e4 = e2 ? e2 : read_to_eof(sfd, &s.stream);
+		const uint64_t total = s.stream.size();
+		const uint64_t fw = fw_bytes(s.stream);
+		const uint64_t oh = overhead(s.stream);
+		tap.check(!err && !e2 && !e4 && fw <= size && total <= size + oh,
+			  "precopy: direct stop-copy: MIG_DATA_SIZE %llu >= %llu device bytes; stream %llu "
+			  "<= size + "
+			  "%llu bytes of record overhead",
+			  static_cast<unsigned long long>(size), static_cast<unsigned long long>(fw),
+			  static_cast<unsigned long long>(total), static_cast<unsigned long long>(oh));
+		tap.check(e3 == EINVAL, "precopy: PRECOPY_INFO on a STOP_COPY fd = %s (want EINVAL)",
+			  errname(e3).c_str());
+		if (size > 2 * total)
+			tap.diag("MIG_DATA_SIZE is a loose bound: %llu for a %llu-byte stream",
+				 static_cast<unsigned long long>(size),
+				 static_cast<unsigned long long>(total));
+	}
+	to_running(d);
+
+	// MIG_DATA_SIZE answers in every state.
+	std::string bad;
+	for (uint32_t s : {kStop, kRunningP2p, kPreCopy, kPreCopyP2p, kStopCopy, kResuming}) {
+		if (!reach(d, s, &fd, &why)) {
+			bad += strf(" %s(setup)", state_name(s));
+			continue;
+		}
+		Fd g(fd);
+		uint64_t sz;
+		if (int e = d.data_size(&sz))
+			bad += strf(" %s(%s)", state_name(s), errname(e).c_str());
+	}
+	tap.check(bad.empty(), "precopy: MIG_DATA_SIZE succeeds in every state%s", bad.c_str());
+	to_running(d);
+}
+
+// ---------------------------------------------------------------- slow
+
+// A session in state (STOP_COPY or PRE_COPY) whose metadata records (72
+// bytes) were read and whose first SAVE is still in flight, so nothing is
+// readable. A few tries: see the note on early completions below.
+bool in_flight_session(Device &d, uint32_t state, int *fd, std::string *why)
+{
+	for (int attempt = 0; attempt < 3; attempt++) {
+		// Let a completion work item left over from an earlier SAVE run
+		// first: the simulated VF's worker delivers whatever SAVE is armed
+		// when it finally gets the lock, even one armed after it was
+		// queued (reported as a simulator bug), which would complete the
+		// new SAVE long before its latency.
+		sleep_ms(100);
+		if (!reach(d, state, fd, why))
+			return false;
+		Bytes meta(72);
+		const long n = read_once(*fd, meta.data(), meta.size());
+		struct pollfd p = {.fd = *fd, .events = POLLIN, .revents = 0};
+		const int pr = poll(&p, 1, 0);
+		if (n == 72 && pr == 0)
+			return true;
+		tap.diag("%s session: metadata read %ld, poll %d right after entry: the SAVE completed early",
+			 state_name(state), n, pr);
+		close(*fd);
+		*fd = -1;
+		to_running(d);
+	}
+	*why = "every try found the SAVE already complete";
+	return false;
+}
+
+// Blocking behaviour needs a save that stays in flight long enough to be
+// seen: the module loaded with a large sim_latency_us.
+void suite_slow(Ctx &c)
+{
+	Device &d = *c.src;
+	const unsigned latency_us = atoi(read_text("/sys/module/mlx5vf/parameters/sim_latency_us").c_str());
+	if (latency_us < 200000) {
+		tap.skip("needs mlx5vf loaded with sim_latency_us >= 200000",
+			 "slow: blocking data_fd behaviour");
+		return;
+	}
+	std::string why;
+	int fd, nfd;
+	Bytes buf(1 << 20);
+
+	// STOP_COPY: metadata is there at once, the image follows the SAVE.
+	sleep_ms(100);
+	if (reach(d, kStopCopy, &fd, &why)) {
+		Fd f(fd);
+		const long first = read_once(fd, buf.data(), buf.size());
+		set_nonblock(fd, true);
+		const long nb = read_once(fd, buf.data(), buf.size());
+		struct pollfd p = {.fd = fd, .events = POLLIN, .revents = 0};
+		const int p0 = poll(&p, 1, 0);
+		tap.check(first == 72 && nb == -EAGAIN && p0 == 0,
+			  "slow: STOP_COPY with the SAVE in flight: first read %ld bytes (COMPAT + "
+			  "STOP_COPY_SIZE), "
+			  "O_NONBLOCK read %s (want EAGAIN), poll %d (want 0)",
+			  first, nb < 0 ? errname(-nb).c_str() : strf("%ld bytes", nb).c_str(), p0);
+		const uint64_t t0 = now_ms();
+		const int p1 = poll(&p, 1, 10000);
+		const uint64_t waited = now_ms() - t0;
+		const long got = read_once(fd, buf.data(), buf.size());
+		tap.check(p1 == 1 && (p.revents & POLLIN) && got > 0,
+			  "slow: poll wakes when the SAVE completes (%llu ms, latency %u ms), then read %ld "
+			  "bytes",
+			  static_cast<unsigned long long>(waited), latency_us / 1000, got);
+		set_nonblock(fd, false);
+		Bytes rest;
+		const int e = read_to_eof(fd, &rest);
+		const int p2 = poll(&p, 1, 0);
+		tap.check(!e && p2 == 1 && read_once(fd, buf.data(), 16) == 0,
+			  "slow: blocking reads reach EOF (%s), poll readable at EOF, EOF stays",
+			  errname(e).c_str());
+		d.set_state(kStop, &nfd);
+	} else {
+		tap.check(false, "slow: reach STOP_COPY: %s", why.c_str());
+	}
+
+	// PRE_COPY with the initial SAVE in flight: EAGAIN, not ENOMSG.
+	if (in_flight_session(d, kPreCopy, &fd, &why)) {
+		Fd f(fd);
+		set_nonblock(fd, true);
+		const long nb = read_once(fd, buf.data(), buf.size());
+		PrecopyInfo i;
+		const int pe = precopy_info(fd, &i);
+		tap.check(nb == -EAGAIN && !pe && i.initial_bytes > 0,
+			  "slow: PRE_COPY with the initial SAVE in flight: O_NONBLOCK read %s (want EAGAIN), "
+			  "initial_bytes %llu",
+			  nb < 0 ? errname(-nb).c_str() : strf("%ld bytes", nb).c_str(),
+			  static_cast<unsigned long long>(i.initial_bytes));
+	} else {
+		tap.check(false, "slow: reach PRE_COPY: %s", why.c_str());
+	}
+	to_running(d);
+
+	// A blocked reader and what ends its session.
+	struct Ender {
+		const char *name;
+		uint32_t state;
+		int how; // 0 reset, 1 SET STOP, 2 SET RUNNING, 3 close the device fd, 4 signal
+	};
+	static const Ender enders[] = {
+		{"VFIO_DEVICE_RESET", kStopCopy, 0},	 {"VFIO_DEVICE_RESET", kPreCopy, 0},
+		{"STOP_COPY -> STOP", kStopCopy, 1},	 {"PRE_COPY -> RUNNING", kPreCopy, 2},
+		{"closing the device fd", kStopCopy, 3}, {"a signal", kStopCopy, 4},
+	};
+	for (const Ender &e : enders) {
+		if (!in_flight_session(d, e.state, &fd, &why)) {
+			tap.check(false, "slow: a %s session with its SAVE in flight: %s",
+				  state_name(e.state), why.c_str());
+			continue;
+		}
+		Fd f(fd);
+		c.kmsg.mark();
+		Reader r(fd, buf.size());
+		const bool blocked = r.wait_blocked(2000);
+		int err = 0;
+		const uint64_t t0 = now_ms();
+		switch (e.how) {
+		case 0: err = d.reset(); break;
+		case 1: err = d.set_state(kStop, &nfd); break;
+		case 2: err = d.set_state(kRunning, &nfd); break;
+		case 3: d.close(); break;
+		case 4: r.interrupt(); break;
+		}
+		const bool ended = r.wait(10000);
+		const uint64_t took = now_ms() - t0;
+		const long res = r.result();
+		long want = e.how == 4 ? -EINTR : -ENODEV;
+		std::vector<std::string> splats;
+		for (const auto &l : c.kmsg.since())
+			if (is_splat(l))
+				splats.push_back(l);
+		tap.check(blocked && ended && !err && res == want && splats.empty(),
+			  "slow: reader blocked in %s, ended by %s: read %s (want %s) after %llu ms, %s",
+			  state_name(e.state), e.name,
+			  !ended    ? "still blocked"
+			  : res < 0 ? errname(-res).c_str()
+				    : strf("%ld bytes", res).c_str(),
+			  errname(-want).c_str(), static_cast<unsigned long long>(took),
+			  errname(err).c_str());
+		if (!blocked)
+			tap.diag("the reader was not seen blocking in read()");
+		for (const auto &l : splats)
+			tap.diag("kmsg: %s", l.c_str());
+		if (e.how == 3) {
+			err = d.open(&why);
+			if (err)
+				tap.diag("reopen: %s", why.c_str());
+		}
+		if (e.how == 4) {
+			// The session survives a signal: the rest of the stream reads.
+			Bytes rest;
+			const int re = read_to_eof(fd, &rest);
+			tap.check(!re && !rest.empty(),
+				  "slow: after EINTR the stream reads on to EOF (%zu bytes, %s)", rest.size(),
+				  errname(re).c_str());
+		}
+		f.reset();
+		to_running(d);
+		// Usable again at once: an ended session must not leave a SAVE
+		// behind that makes the firmware refuse the next arc.
+		c.kmsg.mark();
+		std::string last;
+		const long ms = usable_within(d, 5 * latency_us / 1000, &last);
+		tap.check(ms >= 0 && ms <= 200 && no_splat(c),
+			  "slow: right after %s the device takes arcs again (RUNNING -> STOP -> RUNNING "
+			  "after %s)",
+			  e.name, ms >= 0 ? strf("%ld ms", ms).c_str() : ("never: " + last).c_str());
+		if (ms > 200)
+			tap.diag("refused until then: %s", last.c_str());
+	}
+}
+
+// ---------------------------------------------------------------- main
+
+void on_signal(int) {}
+
+void on_alarm(int)
+{
+	static const char msg[] = "Bail out! mlx5vf-mig: watchdog expired (a call hung)\n";
+	ssize_t r = write(1, msg, sizeof(msg) - 1);
+	(void)r;
+	_exit(2);
+}
+
+int usage()
+{
+	fprintf(stderr, "usage: mlx5vf-mig --src BDF [--dst BDF] [--timeout SECS] "
+			"[flags|arcs|migrate|hostile|races|precopy|slow|all]...\n");
+	return 2;
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+	std::string src_bdf, dst_bdf;
+	std::vector<std::string> suites;
+	unsigned timeout_s = 900;
+	for (int i = 1; i < argc; i++) {
+		const std::string a = argv[i];
+		if (a == "--src" && i + 1 < argc)
+			src_bdf = argv[++i];
+		else if (a == "--dst" && i + 1 < argc)
+			dst_bdf = argv[++i];
+		else if (a == "--timeout" && i + 1 < argc)
+			timeout_s = atoi(argv[++i]);
+		else if (a == "-h" || a == "--help")
+			return usage(), 0;
+		else if (a[0] == '-')
+			return usage();
+		else
+			suites.push_back(a);
+	}
+	if (src_bdf.empty())
+		return usage();
+	if (suites.empty() || (suites.size() == 1 && suites[0] == "all"))
+		suites = {"flags", "arcs", "migrate", "hostile", "races", "precopy"};
+
+	struct sigaction sa = {};
+	sa.sa_handler = on_signal; // no SA_RESTART: a blocked read() returns EINTR
+	sigaction(SIGUSR1, &sa, nullptr);
+	sa.sa_handler = on_alarm;
+	sigaction(SIGALRM, &sa, nullptr);
+	signal(SIGPIPE, SIG_IGN);
+	alarm(timeout_s);
+
+	Device src(src_bdf);
+	Device dst(dst_bdf.empty() ? src_bdf : dst_bdf);
+	std::string why;
+	if (src.open(&why)) {
+		printf("Bail out! cannot open %s: %s\n", src_bdf.c_str(), why.c_str());
+		return 1;
+	}
+	Ctx c;
+	c.src = &src;
+	c.dst = &src;
+	if (!dst_bdf.empty() && dst_bdf != src_bdf) {
+		if (dst.open(&why)) {
+			printf("Bail out! cannot open %s: %s\n", dst_bdf.c_str(), why.c_str());
+			return 1;
+		}
+		c.dst = &dst;
+	}
+	tap.diag("mlx5vf-mig: source %s, destination %s", src.bdf().c_str(), c.dst->bdf().c_str());
+	Kmsg suite_log;
+	for (const std::string &s : suites) {
+		const uint64_t t0 = now_ms();
+		suite_log.mark();
+		if (s == "flags")
+			suite_flags(c);
+		else if (s == "arcs")
+			suite_arcs(c);
+		else if (s == "migrate")
+			suite_migrate(c);
+		else if (s == "hostile")
+			suite_hostile(c);
+		else if (s == "races")
+			suite_races(c);
+		else if (s == "precopy")
+			suite_precopy(c);
+		else if (s == "slow")
+			suite_slow(c);
+		else
+			return usage();
+		// Whatever a suite did, the kernel must not have complained.
+		std::vector<std::string> splats;
+		for (const auto &l : suite_log.since())
+			if (is_splat(l))
+				splats.push_back(l);
+		tap.check(splats.empty(),
+			  "%s: no WARNING/BUG in the kernel log during the suite (%zu lines, %llu ms)",
+			  s.c_str(), splats.size(), static_cast<unsigned long long>(now_ms() - t0));
+		for (size_t i = 0; i < splats.size() && i < 6; i++)
+			tap.diag("kmsg: %s", splats[i].c_str());
+	}
+	tap.plan();
+	return tap.failed() ? 1 : 0;
+}
