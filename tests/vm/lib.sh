@@ -10,7 +10,9 @@
 
 # Kernel log lines that mean a splat. Case-sensitive on purpose: "kasan:"/"kmemleak:" boot
 # banners of a debug kernel are fine, "BUG: KASAN:" and "suspected memory leaks" are not.
-VMTEST_DMESG_BAD='WARNING:|BUG:|Call Trace|lockdep|KASAN|UBSAN|kmemleak: .*suspected memory leak|Oops|general protection fault|INFO: task .* blocked'
+# Lockdep reports start with "WARNING: ..."; its boot banner ("RCU lockdep checking is
+# enabled") is not a report, "lockdep is turned off" (after a report) is.
+VMTEST_DMESG_BAD='WARNING:|BUG:|Call Trace|lockdep is turned off|KASAN|UBSAN|kmemleak: .*suspected memory leak|Oops|general protection fault|INFO: task .* blocked'
 
 _vt_n=0
 _vt_fail=0
