@@ -11,11 +11,15 @@ namespace {
 // our own full image (state grows), and never less than a few chunks.
 constexpr uint64_t kLoadLimitFloor = 64ull << 20;
 
-uint64_t load_limit_for(const StateSize &own, bool chunk_mode)
+uint64_t twice_own_image(const StateSize &own, bool chunk_mode)
 {
 	const uint64_t image = chunk_mode ? own.remaining_total : own.required;
-	const uint64_t doubled = image > stream::kMaxLoadSize / 2 ? stream::kMaxLoadSize : 2 * image;
-	return kstd::min(kstd::max(doubled, kLoadLimitFloor), stream::kMaxLoadSize);
+	return image > stream::kMaxLoadSize / 2 ? stream::kMaxLoadSize : 2 * image;
+}
+
+uint64_t load_limit_for(const StateSize &own, bool chunk_mode)
+{
+	return kstd::min(kstd::max(twice_own_image(own, chunk_mode), kLoadLimitFloor), stream::kMaxLoadSize);
 }
 
 } // namespace
@@ -27,8 +31,8 @@ kstd::Result<kstd::Owned<ResumeFile>> ResumeFile::create(Firmware &fw, const str
 	void *mem = kstd::alloc_bytes(sizeof(ResumeFile), kstd::AllocCtx::Sleepable);
 	if (!mem)
 		return kstd::Err::NoMem;
-	return kstd::Owned<ResumeFile>(new (kstd::PlacementTag{}, mem)
-					       ResumeFile(fw, local, load_limit_for(own, chunk)));
+	return kstd::Owned<ResumeFile>(new (kstd::PlacementTag{}, mem) ResumeFile(
+		fw, local, load_limit_for(own, chunk), twice_own_image(own, chunk)));
 }
 
 ResumeFile::~ResumeFile()
@@ -59,7 +63,8 @@ kstd::Result<void> ResumeFile::on_stop_copy_size(uint64_t bytes)
 {
 	// Preallocate during precopy; if memory is short now, begin_image tries
 	// again with the exact size later, so this never fails the stream.
-	if (ensure_buffer(kstd::min(bytes, load_limit_)).is_error())
+	// Only a hint: never more than an image of our own could need.
+	if (ensure_buffer(kstd::min(bytes, prealloc_limit_)).is_error())
 		mlx5vf_shim_log(MLX5VF_LOG_WARN, "could not preallocate the stop-copy image buffer");
 	return kstd::ok();
 }

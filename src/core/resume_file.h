@@ -37,6 +37,7 @@ public:
 	// Bytes of image buffer held now, and the largest image this file loads.
 	uint64_t preallocated() const { return image_ ? image_->capacity() : 0; }
 	uint64_t load_limit() const { return load_limit_; }
+	uint64_t prealloc_limit() const { return prealloc_limit_; }
 
 	// stream::Sink
 	kstd::Result<void> on_stop_copy_size(uint64_t bytes) override;
@@ -46,8 +47,9 @@ public:
 	kstd::Result<void> end_image() override;
 
 private:
-	ResumeFile(Firmware &fw, const stream::CompatInfo &local, uint64_t load_limit)
-	    : fw_(fw), local_(local), load_limit_(load_limit), parser_(*this)
+	ResumeFile(Firmware &fw, const stream::CompatInfo &local, uint64_t load_limit,
+		   uint64_t prealloc_limit)
+	    : fw_(fw), local_(local), load_limit_(load_limit), prealloc_limit_(prealloc_limit), parser_(*this)
 	{
 	}
 	kstd::Result<void> ensure_buffer(uint64_t size);
@@ -57,6 +59,8 @@ private:
 	// The largest image this device could plausibly be sent: a stream must
 	// not buy memory just by claiming a size.
 	const uint64_t load_limit_;
+	// The most a STOP_COPY_SIZE hint preallocates: twice our own image.
+	const uint64_t prealloc_limit_;
 	stream::Parser parser_;
 	DataBuffer *image_ = nullptr; // ToDevice buffer, reused across records
 	uint64_t image_size_ = 0;     // size of the record being filled
