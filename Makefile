@@ -14,7 +14,7 @@ KDIR ?= $(if $(wildcard $(running_kdir)/Makefile),$(running_kdir),$(debian_kdir)
 # Extra kbuild arguments (the checks pass W=1).
 KBUILD_ARGS ?=
 
-.PHONY: all module setup check check-host check-module check-kunit check-vm demo bench \
+.PHONY: all module setup check check-host check-module check-kunit check-vm check-vm-debug demo bench \
 	install clean distclean help print-kdir tools
 
 all: module
@@ -24,6 +24,7 @@ help:
 	@echo "make demo         set up what is missing, boot the test VM, show the module at work"
 	@echo "make check        every test level this machine can run; ends 'N passed, N failed'"
 	@echo "make check-host | check-module | check-kunit | check-vm   one level each"
+	@echo "make check-vm-debug   the VM suite on a KASAN/lockdep/kmemleak/IOMMUFD kernel built here"
 	@echo "make bench        benchmarks, as ratios against a same-run baseline"
 	@echo "make install      install for the running kernel (or KDIR), then depmod"
 
@@ -42,7 +43,7 @@ module:
 check:
 	@$(top)/scripts/check all
 
-check-host check-module check-kunit check-vm:
+check-host check-module check-kunit check-vm check-vm-debug:
 	@$(top)/scripts/check $(patsubst check-%,%,$@)
 
 demo:

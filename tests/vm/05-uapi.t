@@ -80,6 +80,8 @@ run_client() {
 	_c_desc=$2
 	shift 2
 	out=/tmp/mlx5vf-mig.$$.tap
+	# Debug kernels (KASAN, lockdep) run several times slower: vmtest.slow=N.
+	_c_secs=$((_c_secs * ${VMTEST_SLOW:-1}))
 	timeout -s KILL $((_c_secs + 5)) "$client" --timeout "$_c_secs" "$@" >"$out" 2>&1
 	_c_rc=$?
 	if relay "$out"; then _c_plan=0; else _c_plan=1; fi
