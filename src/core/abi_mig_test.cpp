@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "c_user_io.h"
+
 #include <cstring>
 #include <vector>
 
@@ -30,36 +32,7 @@ int wait_save_idle(void *ctx, mlx5vf_save_file *)
 
 const mlx5vf_dev_ops kOps = {.wait_save_idle = wait_save_idle};
 
-struct VecIo {
-	mlx5vf_user_io io;
-	std::vector<uint8_t> *buf;
-	size_t pos;
-};
-
-int to_user(mlx5vf_user_io *io, const void *src, size_t len)
-{
-	auto *v = reinterpret_cast<VecIo *>(io);
-	const auto *p = static_cast<const uint8_t *>(src);
-	v->buf->insert(v->buf->end(), p, p + len);
-	return 0;
-}
-
-int from_user(mlx5vf_user_io *io, void *dst, size_t len)
-{
-	auto *v = reinterpret_cast<VecIo *>(io);
-	if (v->pos + len > v->buf->size())
-		return -MLX5VF_EFAULT;
-	memcpy(dst, v->buf->data() + v->pos, len);
-	v->pos += len;
-	return 0;
-}
-
-int skip(mlx5vf_user_io *io, size_t len)
-{
-	auto *v = reinterpret_cast<VecIo *>(io);
-	v->pos += len;
-	return 0;
-}
+using c_user_io::VecIo;
 
 struct CSide {
 	Pending pending;
@@ -118,7 +91,7 @@ struct CSide {
 long read_to_eof(CSide &s, std::vector<uint8_t> &out)
 {
 	for (;;) {
-		VecIo v = {{to_user, from_user, skip}, &out, 0};
+		VecIo v = c_user_io::over(out);
 		const long n = mlx5vf_core_save_read(s.save, &v.io, 4096);
 		if (n == -MLX5VF_EAGAIN) {
 			if (!mlx5vf_core_sim_completion_pending(s.sim))
@@ -153,7 +126,7 @@ TEST(AbiMig, PrecopyMigrationThroughTheCAbi)
 	EXPECT_EQ(0, mlx5vf_core_dev_data_size(src.dev, &size));
 
 	ASSERT_EQ(0, dst.go(MLX5VF_MIG_RESUMING));
-	VecIo v = {{to_user, from_user, skip}, &stream, 0};
+	VecIo v = c_user_io::over(stream);
 	EXPECT_EQ(static_cast<long>(stream.size()),
 		  mlx5vf_core_dev_resume_write(dst.dev, dst.resume, &v.io, stream.size()));
 	ASSERT_EQ(0, dst.go(MLX5VF_MIG_RUNNING));
@@ -170,7 +143,7 @@ TEST(AbiMig, RefusedStreamExplainsItself)
 	std::vector<uint8_t> stream;
 	EXPECT_EQ(0, read_to_eof(src, stream));
 	ASSERT_EQ(0, dst.go(MLX5VF_MIG_RESUMING));
-	VecIo v = {{to_user, from_user, skip}, &stream, 0};
+	VecIo v = c_user_io::over(stream);
 	EXPECT_EQ(-MLX5VF_EPROTONOSUPPORT,
 		  mlx5vf_core_dev_resume_write(dst.dev, dst.resume, &v.io, stream.size()));
 	uint64_t offset = 1;

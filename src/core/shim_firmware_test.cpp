@@ -11,6 +11,8 @@
 #include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
 
+#include "c_user_io.h"
+
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -640,35 +642,7 @@ int sim_wait_save_idle(void *ctx, mlx5vf_save_file *file)
 
 const mlx5vf_dev_ops kSimDevOps = {.wait_save_idle = sim_wait_save_idle};
 
-struct VecIo {
-	mlx5vf_user_io io;
-	std::vector<uint8_t> *buf;
-	size_t pos;
-};
-
-int vec_to_user(mlx5vf_user_io *io, const void *src, size_t len)
-{
-	auto *v = reinterpret_cast<VecIo *>(io);
-	const auto *p = static_cast<const uint8_t *>(src);
-	v->buf->insert(v->buf->end(), p, p + len);
-	return 0;
-}
-
-int vec_from_user(mlx5vf_user_io *io, void *dst, size_t len)
-{
-	auto *v = reinterpret_cast<VecIo *>(io);
-	if (v->pos + len > v->buf->size())
-		return -MLX5VF_EFAULT;
-	memcpy(dst, v->buf->data() + v->pos, len);
-	v->pos += len;
-	return 0;
-}
-
-int vec_skip(mlx5vf_user_io *io, size_t len)
-{
-	reinterpret_cast<VecIo *>(io)->pos += len;
-	return 0;
-}
+using c_user_io::VecIo;
 
 // One VF as the shim sees it: a core device over the C backend.
 struct Vf {
@@ -714,7 +688,7 @@ struct Vf {
 	long read_all(std::vector<uint8_t> &out)
 	{
 		for (int guard = 0; guard < 100000; guard++) {
-			VecIo v = {{vec_to_user, vec_from_user, vec_skip}, &out, 0};
+			VecIo v = c_user_io::over(out);
 			const long n = mlx5vf_core_save_read(save, &v.io, 3000);
 			if (n == -MLX5VF_EAGAIN) {
 				if (!backend.sim->completion_pending())
@@ -765,7 +739,7 @@ void migrate(bool chunk)
 	const uint64_t saved = src.backend.sim->state_checksum();
 
 	ASSERT_EQ(0, dst.go(MLX5VF_MIG_RESUMING));
-	VecIo v = {{vec_to_user, vec_from_user, vec_skip}, &stream, 0};
+	VecIo v = c_user_io::over(stream);
 	EXPECT_EQ(static_cast<long>(stream.size()),
 		  mlx5vf_core_dev_resume_write(dst.dev, dst.resume, &v.io, stream.size()));
 	// RESUMING -> STOP -> RUNNING_P2P (RESUME responder) -> RUNNING (RESUME initiator).
