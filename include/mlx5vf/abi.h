@@ -32,6 +32,7 @@ enum mlx5vf_err {
 	MLX5VF_EPERM = 1,
 	MLX5VF_ENOENT = 2,
 	MLX5VF_EIO = 5,
+	MLX5VF_E2BIG = 7,
 	MLX5VF_EBADF = 9,
 	MLX5VF_EAGAIN = 11,
 	MLX5VF_ENOMEM = 12,
@@ -49,6 +50,12 @@ enum mlx5vf_err {
 	MLX5VF_EOPNOTSUPP = 95,
 	MLX5VF_ENOTCONN = 107,
 	MLX5VF_ETIMEDOUT = 110,
+};
+
+/* A stretch of I/O virtual addresses (DMA logging ranges). */
+struct mlx5vf_iova_range {
+	uint64_t iova;
+	uint64_t length;
 };
 
 /* enum vfio_device_mig_state and VFIO_MIGRATION_* (pinned in src/shim/pins.c). */

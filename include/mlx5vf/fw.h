@@ -25,6 +25,15 @@
  * may be shorter); firmware sees it through fw_key (mlx5: an MTT mkey).
  * Between commands the CPU owns the contents; the backend makes them
  * visible to the device before a command and to the CPU after it.
+ *
+ * Dirty-page tracking (VFIO DMA logging): the core validates and shapes the
+ * request (ranges combined to max_ranges, page size clamped, address space
+ * checked) before track_start(), so a backend receives only requests that
+ * fit its caps. track_report() reports and clears: the backend calls
+ * mlx5vf_core_fw_report_dirty() once per dirty page it read, then returns;
+ * an error return means the tracker is broken (the core latches it until
+ * the next track_start). track_* ops run in process context under the state
+ * mutex and may sleep. A device with max_ranges == 0 cannot track.
  */
 #ifndef MLX5VF_FW_H
 #define MLX5VF_FW_H
@@ -109,6 +118,26 @@ struct mlx5vf_fw_save_result {
 	unsigned int next_required; /* chunk mode: nonzero while the image goes on */
 };
 
+struct mlx5vf_fw_track_caps {
+	unsigned int max_ranges; /* 0: no dirty-page tracking */
+	unsigned int log_min_page_size;
+	unsigned int log_max_page_size;
+	unsigned int log_min_addr_space;
+	unsigned int log_max_addr_space;
+	unsigned int log_min_msg_size; /* report message sizes (mlx5 only; sim: 0) */
+	unsigned int log_max_msg_size;
+};
+
+struct mlx5vf_fw_track_req {
+	const struct mlx5vf_iova_range *ranges; /* sorted, disjoint, page aligned */
+	unsigned int nr_ranges;			 /* 1 .. max_ranges */
+	unsigned int log_page_size;		 /* within the caps */
+	unsigned int log_addr_space;		 /* within the caps; covers every range */
+};
+
+/* The core's receiver of one report's dirty pages (opaque). */
+struct mlx5vf_fw_dirty_sink;
+
 /* The core's receiver of one save's completion (opaque). */
 struct mlx5vf_fw_save_done;
 
@@ -126,6 +155,12 @@ struct mlx5vf_fw_ops {
 	void (*free_buffer)(void *ctx, struct mlx5vf_fw_buffer *buf);
 	/* The function was reset (FLR): suspension and tracking are gone. */
 	void (*function_reset)(void *ctx);
+	/* Dirty-page tracking; see above. All four may be NULL together. */
+	void (*track_caps)(void *ctx, struct mlx5vf_fw_track_caps *caps);
+	int (*track_start)(void *ctx, const struct mlx5vf_fw_track_req *req);
+	void (*track_stop)(void *ctx);
+	int (*track_report)(void *ctx, unsigned long long iova, unsigned long long length,
+			    struct mlx5vf_fw_dirty_sink *sink);
 };
 
 /*
@@ -134,6 +169,12 @@ struct mlx5vf_fw_ops {
  */
 void mlx5vf_core_fw_save_done(struct mlx5vf_fw_save_done *done,
 			      const struct mlx5vf_fw_save_result *result);
+
+/*
+ * One dirty page of the tracker's page size (page_iova aligned to it), read
+ * during track_report(). Process context, the same call chain as the report.
+ */
+void mlx5vf_core_fw_report_dirty(struct mlx5vf_fw_dirty_sink *sink, unsigned long long page_iova);
 
 #ifdef __cplusplus
 }

@@ -88,6 +88,34 @@ const char *mlx5vf_core_mig_state_name(enum mlx5vf_mig_state state);
 void mlx5vf_core_dev_forget_save(struct mlx5vf_dev *dev, struct mlx5vf_save_file *file);
 void mlx5vf_core_dev_forget_resume(struct mlx5vf_dev *dev, struct mlx5vf_resume_file *file);
 
+/*
+ * VFIO DMA logging (device dirty tracking), under the state mutex. start
+ * takes the ranges in any order and returns the page size in use; report
+ * sets the dirty bytes of [iova, iova + length) through bm->set() and
+ * clears them on the device. After a tracker error every report fails with
+ * -EIO until stop + start.
+ */
+struct mlx5vf_dirty_bitmap {
+	void (*set)(struct mlx5vf_dirty_bitmap *bm, uint64_t iova, uint64_t length);
+};
+
+struct mlx5vf_log_status {
+	bool active;
+	uint64_t page_size;
+	uint32_t nr_ranges; /* after combining */
+	uint64_t reports;
+	uint64_t pages_reported;
+	const char *error; /* why the last request failed or the tracker latched; NULL: none */
+};
+
+bool mlx5vf_core_dev_log_supported(const struct mlx5vf_dev *dev);
+int mlx5vf_core_dev_log_start(struct mlx5vf_dev *dev, const struct mlx5vf_iova_range *ranges,
+			      uint32_t nr_ranges, uint64_t *page_size);
+void mlx5vf_core_dev_log_stop(struct mlx5vf_dev *dev);
+int mlx5vf_core_dev_log_report(struct mlx5vf_dev *dev, uint64_t iova, uint64_t length,
+			       struct mlx5vf_dirty_bitmap *bm);
+void mlx5vf_core_dev_log_status(const struct mlx5vf_dev *dev, struct mlx5vf_log_status *st);
+
 /* Bytes read, 0 at the end, -ENOMSG, -EAGAIN (block or return it), -ENODEV, -EFAULT. */
 long mlx5vf_core_save_read(struct mlx5vf_save_file *file, struct mlx5vf_user_io *io, size_t len);
 bool mlx5vf_core_save_readable(const struct mlx5vf_save_file *file);
@@ -108,6 +136,7 @@ struct mlx5vf_sim_config {
 	uint32_t track_page_size;        /* 0: 4096 */
 	uint32_t max_chunk;              /* chunk mode only; 0: 8 MiB */
 	uint32_t segment_size;           /* 0: 4096 */
+	uint32_t track_max_ranges;       /* dirty tracker's range limit; 0: the default (4) */
 	bool chunk_mode;
 	/* Arrange one mlx5vf_core_sim_deliver() delay_ns from now; must not sleep. */
 	void (*request_completion)(void *ctx, uint64_t delay_ns);
@@ -121,6 +150,8 @@ enum mlx5vf_sim_op {
 	MLX5VF_SIM_SAVE,
 	MLX5VF_SIM_LOAD,
 	MLX5VF_SIM_ALLOC,
+	MLX5VF_SIM_TRACK_START,
+	MLX5VF_SIM_TRACK_REPORT,
 };
 
 enum mlx5vf_sim_fault {
@@ -128,7 +159,27 @@ enum mlx5vf_sim_fault {
 	MLX5VF_SIM_FAULT_SAVE_COMPLETE_ERROR,
 	MLX5VF_SIM_FAULT_BAD_RESOURCE_STATE,
 	MLX5VF_SIM_FAULT_SHORT_IMAGE,
+	MLX5VF_SIM_FAULT_LOSE_DIRTY, /* track report: clears the window's pages unreported */
 };
+
+/*
+ * The simulated function's DMA into guest memory: next_dma fills buf (len
+ * bytes, a power of two) with fresh data and picks its address inside the
+ * window; the shim writes it through the VFIO DMA path and then reports it
+ * with dma_written, which logs it in the dirty tracker. -EAGAIN while the
+ * function may not issue DMA (not RUNNING).
+ */
+struct mlx5vf_sim_dma_stats {
+	uint64_t dma_writes;	   /* writes handed out */
+	uint64_t pages_marked;	   /* clean -> dirty transitions in the tracker */
+	uint64_t dirty_pages;	   /* dirty now, not yet reported */
+	uint64_t untracked_writes; /* writes outside every tracked range */
+};
+
+int mlx5vf_core_sim_next_dma(struct mlx5vf_sim *sim, uint64_t window, uint64_t window_len, void *buf,
+			     uint32_t len, uint64_t *iova);
+void mlx5vf_core_sim_dma_written(struct mlx5vf_sim *sim, uint64_t iova, uint64_t len);
+void mlx5vf_core_sim_dma_stats(const struct mlx5vf_sim *sim, struct mlx5vf_sim_dma_stats *st);
 
 int mlx5vf_core_sim_create(const struct mlx5vf_sim_config *cfg, struct mlx5vf_sim **out);
 void mlx5vf_core_sim_destroy(struct mlx5vf_sim *sim);

@@ -117,6 +117,8 @@ extern "C" int mlx5vf_core_sim_create(const mlx5vf_sim_config *cfg, mlx5vf_sim *
 		sc.max_chunk = cfg->max_chunk;
 	if (cfg->segment_size)
 		sc.segment_size = cfg->segment_size;
+	if (cfg->track_max_ranges)
+		sc.track_caps.max_ranges = cfg->track_max_ranges;
 	sc.chunk_mode = cfg->chunk_mode;
 	sc.scheduler = &h.scheduler;
 	auto sim = SimVhca::create(sc, kstd::AllocCtx::Sleepable);
@@ -156,7 +158,7 @@ extern "C" int mlx5vf_core_sim_inject_fault(mlx5vf_sim *sim, enum mlx5vf_sim_op 
 					    enum mlx5vf_sim_fault fault)
 {
 	if (static_cast<unsigned>(op) >= kSimOpCount ||
-	    static_cast<unsigned>(fault) > MLX5VF_SIM_FAULT_SHORT_IMAGE)
+	    static_cast<unsigned>(fault) > MLX5VF_SIM_FAULT_LOSE_DIRTY)
 		return -MLX5VF_EINVAL;
 	return to_rc(sim->sim->inject_fault(static_cast<SimOp>(op), nth, static_cast<SimFault>(fault)));
 }
@@ -332,4 +334,87 @@ extern "C" const char *mlx5vf_core_resume_error(const mlx5vf_resume_file *file, 
 extern "C" void mlx5vf_core_resume_destroy(mlx5vf_resume_file *file)
 {
 	kstd::Owned<ResumeFile> owned(resume_of(file));
+}
+
+static_assert(static_cast<unsigned>(SimOp::TrackStart) == MLX5VF_SIM_TRACK_START &&
+	      static_cast<unsigned>(SimOp::TrackReport) == MLX5VF_SIM_TRACK_REPORT &&
+	      kSimOpCount == MLX5VF_SIM_TRACK_REPORT + 1);
+static_assert(static_cast<unsigned>(SimFault::LoseDirty) == MLX5VF_SIM_FAULT_LOSE_DIRTY);
+static_assert(sizeof(IovaRange) == sizeof(mlx5vf_iova_range));
+
+namespace {
+
+class CBitmap final : public DirtyBitmap {
+public:
+	explicit CBitmap(mlx5vf_dirty_bitmap *bm) : bm_(bm) {}
+	void set(uint64_t iova, uint64_t length) override { bm_->set(bm_, iova, length); }
+
+private:
+	mlx5vf_dirty_bitmap *bm_;
+};
+
+} // namespace
+
+extern "C" bool mlx5vf_core_dev_log_supported(const mlx5vf_dev *dev)
+{
+	return dev->dev->tracker().supported();
+}
+
+extern "C" int mlx5vf_core_dev_log_start(mlx5vf_dev *dev, const mlx5vf_iova_range *ranges, uint32_t nr_ranges,
+					 uint64_t *page_size)
+{
+	auto r = dev->dev->tracker().start(
+		kstd::Span<const IovaRange>(reinterpret_cast<const IovaRange *>(ranges), nr_ranges),
+		*page_size);
+	if (r.is_error())
+		return kstd::to_errno(r.error());
+	*page_size = r.value();
+	return 0;
+}
+
+extern "C" void mlx5vf_core_dev_log_stop(mlx5vf_dev *dev)
+{
+	dev->dev->tracker().stop();
+}
+
+extern "C" int mlx5vf_core_dev_log_report(mlx5vf_dev *dev, uint64_t iova, uint64_t length,
+					  mlx5vf_dirty_bitmap *bm)
+{
+	CBitmap out(bm);
+	return to_rc(dev->dev->tracker().report(iova, length, out));
+}
+
+extern "C" void mlx5vf_core_dev_log_status(const mlx5vf_dev *dev, mlx5vf_log_status *st)
+{
+	const DirtyTracker &t = dev->dev->tracker();
+	st->active = t.active();
+	st->page_size = t.active() ? t.page_size() : 0;
+	st->nr_ranges = static_cast<uint32_t>(t.ranges().size());
+	st->reports = t.reports();
+	st->pages_reported = t.pages_reported();
+	st->error = t.last_error();
+}
+
+extern "C" int mlx5vf_core_sim_next_dma(mlx5vf_sim *sim, uint64_t window, uint64_t window_len, void *buf,
+					uint32_t len, uint64_t *iova)
+{
+	auto r = sim->sim->next_dma(window, window_len, kstd::Bytes(static_cast<uint8_t *>(buf), len));
+	if (r.is_error())
+		return kstd::to_errno(r.error());
+	*iova = r.value();
+	return 0;
+}
+
+extern "C" void mlx5vf_core_sim_dma_written(mlx5vf_sim *sim, uint64_t iova, uint64_t len)
+{
+	sim->sim->dma_written(iova, len);
+}
+
+extern "C" void mlx5vf_core_sim_dma_stats(const mlx5vf_sim *sim, mlx5vf_sim_dma_stats *st)
+{
+	const SimVhca &s = *sim->sim;
+	st->dma_writes = s.dma_writes();
+	st->pages_marked = s.tracker().pages_marked();
+	st->dirty_pages = s.tracker().dirty_pages();
+	st->untracked_writes = s.tracker().untracked_writes();
 }

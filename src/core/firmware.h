@@ -16,6 +16,7 @@
 
 #include "data_buffer.h"
 #include "kstd/alloc.h"
+#include "kstd/span.h"
 
 namespace mlx5vf {
 
@@ -77,6 +78,38 @@ struct FwCaps {
 	uint32_t max_image_size = 0xffffffffu;
 };
 
+// Device dirty-page tracking (VFIO DMA logging), as the firmware offers it.
+// Page sizes and address spaces are log2 values.
+struct TrackCaps {
+	uint32_t max_ranges = 0; // 0: the device cannot track
+	uint8_t log_min_page_size = 12;
+	uint8_t log_max_page_size = 12;
+	uint8_t log_min_addr_space = 12;
+	uint8_t log_max_addr_space = 12;
+};
+
+struct IovaRange {
+	uint64_t iova = 0;
+	uint64_t length = 0;
+	uint64_t end() const { return iova + length; } // one past the last byte
+};
+
+// What DirtyTracker hands the firmware: always within TrackCaps.
+struct TrackRequest {
+	kstd::Span<const IovaRange> ranges; // sorted, disjoint, page aligned, 1..max_ranges
+	uint8_t log_page_size = 12;
+	uint8_t log_addr_space = 12; // every range ends at or below 1 << log_addr_space
+};
+
+// Receives one report's dirty pages (page_iova aligned to the tracker's page).
+class DirtySink {
+public:
+	virtual void dirty_page(uint64_t page_iova) = 0;
+
+protected:
+	~DirtySink() = default;
+};
+
 class Firmware {
 public:
 	virtual FwCaps caps() const = 0;
@@ -88,8 +121,17 @@ public:
 	virtual kstd::Result<void> load(DataBuffer &buf, uint32_t size) = 0;
 	virtual kstd::Result<DataBuffer *> alloc_buffer(uint64_t size, DmaDir dir, kstd::AllocCtx ctx) = 0;
 	virtual void free_buffer(DataBuffer *buf) = 0;
-	// The function was reset (FLR): suspension and tracking are gone.
+	// The function was reset (FLR): suspension and state tracking are gone
+	// (dirty-page tracking is the PF's and survives).
 	virtual void function_reset() = 0;
+
+	// Dirty-page tracking. Process context, may sleep. track_report() reports
+	// and clears the dirty pages in [iova, iova + length); an error means the
+	// tracker is broken.
+	virtual TrackCaps track_caps() const = 0;
+	virtual kstd::Result<void> track_start(const TrackRequest &req) = 0;
+	virtual void track_stop() = 0;
+	virtual kstd::Result<void> track_report(uint64_t iova, uint64_t length, DirtySink &sink) = 0;
 
 protected:
 	~Firmware() = default;

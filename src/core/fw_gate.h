@@ -59,6 +59,21 @@ public:
 	}
 	void free_buffer(DataBuffer *buf) override { inner_.free_buffer(buf); }
 	void function_reset() override { inner_.function_reset(); }
+	TrackCaps track_caps() const override { return inner_.track_caps(); }
+	kstd::Result<void> track_start(const TrackRequest &req) override
+	{
+		if (detached())
+			return kstd::Err::NotConn;
+		return inner_.track_start(req);
+	}
+	// Releasing is always allowed: the backend knows what is left to free.
+	void track_stop() override { inner_.track_stop(); }
+	kstd::Result<void> track_report(uint64_t iova, uint64_t length, DirtySink &sink) override
+	{
+		if (detached())
+			return kstd::Err::NotConn;
+		return inner_.track_report(iova, length, sink);
+	}
 
 private:
 	Firmware &inner_;

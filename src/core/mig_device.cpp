@@ -46,7 +46,7 @@ const ArcPlan *arc_plan(MigState from, MigState to)
 }
 
 MigDevice::MigDevice(const Config &cfg)
-    : gate_(*cfg.fw), waiter_(*cfg.waiter), compat_(cfg.compat), features_(cfg.features),
+    : gate_(*cfg.fw), tracker_(gate_), waiter_(*cfg.waiter), compat_(cfg.compat), features_(cfg.features),
       max_chunk_size_(cfg.max_chunk_size)
 {
 }

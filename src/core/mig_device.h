@@ -12,6 +12,7 @@
 // closes (detaches) them.
 #pragma once
 
+#include "dirty_tracker.h"
 #include "fw_gate.h"
 #include "mig_state.h"
 #include "resume_file.h"
@@ -99,10 +100,18 @@ public:
 	void forget(const ResumeFile *file);
 
 	// PF gone / back. While detached every firmware command fails with
-	// Err::NotConn.
-	void detach() { gate_.detach(); }
+	// Err::NotConn, and a running dirty tracker has lost its data.
+	void detach()
+	{
+		gate_.detach();
+		tracker_.lose("the PF detached while tracking");
+	}
 	void attach() { gate_.attach(); }
 	bool detached() const { return gate_.detached(); }
+
+	// VFIO DMA logging (dirty_tracker.h); stopped when the device is closed.
+	DirtyTracker &tracker() { return tracker_; }
+	const DirtyTracker &tracker() const { return tracker_; }
 
 	SaveFile *saving() const { return saving_; }
 	ResumeFile *resuming() const { return resuming_; }
@@ -116,6 +125,7 @@ private:
 	void close_resume_file();
 
 	FirmwareGate gate_;
+	DirtyTracker tracker_; // over gate_
 	SaveWaiter &waiter_;
 	const stream::CompatInfo compat_;
 	const uint32_t features_;

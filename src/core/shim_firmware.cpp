@@ -92,6 +92,11 @@ kstd::Result<kstd::Owned<ShimFirmware>> ShimFirmware::create(const mlx5vf_fw_ops
 	if (!ops || !ops->caps || !ops->query_state || !ops->suspend || !ops->resume || !ops->save ||
 	    !ops->load || !ops->alloc_buffer || !ops->free_buffer || !ops->function_reset)
 		return kstd::Err::Invalid;
+	// Tracking is optional, but all of it or none.
+	const int track_ops =
+		!!ops->track_caps + !!ops->track_start + !!ops->track_stop + !!ops->track_report;
+	if (track_ops != 0 && track_ops != 4)
+		return kstd::Err::Invalid;
 	auto fw = TRY(kstd::make<ShimFirmware>(kstd::AllocCtx::Sleepable, *ops, ctx));
 	fw->slot_.fw = fw.get();
 	return fw;
@@ -262,6 +267,54 @@ void ShimFirmware::function_reset()
 	ops_.function_reset(ctx_);
 }
 
+TrackCaps ShimFirmware::track_caps() const
+{
+	TrackCaps caps;
+	if (!ops_.track_caps)
+		return caps; // max_ranges 0: no tracker
+	mlx5vf_fw_track_caps c = {};
+	ops_.track_caps(ctx_, &c);
+	// Values a sane device reports; anything else means no tracker.
+	if (c.log_min_page_size < 12 || c.log_min_page_size > c.log_max_page_size ||
+	    c.log_max_page_size > 63 || c.log_min_addr_space > c.log_max_addr_space ||
+	    c.log_max_addr_space > 64)
+		return caps;
+	caps.max_ranges = c.max_ranges;
+	caps.log_min_page_size = static_cast<uint8_t>(c.log_min_page_size);
+	caps.log_max_page_size = static_cast<uint8_t>(c.log_max_page_size);
+	caps.log_min_addr_space = static_cast<uint8_t>(c.log_min_addr_space);
+	caps.log_max_addr_space = static_cast<uint8_t>(c.log_max_addr_space);
+	return caps;
+}
+
+kstd::Result<void> ShimFirmware::track_start(const TrackRequest &req)
+{
+	if (!ops_.track_start)
+		return kstd::Err::OpNotSupp;
+	static_assert(sizeof(IovaRange) == sizeof(mlx5vf_iova_range) &&
+		      __builtin_offsetof(IovaRange, length) == __builtin_offsetof(mlx5vf_iova_range, length));
+	mlx5vf_fw_track_req c = {};
+	c.ranges = reinterpret_cast<const mlx5vf_iova_range *>(req.ranges.data());
+	c.nr_ranges = static_cast<unsigned int>(req.ranges.size());
+	c.log_page_size = req.log_page_size;
+	c.log_addr_space = req.log_addr_space;
+	return from_rc(ops_.track_start(ctx_, &c));
+}
+
+void ShimFirmware::track_stop()
+{
+	if (ops_.track_stop)
+		ops_.track_stop(ctx_);
+}
+
+kstd::Result<void> ShimFirmware::track_report(uint64_t iova, uint64_t length, DirtySink &sink)
+{
+	if (!ops_.track_report)
+		return kstd::Err::OpNotSupp;
+	return from_rc(
+		ops_.track_report(ctx_, iova, length, reinterpret_cast<mlx5vf_fw_dirty_sink *>(&sink)));
+}
+
 } // namespace mlx5vf
 
 extern "C" void mlx5vf_core_fw_save_done(mlx5vf_fw_save_done *done, const mlx5vf_fw_save_result *result)
@@ -274,4 +327,9 @@ extern "C" void mlx5vf_core_fw_save_done(mlx5vf_fw_save_done *done, const mlx5vf
 		result = &failed;
 	}
 	mlx5vf::ShimFirmware::complete(done, *result);
+}
+
+extern "C" void mlx5vf_core_fw_report_dirty(mlx5vf_fw_dirty_sink *sink, unsigned long long page_iova)
+{
+	reinterpret_cast<mlx5vf::DirtySink *>(sink)->dirty_page(page_iova);
 }

@@ -62,6 +62,11 @@ public:
 	// A buffer another backend made is reported and leaked, never freed.
 	void free_buffer(DataBuffer *buf) override;
 	void function_reset() override;
+	// Forwarded when the backend has the track ops (else max_ranges 0).
+	TrackCaps track_caps() const override;
+	kstd::Result<void> track_start(const TrackRequest &req) override;
+	void track_stop() override;
+	kstd::Result<void> track_report(uint64_t iova, uint64_t length, DirtySink &sink) override;
 
 	// The backend's completion (any context): publish it to the waiting
 	// SaveCompletion. A token with no save in flight is reported and dropped.

@@ -192,11 +192,17 @@ TEST(ShimFirmware, CreateNeedsEveryOp)
 {
 	Fake fake;
 	EXPECT_EQ(kstd::Err::Invalid, ShimFirmware::create(nullptr, &fake).error());
-	for (size_t i = 0; i < sizeof(mlx5vf_fw_ops) / sizeof(void *); i++) {
+	// Every op before the optional tracking ones is required.
+	const size_t required = offsetof(mlx5vf_fw_ops, track_caps) / sizeof(void *);
+	for (size_t i = 0; i < required; i++) {
 		mlx5vf_fw_ops ops = kFakeOps;
 		reinterpret_cast<void **>(&ops)[i] = nullptr;
 		EXPECT_EQ(kstd::Err::Invalid, ShimFirmware::create(&ops, &fake).error()) << "op " << i;
 	}
+	// Tracking: all four or none.
+	mlx5vf_fw_ops partial = kFakeOps;
+	partial.track_caps = [](void *, mlx5vf_fw_track_caps *) {};
+	EXPECT_EQ(kstd::Err::Invalid, ShimFirmware::create(&partial, &fake).error());
 	EXPECT_EQ(0, host_shim::outstanding_allocations());
 }
 

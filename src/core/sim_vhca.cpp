@@ -120,6 +120,11 @@ kstd::Result<kstd::Owned<SimVhca>> SimVhca::create(const SimConfig &cfg, kstd::A
 	if (!cfg.scheduler || !cfg.segment_size || page < sizeof(uint64_t) || !kstd::is_pow2(page) ||
 	    !cfg.state_size || cfg.state_size % page)
 		return kstd::Err::Invalid;
+	const TrackCaps &tc = cfg.track_caps;
+	if (tc.max_ranges && (tc.log_min_page_size < 12 || tc.log_min_page_size > tc.log_max_page_size ||
+			      tc.log_max_page_size > 30 || tc.log_min_addr_space > tc.log_max_addr_space ||
+			      tc.log_max_addr_space > 63))
+		return kstd::Err::Invalid;
 	if (cfg.chunk_mode) {
 		if (cfg.max_chunk < uint64_t{kSimHeaderSize} + kSimPageIndexSize + page)
 			return kstd::Err::Invalid;
@@ -140,7 +145,8 @@ SimVhca::SimVhca(CreateKey, const SimConfig &cfg, kstd::OwnedArray<uint8_t> stat
 		 kstd::OwnedArray<uint64_t> dirty, kstd::OwnedArray<uint64_t> pending)
     : cfg_(cfg), page_count_(cfg.state_size / cfg.track_page_size),
       record_size_(uint64_t{kSimPageIndexSize} + cfg.track_page_size), state_(kstd::move(state)),
-      dirty_(kstd::move(dirty)), pending_(kstd::move(pending)), activity_rng_(cfg.seed ^ kActivityStream)
+      dirty_(kstd::move(dirty)), pending_(kstd::move(pending)), activity_rng_(cfg.seed ^ kActivityStream),
+      tracker_(cfg.track_caps)
 {
 	fill_power_on_state();
 }
@@ -169,7 +175,10 @@ bool SimVhca::take_fault(SimOp op, SimFault *fault)
 kstd::Result<void> SimVhca::inject_fault(SimOp op, uint32_t nth, SimFault fault)
 {
 	const unsigned i = static_cast<unsigned>(op);
-	if (!nth || i >= kSimOpCount || (fault != SimFault::Error && op != SimOp::Save))
+	const bool save_fault = fault == SimFault::SaveCompleteError || fault == SimFault::BadResourceState ||
+				fault == SimFault::ShortImage;
+	if (!nth || i >= kSimOpCount || (save_fault && op != SimOp::Save) ||
+	    (fault == SimFault::LoseDirty && op != SimOp::TrackReport))
 		return kstd::Err::Invalid;
 	faults_[i] = ArmedFault{nth, fault};
 	return kstd::ok();
@@ -715,6 +724,45 @@ void SimVhca::function_reset()
 	fill_power_on_state();
 	if (completion_.done)
 		completion_.result = SaveResult{FwStatus::Failed, 0, 0};
+}
+
+kstd::Result<void> SimVhca::track_start(const TrackRequest &req)
+{
+	SimFault fault;
+	if (take_fault(SimOp::TrackStart, &fault))
+		return kstd::Err::Io;
+	return tracker_.start(req);
+}
+
+kstd::Result<void> SimVhca::track_report(uint64_t iova, uint64_t length, DirtySink &sink)
+{
+	SimFault fault;
+	const bool faulted = take_fault(SimOp::TrackReport, &fault);
+	if (faulted && fault == SimFault::Error)
+		return kstd::Err::Io;
+	return tracker_.report(iova, length, sink, faulted && fault == SimFault::LoseDirty);
+}
+
+kstd::Result<uint64_t> SimVhca::next_dma(uint64_t window, uint64_t window_len, kstd::Bytes buf)
+{
+	const uint64_t len = buf.size();
+	uint64_t end;
+
+	if (!len || !kstd::is_pow2(len) || len < 2 * sizeof(uint64_t) || window & (len - 1) ||
+	    window_len < len || kstd::add_overflows(window, window_len, &end))
+		return kstd::Err::Invalid;
+	if (initiator_suspended_)
+		return kstd::Err::Again; // a suspended initiator issues no DMA
+	const uint64_t slots = window_len / len;
+	const uint64_t iova = window + (next_random() % slots) * len;
+	// Fresh content every time: a sequence number and the address, repeated.
+	dma_seq_++;
+	for (uint64_t off = 0; off + 2 * sizeof(uint64_t) <= len; off += 2 * sizeof(uint64_t)) {
+		kstd::store_le64(buf.data() + off, dma_seq_);
+		kstd::store_le64(buf.data() + off + sizeof(uint64_t), iova + off);
+	}
+	dma_writes_++;
+	return iova;
 }
 
 } // namespace mlx5vf

@@ -42,6 +42,7 @@
 
 #include "firmware.h"
 #include "sim_image.h"
+#include "sim_tracker.h"
 
 namespace mlx5vf {
 
@@ -81,11 +82,14 @@ struct SimConfig {
 	uint64_t latency_ns = 0;
 	uint64_t bandwidth_bytes_per_ms = 0;	  // 0: unlimited
 	CompletionScheduler *scheduler = nullptr; // required; outlives the SimVhca
+	// Dirty-page tracker of guest memory (max_ranges 0: none). Small
+	// max_ranges so that combining ranges is exercised.
+	TrackCaps track_caps = {4, 12, 21, 12, 48};
 };
 
 // Command kinds, for counting and fault injection.
-enum class SimOp : uint8_t { Query, Suspend, Resume, Save, Load, Alloc };
-inline constexpr unsigned kSimOpCount = 6;
+enum class SimOp : uint8_t { Query, Suspend, Resume, Save, Load, Alloc, TrackStart, TrackReport };
+inline constexpr unsigned kSimOpCount = 8;
 
 enum class SimFault : uint8_t {
 	Error,		   // any op: fails synchronously with Err::Io, nothing changes
@@ -93,6 +97,7 @@ enum class SimFault : uint8_t {
 	SaveCompleteError, // Save: accepted, completes with FwStatus::Failed, nothing saved
 	BadResourceState,  // Save: accepted, completes with BadResourceState; tracking lost
 	ShortImage,	   // Save: completes Ok but image_size is one byte short
+	LoseDirty,	   // TrackReport: succeeds, but clears the window's dirty pages unreported
 };
 
 class SimVhca final : public Firmware {
@@ -132,6 +137,12 @@ public:
 	// power-on state content, destination forgets its base image. A
 	// completion already scheduled still arrives, with FwStatus::Failed.
 	void function_reset() override;
+	// Dirty-page tracking of guest memory (sim_tracker.h). track_start
+	// allocates the bitmap (process context).
+	TrackCaps track_caps() const override { return tracker_.caps(); }
+	kstd::Result<void> track_start(const TrackRequest &req) override;
+	void track_stop() override { tracker_.stop(); }
+	kstd::Result<void> track_report(uint64_t iova, uint64_t length, DirtySink &sink) override;
 
 	// Simulation controls. Any context (no sleep, no allocation).
 
@@ -140,6 +151,18 @@ public:
 	// responder does, none once the responder is suspended. Tracked writes
 	// mark their page dirty. Returns the writes performed.
 	uint32_t run_activity(uint32_t writes);
+	// The function's next DMA write into guest memory: while the initiator
+	// runs (RUNNING), fill buf with fresh data for an address inside
+	// [window, window + window_len), aligned to buf's size, and return that
+	// address; the owner performs the write and then calls dma_written().
+	// Err::Again while the function may not issue DMA, Err::Invalid if the
+	// window cannot hold buf.
+	kstd::Result<uint64_t> next_dma(uint64_t window, uint64_t window_len, kstd::Bytes buf);
+	// A DMA write completed: the tracker logs it.
+	void dma_written(uint64_t iova, uint64_t length) { tracker_.dma_written(iova, length); }
+	const SimPageTracker &tracker() const { return tracker_; }
+	uint64_t dma_writes() const { return dma_writes_; }
+
 	// The scheduler's callback (atomic context allowed): delivers the pending
 	// save completion, if any, to its SaveCompletion.
 	void deliver_completion();
@@ -239,6 +262,9 @@ private:
 	uint32_t next_fw_key_ = 1;
 	uint64_t internal_writes_ = 0;
 	uint64_t incoming_writes_ = 0;
+	SimPageTracker tracker_;
+	uint64_t dma_seq_ = 0;
+	uint64_t dma_writes_ = 0;
 };
 
 } // namespace mlx5vf

@@ -620,6 +620,17 @@ TEST(SimVhca, BadResourceStateLosesTrackingUntilATrackedFullSave)
 	EXPECT_EQ(src->state_checksum(), dst->state_checksum());
 }
 
+// Track the first MiB of guest memory at 4 KiB.
+TrackRequest one_range_request()
+{
+	static const IovaRange kRange{0, 1 << 20};
+	TrackRequest req;
+	req.ranges = kstd::Span<const IovaRange>(&kRange, 1);
+	req.log_page_size = 12;
+	req.log_addr_space = 20;
+	return req;
+}
+
 // Issues one command of kind op that succeeds unless a fault fires, and
 // repairs the device state afterwards so the next one is legal again.
 kstd::Err issue(SimOp op, SimVhca &sim, DataBuffer *save_buf, const Image &full_image)
@@ -660,6 +671,20 @@ kstd::Err issue(SimOp op, SimVhca &sim, DataBuffer *save_buf, const Image &full_
 		if (b.is_ok())
 			sim.free_buffer(b.value());
 		return err(b);
+	}
+	case SimOp::TrackStart: {
+		const kstd::Err e = err(sim.track_start(one_range_request()));
+		sim.track_stop();
+		return e;
+	}
+	case SimOp::TrackReport: {
+		if (!sim.tracker().active()) {
+			EXPECT_TRUE(sim.track_start(one_range_request()).is_ok());
+		}
+		struct : DirtySink {
+			void dirty_page(uint64_t) override {}
+		} sink;
+		return err(sim.track_report(0, 4096, sink));
 	}
 	}
 	return kstd::Err::Invalid;
@@ -705,7 +730,10 @@ TEST(SimVhca, InjectFaultRejectsNonsense)
 	EXPECT_EQ(kstd::Err::Invalid, dev->inject_fault(SimOp::Load, 1, SimFault::ShortImage).error());
 	EXPECT_EQ(kstd::Err::Invalid,
 		  dev->inject_fault(SimOp::Suspend, 1, SimFault::BadResourceState).error());
-	EXPECT_EQ(kstd::Err::Invalid, dev->inject_fault(static_cast<SimOp>(6), 1, SimFault::Error).error());
+	EXPECT_EQ(kstd::Err::Invalid,
+		  dev->inject_fault(static_cast<SimOp>(kSimOpCount), 1, SimFault::Error).error());
+	EXPECT_EQ(kstd::Err::Invalid, dev->inject_fault(SimOp::Save, 1, SimFault::LoseDirty).error());
+	EXPECT_EQ(kstd::Err::Invalid, dev->inject_fault(SimOp::TrackReport, 1, SimFault::ShortImage).error());
 }
 
 TEST(SimVhca, SaveCompletionFaultsFireOnTheNthSave)

@@ -11,6 +11,7 @@
 #include <mlx5vf/abi.h>
 
 static_assert(MLX5VF_EPERM == EPERM);
+static_assert(MLX5VF_E2BIG == E2BIG);
 static_assert(MLX5VF_ENOENT == ENOENT);
 static_assert(MLX5VF_EIO == EIO);
 static_assert(MLX5VF_EBADF == EBADF);

@@ -14,6 +14,7 @@ namespace kstd {
 enum class Err : int {
 	Perm = MLX5VF_EPERM, // operation not allowed in this state
 	NoEnt = MLX5VF_ENOENT,
+	TooBig = MLX5VF_E2BIG, // beyond a device limit
 	Io = MLX5VF_EIO,       // device or firmware failure
 	BadF = MLX5VF_EBADF,   // file no longer valid (invalidated)
 	Again = MLX5VF_EAGAIN, // would block
