@@ -16,10 +16,14 @@
  * item. Everything else is synchronous, in process context, under the
  * device's state mutex.
  *
+ * Dirty-page tracking runs on the PF too (mlx5_track.c): one tracker while
+ * the core has DMA logging started, its capabilities read from the PF's
+ * cached caps at probe and whenever the PF enables the VF again.
+ *
  * The PF may take the VF away (SR-IOV disable, PF reload, firmware reset):
  * its blocking notifier tells us first; we then close the migration files
- * (waiting for a SAVE in flight), release the firmware resources and refuse
- * further commands until the PF enables the VF again.
+ * (waiting for a SAVE in flight), release the firmware resources (the
+ * tracker too) and refuse further commands until the PF enables the VF again.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -41,6 +45,7 @@
 
 #include "mlx5_cmd.h"
 #include "mlx5_fw.h"
+#include "mlx5_track.h"
 #include "mlx5vf.h"
 
 /* SAVE and LOAD sizes are 32 bits; a SAVE buffer is whole pages. */
@@ -87,6 +92,10 @@ struct mlx5vf_mlx5 {
 	bool chunk_mode;
 	bool detached; /* written under the state mutex, read anywhere */
 	struct mlx5vf_mlx5_nb *nb;
+
+	/* Dirty-page tracking; the tracker under the state mutex. */
+	struct mlx5vf_fw_track_caps track_caps;
+	struct mlx5vf_track *track;
 
 	/* The PD of our mkeys, held while any buffer exists. */
 	struct mutex pd_lock;
@@ -628,6 +637,72 @@ static int mlx5vf_mlx5_wait_save_idle(void *ctx, struct mlx5vf_save_file *file)
 	}
 }
 
+/* ---- Dirty-page tracking ------------------------------------------------ */
+
+static void mlx5vf_mlx5_track_caps(void *ctx, struct mlx5vf_fw_track_caps *caps)
+{
+	struct mlx5vf_mlx5 *fw = ctx;
+
+	*caps = fw->track_caps;
+}
+
+static int mlx5vf_mlx5_track_start(void *ctx, const struct mlx5vf_fw_track_req *req)
+{
+	struct mlx5vf_mlx5 *fw = ctx;
+	struct mlx5vf_track *t;
+
+	lockdep_assert_held(&fw->mvdev->state_mutex);
+	if (mlx5vf_mlx5_detached(fw))
+		return -ENOTCONN;
+	if (fw->track)
+		return -EBUSY;
+	t = mlx5vf_track_create(fw->mdev, mlx5vf_mlx5_vf_dev(fw), fw->vhca_id, &fw->track_caps,
+				req);
+	if (IS_ERR(t))
+		return PTR_ERR(t);
+	fw->track = t;
+	return 0;
+}
+
+/*
+ * can_touch_pf false: the PF may be gone (see mlx5vf_mlx5_uninit()); a
+ * tracker left then is leaked rather than destroyed through a dead device.
+ */
+static void mlx5vf_mlx5_track_release(struct mlx5vf_mlx5 *fw, bool can_touch_pf)
+{
+	if (!fw->track)
+		return;
+	if (can_touch_pf)
+		mlx5vf_track_destroy(fw->track);
+	else
+		dev_warn(mlx5vf_mlx5_vf_dev(fw),
+			 "migration: dirty tracker still set up after the PF went away; leaked\n");
+	fw->track = NULL;
+}
+
+static void mlx5vf_mlx5_track_stop(void *ctx)
+{
+	struct mlx5vf_mlx5 *fw = ctx;
+
+	lockdep_assert_held(&fw->mvdev->state_mutex);
+	/* After a detach the tracker is gone already. */
+	mlx5vf_mlx5_track_release(fw, true);
+}
+
+static int mlx5vf_mlx5_track_report(void *ctx, unsigned long long iova, unsigned long long length,
+				    struct mlx5vf_fw_dirty_sink *sink)
+{
+	struct mlx5vf_mlx5 *fw = ctx;
+
+	lockdep_assert_held(&fw->mvdev->state_mutex);
+	if (mlx5vf_mlx5_detached(fw))
+		return -ENOTCONN;
+	/* Lost to a detach since it started: broken until the next start. */
+	if (!fw->track)
+		return -EIO;
+	return mlx5vf_track_report(fw->track, iova, length, sink);
+}
+
 static const struct mlx5vf_fw_ops mlx5vf_mlx5_fw_ops = {
 	.caps = mlx5vf_mlx5_caps,
 	.query_state = mlx5vf_mlx5_query_state,
@@ -638,6 +713,10 @@ static const struct mlx5vf_fw_ops mlx5vf_mlx5_fw_ops = {
 	.alloc_buffer = mlx5vf_mlx5_alloc_buffer,
 	.free_buffer = mlx5vf_mlx5_free_buffer,
 	.function_reset = mlx5vf_mlx5_function_reset,
+	.track_caps = mlx5vf_mlx5_track_caps,
+	.track_start = mlx5vf_mlx5_track_start,
+	.track_stop = mlx5vf_mlx5_track_stop,
+	.track_report = mlx5vf_mlx5_track_report,
 };
 
 static const struct mlx5vf_dev_ops mlx5vf_mlx5_dev_ops = {
@@ -661,6 +740,8 @@ static void mlx5vf_mlx5_detach(struct mlx5vf_mlx5 *fw)
 	mlx5vf_core_dev_detach(mvdev->mig);
 	mlx5vf_core_dev_close_files(mvdev->mig);
 	mlx5vf_sync_files(mvdev);
+	/* The PF is still up: the tracker goes now, while it can. */
+	mlx5vf_mlx5_track_release(fw, true);
 	mlx5vf_state_mutex_unlock(mvdev);
 	flush_work(&fw->err_work);
 }
@@ -670,6 +751,8 @@ static void mlx5vf_mlx5_attach(struct mlx5vf_mlx5 *fw)
 	struct mlx5vf_pci_dev *mvdev = fw->mvdev;
 
 	mlx5vf_state_mutex_lock(mvdev);
+	/* A reloaded PF may come back with other firmware. */
+	mlx5vf_track_caps(fw->mdev, &fw->track_caps);
 	WRITE_ONCE(fw->detached, false);
 	mlx5vf_core_dev_attach(mvdev->mig);
 	mlx5vf_state_mutex_unlock(mvdev);
@@ -764,6 +847,7 @@ static int mlx5vf_mlx5_probe_fw(struct mlx5vf_mlx5 *fw, const char **why)
 	}
 	fw->vhca_id = vf.vhca_id;
 	fw->chunk_mode = pf2.migration_in_chunks;
+	mlx5vf_track_caps(fw->mdev, &fw->track_caps);
 	return 0;
 }
 
@@ -847,9 +931,10 @@ int mlx5vf_mlx5_init(struct mlx5vf_pci_dev *mvdev)
 	mvdev->mlx5 = fw;
 	mlx5_vf_put_core_dev(mdev);
 	dev_info(&pdev->dev,
-		 "migratable VF: vhca_id %u, firmware %u.%u.%u%s (stop-copy, P2P, precopy)\n",
+		 "migratable VF: vhca_id %u, firmware %u.%u.%u%s (stop-copy, P2P, precopy%s)\n",
 		 fw->vhca_id, (u32)(identity >> 32 & 0xffff), (u32)(identity >> 16 & 0xffff),
-		 (u32)(identity & 0xffff), fw->chunk_mode ? ", chunked saves" : "");
+		 (u32)(identity & 0xffff), fw->chunk_mode ? ", chunked saves" : "",
+		 fw->track_caps.max_ranges ? ", dirty tracking" : "");
 	return 0;
 
 out_nb:
@@ -908,6 +993,8 @@ void mlx5vf_mlx5_uninit(struct mlx5vf_pci_dev *mvdev)
 	mlx5vf_state_mutex_lock(mvdev);
 	mlx5vf_core_dev_close_files(mvdev->mig);
 	mlx5vf_sync_files(mvdev);
+	/* A detach released it already if the PF went away (see leave_pf). */
+	mlx5vf_mlx5_track_release(fw, device_is_registered(&mvdev->core.pdev->dev));
 	mig = mvdev->mig;
 	mvdev->mig = NULL;
 	mlx5vf_state_mutex_unlock(mvdev);
