@@ -159,7 +159,7 @@ enum mlx5vf_sim_fault {
 	MLX5VF_SIM_FAULT_SAVE_COMPLETE_ERROR,
 	MLX5VF_SIM_FAULT_BAD_RESOURCE_STATE,
 	MLX5VF_SIM_FAULT_SHORT_IMAGE,
-	MLX5VF_SIM_FAULT_LOSE_DIRTY, /* track report: clears the window's pages unreported */
+	MLX5VF_SIM_FAULT_LOSE_DIRTY, /* track reports clear their pages unreported, until restarted */
 };
 
 /*

@@ -445,4 +445,12 @@ TEST(DirtyTracker, LoseDirtyFaultIsDetectedByTheNoLossCheck)
 	PageBitmap bm;
 	ASSERT_TRUE(r.tracker->report(0, M1, bm).is_ok());
 	EXPECT_EQ(0u, bm.pages.count(5 * K4));
+	r.write(6 * K4);
+	ASSERT_TRUE(r.tracker->report(0, M1, bm).is_ok());
+	EXPECT_TRUE(bm.pages.empty()) << "a broken tracker stays broken until restarted";
+	r.tracker->stop();
+	ASSERT_TRUE(r.start({{0, M1}}).is_ok());
+	r.write(6 * K4);
+	ASSERT_TRUE(r.tracker->report(0, M1, bm).is_ok());
+	EXPECT_EQ(1u, bm.pages.count(6 * K4));
 }

@@ -731,6 +731,7 @@ kstd::Result<void> SimVhca::track_start(const TrackRequest &req)
 	SimFault fault;
 	if (take_fault(SimOp::TrackStart, &fault))
 		return kstd::Err::Io;
+	losing_dirty_ = false;
 	return tracker_.start(req);
 }
 
@@ -740,7 +741,9 @@ kstd::Result<void> SimVhca::track_report(uint64_t iova, uint64_t length, DirtySi
 	const bool faulted = take_fault(SimOp::TrackReport, &fault);
 	if (faulted && fault == SimFault::Error)
 		return kstd::Err::Io;
-	return tracker_.report(iova, length, sink, faulted && fault == SimFault::LoseDirty);
+	if (faulted && fault == SimFault::LoseDirty)
+		losing_dirty_ = true;
+	return tracker_.report(iova, length, sink, losing_dirty_);
 }
 
 kstd::Result<uint64_t> SimVhca::next_dma(uint64_t window, uint64_t window_len, kstd::Bytes buf)

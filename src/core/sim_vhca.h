@@ -97,7 +97,8 @@ enum class SimFault : uint8_t {
 	SaveCompleteError, // Save: accepted, completes with FwStatus::Failed, nothing saved
 	BadResourceState,  // Save: accepted, completes with BadResourceState; tracking lost
 	ShortImage,	   // Save: completes Ok but image_size is one byte short
-	LoseDirty,	   // TrackReport: succeeds, but clears the window's dirty pages unreported
+	LoseDirty,	   // TrackReport: from this report until the next track_start,
+			   // reports succeed but clear their pages unreported
 };
 
 class SimVhca final : public Firmware {
@@ -141,7 +142,11 @@ public:
 	// allocates the bitmap (process context).
 	TrackCaps track_caps() const override { return tracker_.caps(); }
 	kstd::Result<void> track_start(const TrackRequest &req) override;
-	void track_stop() override { tracker_.stop(); }
+	void track_stop() override
+	{
+		losing_dirty_ = false;
+		tracker_.stop();
+	}
 	kstd::Result<void> track_report(uint64_t iova, uint64_t length, DirtySink &sink) override;
 
 	// Simulation controls. Any context (no sleep, no allocation).
@@ -263,6 +268,7 @@ private:
 	uint64_t internal_writes_ = 0;
 	uint64_t incoming_writes_ = 0;
 	SimPageTracker tracker_;
+	bool losing_dirty_ = false; // an injected LoseDirty fired
 	uint64_t dma_seq_ = 0;
 	uint64_t dma_writes_ = 0;
 };

@@ -2,8 +2,11 @@
 /*
  * debugfs: mlx5vf/<pci-name>/ shows the migration state of each VF, and for
  * a simulated VF the checksum of its state (live, at STOP_COPY, after
- * RESUMING), which the VM tests compare across a live migration, and an
- * "inject" file that arms a firmware fault ("save 2 short-image").
+ * RESUMING), which the VM tests compare across a live migration, the dirty
+ * tracker's and the simulated function's DMA counters, an "inject" file
+ * that arms a firmware fault ("save 2 short-image", "track-report 1
+ * lose-dirty") and a "dma_window" file ("IOVA LENGTH") naming the guest
+ * memory the simulated function writes while it runs.
  */
 #include <linux/debugfs.h>
 #include <linux/fs.h>
@@ -18,13 +21,32 @@ static int mlx5vf_debugfs_state_show(struct seq_file *m, void *unused)
 {
 	struct mlx5vf_pci_dev *mvdev = m->private;
 	struct mlx5vf_sim_backend *simb = &mvdev->simb;
+	struct mlx5vf_sim_dma_stats dma;
+	struct mlx5vf_log_status log;
 
 	mlx5vf_state_mutex_lock(mvdev);
 	seq_printf(m, "state: %s\n", mlx5vf_core_mig_state_name(mlx5vf_core_dev_state(mvdev->mig)));
+	mlx5vf_core_dev_log_status(mvdev->mig, &log);
+	seq_printf(m, "dirty_tracking: %s\n",
+		   mvdev->core.vdev.log_ops ? (log.active ? "active" : "idle") : "unavailable");
+	seq_printf(m, "dirty_page_size: %llu\n", log.page_size);
+	seq_printf(m, "dirty_ranges: %u\n", log.nr_ranges);
+	seq_printf(m, "dirty_reports: %llu\n", log.reports);
+	seq_printf(m, "dirty_pages_reported: %llu\n", log.pages_reported);
+	seq_printf(m, "dirty_error: %s\n", log.error ?: "none");
 	if (simb->sim) {
 		seq_printf(m, "sim_checksum: %016llx\n", mlx5vf_core_sim_checksum(simb->sim));
 		seq_printf(m, "saved_checksum: %016llx\n", simb->saved_checksum);
 		seq_printf(m, "loaded_checksum: %016llx\n", simb->loaded_checksum);
+		mlx5vf_core_sim_dma_stats(simb->sim, &dma);
+		seq_printf(m, "dma_window: %llx %llx\n", simb->dma_window, simb->dma_window_len);
+		seq_printf(m, "dma_writes: %llu\n", dma.dma_writes);
+		seq_printf(m, "dma_errors: %llu\n", simb->dma_errors);
+		seq_printf(m, "dma_last_error: %d at %llx\n", simb->dma_error,
+			   simb->dma_error_iova);
+		seq_printf(m, "dma_pages_marked: %llu\n", dma.pages_marked);
+		seq_printf(m, "dma_pages_dirty: %llu\n", dma.dirty_pages);
+		seq_printf(m, "dma_untracked_writes: %llu\n", dma.untracked_writes);
 	}
 	mlx5vf_state_mutex_unlock(mvdev);
 	return 0;
@@ -50,6 +72,32 @@ static ssize_t mlx5vf_debugfs_inject_write(struct file *file, const char __user 
 	return ret ? ret : len;
 }
 
+/* "IOVA LENGTH" (hex or decimal): guest memory the simulated function writes. */
+static ssize_t mlx5vf_debugfs_dma_window_write(struct file *file, const char __user *ubuf,
+					       size_t len, loff_t *ppos)
+{
+	struct mlx5vf_pci_dev *mvdev = file->private_data;
+	unsigned long long iova, length;
+	char buf[64];
+	int ret;
+
+	if (len >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, len))
+		return -EFAULT;
+	buf[len] = '\0';
+	if (sscanf(buf, "%lli %lli", &iova, &length) != 2)
+		return -EINVAL;
+	ret = mlx5vf_sim_set_dma_window(mvdev, iova, length);
+	return ret ? ret : len;
+}
+
+static const struct file_operations mlx5vf_debugfs_dma_window_fops = {
+	.owner = THIS_MODULE,
+	.open = simple_open,
+	.write = mlx5vf_debugfs_dma_window_write,
+};
+
 static const struct file_operations mlx5vf_debugfs_inject_fops = {
 	.owner = THIS_MODULE,
 	.open = simple_open,
@@ -62,9 +110,12 @@ void mlx5vf_debugfs_add(struct mlx5vf_pci_dev *mvdev)
 		return;
 	mvdev->debugfs = debugfs_create_dir(pci_name(mvdev->core.pdev), mlx5vf_debugfs_root);
 	debugfs_create_file("migration", 0400, mvdev->debugfs, mvdev, &mlx5vf_debugfs_state_fops);
-	if (mvdev->simb.sim)
+	if (mvdev->simb.sim) {
 		debugfs_create_file("inject", 0200, mvdev->debugfs, mvdev,
 				    &mlx5vf_debugfs_inject_fops);
+		debugfs_create_file("dma_window", 0200, mvdev->debugfs, mvdev,
+				    &mlx5vf_debugfs_dma_window_fops);
+	}
 }
 
 void mlx5vf_debugfs_remove(struct mlx5vf_pci_dev *mvdev)

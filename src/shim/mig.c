@@ -76,12 +76,15 @@ void mlx5vf_mig_open(struct mlx5vf_pci_dev *mvdev)
 	/* A freshly opened device runs, whatever the last user left. */
 	mlx5vf_core_dev_reset(mvdev->mig);
 	mlx5vf_sync_files(mvdev);
+	mlx5vf_sim_dma_enable(mvdev, true);
 	mlx5vf_state_mutex_unlock(mvdev);
 }
 
 void mlx5vf_mig_close(struct mlx5vf_pci_dev *mvdev)
 {
 	mlx5vf_state_mutex_lock(mvdev);
+	mlx5vf_sim_dma_enable(mvdev, false);
+	mlx5vf_dirty_close(mvdev);
 	mlx5vf_core_dev_close_files(mvdev->mig);
 	mlx5vf_sync_files(mvdev);
 	mlx5vf_state_mutex_unlock(mvdev);

@@ -32,6 +32,18 @@ struct mlx5vf_sim_backend {
 	bool armed;                        /* a completion is scheduled */
 	u64 saved_checksum;                /* state when STOP_COPY was entered */
 	u64 loaded_checksum;               /* state when RESUMING was left */
+	/*
+	 * The function's DMA into guest memory: where the "guest driver" posted
+	 * buffers (set through debugfs), whether the device is open (so VFIO has
+	 * an address space to write through), and the data of one write.
+	 */
+	u64 dma_window;
+	u64 dma_window_len; /* 0: the function writes nothing */
+	bool dma_open;
+	void *dma_buf;
+	u64 dma_errors;     /* writes VFIO refused (window not mapped) */
+	u64 dma_error_iova; /* the last one's address and errno */
+	int dma_error;
 };
 
 struct mlx5vf_pci_dev {
@@ -82,6 +94,12 @@ void mlx5vf_sim_after_arc(struct mlx5vf_pci_dev *mvdev, enum mlx5vf_mig_state fr
 extern const struct mlx5vf_dev_ops mlx5vf_sim_dev_ops;
 int mlx5vf_sim_inject(struct mlx5vf_pci_dev *mvdev, const char *op, unsigned int nth,
 		      const char *fault);
+int mlx5vf_sim_set_dma_window(struct mlx5vf_pci_dev *mvdev, u64 iova, u64 length);
+void mlx5vf_sim_dma_enable(struct mlx5vf_pci_dev *mvdev, bool open);
+
+/* dirty.c */
+const char *mlx5vf_dirty_setup(struct mlx5vf_pci_dev *mvdev);
+void mlx5vf_dirty_close(struct mlx5vf_pci_dev *mvdev);
 
 /* debugfs.c */
 void mlx5vf_debugfs_init(void);

@@ -11,7 +11,9 @@
 #include <linux/jiffies.h>
 #include <linux/ktime.h>
 #include <linux/module.h>
+#include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/vfio.h>
 
 #include "mlx5vf.h"
 
@@ -36,7 +38,19 @@ static bool sim_chunk_mode = true;
 module_param(sim_chunk_mode, bool, 0444);
 MODULE_PARM_DESC(sim_chunk_mode, "Simulated VF: firmware saves images in chunks");
 
+static unsigned int sim_dma_writes_per_tick = 8;
+module_param(sim_dma_writes_per_tick, uint, 0644);
+MODULE_PARM_DESC(sim_dma_writes_per_tick,
+		 "Simulated VF: DMA writes into its debugfs dma_window every 10 ms while running");
+
+static unsigned int sim_track_max_ranges = 2;
+module_param(sim_track_max_ranges, uint, 0444);
+MODULE_PARM_DESC(sim_track_max_ranges,
+		 "Simulated VF: ranges its dirty tracker takes (more are combined; default 2)");
+
 #define MLX5VF_SIM_TICK msecs_to_jiffies(10)
+/* One simulated DMA write: a burst smaller than a page, like a packet. */
+#define MLX5VF_SIM_DMA_BYTES 1024
 
 static struct mlx5vf_sim_backend *to_simb(struct work_struct *work, bool activity)
 {
@@ -90,6 +104,39 @@ static void mlx5vf_sim_complete_work(struct work_struct *work)
 	mlx5vf_state_mutex_unlock(mvdev);
 }
 
+/*
+ * The function writes guest memory the way the real VF would: through the
+ * IOMMU, here the VFIO DMA path (type1 container or iommufd access). The
+ * tracker logs a write only once it has landed, so a report can never clear
+ * a page before the data it stands for is there.
+ */
+static void mlx5vf_sim_dma_tick(struct mlx5vf_pci_dev *mvdev)
+{
+	struct mlx5vf_sim_backend *simb = &mvdev->simb;
+	unsigned int n = READ_ONCE(sim_dma_writes_per_tick);
+	u64 iova;
+	int ret;
+
+	lockdep_assert_held(&mvdev->state_mutex);
+	if (!simb->dma_open || !simb->dma_window_len)
+		return;
+	while (n--) {
+		ret = mlx5vf_core_sim_next_dma(simb->sim, simb->dma_window, simb->dma_window_len,
+					       simb->dma_buf, MLX5VF_SIM_DMA_BYTES, &iova);
+		if (ret)
+			return; /* -EAGAIN: the initiator is suspended */
+		ret = vfio_dma_rw(&mvdev->core.vdev, iova, simb->dma_buf, MLX5VF_SIM_DMA_BYTES,
+				  true);
+		if (ret) {
+			simb->dma_errors++;
+			simb->dma_error = ret;
+			simb->dma_error_iova = iova;
+			return;
+		}
+		mlx5vf_core_sim_dma_written(simb->sim, iova, MLX5VF_SIM_DMA_BYTES);
+	}
+}
+
 static void mlx5vf_sim_activity_work(struct work_struct *work)
 {
 	struct mlx5vf_sim_backend *simb = to_simb(work, true);
@@ -98,6 +145,7 @@ static void mlx5vf_sim_activity_work(struct work_struct *work)
 	mlx5vf_state_mutex_lock(mvdev);
 	/* The simulated function itself ignores writes while suspended. */
 	mlx5vf_core_sim_run_activity(simb->sim, READ_ONCE(sim_writes_per_tick));
+	mlx5vf_sim_dma_tick(mvdev);
 	mlx5vf_state_mutex_unlock(mvdev);
 	schedule_delayed_work(&simb->activity_work, MLX5VF_SIM_TICK);
 }
@@ -135,6 +183,7 @@ int mlx5vf_sim_init(struct mlx5vf_pci_dev *mvdev)
 		.latency_ns = (u64)sim_latency_us * NSEC_PER_USEC,
 		.chunk_mode = sim_chunk_mode,
 		.max_chunk = SZ_256K,
+		.track_max_ranges = max(sim_track_max_ranges, 1U),
 		.request_completion = mlx5vf_sim_request_completion,
 		.sched_ctx = simb,
 	};
@@ -154,9 +203,15 @@ int mlx5vf_sim_init(struct mlx5vf_pci_dev *mvdev)
 
 	INIT_DELAYED_WORK(&simb->complete_work, mlx5vf_sim_complete_work);
 	INIT_DELAYED_WORK(&simb->activity_work, mlx5vf_sim_activity_work);
+	simb->dma_buf = kmalloc(MLX5VF_SIM_DMA_BYTES, GFP_KERNEL);
+	if (!simb->dma_buf)
+		return -ENOMEM;
 	ret = mlx5vf_core_sim_create(&cfg, &simb->sim);
-	if (ret)
+	if (ret) {
+		kfree(simb->dma_buf);
+		simb->dma_buf = NULL;
 		return ret;
+	}
 	dcfg.sim = simb->sim;
 	ret = mlx5vf_core_dev_create(&dcfg, &mvdev->mig);
 	if (ret) {
@@ -186,15 +241,18 @@ void mlx5vf_sim_uninit(struct mlx5vf_pci_dev *mvdev)
 	mvdev->mig = NULL;
 	mlx5vf_core_sim_destroy(simb->sim);
 	simb->sim = NULL;
+	kfree(simb->dma_buf);
+	simb->dma_buf = NULL;
 }
 
 /* Test control: make the nth next command of a kind fail ("save 2 short-image"). */
 int mlx5vf_sim_inject(struct mlx5vf_pci_dev *mvdev, const char *op, unsigned int nth,
 		      const char *fault)
 {
-	static const char * const ops[] = { "query", "suspend", "resume", "save", "load", "alloc" };
+	static const char * const ops[] = { "query", "suspend", "resume", "save", "load", "alloc",
+					    "track-start", "track-report" };
 	static const char * const faults[] = { "error", "complete-error", "bad-resource-state",
-					       "short-image" };
+					       "short-image", "lose-dirty" };
 	int o = match_string(ops, ARRAY_SIZE(ops), op);
 	int f = match_string(faults, ARRAY_SIZE(faults), fault);
 	int ret;
@@ -205,6 +263,29 @@ int mlx5vf_sim_inject(struct mlx5vf_pci_dev *mvdev, const char *op, unsigned int
 	ret = mlx5vf_core_sim_inject_fault(mvdev->simb.sim, o, nth, f);
 	mlx5vf_state_mutex_unlock(mvdev);
 	return ret;
+}
+
+/* Test control: the guest memory the function writes (length 0: none). */
+int mlx5vf_sim_set_dma_window(struct mlx5vf_pci_dev *mvdev, u64 iova, u64 length)
+{
+	struct mlx5vf_sim_backend *simb = &mvdev->simb;
+
+	if (!simb->sim)
+		return -EINVAL;
+	if (length && (!IS_ALIGNED(iova | length, MLX5VF_SIM_DMA_BYTES) || iova + length < iova))
+		return -EINVAL;
+	mlx5vf_state_mutex_lock(mvdev);
+	simb->dma_window = iova;
+	simb->dma_window_len = length;
+	mlx5vf_state_mutex_unlock(mvdev);
+	return 0;
+}
+
+/* The device was opened or is being closed (state mutex held). */
+void mlx5vf_sim_dma_enable(struct mlx5vf_pci_dev *mvdev, bool open)
+{
+	lockdep_assert_held(&mvdev->state_mutex);
+	mvdev->simb.dma_open = open && mvdev->simb.sim;
 }
 
 /* Test view: the state a migration carried, frozen at both ends. */

@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * VFIO DMA logging (device dirty-page tracking): the vfio_log_ops of a VF
+ * whose firmware can track. The core shapes requests and validates reports
+ * (src/core/dirty_tracker.h); this file only converts the VFIO core's
+ * interval tree and iova_bitmap, and serialises on the state mutex.
+ *
+ * Reports land in an iova_bitmap, which exists only in kernels with
+ * CONFIG_IOMMUFD_DRIVER. Without it the VFIO core would fail every report,
+ * so the ops are not registered at all and QEMU falls back to the IOMMU
+ * container's dirty log.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/interval_tree.h>
+#include <linux/iova_bitmap.h>
+#include <linux/slab.h>
+#include <linux/vfio.h>
+
+#include "mlx5vf.h"
+
+#include <linux/module.h>
+
+#if IS_ENABLED(CONFIG_IOMMUFD_DRIVER)
+
+MODULE_IMPORT_NS(IOMMUFD);
+
+static void mlx5vf_log_failure(struct mlx5vf_pci_dev *mvdev, const char *what, int ret)
+{
+	struct mlx5vf_log_status st;
+
+	mlx5vf_core_dev_log_status(mvdev->mig, &st);
+	dev_warn_ratelimited(&mvdev->core.pdev->dev, "dirty tracking: %s failed: %s (%d)\n", what,
+			     st.error ?: "no reason recorded", ret);
+}
+
+static int mlx5vf_log_start(struct vfio_device *vdev, struct rb_root_cached *ranges, u32 nnodes,
+			    u64 *page_size)
+{
+	struct mlx5vf_pci_dev *mvdev = to_mlx5vf(vdev);
+	struct mlx5vf_iova_range *arr;
+	struct interval_tree_node *node;
+	u32 n = 0;
+	int ret;
+
+	arr = kvcalloc(nnodes, sizeof(*arr), GFP_KERNEL_ACCOUNT);
+	if (!arr)
+		return -ENOMEM;
+	for (node = interval_tree_iter_first(ranges, 0, ULONG_MAX); node && n < nnodes;
+	     node = interval_tree_iter_next(node, 0, ULONG_MAX)) {
+		arr[n].iova = node->start;
+		arr[n].length = node->last - node->start + 1;
+		n++;
+	}
+	mlx5vf_state_mutex_lock(mvdev);
+	ret = mlx5vf_core_dev_log_start(mvdev->mig, arr, n, page_size);
+	if (ret)
+		mlx5vf_log_failure(mvdev, "start", ret);
+	mlx5vf_state_mutex_unlock(mvdev);
+	kvfree(arr);
+	return ret;
+}
+
+static int mlx5vf_log_stop(struct vfio_device *vdev)
+{
+	struct mlx5vf_pci_dev *mvdev = to_mlx5vf(vdev);
+
+	mlx5vf_state_mutex_lock(mvdev);
+	mlx5vf_core_dev_log_stop(mvdev->mig);
+	mlx5vf_state_mutex_unlock(mvdev);
+	return 0;
+}
+
+struct mlx5vf_iova_bitmap {
+	struct mlx5vf_dirty_bitmap base;
+	struct iova_bitmap *dirty;
+};
+
+static void mlx5vf_iova_bitmap_set(struct mlx5vf_dirty_bitmap *bm, u64 iova, u64 length)
+{
+	struct mlx5vf_iova_bitmap *b = container_of(bm, struct mlx5vf_iova_bitmap, base);
+
+	iova_bitmap_set(b->dirty, iova, length);
+}
+
+static int mlx5vf_log_read_and_clear(struct vfio_device *vdev, unsigned long iova,
+				     unsigned long length, struct iova_bitmap *dirty)
+{
+	struct mlx5vf_pci_dev *mvdev = to_mlx5vf(vdev);
+	struct mlx5vf_iova_bitmap bm = {
+		.base.set = mlx5vf_iova_bitmap_set,
+		.dirty = dirty,
+	};
+	int ret;
+
+	mlx5vf_state_mutex_lock(mvdev);
+	ret = mlx5vf_core_dev_log_report(mvdev->mig, iova, length, &bm.base);
+	if (ret)
+		mlx5vf_log_failure(mvdev, "report", ret);
+	mlx5vf_state_mutex_unlock(mvdev);
+	return ret;
+}
+
+static const struct vfio_log_ops mlx5vf_log_ops = {
+	.log_start = mlx5vf_log_start,
+	.log_stop = mlx5vf_log_stop,
+	.log_read_and_clear = mlx5vf_log_read_and_clear,
+};
+
+const char *mlx5vf_dirty_setup(struct mlx5vf_pci_dev *mvdev)
+{
+	if (!mlx5vf_core_dev_log_supported(mvdev->mig))
+		return "device dirty tracking off: the firmware has no page tracker";
+	mvdev->core.vdev.log_ops = &mlx5vf_log_ops;
+	return "device dirty tracking";
+}
+
+#else
+
+/* QEMU then tracks the VF's DMA through the type1 container's dirty log. */
+#define MLX5VF_NO_IOMMUFD_DRIVER \
+	"device dirty tracking off: kernel without CONFIG_IOMMUFD_DRIVER; QEMU needs vfio-pci enable-migration=on"
+
+const char *mlx5vf_dirty_setup(struct mlx5vf_pci_dev *mvdev)
+{
+	return MLX5VF_NO_IOMMUFD_DRIVER;
+}
+
+#endif
+
+/* The device is being closed: tracking belongs to the user that started it. */
+void mlx5vf_dirty_close(struct mlx5vf_pci_dev *mvdev)
+{
+	lockdep_assert_held(&mvdev->state_mutex);
+	mlx5vf_core_dev_log_stop(mvdev->mig);
+}
