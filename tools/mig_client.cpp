@@ -8,6 +8,7 @@
 //   mlx5vf-mig --src BDF [--dst BDF] [SUITE...]
 //   suites: flags arcs migrate hostile races precopy (= all, the default),
 //           slow (needs the module loaded with sim_latency_us >= 200000)
+#include "dirty_suite.h"
 #include "mig_util.h"
 #include "vfio_uapi.h"
 
@@ -1587,7 +1588,7 @@ void on_alarm(int)
 int usage()
 {
 	fprintf(stderr, "usage: mlx5vf-mig --src BDF [--dst BDF] [--timeout SECS] "
-			"[flags|arcs|migrate|hostile|races|precopy|slow|all]...\n");
+			"[flags|arcs|migrate|hostile|races|precopy|dirty|slow|all]...\n");
 	return 2;
 }
 
@@ -1616,7 +1617,7 @@ int main(int argc, char **argv)
 	if (src_bdf.empty())
 		return usage();
 	if (suites.empty() || (suites.size() == 1 && suites[0] == "all"))
-		suites = {"flags", "arcs", "migrate", "hostile", "races", "precopy"};
+		suites = {"flags", "arcs", "migrate", "hostile", "races", "precopy", "dirty"};
 
 	struct sigaction sa = {};
 	sa.sa_handler = on_signal; // no SA_RESTART: a blocked read() returns EINTR
@@ -1662,6 +1663,8 @@ int main(int argc, char **argv)
 			suite_precopy(c);
 		else if (s == "slow")
 			suite_slow(c);
+		else if (s == "dirty")
+			suite_dirty(*c.src);
 		else
 			return usage();
 		// Whatever a suite did, the kernel must not have complained.

@@ -203,6 +203,26 @@ int Vfio::open_device(const std::string &bdf, std::string *why)
 	return dfd;
 }
 
+int Vfio::map_dma(uint64_t iova, void *vaddr, uint64_t size)
+{
+	struct vfio_iommu_type1_dma_map map = {};
+	map.argsz = sizeof(map);
+	map.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
+	map.vaddr = reinterpret_cast<uintptr_t>(vaddr);
+	map.iova = iova;
+	map.size = size;
+	return ioctl(container_, VFIO_IOMMU_MAP_DMA, &map) < 0 ? errno : 0;
+}
+
+int Vfio::unmap_dma(uint64_t iova, uint64_t size)
+{
+	struct vfio_iommu_type1_dma_unmap unmap = {};
+	unmap.argsz = sizeof(unmap);
+	unmap.iova = iova;
+	unmap.size = size;
+	return ioctl(container_, VFIO_IOMMU_UNMAP_DMA, &unmap) < 0 ? errno : 0;
+}
+
 Device::~Device()
 {
 	close();

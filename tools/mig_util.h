@@ -62,6 +62,9 @@ public:
 	// Opens the device (its group is attached on first use). Returns the
 	// device fd or -errno.
 	int open_device(const std::string &bdf, std::string *why);
+	// VFIO_IOMMU_MAP_DMA / UNMAP_DMA of user memory (read-write): 0 or errno.
+	int map_dma(uint64_t iova, void *vaddr, uint64_t size);
+	int unmap_dma(uint64_t iova, uint64_t size);
 
 private:
 	int container_ = -1;
