@@ -181,7 +181,18 @@ void no_loss(Device &dev, uint8_t *buf)
 	write_debugfs(dev, "dma_window",
 		      strf("%llu %llu", static_cast<unsigned long long>(kBufIova),
 			   static_cast<unsigned long long>(kBufSize)));
-	NoLoss r = watch(dev, buf, 100);
+	NoLoss r = watch(dev, buf, 50);
+	// A function reset (FLR) does not end the PF's tracking of the VF.
+	const int reset_err = dev.reset();
+	std::vector<uint64_t> after_reset;
+	tap.check(reset_err == 0 && log_report(dev, kBufIova, kBufSize, &after_reset) == 0,
+		  "dirty: tracking survives a device reset (%s)", errname(reset_err).c_str());
+	const NoLoss more = watch(dev, buf, 50);
+	r.changed += more.changed;
+	r.reported += more.reported;
+	r.lost += more.lost;
+	r.rounds += more.rounds;
+	r.err = r.err ? r.err : more.err;
 	tap.check(!r.err && r.changed > 20,
 		  "dirty: the VF wrote the client's memory (%llu page changes in %llu rounds)",
 		  static_cast<unsigned long long>(r.changed), static_cast<unsigned long long>(r.rounds));

@@ -53,6 +53,17 @@ static int mlx5vf_debugfs_state_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(mlx5vf_debugfs_state);
 
+/* A short command written to a control file, as a string. */
+static int mlx5vf_debugfs_command(const char __user *ubuf, size_t len, char *buf, size_t size)
+{
+	if (len >= size)
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, len))
+		return -EFAULT;
+	buf[len] = '\0';
+	return 0;
+}
+
 static ssize_t mlx5vf_debugfs_inject_write(struct file *file, const char __user *ubuf,
 					   size_t len, loff_t *ppos)
 {
@@ -61,11 +72,9 @@ static ssize_t mlx5vf_debugfs_inject_write(struct file *file, const char __user 
 	unsigned int nth;
 	int ret;
 
-	if (len >= sizeof(buf))
-		return -EINVAL;
-	if (copy_from_user(buf, ubuf, len))
-		return -EFAULT;
-	buf[len] = '\0';
+	ret = mlx5vf_debugfs_command(ubuf, len, buf, sizeof(buf));
+	if (ret)
+		return ret;
 	if (sscanf(buf, "%15s %u %23s", op, &nth, fault) != 3)
 		return -EINVAL;
 	ret = mlx5vf_sim_inject(mvdev, op, nth, fault);
@@ -81,11 +90,9 @@ static ssize_t mlx5vf_debugfs_dma_window_write(struct file *file, const char __u
 	char buf[64];
 	int ret;
 
-	if (len >= sizeof(buf))
-		return -EINVAL;
-	if (copy_from_user(buf, ubuf, len))
-		return -EFAULT;
-	buf[len] = '\0';
+	ret = mlx5vf_debugfs_command(ubuf, len, buf, sizeof(buf));
+	if (ret)
+		return ret;
 	if (sscanf(buf, "%lli %lli", &iova, &length) != 2)
 		return -EINVAL;
 	ret = mlx5vf_sim_set_dma_window(mvdev, iova, length);
