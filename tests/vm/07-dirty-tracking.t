@@ -23,11 +23,32 @@ b=$(echo "$vfs" | sed -n 2p)
 dbg_a=/sys/kernel/debug/mlx5vf/$a
 slow=${VMTEST_SLOW:-1}
 
+# qemu_start_tracked NAME BDF [ARG...]: like qemu_start, device dirty tracking left at
+# QEMU's default (on where the device offers it), nothing else but enable-migration=on.
+qemu_start_tracked() {
+	_t_name=$1 _t_bdf=$2
+	shift 2
+	qemu_start_dev "$_t_name" "vfio-pci,host=$_t_bdf,id=vf0,addr=0x5,enable-migration=on,x-no-mmap=on" "$@"
+}
+
 if dmesg_since "$mark" | grep -q "$a.*device dirty tracking off: kernel without CONFIG_IOMMUFD_DRIVER"; then
 	ok "no IOMMUFD_DRIVER: the VF says device dirty tracking is off and what QEMU needs"
 	diag "$(dmesg_since "$mark" | grep "$a.*dirty tracking" | head -n 1)"
 	result "it offers no DMA logging" "$([ "$(mig_field "$a" dirty_tracking)" = unavailable ]; echo $?)"
 	result "one line per VF" "$(dmesg_since "$mark" | grep -c "$a.*dirty tracking" | grep -qx 1; echo $?)"
+	# Following that line is enough: QEMU tracks through the type1 container.
+	qemu_start_tracked srcA "$a" || bail_out "source QEMU did not start: $(cat "$RUN/srcA.stderr")"
+	qemu_start_tracked dstB "$b" -incoming defer || bail_out "destination QEMU did not start"
+	mig_caps srcA
+	mig_caps dstB
+	hmp dstB "migrate_incoming tcp:127.0.0.1:4469" >/dev/null
+	hmp srcA "migrate -d tcp:127.0.0.1:4469" >/dev/null
+	status=$(migrate_wait srcA $((60 * slow)))
+	result "with just enable-migration=on, QEMU migrates (status: $status)" \
+		"$([ "$status" = completed ]; echo $?)"
+	[ "$status" = completed ] || diag "$(cat "$RUN/srcA.stderr")" "$(tail -n 10 "$RUN/srcA.log")"
+	qemu_stop srcA
+	qemu_stop dstB
 	sim_vfs_remove
 	check_dmesg_clean "$mark" "no kernel splat"
 	done_testing
@@ -35,13 +56,6 @@ fi
 
 check "the VF offers device dirty tracking" test "$(mig_field "$a" dirty_tracking)" = idle
 diag "$(dmesg_since "$mark" | grep "$a.*migratable" | head -n 1)"
-
-# qemu_start_tracked NAME BDF [ARG...]: like qemu_start, device dirty tracking left on.
-qemu_start_tracked() {
-	_t_name=$1 _t_bdf=$2
-	shift 2
-	qemu_start_dev "$_t_name" "vfio-pci,host=$_t_bdf,id=vf0,addr=0x5,enable-migration=on,x-no-mmap=on" "$@"
-}
 
 # The simulated function writes 1 KiB bursts into guest RAM [4 MiB, 8 MiB), which
 # the guest firmware (SeaBIOS, no boot device) leaves alone.
