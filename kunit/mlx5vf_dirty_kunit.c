@@ -88,6 +88,12 @@ static int start_window(struct tracked_vf *vf, u64 *page_size)
 	return mlx5vf_core_dev_log_start(vf->dev, &r, 1, page_size);
 }
 
+static int report(struct tracked_vf *vf, u64 length, struct page_bits *out)
+{
+	page_bits_init(out);
+	return mlx5vf_core_dev_log_report(vf->dev, WINDOW_IOVA, length, &out->base);
+}
+
 /* One DMA write of the simulated function into the window; its page index. */
 static long dma_once(struct kunit *test, struct tracked_vf *vf, u8 *buf)
 {
@@ -123,13 +129,9 @@ static void writes_are_reported_once(struct kunit *test)
 		KUNIT_ASSERT_GE(test, page, 0);
 		__set_bit(page, written);
 	}
-	page_bits_init(&out);
-	KUNIT_EXPECT_EQ(test, 0, mlx5vf_core_dev_log_report(vf.dev, WINDOW_IOVA,
-							     WINDOW_PAGES * SZ_4K, &out.base));
+	KUNIT_EXPECT_EQ(test, 0, report(&vf, WINDOW_PAGES * SZ_4K, &out));
 	KUNIT_EXPECT_TRUE(test, bitmap_equal(out.bits, written, WINDOW_PAGES));
-	page_bits_init(&out);
-	KUNIT_EXPECT_EQ(test, 0, mlx5vf_core_dev_log_report(vf.dev, WINDOW_IOVA,
-							     WINDOW_PAGES * SZ_4K, &out.base));
+	KUNIT_EXPECT_EQ(test, 0, report(&vf, WINDOW_PAGES * SZ_4K, &out));
 	KUNIT_EXPECT_EQ(test, out.calls, 0U);
 	mlx5vf_core_dev_log_stop(vf.dev);
 	tracked_vf_fini(&vf);
@@ -175,17 +177,13 @@ static void tracker_errors_latch_until_restart(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, 0, start_window(&vf, &ps));
 	KUNIT_ASSERT_EQ(test, 0, mlx5vf_core_sim_inject_fault(vf.sim, MLX5VF_SIM_TRACK_REPORT, 1,
 							      MLX5VF_SIM_FAULT_ERROR));
-	page_bits_init(&out);
-	KUNIT_EXPECT_EQ(test, -EIO, mlx5vf_core_dev_log_report(vf.dev, WINDOW_IOVA, SZ_4K,
-							       &out.base));
-	KUNIT_EXPECT_EQ(test, -EIO, mlx5vf_core_dev_log_report(vf.dev, WINDOW_IOVA, SZ_4K,
-							       &out.base));
+	KUNIT_EXPECT_EQ(test, -EIO, report(&vf, SZ_4K, &out));
+	KUNIT_EXPECT_EQ(test, -EIO, report(&vf, SZ_4K, &out));
 	mlx5vf_core_dev_log_status(vf.dev, &st);
 	KUNIT_EXPECT_NOT_NULL(test, st.error);
 	mlx5vf_core_dev_log_stop(vf.dev);
 	KUNIT_ASSERT_EQ(test, 0, start_window(&vf, &ps));
-	KUNIT_EXPECT_EQ(test, 0, mlx5vf_core_dev_log_report(vf.dev, WINDOW_IOVA, SZ_4K,
-							     &out.base));
+	KUNIT_EXPECT_EQ(test, 0, report(&vf, SZ_4K, &out));
 	mlx5vf_core_dev_log_stop(vf.dev);
 	tracked_vf_fini(&vf);
 }
@@ -203,9 +201,7 @@ static void losing_tracker_drops_pages(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, 0, mlx5vf_core_sim_inject_fault(vf.sim, MLX5VF_SIM_TRACK_REPORT, 1,
 							      MLX5VF_SIM_FAULT_LOSE_DIRTY));
 	KUNIT_ASSERT_GE(test, dma_once(test, &vf, buf), 0L);
-	page_bits_init(&out);
-	KUNIT_EXPECT_EQ(test, 0, mlx5vf_core_dev_log_report(vf.dev, WINDOW_IOVA,
-							     WINDOW_PAGES * SZ_4K, &out.base));
+	KUNIT_EXPECT_EQ(test, 0, report(&vf, WINDOW_PAGES * SZ_4K, &out));
 	KUNIT_EXPECT_TRUE(test, bitmap_empty(out.bits, WINDOW_PAGES));
 	mlx5vf_core_dev_log_stop(vf.dev);
 	tracked_vf_fini(&vf);
