@@ -619,7 +619,8 @@ struct mlx5vf_track *mlx5vf_track_create(struct mlx5_core_dev *mdev, struct devi
 	return t;
 
 err:
-	dev_warn(dev, "dirty tracking: setting up the tracker failed (%d)\n", ret);
+	/* Userspace may retry in a loop. */
+	dev_warn_ratelimited(dev, "dirty tracking: setting up the tracker failed (%d)\n", ret);
 	mlx5vf_track_destroy(t);
 	return ERR_PTR(ret);
 }
@@ -764,6 +765,8 @@ static int mlx5vf_track_drain(struct mlx5vf_track *t, const struct mlx5vf_track_
 		mlx5_cq_set_ci(&t->mcq);
 		*progress = true;
 		ret = mlx5vf_track_consume(t, &c, win, sink);
+		/* A whole-guest report can be millions of entries long. */
+		cond_resched();
 	}
 	return ret;
 }
@@ -783,7 +786,7 @@ static int mlx5vf_track_collect(struct mlx5vf_track *t, const struct mlx5vf_trac
 			return ret < 0 ? ret : 0;
 		if (progress)
 			deadline = jiffies + MLX5VF_TRACK_STALL;
-		/* Armed before the wait looks: a CQE from before the arm raises no event. */
+		/* Arm, then wait on a condition that looks at the CQ again. */
 		mlx5_cq_arm(&t->mcq, MLX5_CQ_DB_REQ_NOT, t->uar->map, t->mcq.cons_index);
 		left = wait_event_killable_timeout(t->wq, mlx5vf_track_wake(t), MLX5VF_TRACK_POLL);
 		if (left < 0)
@@ -791,7 +794,8 @@ static int mlx5vf_track_collect(struct mlx5vf_track *t, const struct mlx5vf_trac
 		ret = mlx5vf_track_check_events(t, !left);
 		if (ret)
 			return ret;
-		if (time_after(jiffies, deadline)) {
+		/* A slow QUERY above must not time out a message already there. */
+		if (time_after(jiffies, deadline) && !mlx5vf_track_next_cqe(t)) {
 			dev_warn(t->dev, "dirty tracking: no report message for %u s\n",
 				 MLX5VF_TRACK_STALL / HZ);
 			return -ETIMEDOUT;
