@@ -132,7 +132,7 @@ struct mlx5vf_fw_track_req {
 	const struct mlx5vf_iova_range *ranges; /* sorted, disjoint, page aligned */
 	unsigned int nr_ranges;			 /* 1 .. max_ranges */
 	unsigned int log_page_size;		 /* within the caps */
-	unsigned int log_addr_space;		 /* within the caps; covers every range */
+	unsigned int log_addr_space;		 /* within the caps; >= the ranges' total size */
 };
 
 /* The core's receiver of one report's dirty pages (opaque). */

@@ -51,14 +51,18 @@ uint32_t combine(IovaRange *ranges, uint32_t count, uint32_t max)
 
 int addr_space_log(const IovaRange *ranges, uint32_t count, const TrackCaps &caps)
 {
-	// The space must hold the highest byte: end <= 1 << log.
-	const uint64_t end = ranges[count - 1].end();
-	unsigned log = kstd::ilog2(end);
-	if (!kstd::is_pow2(end))
+	// The space the device tracks is the ranges' total size (gaps merged
+	// into a range included), not their highest address.
+	uint64_t total = 0;
+	for (uint32_t i = 0; i < count; i++)
+		if (kstd::add_overflows(total, ranges[i].length, &total))
+			return -1;
+	unsigned log = kstd::ilog2(total);
+	if (!kstd::is_pow2(total))
 		log++;
 	if (log < caps.log_min_addr_space)
 		log = caps.log_min_addr_space;
-	if (log > caps.log_max_addr_space || log > 64)
+	if (log > caps.log_max_addr_space || log > 63)
 		return -1;
 	return static_cast<int>(log);
 }
@@ -173,7 +177,7 @@ kstd::Result<uint64_t> DirtyTracker::start(kstd::Span<const IovaRange> req, uint
 	n = track::combine(r, n, caps.max_ranges);
 	const int log_space = track::addr_space_log(r, n, caps);
 	if (log_space < 0)
-		return refuse(kstd::Err::TooBig, "ranges reach beyond the device's address space").error();
+		return refuse(kstd::Err::TooBig, "ranges add up to more than the device can track").error();
 
 	TrackRequest fw_req;
 	fw_req.ranges = kstd::Span<const IovaRange>(r, n);

@@ -8,8 +8,8 @@
 //    wrap), clamp the page size to the device's limits (the size used is
 //    returned to userspace), widen the ranges to that page size, combine
 //    them down to the device's range count by merging across the smallest
-//    gaps first, and check that the highest address fits the device's
-//    address space;
+//    gaps first, and check that their total size fits the device's address
+//    space (its size limit for what one tracker covers);
 //  - report: the window must be whole pages of the size in use (a report
 //    clears whole device pages; a page sticking out of the window would be
 //    cleared unreported). Validate every page the firmware reports, coalesce
@@ -105,8 +105,9 @@ bool widen(IovaRange *ranges, uint32_t count, uint64_t page, uint32_t *out_count
 // Merge neighbours across the smallest gap (lowest address first on ties)
 // until at most max ranges remain (max >= 1).
 uint32_t combine(IovaRange *ranges, uint32_t count, uint32_t max);
-// log2 of the address space the ranges need within the caps, or -1 if the
-// highest address is beyond log_max_addr_space.
+// log2 of the address space the ranges need (their total size, rounded up
+// to a power of two, at least the device's minimum), or -1 if that exceeds
+// log_max_addr_space.
 int addr_space_log(const IovaRange *ranges, uint32_t count, const TrackCaps &caps);
 } // namespace track
 

@@ -213,20 +213,27 @@ TEST(DirtyTracker, PageSizeIsClampedAndReported)
 	EXPECT_EQ(65536u, small.start({{0, M1}}, M1).value()) << "clamped down to the device's largest";
 }
 
-TEST(DirtyTracker, AddressSpaceIsCheckedAgainstTheDevice)
+TEST(DirtyTracker, AddressSpaceIsTheTotalSizeCheckedAgainstTheDevice)
 {
-	Rig r(TrackCaps{4, 12, 21, 30, 36}); // 1 GiB .. 64 GiB
+	Rig r(TrackCaps{2, 12, 21, 30, 36}); // 1 GiB .. 64 GiB, 2 ranges
 	ASSERT_TRUE(r.start({{0, M1}}).is_ok());
 	EXPECT_EQ(30u, r.fw->log_space) << "raised to the device's minimum";
 	r.tracker->stop();
-	ASSERT_TRUE(r.start({{(uint64_t{1} << 33) - M1, M1}}).is_ok());
-	EXPECT_EQ(33u, r.fw->log_space) << "the highest byte decides";
+	// High addresses cost nothing: 2 GiB at 1 TiB needs a 2 GiB space.
+	ASSERT_TRUE(r.start({{uint64_t{1} << 40, 2 * (uint64_t{1} << 30)}}).is_ok());
+	EXPECT_EQ(31u, r.fw->log_space);
 	r.tracker->stop();
-	ASSERT_TRUE(r.start({{(uint64_t{1} << 33), M1}}).is_ok());
-	EXPECT_EQ(34u, r.fw->log_space);
+	ASSERT_TRUE(r.start({{0, 5 * (uint64_t{1} << 30)}}).is_ok());
+	EXPECT_EQ(33u, r.fw->log_space) << "rounded up to a power of two";
 	r.tracker->stop();
-	EXPECT_EQ(kstd::Err::TooBig, err_of(r.start({{uint64_t{1} << 36, M1}})));
-	const IovaRange top{(uint64_t{1} << 36) - M1, M1};
+	// Three ranges, two allowed: the merged gap counts as tracked space.
+	ASSERT_TRUE(r.start({{0, M1}, {2 * M1, M1}, {uint64_t{1} << 35, M1}}).is_ok());
+	EXPECT_EQ(30u, r.fw->log_space);
+	r.tracker->stop();
+	EXPECT_EQ(kstd::Err::TooBig,
+		  err_of(r.start({{0, M1}, {uint64_t{1} << 36, M1}, {uint64_t{1} << 40, M1}})))
+		<< "merging leaves 64 GiB + 1 MiB to track";
+	const IovaRange top{uint64_t{1} << 50, uint64_t{1} << 36};
 	EXPECT_EQ(36, track::addr_space_log(&top, 1, TrackCaps{4, 12, 21, 30, 36})) << "exactly at the limit";
 }
 

@@ -98,7 +98,7 @@ struct IovaRange {
 struct TrackRequest {
 	kstd::Span<const IovaRange> ranges; // sorted, disjoint, page aligned, 1..max_ranges
 	uint8_t log_page_size = 12;
-	uint8_t log_addr_space = 12; // every range ends at or below 1 << log_addr_space
+	uint8_t log_addr_space = 12; // the ranges' total size is at most 1 << log_addr_space
 };
 
 // Receives one report's dirty pages (page_iova aligned to the tracker's page).

@@ -16,17 +16,20 @@ kstd::Result<void> SimPageTracker::start(const TrackRequest &req)
 	    req.log_addr_space > 63)
 		return kstd::Err::Invalid;
 	const uint64_t page = uint64_t{1} << req.log_page_size;
-	const uint64_t space = uint64_t{1} << req.log_addr_space;
 	uint64_t pages = 0;
 	for (uint64_t i = 0; i < n; i++) {
 		const IovaRange &r = req.ranges[i];
-		if (!r.length || (r.iova | r.length) & (page - 1) || r.iova >= space ||
-		    r.length > space - r.iova)
+		uint64_t end;
+		if (!r.length || (r.iova | r.length) & (page - 1) ||
+		    kstd::add_overflows(r.iova, r.length, &end))
 			return kstd::Err::Invalid;
 		if (i && r.iova < req.ranges[i - 1].end())
 			return kstd::Err::Invalid;
 		pages += r.length >> req.log_page_size;
 	}
+	// The object's address space must hold every tracked page.
+	if (pages > (uint64_t{1} << (req.log_addr_space - req.log_page_size)))
+		return kstd::Err::Invalid;
 	if (pages > kMaxPages)
 		return kstd::Err::NoSpc;
 

@@ -7,7 +7,8 @@
 //
 // Firmware-side legality (anything else is Err::Invalid, nothing changes):
 // ranges sorted, disjoint, aligned to the page size, 1..max_ranges of them,
-// inside the address space; page size within the caps; one tracker at a time.
+// their total size within the address space; page size within the caps; one
+// tracker at a time.
 //
 // Concurrency: none of its own; SimVhca's owner serialises every call.
 // start() allocates (Sleepable); nothing else does.
