@@ -22,9 +22,9 @@ all: module
 help:
 	@echo "make              build mlx5vf.ko against KDIR=$(KDIR)"
 	@echo "make demo         set up what is missing, boot the test VM, show the module at work"
-	@echo "make check        every test level this machine can run; ends 'N passed, N failed'"
+	@echo "make check        every test level (host module kunit vm vm-debug); ends 'N passed, N failed'"
 	@echo "make check-host | check-module | check-kunit | check-vm   one level each"
-	@echo "make check-vm-debug   the VM suite on a KASAN/lockdep/kmemleak/IOMMUFD kernel built here"
+	@echo "make check-vm-debug   the VM suite and the KUnit suites on a KASAN/lockdep/kmemleak/IOMMUFD kernel built here"
 	@echo "make bench        benchmarks, as ratios against a same-run baseline"
 	@echo "make install      install for the running kernel (or KDIR), then depmod"
 
