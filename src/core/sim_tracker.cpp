@@ -51,6 +51,8 @@ kstd::Result<void> SimPageTracker::start(const TrackRequest &req)
 	bits_ = kstd::move(bits.value());
 	log_page_ = req.log_page_size;
 	dirty_count_ = 0;
+	pages_marked_ = 0;
+	untracked_ = 0;
 	active_ = true;
 	return kstd::ok();
 }
