@@ -106,9 +106,10 @@ static void mlx5vf_sim_complete_work(struct work_struct *work)
 
 /*
  * The function writes guest memory the way the real VF would: through the
- * IOMMU, here the VFIO DMA path (type1 container or iommufd access). The
- * tracker logs a write only once it has landed, so a report can never clear
- * a page before the data it stands for is there.
+ * IOMMU's mappings, here the type1 container's (vfio_dma_rw). A VF bound
+ * through iommufd has no such path for the CPU; its writes fail and are
+ * counted in dma_errors. The tracker logs a write only once it has landed,
+ * so a report can never clear a page before the data it stands for is there.
  */
 static void mlx5vf_sim_dma_tick(struct mlx5vf_pci_dev *mvdev)
 {
