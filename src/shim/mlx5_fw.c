@@ -934,7 +934,7 @@ int mlx5vf_mlx5_init(struct mlx5vf_pci_dev *mvdev)
 		 "migratable VF: vhca_id %u, firmware %u.%u.%u%s (stop-copy, P2P, precopy%s)\n",
 		 fw->vhca_id, (u32)(identity >> 32 & 0xffff), (u32)(identity >> 16 & 0xffff),
 		 (u32)(identity & 0xffff), fw->chunk_mode ? ", chunked saves" : "",
-		 fw->track_caps.max_ranges ? ", dirty tracking" : "");
+		 fw->track_caps.max_ranges ? ", firmware page tracker" : "");
 	return 0;
 
 out_nb:
