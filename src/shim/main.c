@@ -109,7 +109,7 @@ static int mlx5vf_setup_migration(struct mlx5vf_pci_dev *mvdev)
 			return 0;
 		mvdev->core.vdev.migration_flags = MLX5VF_MIGRATION_FLAGS;
 		mvdev->core.vdev.mig_ops = &mlx5vf_mig_ops;
-		dev_info(&pdev->dev, "migratable VF (stop-copy, P2P, precopy; %s)\n",
+		dev_info(&pdev->dev, "VFIO migration offered (stop-copy, P2P, precopy; %s)\n",
 			 mlx5vf_dirty_setup(mvdev));
 		return 0;
 	}
