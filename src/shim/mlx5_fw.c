@@ -650,16 +650,23 @@ static int mlx5vf_mlx5_track_start(void *ctx, const struct mlx5vf_fw_track_req *
 {
 	struct mlx5vf_mlx5 *fw = ctx;
 	struct mlx5vf_track *t;
+	int ret;
 
 	lockdep_assert_held(&fw->mvdev->state_mutex);
 	if (mlx5vf_mlx5_detached(fw))
 		return -ENOTCONN;
 	if (fw->track)
 		return -EBUSY;
-	t = mlx5vf_track_create(fw->mdev, mlx5vf_mlx5_vf_dev(fw), fw->vhca_id, &fw->track_caps,
-				req);
-	if (IS_ERR(t))
+	/* The tracker's mkey and QPs share the PD of our buffers. */
+	ret = mlx5vf_mlx5_get_pd(fw);
+	if (ret)
+		return ret;
+	t = mlx5vf_track_create(fw->mdev, mlx5vf_mlx5_vf_dev(fw), fw->vhca_id, fw->pdn,
+				&fw->track_caps, req);
+	if (IS_ERR(t)) {
+		mlx5vf_mlx5_put_pd(fw);
 		return PTR_ERR(t);
+	}
 	fw->track = t;
 	return 0;
 }
@@ -672,11 +679,11 @@ static void mlx5vf_mlx5_track_release(struct mlx5vf_mlx5 *fw, bool can_touch_pf)
 {
 	if (!fw->track)
 		return;
-	if (can_touch_pf)
-		mlx5vf_track_destroy(fw->track);
-	else
+	if (!can_touch_pf)
 		/* Unreachable: closing the device stops tracking before remove. */
 		WARN_ONCE(1, "mlx5vf: dirty tracker still set up after the PF went away; leaked\n");
+	else if (mlx5vf_track_destroy(fw->track))
+		mlx5vf_mlx5_put_pd(fw);
 	fw->track = NULL;
 }
 

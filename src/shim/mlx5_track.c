@@ -92,8 +92,7 @@ struct mlx5vf_track {
 	u8 log_page;
 
 	struct mlx5_uars_page *uar;
-	u32 pdn;
-	bool has_pd;
+	u32 pdn; /* the backend's, held for us */
 
 	/* The host QP's receive completions. */
 	struct mlx5_core_cq mcq;
@@ -178,30 +177,6 @@ static int mlx5vf_track_event(struct notifier_block *nb, unsigned long type, voi
 }
 
 /* ---- Setup and teardown ------------------------------------------------ */
-
-static int mlx5vf_track_alloc_pd(struct mlx5vf_track *t)
-{
-	u32 out[MLX5_ST_SZ_DW(alloc_pd_out)] = {};
-	u32 in[MLX5_ST_SZ_DW(alloc_pd_in)] = {};
-	int ret;
-
-	mlx5vf_cmd_alloc_pd(in);
-	ret = mlx5_cmd_exec_inout(t->mdev, alloc_pd, in, out);
-	if (ret)
-		return ret;
-	t->pdn = mlx5vf_cmd_parse_alloc_pd(out);
-	t->has_pd = true;
-	return 0;
-}
-
-static void mlx5vf_track_free_pd(struct mlx5vf_track *t)
-{
-	u32 in[MLX5_ST_SZ_DW(dealloc_pd_in)] = {};
-
-	mlx5vf_cmd_dealloc_pd(in, t->pdn);
-	if (mlx5_cmd_exec_in(t->mdev, dealloc_pd, in))
-		dev_warn(t->dev, "dirty tracking: DEALLOC_PD %u failed\n", t->pdn);
-}
 
 /* The ring's pages, each mapped for the device, which owns them from now on. */
 static int mlx5vf_track_alloc_ring(struct mlx5vf_track *t, u8 log_msg, u8 log_nslots)
@@ -494,7 +469,7 @@ static int mlx5vf_track_destroy_obj(struct mlx5vf_track *t)
 }
 
 /* Whatever was set up, in reverse; also unwinds a failed create. */
-void mlx5vf_track_destroy(struct mlx5vf_track *t)
+bool mlx5vf_track_destroy(struct mlx5vf_track *t)
 {
 	bool quiet = true; /* firmware can no longer write to our memory */
 
@@ -515,7 +490,7 @@ void mlx5vf_track_destroy(struct mlx5vf_track *t)
 		dev_err(t->dev,
 			"dirty tracking: firmware kept its report queues; leaking their %u ring pages\n",
 			t->ring_npages);
-		return;
+		return false;
 	}
 
 	if (t->has_rq_buf)
@@ -527,29 +502,15 @@ void mlx5vf_track_destroy(struct mlx5vf_track *t)
 	if (t->has_cq_db)
 		mlx5_db_free(t->mdev, &t->cq_db);
 	mlx5vf_track_free_ring(t);
-	if (t->has_pd)
-		mlx5vf_track_free_pd(t);
 	if (t->uar)
 		mlx5_put_uars_page(t->mdev, t->uar);
 	kfree(t);
-}
-
-static int mlx5vf_track_check_req(const struct mlx5vf_fw_track_caps *caps,
-				  const struct mlx5vf_fw_track_req *req)
-{
-	if (!caps->max_ranges)
-		return -EOPNOTSUPP;
-	if (!req->ranges || !req->nr_ranges || req->nr_ranges > caps->max_ranges ||
-	    req->log_page_size < caps->log_min_page_size ||
-	    req->log_page_size > caps->log_max_page_size ||
-	    req->log_addr_space < caps->log_min_addr_space ||
-	    req->log_addr_space > caps->log_max_addr_space)
-		return -EINVAL;
-	return 0;
+	return true;
 }
 
 struct mlx5vf_track *mlx5vf_track_create(struct mlx5_core_dev *mdev, struct device *dev,
-					 u16 vhca_id, const struct mlx5vf_fw_track_caps *caps,
+					 u16 vhca_id, u32 pdn,
+					 const struct mlx5vf_fw_track_caps *caps,
 					 const struct mlx5vf_fw_track_req *req)
 {
 	u8 log_msg = mlx5vf_track_pick_log_msg(caps, PAGE_SHIFT);
@@ -557,9 +518,6 @@ struct mlx5vf_track *mlx5vf_track_create(struct mlx5_core_dev *mdev, struct devi
 	struct mlx5vf_track *t;
 	int ret;
 
-	ret = mlx5vf_track_check_req(caps, req);
-	if (ret)
-		return ERR_PTR(ret);
 	/* One CQE per posted receive at most: a CQ as long as the ring never overflows. */
 	log_nslots = clamp_t(int, MLX5VF_TRACK_RING_LOG_BYTES - log_msg,
 			     MLX5VF_TRACK_LOG_MIN_SLOTS, MLX5VF_TRACK_LOG_MAX_SLOTS);
@@ -573,6 +531,7 @@ struct mlx5vf_track *mlx5vf_track_create(struct mlx5_core_dev *mdev, struct devi
 		return ERR_PTR(-ENOMEM);
 	t->mdev = mdev;
 	t->dev = dev;
+	t->pdn = pdn;
 	t->log_page = req->log_page_size;
 	t->log_ncqe = log_nslots;
 	init_waitqueue_head(&t->wq);
@@ -583,9 +542,6 @@ struct mlx5vf_track *mlx5vf_track_create(struct mlx5_core_dev *mdev, struct devi
 		t->uar = NULL;
 		goto err;
 	}
-	ret = mlx5vf_track_alloc_pd(t);
-	if (ret)
-		goto err;
 	ret = mlx5vf_track_alloc_ring(t, log_msg, log_nslots);
 	if (ret)
 		goto err;

@@ -22,16 +22,22 @@ struct mlx5vf_track;
 void mlx5vf_track_caps(struct mlx5_core_dev *mdev, struct mlx5vf_fw_track_caps *caps);
 
 /*
- * Start tracking the writes of function vhca_id to req's ranges; req must
- * fit caps (those of mlx5vf_track_caps()). dev names the VF in messages.
- * Returns the tracker or an ERR_PTR.
+ * Start tracking the writes of function vhca_id to req's ranges; req fits
+ * caps (those of mlx5vf_track_caps(); the core shaped it). The ring's mkey
+ * and the QPs go in protection domain pdn, which the caller holds until
+ * mlx5vf_track_destroy(). dev names the VF in messages. Returns the tracker
+ * or an ERR_PTR.
  */
 struct mlx5vf_track *mlx5vf_track_create(struct mlx5_core_dev *mdev, struct device *dev,
-					 u16 vhca_id, const struct mlx5vf_fw_track_caps *caps,
+					 u16 vhca_id, u32 pdn,
+					 const struct mlx5vf_fw_track_caps *caps,
 					 const struct mlx5vf_fw_track_req *req);
 
-/* Stop tracking and release everything (what firmware may still reach leaks). */
-void mlx5vf_track_destroy(struct mlx5vf_track *t);
+/*
+ * Stop tracking and release everything. False if firmware kept objects that
+ * can still reach our memory: those leak, and so must the caller's PD.
+ */
+bool mlx5vf_track_destroy(struct mlx5vf_track *t);
 
 /*
  * Report and clear the dirty pages of [iova, iova + length): calls

@@ -87,6 +87,19 @@ mem_sum() {
 	fi
 }
 
+# start_throttled_migration: srcA (VF a) starts migrating to a paused dstB (VF b) at
+# 64 KiB/s, so that it stays in precopy, with tracking on, until the test acts.
+start_throttled_migration() {
+	qemu_start_tracked srcA "$a" || bail_out "source QEMU did not start"
+	qemu_start_tracked dstB "$b" -incoming defer -S
+	mig_caps srcA
+	mig_caps dstB
+	hmp srcA "migrate_set_parameter max-bandwidth 64k" >/dev/null
+	port=$((port + 1))
+	hmp dstB "migrate_incoming tcp:127.0.0.1:$port" >/dev/null
+	hmp srcA "migrate -d tcp:127.0.0.1:$port" >/dev/null
+}
+
 # 1. Tracked migration with DMA into guest memory: nothing lost.
 qemu_start_tracked srcA "$a" || bail_out "source QEMU did not start: $(cat "$RUN/srcA.stderr")"
 echo "$win_lo $win_len" >"$dbg_a/dma_window"
@@ -158,14 +171,7 @@ rm -f /tmp/src.mem /tmp/dst.mem
 
 # 3. A cancelled tracked migration: the source runs on, QEMU stops logging, and the
 # next tracked migration is clean again.
-qemu_start_tracked srcA "$a" || bail_out "source QEMU did not start"
-qemu_start_tracked dstB "$b" -incoming defer -S
-mig_caps srcA
-mig_caps dstB
-hmp srcA "migrate_set_parameter max-bandwidth 64k" >/dev/null
-port=$((port + 1))
-hmp dstB "migrate_incoming tcp:127.0.0.1:$port" >/dev/null
-hmp srcA "migrate -d tcp:127.0.0.1:$port" >/dev/null
+start_throttled_migration
 wait_for $((20 * slow)) sh -c "grep -q 'dirty_tracking: active' $dbg_a/migration"
 hmp srcA "migrate_cancel" >/dev/null
 status=$(migrate_wait srcA $((30 * slow)))
@@ -186,14 +192,7 @@ qemu_stop dstB
 rm -f /tmp/src.mem /tmp/dst.mem
 
 # 4. Closing the device ends tracking that userspace left running (QEMU killed).
-qemu_start_tracked srcA "$a" || bail_out "source QEMU did not start"
-qemu_start_tracked dstB "$b" -incoming defer -S
-mig_caps srcA
-mig_caps dstB
-hmp srcA "migrate_set_parameter max-bandwidth 64k" >/dev/null
-port=$((port + 1))
-hmp dstB "migrate_incoming tcp:127.0.0.1:$port" >/dev/null
-hmp srcA "migrate -d tcp:127.0.0.1:$port" >/dev/null
+start_throttled_migration
 check "tracking is active during precopy" wait_for $((20 * slow)) \
 	sh -c "grep -q 'dirty_tracking: active' $dbg_a/migration"
 kill -9 "$(cat "$RUN/srcA.pid")"
