@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "mig_util.h"
 #include "vfio_uapi.h"
+#include "watchdog.h"
 
 #include <cerrno>
 #include <cstdio>
@@ -16,6 +17,17 @@ Tap tap;
 Vfio vfio;
 
 // ---------------------------------------------------------------- TAP output
+
+namespace {
+
+// Output is progress too, and makes the watchdog's heartbeat unnecessary.
+void tap_line_written()
+{
+	progress("TAP line");
+	output_written();
+}
+
+} // namespace
 
 std::string vstrf(const char *fmt, va_list ap)
 {
@@ -54,6 +66,7 @@ bool Tap::check(bool cond, const char *fmt, ...)
 		failed_++;
 	printf("%s %d - %s\n", cond ? "ok" : "not ok", n_, desc.c_str());
 	fflush(stdout);
+	tap_line_written();
 	return cond;
 }
 
@@ -66,6 +79,7 @@ void Tap::skip(const char *why, const char *fmt, ...)
 	n_++;
 	printf("ok %d - %s # SKIP %s\n", n_, desc.c_str(), why);
 	fflush(stdout);
+	tap_line_written();
 }
 
 void Tap::diag(const char *fmt, ...)
@@ -83,6 +97,7 @@ void Tap::diag(const char *fmt, ...)
 		pos = nl + 1;
 	}
 	fflush(stdout);
+	tap_line_written();
 }
 
 void Tap::plan() const
@@ -256,7 +271,9 @@ int Device::feature(uint32_t flags, void *data, size_t data_len, uint32_t argsz_
 	f->flags = flags;
 	if (data_len)
 		memcpy(f->data, data, data_len);
-	if (ioctl(fd_, VFIO_DEVICE_FEATURE, f) < 0)
+	const int r = ioctl(fd_, VFIO_DEVICE_FEATURE, f);
+	progress("VFIO_DEVICE_FEATURE");
+	if (r < 0)
 		return errno;
 	if (data_len)
 		memcpy(data, f->data, data_len);
@@ -299,7 +316,9 @@ int Device::data_size(uint64_t *bytes)
 
 int Device::reset()
 {
-	return ioctl(fd_, VFIO_DEVICE_RESET) < 0 ? errno : 0;
+	const int r = ioctl(fd_, VFIO_DEVICE_RESET);
+	progress("VFIO_DEVICE_RESET");
+	return r < 0 ? errno : 0;
 }
 
 uint32_t Device::state()
@@ -343,7 +362,9 @@ uint64_t Device::debugfs_hex(const char *field) const
 long read_once(int fd, void *buf, size_t len)
 {
 	const ssize_t n = read(fd, buf, len);
-	return n < 0 ? -errno : n;
+	const long ret = n < 0 ? -errno : n;
+	progress("read");
+	return ret;
 }
 
 int read_to_eof(int fd, Bytes *out, size_t chunk)
@@ -383,10 +404,12 @@ int write_cuts(int fd, const uint8_t *data, size_t len, const std::vector<size_t
 			ci++;
 		const size_t end = ci < cuts.size() && cuts[ci] < len ? cuts[ci] : len;
 		const ssize_t n = write(fd, data + pos, end - pos);
+		const int err = errno;
+		progress("write");
 		if (n < 0) {
 			if (failed_at)
 				*failed_at = pos;
-			return errno;
+			return err;
 		}
 		if (n == 0) {
 			if (failed_at)
@@ -410,8 +433,11 @@ int precopy_info(int fd, PrecopyInfo *info, uint32_t argsz)
 {
 	uapi::PrecopyInfo p = {};
 	p.argsz = argsz ? argsz : sizeof(p);
-	if (ioctl(fd, VFIO_MIG_GET_PRECOPY_INFO, &p) < 0)
-		return errno;
+	const int r = ioctl(fd, VFIO_MIG_GET_PRECOPY_INFO, &p);
+	const int err = errno;
+	progress("VFIO_MIG_GET_PRECOPY_INFO");
+	if (r < 0)
+		return err;
 	info->initial_bytes = p.initial_bytes;
 	info->dirty_bytes = p.dirty_bytes;
 	return 0;

@@ -27,7 +27,24 @@ done
 before=$(ls "$kd")
 mark=$(dmesg_mark 98-kunit)
 t0=$(cut -d' ' -f1 /proc/uptime)
-check "insmod the KUnit build of mlx5vf.ko (its suites run during the load)" insmod "$ko"
+# The suites run inside insmod, each case adding a result line to the kernel log:
+# while that count grows, say so every 30 s (progress for /init's idle watchdog; a
+# hung case stops the count, and then the lines).
+insmod "$ko" >"/tmp/98-kunit.insmod" 2>&1 &
+ipid=$!
+seen=0 beat=$(uptime_s)
+while kill -0 "$ipid" 2>/dev/null; do
+	sleep 1
+	[ $(($(uptime_s) - beat)) -ge 30 ] || continue
+	beat=$(uptime_s)
+	n=$(dmesg_since "$mark" | grep -cE '^\[ *[0-9.]*\] +(not )?ok [0-9]+ ')
+	[ "$n" -eq "$seen" ] || diag "KUnit: $n results in the log so far"
+	seen=$n
+done
+wait "$ipid"
+irc=$?
+result "insmod the KUnit build of mlx5vf.ko (its suites run during the load)" "$irc"
+[ "$irc" -eq 0 ] || diag "$(cat /tmp/98-kunit.insmod)"
 t1=$(cut -d' ' -f1 /proc/uptime)
 diag "load and suites took $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s"
 

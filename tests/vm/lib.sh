@@ -57,6 +57,9 @@ wait_for() {
 	done
 }
 
+# uptime_s: whole seconds since boot (a monotonic clock for busybox sh).
+uptime_s() { cut -d. -f1 /proc/uptime; }
+
 # dmesg_mark NAME: write a unique line into the kernel log and print it, for dmesg_since.
 dmesg_mark() {
 	_vt_m="vmtest-mark: $1 $$ $(cut -d' ' -f1 /proc/uptime)"

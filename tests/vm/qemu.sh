@@ -68,8 +68,8 @@ qemu_start() {
 		-monitor "pipe:$RUN/$_q_name" "$@" >"$RUN/$_q_name.stderr" 2>&1 &
 	echo $! >"$RUN/$_q_name.pid"
 	cat "$RUN/$_q_name.out" >>"$RUN/$_q_name.log" &
-	# Keep the command FIFO open for writing across hmp calls.
-	sleep 600 >"$RUN/$_q_name.in" &
+	# Keep the command FIFO open for writing across hmp calls (qemu_stop ends it).
+	sleep 2147483647 >"$RUN/$_q_name.in" &
 	echo $! >"$RUN/$_q_name.holder"
 	wait_for 60 grep -q '(qemu)' "$RUN/$_q_name.log"
 }
@@ -114,21 +114,36 @@ mig_caps() {
 	hmp "$1" "migrate_set_parameter downtime-limit 20000" >/dev/null
 }
 
-# migrate_wait NAME SECONDS: poll "info migrate" until the migration ends;
-# prints the final status (completed, failed, cancelled or timeout).
+# migrate_wait NAME STALL: poll "info migrate" until the migration ends and print
+# the final status (completed, failed, cancelled), or "stalled" once neither its
+# status nor its transferred or dirty-sync counts have moved for STALL seconds: a
+# slow migration is not a hung one. Every 30 s a "# ..." line on stderr says where
+# it is, which is this test's progress for the VM's /init.
 migrate_wait() {
-	_q_tries=$(($2 * 5))
-	while [ "$_q_tries" -gt 0 ]; do
+	_q_mark="" _q_since=$(uptime_s)
+	_q_beat=$_q_since
+	while :; do
 		_q_info=$(hmp "$1" "info migrate")
 		_q_status=$(printf '%s\n' "$_q_info" | sed -n 's/^Status: *//p; s/^Migration status: *//p' |
 			head -n 1 | cut -d' ' -f1)
 		case "$_q_status" in
 		completed | failed | cancelled) echo "$_q_status"; return 0 ;;
 		esac
+		_q_now=$(uptime_s)
+		_q_new=$(printf '%s\n' "$_q_info" | grep -iE '^(migration )?status:|transferred|dirty sync count')
+		if [ "$_q_new" != "$_q_mark" ]; then
+			_q_mark=$_q_new
+			_q_since=$_q_now
+		elif [ $((_q_now - _q_since)) -ge "$2" ]; then
+			echo stalled
+			return 0
+		fi
+		if [ $((_q_now - _q_beat)) -ge 30 ]; then
+			echo "# migrate_wait $1: $(printf '%s' "$_q_mark" | tr '\n' ',')" >&2
+			_q_beat=$_q_now
+		fi
 		sleep 0.2
-		_q_tries=$((_q_tries - 1))
 	done
-	echo timeout
 }
 
 # qemu_start_dev NAME DEVICE [ARG...]: like qemu_start, but the guest gets the
@@ -144,7 +159,7 @@ qemu_start_dev() {
 		-device "$_q_dev" -monitor "pipe:$RUN/$_q_name" "$@" >"$RUN/$_q_name.stderr" 2>&1 &
 	echo $! >"$RUN/$_q_name.pid"
 	cat "$RUN/$_q_name.out" >>"$RUN/$_q_name.log" &
-	sleep 600 >"$RUN/$_q_name.in" &
+	sleep 2147483647 >"$RUN/$_q_name.in" &
 	echo $! >"$RUN/$_q_name.holder"
 	wait_for 60 grep -q '(qemu)' "$RUN/$_q_name.log"
 }
