@@ -890,8 +890,10 @@ void suite_hostile(Ctx &c)
 		cases.push_back(
 			{"corrupt header: STOP_COPY_SIZE shorter than its le64", short_scs, EBADMSG, true});
 	}
-	cases.push_back({"corrupt header: COMPAT not first",
-			 concat({record_bytes(g, scs), record_bytes(g, compat), images}), EBADMSG, true});
+	cases.push_back({"COMPAT after a device image",
+			 concat({record_bytes(g, scs), record_bytes(g, img), record_bytes(g, compat),
+				 Bytes(g.begin() + img.end(), g.end())}),
+			 EBADMSG, true});
 	cases.push_back({"oversized FW_DATA record_size 4 GiB",
 			 concat({head, make_header(1ull << 32, 0, kTagFwData), Bytes(64, 0)}), EOVERFLOW,
 			 true});
@@ -921,6 +923,12 @@ void suite_hostile(Ctx &c)
 	Saved opt = c.good;
 	opt.stream = concat({head, make_header(100, kFlagOptional, 0x77), Bytes(100, 0x33), images});
 	check_load(*c.dst, opt, cuts_odd(opt.stream.size()), "hostile: unknown optional record is skipped");
+	// Optional records are skippable wherever they stand, before COMPAT too.
+	Saved before_compat = c.good;
+	before_compat.stream = concat({record_bytes(g, scs), make_header(100, kFlagOptional, 0x77),
+				       Bytes(100, 0x33), record_bytes(g, compat), images});
+	check_load(*c.dst, before_compat, cuts_odd(before_compat.stream.size()),
+		   "hostile: STOP_COPY_SIZE and an unknown optional record before COMPAT are accepted");
 	Saved noc = c.good;
 	noc.stream = Bytes(g.begin() + scs.offset, g.end());
 	check_load(*c.dst, noc, {}, "hostile: a stream without COMPAT (in-tree source) loads");

@@ -46,7 +46,7 @@ enum RecordFlags : uint32_t {
 enum class RecordTag : uint32_t {
 	FwData = 0,	      // mandatory: one firmware image, one LOAD
 	StopCopySize = 1,     // optional: le64 size of the source's stop-copy buffer
-	Compat = 0x6676356dU, // optional, ours: CompatInfo, first record if present
+	Compat = 0x6676356dU, // optional, ours: CompatInfo, before any FW_DATA if present
 };
 
 struct RecordHeader {

@@ -89,13 +89,10 @@ kstd::Result<InputWindow> Parser::window()
 kstd::Result<void> Parser::start_record()
 {
 	const RecordHeader header = TRY(decode_record_header(kstd::ConstBytes(header_)));
-	const bool first_record = records_started_ == 0;
-
 	header_fill_ = 0;
 	// Judge the size before anyone acts on it: nothing below may see more.
 	if (header.record_size > kMaxLoadSize)
 		return fail(kstd::Err::Overflow, "record larger than a firmware LOAD can take");
-	records_started_++;
 	record_ = header;
 	record_left_ = header.record_size;
 	small_want_ = 0;
@@ -104,6 +101,7 @@ kstd::Result<void> Parser::start_record()
 
 	switch (header.tag) {
 	case RecordTag::FwData:
+		images_started_ = true;
 		TRY(sink_result(sink_.begin_image(header.record_size), "no buffer for a device image"));
 		image_piece_ = {};
 		state_ = ParserState::ReadImage;
@@ -115,8 +113,11 @@ kstd::Result<void> Parser::start_record()
 		state_ = ParserState::ReadSmallPayload;
 		return kstd::ok();
 	case RecordTag::Compat:
-		if (!first_record)
-			return fail(kstd::Err::BadMsg, "COMPAT record is not the first record");
+		if (images_started_)
+			return fail(kstd::Err::BadMsg, "COMPAT record after a device image");
+		if (compat_seen_)
+			return fail(kstd::Err::BadMsg, "second COMPAT record");
+		compat_seen_ = true;
 		small_want_ = to_size(kstd::min<uint64_t>(header.record_size, kCompatPayloadMax));
 		state_ = ParserState::ReadSmallPayload;
 		return kstd::ok();

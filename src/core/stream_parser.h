@@ -22,9 +22,12 @@
 //    costs nothing to honour. The payload must hold at least the le64
 //    (Err::BadMsg); bytes after it are skipped. The value reaches the sink
 //    clamped to kMaxLoadSize, as in-tree.
-//  - COMPAT (ours, any flags): only as the very first record (Err::BadMsg
-//    otherwise), so a destination decides compatibility before anything
-//    else. At most kCompatPayloadMax bytes are kept; a longer payload's tail
+//  - COMPAT (ours, any flags): at most once, and before the first FW_DATA
+//    record (Err::BadMsg otherwise), so a destination decides compatibility
+//    before it loads anything. Optional records (a STOP_COPY_SIZE hint, one we
+//    do not know) may precede it: they are skippable wherever they stand, and
+//    a source may put its hint first, as the in-tree one does. At most
+//    kCompatPayloadMax bytes are kept; a longer payload's tail
 //    is skipped and the sink's check then finds the length mismatch. A
 //    stream without COMPAT (an in-tree source) is accepted.
 //  - Unknown tag, OPTIONAL: skipped without being read, at any size up to
@@ -150,7 +153,8 @@ private:
 	kstd::Err error_{};
 	const char *error_reason_ = nullptr;
 	uint64_t offset_ = 0;
-	uint64_t records_started_ = 0;
+	bool images_started_ = false; // an FW_DATA header went by
+	bool compat_seen_ = false;
 	uint64_t images_loaded_ = 0;
 
 	// The record being read; valid outside ReadHeader.

@@ -650,11 +650,34 @@ TEST(StreamParser, MalformedCompatIsRefused)
 	EXPECT_EQ(kstd::Err::ProtoNotSupp, run_whole(h2.bytes).feed_error);
 }
 
-TEST(StreamParser, CompatMustBeTheFirstRecord)
+// Review finding (issue 9, 4i): optional records are skippable wherever they
+// stand, so a STOP_COPY_SIZE hint or an unknown optional record may come
+// before COMPAT. COMPAT must only come before the first device image.
+TEST(StreamParser, CompatMayFollowOptionalRecordsButNoImage)
 {
 	StreamBuilder after_stop;
 	after_stop.stop_copy_size(1).compat().image(pattern(1, 0));
-	EXPECT_EQ(kstd::Err::BadMsg, run_whole(after_stop.bytes).feed_error);
+	const Outcome s = run_whole(after_stop.bytes);
+	EXPECT_EQ(kstd::Err{}, s.feed_error);
+	EXPECT_TRUE(s.finish_ok);
+	ASSERT_EQ(4u, s.events.size()); // stop, compat, begin, end
+	EXPECT_EQ("stop 1", s.events[0]);
+	EXPECT_EQ("compat " + hex(compat_payload().data(), kCompatPayloadSizeV1_0), s.events[1]);
+	StreamBuilder after_unknown;
+	after_unknown.record(5, kRecordOptional, kUnknownTag, pattern(5, 0)).compat().image(pattern(1, 0));
+	const Outcome u = run_whole(after_unknown.bytes);
+	EXPECT_EQ(kstd::Err{}, u.feed_error);
+	EXPECT_TRUE(u.finish_ok);
+	// Still judged: an incompatible COMPAT after a hint is refused on itself.
+	CompatInfo other = kLocal;
+	other.pci_device_id = 0x1021;
+	StreamBuilder bad;
+	bad.stop_copy_size(1).compat(other).image(pattern(1, 0));
+	EXPECT_EQ(kstd::Err::ProtoNotSupp, run_whole(bad.bytes).feed_error);
+	// Not after an image, not even an empty one: the image was loaded unchecked.
+	StreamBuilder after_empty;
+	after_empty.image({}).compat().image(pattern(1, 0));
+	EXPECT_EQ(kstd::Err::BadMsg, run_whole(after_empty.bytes).feed_error);
 	StreamBuilder twice;
 	twice.compat().compat().image(pattern(1, 0));
 	EXPECT_EQ(kstd::Err::BadMsg, run_whole(twice.bytes).feed_error);
