@@ -185,8 +185,7 @@ static bool model_refuses(int cur, int target, unsigned int features)
 
 static int core_next(int cur, int target, unsigned int features)
 {
-	return mlx5vf_core_next_mig_state((enum mlx5vf_mig_state)cur,
-					  (enum mlx5vf_mig_state)target, features);
+	return mlx5vf_core_next_mig_state(cur, target, features);
 }
 
 /* Counts a case's mismatches; true once the case should stop reporting. */

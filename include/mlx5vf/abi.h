@@ -111,9 +111,13 @@ void mlx5vf_shim_warn(const char *what);
 
 /* Core entry points. */
 const char *mlx5vf_core_version(void);
-/* Next single arc from cur towards target, or a negative errno. */
-int mlx5vf_core_next_mig_state(enum mlx5vf_mig_state cur, enum mlx5vf_mig_state target,
-			       unsigned int features);
+/*
+ * Next single arc from cur towards target, or a negative errno (-EINVAL for a
+ * value that is no state). States cross as integers wherever they may come
+ * from user space unchecked: in C++ an enum holding a value outside its
+ * enumerators is undefined behaviour, so only the core turns them into states.
+ */
+int mlx5vf_core_next_mig_state(uint32_t cur, uint32_t target, unsigned int features);
 
 #ifdef __cplusplus
 }

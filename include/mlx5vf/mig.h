@@ -69,7 +69,7 @@ enum mlx5vf_mig_state mlx5vf_core_dev_state(const struct mlx5vf_dev *dev);
  * backend to pin it while a SAVE is in flight). On error the device stays in
  * the last state reached and its files are closed.
  */
-int mlx5vf_core_dev_set_state(struct mlx5vf_dev *dev, enum mlx5vf_mig_state target, void *owner,
+int mlx5vf_core_dev_set_state(struct mlx5vf_dev *dev, uint32_t target, void *owner,
 			      struct mlx5vf_save_file **save, struct mlx5vf_resume_file **resume);
 int mlx5vf_core_dev_data_size(struct mlx5vf_dev *dev, uint64_t *size);
 int mlx5vf_core_dev_precopy_info(struct mlx5vf_dev *dev, struct mlx5vf_save_file *file, uint64_t *initial,
@@ -83,7 +83,8 @@ void mlx5vf_core_dev_attach(struct mlx5vf_dev *dev);
 /* The files currently attached (NULL if none), to learn which ones an arc closed. */
 void mlx5vf_core_dev_files(const struct mlx5vf_dev *dev, struct mlx5vf_save_file **save,
 			   struct mlx5vf_resume_file **resume);
-const char *mlx5vf_core_mig_state_name(enum mlx5vf_mig_state state);
+/* Any value: a state's name, or a placeholder for a value that is none. */
+const char *mlx5vf_core_mig_state_name(uint32_t state);
 /* The fd is being released: detach the file if it is still attached. */
 void mlx5vf_core_dev_forget_save(struct mlx5vf_dev *dev, struct mlx5vf_save_file *file);
 void mlx5vf_core_dev_forget_resume(struct mlx5vf_dev *dev, struct mlx5vf_resume_file *file);

@@ -12,9 +12,10 @@ extern "C" const char *mlx5vf_core_version(void)
 	return "mlx5vf-core 0.1";
 }
 
-extern "C" int mlx5vf_core_next_mig_state(enum mlx5vf_mig_state cur, enum mlx5vf_mig_state target,
-					  unsigned int features)
+extern "C" int mlx5vf_core_next_mig_state(uint32_t cur, uint32_t target, unsigned int features)
 {
+	if (cur >= mlx5vf::kMigStateCount || target >= mlx5vf::kMigStateCount)
+		return -MLX5VF_EINVAL;
 	auto next = mlx5vf::next_step(static_cast<mlx5vf::MigState>(cur),
 				      static_cast<mlx5vf::MigState>(target), features);
 	if (next.is_error())

@@ -206,14 +206,14 @@ extern "C" enum mlx5vf_mig_state mlx5vf_core_dev_state(const mlx5vf_dev *dev)
 	return static_cast<mlx5vf_mig_state>(dev->dev->state());
 }
 
-extern "C" int mlx5vf_core_dev_set_state(mlx5vf_dev *dev, enum mlx5vf_mig_state target, void *owner,
+extern "C" int mlx5vf_core_dev_set_state(mlx5vf_dev *dev, uint32_t target, void *owner,
 					 mlx5vf_save_file **save, mlx5vf_resume_file **resume)
 {
 	*save = nullptr;
 	*resume = nullptr;
 	// The VFIO core hands over the user's raw value: check it before the
 	// narrowing to MigState could turn it into a valid state.
-	if (static_cast<unsigned>(target) >= kMigStateCount)
+	if (target >= kMigStateCount)
 		return -MLX5VF_EINVAL;
 	auto opened = dev->dev->set_state(static_cast<MigState>(target), owner);
 	if (opened.is_error())
@@ -280,9 +280,9 @@ extern "C" void mlx5vf_core_dev_files(const mlx5vf_dev *dev, mlx5vf_save_file **
 	*resume = reinterpret_cast<mlx5vf_resume_file *>(dev->dev->resuming());
 }
 
-extern "C" const char *mlx5vf_core_mig_state_name(enum mlx5vf_mig_state state)
+extern "C" const char *mlx5vf_core_mig_state_name(uint32_t state)
 {
-	return mig_state_name(static_cast<MigState>(state));
+	return state < kMigStateCount ? mig_state_name(static_cast<MigState>(state)) : "(no state)";
 }
 
 extern "C" void mlx5vf_core_dev_forget_save(mlx5vf_dev *dev, mlx5vf_save_file *file)

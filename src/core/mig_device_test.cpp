@@ -15,8 +15,6 @@ namespace {
 using rig::Side;
 using S = MigState;
 
-constexpr uint32_t kAllFeatures = kMigStopCopy | kMigP2p | kMigPreCopy;
-
 // The destination half of a migration: RESUMING, the stream, back to RUNNING.
 kstd::Result<void> load_on(Side &dst, const std::vector<uint8_t> &stream, size_t seg = 1 << 20)
 {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "save_file.h"
 
+#include "kstd/atomic.h"
 #include "kstd/bits.h"
 #include "stream_writer.h"
 
@@ -20,15 +21,9 @@ constexpr uint64_t with_headroom(uint64_t size)
 	return grown > 0xffffffffull ? 0xffffffffull : grown;
 }
 
-template <typename T> T load_acquire(const T &v)
-{
-	return __atomic_load_n(&v, __ATOMIC_ACQUIRE);
-}
-
-template <typename T> void store_release(T &v, T x)
-{
-	__atomic_store_n(&v, x, __ATOMIC_RELEASE);
-}
+using kstd::load_acquire;
+using kstd::load_relaxed;
+using kstd::store_release;
 
 } // namespace
 
@@ -238,10 +233,9 @@ bool SaveFile::readable() const
 {
 	// Lock-free: the fields below change under the file lock; a stale view
 	// only costs the waiter one more wake-up.
-	if (load_acquire(completion_ready_) ||
-	    __atomic_load_n(&stream_end_, __ATOMIC_RELAXED) != __atomic_load_n(&read_pos_, __ATOMIC_RELAXED))
+	if (load_acquire(completion_ready_) || load_relaxed(stream_end_) != load_relaxed(read_pos_))
 		return true;
-	switch (__atomic_load_n(&phase_, __ATOMIC_RELAXED)) {
+	switch (load_relaxed(phase_)) {
 	case Phase::PreCopy:
 	case Phase::PreCopyError: return !load_acquire(inflight_); // ENOMSG is an answer too
 	case Phase::StopCopy: return false;
