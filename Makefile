@@ -55,15 +55,17 @@ tools:
 bench:
 	@$(top)/scripts/bench
 
+# depmod for the release the module was built for: the build tree knows it,
+# whatever its path (/lib/modules/R/build, /usr/src/linux-headers-R, a kernel tree).
 install: module
 	$(MAKE) -C $(KDIR) M=$(top) modules_install
-	depmod -a $(notdir $(patsubst %/build,%,$(KDIR)))
+	depmod -a "$$($(MAKE) -s --no-print-directory -C $(KDIR) kernelrelease)"
 
 # clean: build products. distclean: also the caches that take minutes to
 # rebuild (the KUnit UML tree, the debug kernel, extracted sources).
 clean:
 	-$(MAKE) -C $(KDIR) M=$(top) clean 2>/dev/null
-	rm -rf $(top)/build/host $(top)/build/bench $(top)/build/vm $(top)/build/check $(top)/build/tools
+	rm -rf $(top)/build/host $(top)/build/host-clang $(top)/build/bench $(top)/build/vm $(top)/build/check $(top)/build/tools
 
 distclean: clean
 	rm -rf $(top)/build
