@@ -1633,15 +1633,45 @@ void on_signal(int) {}
 int usage()
 {
 	fprintf(stderr, "usage: mlx5vf-mig --src BDF [--dst BDF] [--stall SECS] "
-			"[flags|arcs|migrate|hostile|races|precopy|dirty|slow|all]...\n");
+			"[flags|arcs|migrate|hostile|races|precopy|dirty|slow|all]...\n"
+			"       mlx5vf-mig --stall SECS --selftest hang|slow\n");
 	return 2;
+}
+
+// The watchdog's own test (tests/hang/run, no device needed). hang: one call
+// that never returns must end the run (exit 2). slow: calls that each take
+// 3/4 of the stall period, 4.5 stall periods in all, must not; while they
+// return without TAP output the heartbeat says so.
+int selftest(const std::string &what, unsigned stall_s)
+{
+	start_watchdog(stall_s, 1);
+	if (what == "hang") {
+		int p[2];
+		if (pipe(p))
+			return 1;
+		char c;
+		ssize_t r = read(p[0], &c, 1); // nobody ever writes
+		(void)r;
+		return 1;
+	}
+	if (what != "slow")
+		return usage();
+	constexpr unsigned kCalls = 6; // 4.5 stall periods in all
+	for (unsigned i = 0; i < kCalls; i++) {
+		sleep_ms(stall_s * 750);
+		progress("selftest call");
+	}
+	tap.check(true, "selftest: %u ms of calls that each returned within %u s", kCalls * stall_s * 750,
+		  stall_s);
+	tap.plan();
+	return 0;
 }
 
 } // namespace
 
 int main(int argc, char **argv)
 {
-	std::string src_bdf, dst_bdf;
+	std::string src_bdf, dst_bdf, self;
 	std::vector<std::string> suites;
 	// A call that has not returned after this long is hung (see watchdog.h).
 	unsigned stall_s = 60;
@@ -1653,6 +1683,8 @@ int main(int argc, char **argv)
 			dst_bdf = argv[++i];
 		else if (a == "--stall" && i + 1 < argc)
 			stall_s = atoi(argv[++i]);
+		else if (a == "--selftest" && i + 1 < argc)
+			self = argv[++i];
 		else if (a == "-h" || a == "--help")
 			return usage(), 0;
 		else if (a[0] == '-')
@@ -1660,6 +1692,8 @@ int main(int argc, char **argv)
 		else
 			suites.push_back(a);
 	}
+	if (!self.empty())
+		return stall_s ? selftest(self, stall_s) : usage();
 	if (src_bdf.empty())
 		return usage();
 	if (suites.empty() || (suites.size() == 1 && suites[0] == "all"))
