@@ -13,6 +13,8 @@ debian_kdir := /usr/src/linux-headers-$(or $(KERNEL_RELEASE),$(KERNEL_ABI)-$(KER
 KDIR ?= $(if $(wildcard $(running_kdir)/Makefile),$(running_kdir),$(debian_kdir))
 # Extra kbuild arguments (the checks pass W=1).
 KBUILD_ARGS ?=
+# What KDIR's kernel offers (scripts/kernel-probes), one directory per build tree.
+probes := $(top)/build/probes/$(subst /,_,$(abspath $(KDIR)))
 
 .PHONY: all module setup check check-host check-module check-kunit check-vm check-vm-debug demo bench \
 	install clean distclean help print-kdir tools
@@ -35,7 +37,8 @@ setup:
 module:
 	@test -f $(KDIR)/Makefile || { echo "no kernel build tree at $(KDIR): run scripts/setup or pass KDIR=" >&2; exit 1; }
 	@mkdir -p $(top)/build
-	@set -o pipefail; $(MAKE) -C $(KDIR) M=$(top) $(KBUILD_ARGS) modules 2>&1 | tee $(top)/build/kbuild.log
+	@$(top)/scripts/kernel-probes $(KDIR) $(probes)
+	@set -o pipefail; $(MAKE) -C $(KDIR) M=$(top) MLX5VF_PROBES=$(probes) $(KBUILD_ARGS) modules 2>&1 | tee $(top)/build/kbuild.log
 	@if grep -Ei 'warning:|objtool:' $(top)/build/kbuild.log; then \
 		echo "build: warnings are errors in mlx5vf (see above)" >&2; exit 1; fi
 	@$(top)/scripts/cxx-gates $(top) mlx5vf
@@ -58,7 +61,7 @@ bench:
 # depmod for the release the module was built for: the build tree knows it,
 # whatever its path (/lib/modules/R/build, /usr/src/linux-headers-R, a kernel tree).
 install: module
-	$(MAKE) -C $(KDIR) M=$(top) modules_install
+	$(MAKE) -C $(KDIR) M=$(top) MLX5VF_PROBES=$(probes) modules_install
 	depmod -a "$$($(MAKE) -s --no-print-directory -C $(KDIR) kernelrelease)"
 
 # clean: build products. distclean: also the caches that take minutes to

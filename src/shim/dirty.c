@@ -5,10 +5,10 @@
  * (src/core/dirty_tracker.h); this file only converts the VFIO core's
  * interval tree and iova_bitmap, and serialises on the state mutex.
  *
- * Reports land in an iova_bitmap, which exists only in kernels with
- * CONFIG_IOMMUFD_DRIVER. Without it the VFIO core would fail every report,
- * so the ops are not registered at all and QEMU falls back to the IOMMU
- * container's dirty log.
+ * Reports land in an iova_bitmap: vfio.ko's own in 6.1, later only in
+ * kernels with CONFIG_IOMMUFD_DRIVER (src/shim/compat.h probes which).
+ * Without it the VFIO core would fail every report, so the ops are not
+ * registered at all and QEMU falls back to the IOMMU container's dirty log.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -21,9 +21,11 @@
 
 #include <linux/module.h>
 
-#if IS_ENABLED(CONFIG_IOMMUFD_DRIVER)
+#ifdef MLX5VF_HAVE_IOVA_BITMAP
 
-MODULE_IMPORT_NS(IOMMUFD);
+#ifdef MLX5VF_IOVA_BITMAP_NS
+MODULE_IMPORT_NS(MLX5VF_IOVA_BITMAP_NS);
+#endif
 
 static void mlx5vf_log_failure(struct mlx5vf_pci_dev *mvdev, const char *what, int ret)
 {

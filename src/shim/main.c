@@ -85,16 +85,18 @@ static const struct vfio_device_ops mlx5vf_pci_ops = {
 	.open_device = mlx5vf_open_device,
 	.close_device = mlx5vf_close_device,
 	.ioctl = vfio_pci_core_ioctl,
-	.device_feature = vfio_pci_core_ioctl_feature,
+	.device_feature = mlx5vf_device_feature,
 	.read = vfio_pci_core_read,
 	.write = vfio_pci_core_write,
 	.mmap = vfio_pci_core_mmap,
 	.request = vfio_pci_core_request,
 	.match = vfio_pci_core_match,
+#ifdef MLX5VF_HAVE_VFIO_IOMMUFD_OPS
 	.bind_iommufd = vfio_iommufd_physical_bind,
 	.unbind_iommufd = vfio_iommufd_physical_unbind,
 	.attach_ioas = vfio_iommufd_physical_attach_ioas,
 	.detach_ioas = vfio_iommufd_physical_detach_ioas,
+#endif
 };
 
 /* Pick the firmware backend; a VF without one still works as plain vfio-pci. */

@@ -9,6 +9,7 @@
 
 #include <linux/file.h>
 #include <linux/slab.h>
+#include <linux/uaccess.h>
 
 #include "mlx5vf.h"
 
@@ -177,5 +178,43 @@ static int mlx5vf_get_data_size(struct vfio_device *vdev, unsigned long *stop_co
 const struct vfio_migration_ops mlx5vf_mig_ops = {
 	.migration_set_state = mlx5vf_set_state,
 	.migration_get_state = mlx5vf_get_state,
+#ifdef MLX5VF_HAVE_VFIO_MIG_DATA_SIZE_OP
 	.migration_get_data_size = mlx5vf_get_data_size,
+#endif
 };
+
+#ifndef MLX5VF_HAVE_VFIO_MIG_DATA_SIZE_OP
+/*
+ * This kernel's VFIO core does not know MIG_DATA_SIZE and hands the feature
+ * to the driver: answer it as later cores do (QEMU needs the size to decide
+ * when precopy has converged).
+ */
+static int mlx5vf_data_size_feature(struct vfio_device *vdev, u32 flags, void __user *arg,
+				    size_t argsz)
+{
+	struct vfio_device_feature_mig_data_size size = {};
+	unsigned long length;
+	int ret;
+
+	if (!vdev->mig_ops)
+		return -ENOTTY;
+	ret = vfio_check_feature(flags, argsz, VFIO_DEVICE_FEATURE_GET, sizeof(size));
+	if (ret != 1)
+		return ret;
+	ret = mlx5vf_get_data_size(vdev, &length);
+	if (ret)
+		return ret;
+	size.stop_copy_length = length;
+	return copy_to_user(arg, &size, sizeof(size)) ? -EFAULT : 0;
+}
+#endif
+
+/* VFIO_DEVICE_FEATURE: what this kernel's VFIO core leaves to drivers. */
+int mlx5vf_device_feature(struct vfio_device *vdev, u32 flags, void __user *arg, size_t argsz)
+{
+#ifndef MLX5VF_HAVE_VFIO_MIG_DATA_SIZE_OP
+	if ((flags & VFIO_DEVICE_FEATURE_MASK) == VFIO_DEVICE_FEATURE_MIG_DATA_SIZE)
+		return mlx5vf_data_size_feature(vdev, flags, arg, argsz);
+#endif
+	return vfio_pci_core_ioctl_feature(vdev, flags, arg, argsz);
+}

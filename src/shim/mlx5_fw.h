@@ -6,7 +6,9 @@
 #ifndef MLX5VF_MLX5_FW_H
 #define MLX5VF_MLX5_FW_H
 
-struct mlx5vf_pci_dev;
+#include "mlx5vf.h"
+
+#ifdef MLX5VF_HAVE_MLX5_MIGRATION
 
 /*
  * Probe time. On success the VF has a core migration device (mvdev->mig)
@@ -16,5 +18,21 @@ struct mlx5vf_pci_dev;
 int mlx5vf_mlx5_init(struct mlx5vf_pci_dev *mvdev);
 /* Release time; nothing happens for a VF mlx5vf_mlx5_init() did not set up. */
 void mlx5vf_mlx5_uninit(struct mlx5vf_pci_dev *mvdev);
+
+#else
+
+/* Built for a kernel whose mlx5_core cannot carry the backend (compat.h). */
+static inline int mlx5vf_mlx5_init(struct mlx5vf_pci_dev *mvdev)
+{
+	dev_info(&mvdev->core.pdev->dev,
+		 "migration off: this build has no mlx5 firmware backend (the kernel's mlx5_core and mlx5_ifc.h lack chunked SAVE and the page tracker)\n");
+	return -EOPNOTSUPP;
+}
+
+static inline void mlx5vf_mlx5_uninit(struct mlx5vf_pci_dev *mvdev)
+{
+}
+
+#endif
 
 #endif /* MLX5VF_MLX5_FW_H */

@@ -20,6 +20,8 @@
 
 #include <mlx5vf/mig.h>
 
+#include "compat.h"
+
 struct mlx5vf_mig_file;
 struct mlx5vf_mlx5;
 
@@ -75,6 +77,7 @@ static inline struct mlx5vf_pci_dev *to_mlx5vf(struct vfio_device *vdev)
 
 /* mig.c */
 extern const struct vfio_migration_ops mlx5vf_mig_ops;
+int mlx5vf_device_feature(struct vfio_device *vdev, u32 flags, void __user *arg, size_t argsz);
 void mlx5vf_state_mutex_lock(struct mlx5vf_pci_dev *mvdev);
 void mlx5vf_state_mutex_unlock(struct mlx5vf_pci_dev *mvdev);
 void mlx5vf_mig_reset_done(struct mlx5vf_pci_dev *mvdev);

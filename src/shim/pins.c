@@ -10,6 +10,8 @@
 
 #include <mlx5vf/abi.h>
 
+#include "compat.h"
+
 static_assert(MLX5VF_EPERM == EPERM);
 static_assert(MLX5VF_E2BIG == E2BIG);
 static_assert(MLX5VF_ENOENT == ENOENT);

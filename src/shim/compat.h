@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The one place where the shim meets differences between target kernels.
+ * What a kernel offers is decided by scripts/kernel-probes, which compiles
+ * small files against that kernel's headers (never by version numbers:
+ * distributions backport) and writes mlx5vf_probes.h:
+ *
+ *   MLX5VF_HAVE_VFIO_IOMMUFD_OPS      vfio_iommufd_physical_*() ops (6.2+)
+ *   MLX5VF_HAVE_VFIO_MIG_DATA_SIZE_OP the core answers MIG_DATA_SIZE (6.3+)
+ *   MLX5VF_HAVE_VFIO_PRE_COPY_STATES  the uAPI names the PRE_COPY states (6.3+)
+ *   MLX5VF_HAVE_IOVA_BITMAP           iova_bitmap_set() is real (6.1; later
+ *                                     only with CONFIG_IOMMUFD_DRIVER)
+ *   MLX5VF_HAVE_MLX5_MIGRATION        mlx5_core/mlx5_ifc.h have what the
+ *                                     firmware backend uses (6.7+)
+ *   MLX5VF_IOVA_BITMAP_NS             the namespace iova_bitmap_set() is
+ *                                     exported in, if any (Module.symvers)
+ *
+ * Where a kernel lacks a uAPI definition, it is given here with the uAPI's
+ * own value: those numbers are fixed forever, and the driver may implement
+ * them itself (6.1 passes unknown features, states and data_fd ioctls through
+ * to the driver).
+ */
+#ifndef MLX5VF_COMPAT_H
+#define MLX5VF_COMPAT_H
+
+#include <linux/bits.h>
+#include <linux/vfio.h>
+
+#include <mlx5vf_probes.h>
+
+#ifndef MLX5VF_HAVE_VFIO_PRE_COPY_STATES
+#define VFIO_MIGRATION_PRE_COPY BIT(2)
+/* enum vfio_device_mig_state has no such enumerators here. */
+#define VFIO_DEVICE_STATE_PRE_COPY 6
+#define VFIO_DEVICE_STATE_PRE_COPY_P2P 7
+#endif
+
+#ifndef VFIO_MIG_GET_PRECOPY_INFO
+struct vfio_precopy_info {
+	__u32 argsz;
+	__u32 flags;
+	__aligned_u64 initial_bytes;
+	__aligned_u64 dirty_bytes;
+};
+
+#define VFIO_MIG_GET_PRECOPY_INFO _IO(VFIO_TYPE, VFIO_BASE + 21)
+#endif
+
+#ifndef VFIO_DEVICE_FEATURE_MIG_DATA_SIZE
+struct vfio_device_feature_mig_data_size {
+	__aligned_u64 stop_copy_length;
+};
+
+#define VFIO_DEVICE_FEATURE_MIG_DATA_SIZE 9
+#endif
+
+#endif /* MLX5VF_COMPAT_H */
