@@ -16,7 +16,7 @@ KBUILD_ARGS ?=
 # What KDIR's kernel offers (scripts/kernel-probes), one directory per build tree.
 probes := $(top)/build/probes/$(subst /,_,$(abspath $(KDIR)))
 
-.PHONY: all module setup check check-host check-module check-kunit check-vm check-vm-6.1 check-vm-debug demo bench \
+.PHONY: all module setup check check-host check-module check-deb check-kunit check-vm check-vm-6.1 check-vm-debug demo bench deb \
 	install clean distclean help print-kdir tools
 
 all: module
@@ -24,12 +24,13 @@ all: module
 help:
 	@echo "make              build mlx5vf.ko against KDIR=$(KDIR)"
 	@echo "make demo         set up what is missing, boot the test VM, show the module at work"
-	@echo "make check        every test level (host module kunit vm vm-6.1 vm-debug); ends 'N passed, N failed'"
+	@echo "make check        every test level (host module deb kunit vm vm-6.1 vm-debug); ends 'N passed, N failed'"
 	@echo "make check-host | check-module | check-kunit | check-vm   one level each"
 	@echo "make check-vm-6.1     the VM suite on Debian 12's default kernel, 6.1"
 	@echo "make check-vm-debug   the VM suite and the KUnit suites on a KASAN/lockdep/kmemleak/IOMMUFD kernel built here"
 	@echo "make bench        benchmarks, as ratios against a same-run baseline"
 	@echo "make install      install for the running kernel (or KDIR), then depmod"
+	@echo "make deb          the DKMS package, build/deb/mlx5vf-dkms_<version>_all.deb"
 
 setup:
 	$(top)/scripts/setup
@@ -47,7 +48,7 @@ module:
 check:
 	@$(top)/scripts/check all
 
-check-host check-module check-kunit check-vm check-vm-6.1 check-vm-debug:
+check-host check-module check-deb check-kunit check-vm check-vm-6.1 check-vm-debug:
 	@$(top)/scripts/check $(patsubst check-%,%,$@)
 
 demo:
@@ -55,6 +56,9 @@ demo:
 
 tools:
 	$(MAKE) -C $(top)/tools
+
+deb:
+	@$(top)/scripts/mkdeb
 
 bench:
 	@$(top)/scripts/bench
@@ -69,7 +73,7 @@ install: module
 # rebuild (the KUnit UML tree, the debug kernel, extracted sources).
 clean:
 	-$(MAKE) -C $(KDIR) M=$(top) clean 2>/dev/null
-	rm -rf $(top)/build/host $(top)/build/host-clang $(top)/build/bench $(top)/build/vm $(top)/build/check $(top)/build/tools
+	rm -rf $(top)/build/host $(top)/build/host-clang $(top)/build/deb $(top)/build/bench $(top)/build/vm $(top)/build/check $(top)/build/tools
 
 distclean: clean
 	rm -rf $(top)/build

@@ -227,5 +227,6 @@ static void __exit mlx5vf_exit(void)
 module_init(mlx5vf_init);
 module_exit(mlx5vf_exit);
 
+MODULE_VERSION(MLX5VF_VERSION);
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("VFIO live-migration driver for ConnectX-7 / BlueField-3 virtual functions");
