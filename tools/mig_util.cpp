@@ -272,9 +272,10 @@ int Device::feature(uint32_t flags, void *data, size_t data_len, uint32_t argsz_
 	if (data_len)
 		memcpy(f->data, data, data_len);
 	const int r = ioctl(fd_, VFIO_DEVICE_FEATURE, f);
+	const int err = errno;
 	progress("VFIO_DEVICE_FEATURE");
 	if (r < 0)
-		return errno;
+		return err;
 	if (data_len)
 		memcpy(data, f->data, data_len);
 	return 0;
@@ -317,8 +318,9 @@ int Device::data_size(uint64_t *bytes)
 int Device::reset()
 {
 	const int r = ioctl(fd_, VFIO_DEVICE_RESET);
+	const int err = errno;
 	progress("VFIO_DEVICE_RESET");
-	return r < 0 ? errno : 0;
+	return r < 0 ? err : 0;
 }
 
 uint32_t Device::state()
