@@ -12,6 +12,14 @@
  *                                     only with CONFIG_IOMMUFD_DRIVER)
  *   MLX5VF_HAVE_MLX5_MIGRATION        mlx5_core/mlx5_ifc.h have what the
  *                                     firmware backend uses (6.7+)
+ *   MLX5VF_HAVE_VFIO_GET_REGION_INFO_CAPS  the region-info op (required
+ *                                     from 6.19)
+ *   MLX5VF_HAVE_VFIO_MATCH_TOKEN_UUID the VF-token match op (called
+ *                                     unconditionally from 6.17)
+ *   MLX5VF_HAVE_MODULE_IMPORT_NS_TOKEN MODULE_IMPORT_NS() takes a bare
+ *                                     token (a string from 6.13)
+ *   MLX5VF_HAVE_SYSTEM_PERCPU_WQ      system_percpu_wq (system_wq is
+ *                                     deprecated from 6.17)
  *   MLX5VF_IOVA_BITMAP_NS             the namespace iova_bitmap_set() is
  *                                     exported in, if any (Module.symvers)
  *
@@ -24,7 +32,10 @@
 #define MLX5VF_COMPAT_H
 
 #include <linux/bits.h>
+#include <linux/module.h>
+#include <linux/stringify.h>
 #include <linux/vfio.h>
+#include <linux/workqueue.h>
 
 #include <mlx5vf_probes.h>
 
@@ -52,6 +63,20 @@ struct vfio_device_feature_mig_data_size {
 };
 
 #define VFIO_DEVICE_FEATURE_MIG_DATA_SIZE 9
+#endif
+
+/* The per-CPU system workqueue, under its current name. */
+#ifdef MLX5VF_HAVE_SYSTEM_PERCPU_WQ
+#define MLX5VF_SYSTEM_WQ system_percpu_wq
+#else
+#define MLX5VF_SYSTEM_WQ system_wq
+#endif
+
+/* Import a symbol namespace given as a bare token, whichever form the kernel takes. */
+#ifdef MLX5VF_HAVE_MODULE_IMPORT_NS_TOKEN
+#define MLX5VF_MODULE_IMPORT_NS(ns) MODULE_IMPORT_NS(ns)
+#else
+#define MLX5VF_MODULE_IMPORT_NS(ns) MODULE_IMPORT_NS(__stringify(ns))
 #endif
 
 #endif /* MLX5VF_COMPAT_H */

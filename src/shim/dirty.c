@@ -24,7 +24,7 @@
 #ifdef MLX5VF_HAVE_IOVA_BITMAP
 
 #ifdef MLX5VF_IOVA_BITMAP_NS
-MODULE_IMPORT_NS(MLX5VF_IOVA_BITMAP_NS);
+MLX5VF_MODULE_IMPORT_NS(MLX5VF_IOVA_BITMAP_NS);
 #endif
 
 static void mlx5vf_log_failure(struct mlx5vf_pci_dev *mvdev, const char *what, int ret)

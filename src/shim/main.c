@@ -85,12 +85,18 @@ static const struct vfio_device_ops mlx5vf_pci_ops = {
 	.open_device = mlx5vf_open_device,
 	.close_device = mlx5vf_close_device,
 	.ioctl = vfio_pci_core_ioctl,
+#ifdef MLX5VF_HAVE_VFIO_GET_REGION_INFO_CAPS
+	.get_region_info_caps = vfio_pci_ioctl_get_region_info,
+#endif
 	.device_feature = mlx5vf_device_feature,
 	.read = vfio_pci_core_read,
 	.write = vfio_pci_core_write,
 	.mmap = vfio_pci_core_mmap,
 	.request = vfio_pci_core_request,
 	.match = vfio_pci_core_match,
+#ifdef MLX5VF_HAVE_VFIO_MATCH_TOKEN_UUID
+	.match_token_uuid = vfio_pci_core_match_token_uuid,
+#endif
 #ifdef MLX5VF_HAVE_VFIO_IOMMUFD_OPS
 	.bind_iommufd = vfio_iommufd_physical_bind,
 	.unbind_iommufd = vfio_iommufd_physical_unbind,

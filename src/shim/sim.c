@@ -72,7 +72,7 @@ static void mlx5vf_sim_request_completion(void *ctx, u64 delay_ns)
 
 	simb->due_ns = ktime_get_ns() + delay_ns;
 	simb->armed = true;
-	mod_delayed_work(system_wq, &simb->complete_work, nsecs_to_jiffies(delay_ns));
+	mod_delayed_work(MLX5VF_SYSTEM_WQ, &simb->complete_work, nsecs_to_jiffies(delay_ns));
 }
 
 static void mlx5vf_sim_deliver_locked(struct mlx5vf_pci_dev *mvdev)
@@ -97,7 +97,7 @@ static void mlx5vf_sim_complete_work(struct work_struct *work)
 	now = ktime_get_ns();
 	/* A SAVE armed after this run was queued is not due yet. */
 	if (simb->armed && simb->due_ns > now)
-		mod_delayed_work(system_wq, &simb->complete_work,
+		mod_delayed_work(MLX5VF_SYSTEM_WQ, &simb->complete_work,
 				 nsecs_to_jiffies(simb->due_ns - now));
 	else
 		mlx5vf_sim_deliver_locked(mvdev);

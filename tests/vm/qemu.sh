@@ -124,8 +124,9 @@ migrate_wait() {
 	_q_beat=$_q_since
 	while :; do
 		_q_info=$(hmp "$1" "info migrate")
-		_q_status=$(printf '%s\n' "$_q_info" | sed -n 's/^Status: *//p; s/^Migration status: *//p' |
-			head -n 1 | cut -d' ' -f1)
+		# "Status: completed" (QEMU 10.0) or "Status:\t\tcompleted" (11.1).
+		_q_status=$(printf '%s\n' "$_q_info" | sed -n 's/^Status:[[:space:]]*//p; s/^Migration status:[[:space:]]*//p' |
+			head -n 1 | awk '{ print $1 }')
 		case "$_q_status" in
 		completed | failed | cancelled) echo "$_q_status"; return 0 ;;
 		esac
