@@ -16,7 +16,7 @@ KBUILD_ARGS ?=
 # What KDIR's kernel offers (scripts/kernel-probes), one directory per build tree.
 probes := $(top)/build/probes/$(subst /,_,$(abspath $(KDIR)))
 
-.PHONY: all module setup check check-host check-module check-deb check-kunit check-vm check-vm-6.1 check-vm-debug demo bench deb \
+.PHONY: all module setup check check-host check-module check-deb check-kunit check-vm check-vm-6.1 check-vm-7.3 check-vm-qemu11 check-vm-debug demo bench deb \
 	install clean distclean help print-kdir tools
 
 all: module
@@ -27,6 +27,8 @@ help:
 	@echo "make check        every test level (host module deb kunit vm vm-6.1 vm-debug); ends 'N passed, N failed'"
 	@echo "make check-host | check-module | check-kunit | check-vm   one level each"
 	@echo "make check-vm-6.1     the VM suite on Debian 12's default kernel, 6.1"
+	@echo "make check-vm-7.3     the VM suite on trixie-backports' kernel 7.3 with QEMU 11.1"
+	@echo "make check-vm-qemu11  the QEMU migration tests on the stock 6.12 kernel with QEMU 11.1"
 	@echo "make check-vm-debug   the VM suite and the KUnit suites on a KASAN/lockdep/kmemleak/IOMMUFD kernel built here"
 	@echo "make bench        benchmarks, as ratios against a same-run baseline"
 	@echo "make install      install for the running kernel (or KDIR), then depmod"
@@ -48,7 +50,7 @@ module:
 check:
 	@$(top)/scripts/check all
 
-check-host check-module check-deb check-kunit check-vm check-vm-6.1 check-vm-debug:
+check-host check-module check-deb check-kunit check-vm check-vm-6.1 check-vm-7.3 check-vm-qemu11 check-vm-debug:
 	@$(top)/scripts/check $(patsubst check-%,%,$@)
 
 demo:

@@ -1,6 +1,7 @@
 #!/bin/sh
-# Real QEMU 10 live-migrates guests that own simulated VFs: two instances per
-# migration over loopback TCP, return-path and switchover-ack on, precopy on.
+# Real QEMU (10.0, or 11.1 with PRECOPY_INFOv2) live-migrates guests that own
+# simulated VFs: two instances per migration over loopback TCP, return-path and
+# switchover-ack on, precopy on.
 # The device state that arrives equals the state that left; a cancelled
 # precopy, an incompatible destination and a corrupt stream all leave the
 # source VM running with a usable device; migrations go back and forth.
@@ -29,7 +30,8 @@ migrate_between() {
 }
 
 # 1. A -> B with precopy: the state that left is the state that arrived.
-qemu_start srcA "$a" || bail_out "source QEMU did not start: $(cat "$RUN/srcA.stderr")"
+# QEMU 11.1 opts into PRECOPY_INFOv2 at migration setup and traces whether it could.
+qemu_start srcA "$a" -trace vfio_migration_init || bail_out "source QEMU did not start: $(cat "$RUN/srcA.stderr")"
 sleep 1 # let the VF's state change while the guest runs
 status=$(migrate_between srcA dstB "$b")
 result "migration A -> B completes (status: $status)" "$([ "$status" = completed ]; echo $?)"
@@ -38,6 +40,12 @@ if [ "$status" != completed ]; then
 	diag "destination stderr:" "$(cat "$RUN/dstB.stderr")" "$(dmesg | tail -n 20)"
 	bail_out "first migration failed"
 fi
+v2=$(grep -o 'precopy_info_v2_used [0-9]*' "$RUN/srcA.stderr" | tail -n 1)
+case "${VM_QEMU_VERSION:-}" in
+10.*) skip "migrated with PRECOPY_INFOv2" "QEMU $VM_QEMU_VERSION predates it" ;;
+*) result "QEMU ${VM_QEMU_VERSION:-?} migrated with PRECOPY_INFOv2 (${v2:-no vfio_migration_init trace})" \
+	"$([ "$v2" = "precopy_info_v2_used 1" ]; echo $?)" ;;
+esac
 info=$(hmp srcA "info migrate")
 diag "$(printf '%s\n' "$info" | grep -iE 'time|downtime|transferred|vfio' | head -n 12)"
 saved=$(mig_field "$a" saved_checksum)
