@@ -129,6 +129,8 @@ diag "$(hmp srcAB "info migrate" | grep -iE 'total time|downtime|transferred|mul
 diag "migrate to completed: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f s", b - a }')"
 check_multifd srcAB dstCD "$a" "$c"
 check_multifd srcAB dstCD "$b" "$d"
+diag "$a: $(trace_lines srcAB vfio_migration_set_state "($a)" | sed -n 's/.*new state \([A-Z_0-9]*\).*/\1/p' |
+	tr '\n' ' ')"
 for vf in "$a" "$b"; do
 	result "$vf was in PRE_COPY before the switchover, then STOP_COPY" \
 		"$(trace_lines srcAB vfio_migration_set_state "($vf)" | grep -q 'new state PRE_COPY' &&
