@@ -193,11 +193,23 @@ void MigDevice::forget(const ResumeFile *file)
 		close_resume_file();
 }
 
+// Counted in data_fd bytes, as the uAPI defines stop_copy_length, not in
+// firmware image bytes: a stop-copy entered now reads the preamble (unless a
+// precopy file already carries it), whatever precopy left unread, and the
+// image with one FW_DATA header per SAVE (chunk). A direct stop-copy reads
+// exactly that much while the device's state size holds. After precopy the
+// final image is a delta, sized here as a full image: smaller unless the
+// device rewrote nearly all of its state, when a delta's per-page framing
+// can make it larger (an estimate then, as the uAPI allows).
 kstd::Result<uint64_t> MigDevice::data_size()
 {
 	const bool chunk = gate_.caps().chunk_mode;
 	const StateSize size = TRY(gate_.query_state({.incremental = false, .chunk = chunk}));
-	return chunk ? size.remaining_total : uint64_t{size.required};
+	const uint64_t image = chunk ? size.remaining_total : uint64_t{size.required};
+	const uint64_t per_save = chunk && size.required ? size.required : kstd::max<uint64_t>(image, 1);
+	const uint64_t records = kstd::max<uint64_t>((image + per_save - 1) / per_save, 1);
+	const uint64_t before = saving_ ? saving_->unread_bytes() : stream::kStreamPreambleSize;
+	return before + image + records * stream::kRecordHeaderSize;
 }
 
 kstd::Result<PrecopyInfo> MigDevice::precopy_info(SaveFile &file)

@@ -97,6 +97,11 @@ inline constexpr size_t kCompatVersionPrefixSize = 8;
 inline constexpr size_t kCompatPayloadSizeV1_0 = 32;
 inline constexpr size_t kCompatPayloadMax = 256;
 
+// Every saving stream starts with COMPAT and STOP_COPY_SIZE: the bytes a
+// reader takes before the first FW_DATA record.
+inline constexpr size_t kStreamPreambleSize =
+	2 * kRecordHeaderSize + kCompatPayloadSizeV1_0 + kStopCopySizePayloadSize;
+
 // What must match between source and destination for an image to load.
 struct CompatInfo {
 	uint16_t pci_vendor_id = 0;

@@ -102,7 +102,7 @@ fi
 check "pass 1: unbind both VFs, rmmod mlx5vf" unbind_vfs
 
 if check "pass 2: rebind with sim_state_kib=$big_kib" bind_vfs sim_state_kib=$big_kib; then
-	run_client "pass 2 (chunked images)" --src "$bdf0" --dst "$bdf1" migrate hostile races precopy
+	run_client "pass 2 (chunked images)" --src "$bdf0" --dst "$bdf1" migrate hostile races precopy multifd
 fi
 check "pass 2: unbind both VFs, rmmod mlx5vf" unbind_vfs
 
