@@ -207,6 +207,7 @@ static void precopy_migration_reproduces_state(struct kunit *test)
 	struct side src, dst;
 	u8 *stream = stream_alloc(test);
 	u64 initial, dirty;
+	u32 flags;
 	size_t len = 0, fed = 0;
 	int round;
 
@@ -216,8 +217,9 @@ static void precopy_migration_reproduces_state(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, 0, side_go(&src, MLX5VF_MIG_PRE_COPY));
 	KUNIT_ASSERT_EQ(test, 0, side_go(&dst, MLX5VF_MIG_RESUMING));
 	for (round = 0; round < 3; round++) {
-		KUNIT_ASSERT_EQ(test, 0, mlx5vf_core_dev_precopy_info(src.dev, src.save,
-								      &initial, &dirty));
+		KUNIT_ASSERT_EQ(test, 0, mlx5vf_core_dev_precopy_info(src.dev, src.save, false,
+								      &flags, &initial, &dirty));
+		KUNIT_EXPECT_EQ(test, 0u, flags);
 		KUNIT_EXPECT_EQ(test, -ENOMSG, side_drain(&src, stream, &len));
 		KUNIT_ASSERT_EQ(test, 0, side_feed(&dst, stream, fed, len, 3000));
 		fed = len;

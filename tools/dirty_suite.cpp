@@ -68,12 +68,7 @@ bool bit(const std::vector<uint64_t> &b, uint64_t i)
 
 bool write_debugfs(const Device &dev, const char *file, const std::string &text)
 {
-	const std::string path = "/sys/kernel/debug/mlx5vf/" + dev.bdf() + "/" + file;
-	FILE *f = fopen(path.c_str(), "w");
-	if (!f)
-		return false;
-	const bool ok = fputs(text.c_str(), f) >= 0;
-	return fclose(f) == 0 && ok;
+	return dev.debugfs_write(file, text);
 }
 
 std::string field(const Device &dev, const char *name)

@@ -1619,6 +1619,191 @@ void suite_multifd(Ctx &c)
 		  ld.str().c_str());
 }
 
+// ---------------------------------------------------------------- reinit
+
+// A value with REINIT (bit 0) clear: v1 hands flags back as the caller passed them.
+constexpr uint32_t kFlagsSentinel = 0x5a5a5a5a;
+// Pages one reconfiguration of the simulated VF adds (debugfs "reconfigure").
+constexpr uint64_t kReconfigPages = 16;
+
+PrecopyInfo info_with_sentinel(int fd, int *err)
+{
+	PrecopyInfo i;
+	i.flags = kFlagsSentinel;
+	*err = precopy_info(fd, &i);
+	return i;
+}
+
+// A live precopy migration src -> dst during which the source is
+// reconfigured (new initial data). v2: the PRECOPY_INFOv2 opt-in is on.
+void reinit_migration(Ctx &c, bool v2)
+{
+	Device &src = *c.src;
+	Device &dst = *c.dst;
+	const char *v = v2 ? "reinit v2" : "reinit v1";
+	const uint32_t idle_flags = v2 ? 0 : kFlagsSentinel; // v2 zeroes the output
+	int fd = -1, rfd = -1, nfd;
+	const bool setup = to_running(src) && to_running(dst) && !dst.set_state(kResuming, &rfd) &&
+			   !src.set_state(kPreCopy, &fd);
+	Fd f(fd), r(rfd);
+	int werr = 0;
+	// Everything the source has for now (up to ENOMSG) goes to the destination.
+	auto forward = [&](Bytes *b) {
+		Bytes got;
+		const int e = read_to_enomsg(fd, &got);
+		if (b)
+			b->insert(b->end(), got.begin(), got.end());
+		if (!werr && !got.empty())
+			werr = write_cuts(rfd, got.data(), got.size(), {});
+		return e ? e : werr;
+	};
+	int e1 = setup ? forward(nullptr) : EIO;
+	int e2 = 0;
+	const PrecopyInfo before = info_with_sentinel(fd, &e2);
+	// That call may have started a delta: drain it, so nothing is in flight
+	// when the device is reconfigured.
+	const int e3 = e1 || e2 ? EIO : forward(nullptr);
+	tap.check(setup && !e1 && !e2 && !e3 && before.flags == idle_flags && before.initial_bytes == 0,
+		  "%s: initial data forwarded, PRECOPY_INFO flags %#x (want %#x), initial_bytes %llu (%s %s "
+		  "%s)",
+		  v, before.flags, idle_flags, static_cast<unsigned long long>(before.initial_bytes),
+		  errname(e1).c_str(), errname(e2).c_str(), errname(e3).c_str());
+	if (!setup || e1 || e2 || e3)
+		return;
+
+	const bool rc = src.debugfs_write("reconfigure", strf("%llu", (unsigned long long)kReconfigPages));
+	int e4;
+	const PrecopyInfo after = info_with_sentinel(fd, &e4);
+	const uint64_t new_bytes = kReconfigPages * 4096;
+	if (v2)
+		tap.check(rc && !e4 && after.flags == VFIO_PRECOPY_INFO_REINIT &&
+				  after.initial_bytes > before.initial_bytes &&
+				  after.initial_bytes > new_bytes && after.dirty_bytes == 0,
+			  "%s: after reconfiguring %llu pages PRECOPY_INFO says REINIT (flags %#x), "
+			  "initial_bytes %llu -> %llu, dirty_bytes %llu (%s)",
+			  v, static_cast<unsigned long long>(kReconfigPages), after.flags,
+			  static_cast<unsigned long long>(before.initial_bytes),
+			  static_cast<unsigned long long>(after.initial_bytes),
+			  static_cast<unsigned long long>(after.dirty_bytes), errname(e4).c_str());
+	else
+		tap.check(rc && !e4 && after.flags == kFlagsSentinel && after.initial_bytes == 0 &&
+				  after.dirty_bytes > new_bytes,
+			  "%s: after reconfiguring %llu pages flags stay as passed (%#x), initial_bytes "
+			  "%llu, the new data is dirty_bytes %llu (%s)",
+			  v, static_cast<unsigned long long>(kReconfigPages), after.flags,
+			  static_cast<unsigned long long>(after.initial_bytes),
+			  static_cast<unsigned long long>(after.dirty_bytes), errname(e4).c_str());
+
+	if (v2) {
+		// The new initial bytes count down as they are read: wait for the
+		// save (a chunked estimate becomes exact when it lands), read 100.
+		struct pollfd p = {.fd = fd, .events = POLLIN, .revents = 0};
+		poll(&p, 1, 10000);
+		int e5;
+		PrecopyInfo iq = info_with_sentinel(fd, &e5);
+		for (int i = 0; i < 100 && !e5; i++) {
+			sleep_ms(20);
+			const PrecopyInfo again = info_with_sentinel(fd, &e5);
+			if (!e5 && again.initial_bytes == iq.initial_bytes)
+				break;
+			iq = again;
+		}
+		Bytes head(100);
+		const long n = read_once(fd, head.data(), head.size());
+		if (n > 0 && !werr)
+			werr = write_cuts(rfd, head.data(), n, {});
+		int e6;
+		const PrecopyInfo i1 = info_with_sentinel(fd, &e6);
+		tap.check(!e5 && !e6 && n == 100 && iq.initial_bytes > 100 &&
+				  i1.initial_bytes == iq.initial_bytes - 100 && i1.flags == 0,
+			  "%s: reading 100 bytes lowers the new initial_bytes by 100 (%llu -> %llu), no "
+			  "second REINIT (flags %#x)",
+			  v, static_cast<unsigned long long>(iq.initial_bytes),
+			  static_cast<unsigned long long>(i1.initial_bytes), i1.flags);
+		const int e7 = forward(nullptr);
+		int e8;
+		const PrecopyInfo i2 = info_with_sentinel(fd, &e8);
+		tap.check(!e7 && !e8 && i2.initial_bytes == 0 && i2.flags == 0,
+			  "%s: read to ENOMSG, initial_bytes %llu (want 0), flags %#x (%s %s)", v,
+			  static_cast<unsigned long long>(i2.initial_bytes), i2.flags, errname(e7).c_str(),
+			  errname(e8).c_str());
+	}
+	int e9 = forward(nullptr);
+
+	// PRE_COPY_P2P: the device is not asked, so no REINIT even after
+	// another reconfiguration; the final image carries it.
+	const int e10 = e9 ? e9 : src.set_state(kPreCopyP2p, &nfd);
+	const bool rc2 = !e10 && src.debugfs_write("reconfigure", "8");
+	int e11 = EIO;
+	const PrecopyInfo p2p = e10 ? PrecopyInfo{} : info_with_sentinel(fd, &e11);
+	tap.check(!e10 && rc2 && !e11 && p2p.flags == idle_flags,
+		  "%s: reconfigured in PRE_COPY_P2P, PRECOPY_INFO flags %#x (want %#x) (%s %s)", v, p2p.flags,
+		  idle_flags, errname(e10).c_str(), errname(e11).c_str());
+
+	Bytes rest;
+	const int e12 = e10 ? e10 : forward(&rest); // what precopy queued
+	const int e13 = e12 ? e12 : src.set_state(kStopCopy, &nfd);
+	const uint64_t saved = src.debugfs_hex("saved_checksum");
+	rest.clear();
+	const int e14 = e13 ? e13 : read_to_eof(fd, &rest);
+	if (!e14 && !werr && !rest.empty())
+		werr = write_cuts(rfd, rest.data(), rest.size(), {});
+	const int e15 = e14 ? e14 : src.set_state(kStop, &nfd);
+	const int e16 = e15 || werr ? EIO : dst.set_state(kStop, &nfd);
+	const uint64_t loaded = dst.debugfs_hex("loaded_checksum");
+	tap.check(!e16 && saved && loaded == saved,
+		  "%s: the destination loaded the reconfigured state: loaded %016llx, saved %016llx "
+		  "(%s %s %s %s %s)",
+		  v, static_cast<unsigned long long>(loaded), static_cast<unsigned long long>(saved),
+		  errname(e13).c_str(), errname(e14).c_str(), errname(e15).c_str(), errname(werr).c_str(),
+		  errname(e16).c_str());
+	f.reset();
+	r.reset();
+	to_running(src);
+	to_running(dst);
+}
+
+// VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2 and VFIO_PRECOPY_INFO_REINIT.
+void suite_reinit(Ctx &c)
+{
+	Device &d = *c.src;
+	if (c.src == c.dst) {
+		tap.skip("one VF only", "reinit: live migrations with a reconfiguration");
+		return;
+	}
+	std::string why;
+	// A fresh open: whatever an earlier suite did, no opt-in yet.
+	int err = d.open(&why);
+	tap.check(!err, "reinit: reopen %s: %s", d.bdf().c_str(), err ? why.c_str() : "ok");
+	if (err)
+		return;
+	reinit_migration(c, false);
+
+	const uint32_t v2 = VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2;
+	err = d.feature(VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_SET | v2, nullptr, 0);
+	tap.check(!err, "reinit: PROBE|SET PRECOPY_INFOv2 succeeds on a PRE_COPY device (%s)",
+		  errname(err).c_str());
+	err = d.feature(VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_GET | v2, nullptr, 0);
+	tap.check(err == EINVAL, "reinit: PROBE|GET PRECOPY_INFOv2 = %s (want EINVAL: SET only)",
+		  errname(err).c_str());
+	err = d.feature(VFIO_DEVICE_FEATURE_SET | v2, nullptr, 0);
+	tap.check(!err, "reinit: SET PRECOPY_INFOv2 succeeds (%s)", errname(err).c_str());
+	reinit_migration(c, true);
+
+	// The opt-in ends with the device's last close.
+	err = d.open(&why);
+	int fd = -1;
+	const bool pre = !err && reach(d, kPreCopy, &fd, &why);
+	Fd f(fd);
+	int e2 = EIO;
+	const PrecopyInfo i = pre ? info_with_sentinel(fd, &e2) : PrecopyInfo{};
+	tap.check(pre && !e2 && i.flags == kFlagsSentinel,
+		  "reinit: after close and reopen PRECOPY_INFO leaves flags as passed again (%#x) (%s)",
+		  i.flags, pre ? errname(e2).c_str() : why.c_str());
+	f.reset();
+	to_running(d);
+}
+
 // ---------------------------------------------------------------- slow
 
 // A session in state (STOP_COPY or PRE_COPY) whose metadata records (72
@@ -1803,7 +1988,7 @@ void on_signal(int) {}
 int usage()
 {
 	fprintf(stderr, "usage: mlx5vf-mig --src BDF [--dst BDF] [--stall SECS] "
-			"[flags|arcs|migrate|hostile|races|precopy|multifd|dirty|slow|all]...\n"
+			"[flags|arcs|migrate|hostile|races|precopy|multifd|reinit|dirty|slow|all]...\n"
 			"       mlx5vf-mig --stall SECS --selftest hang|slow\n");
 	return 2;
 }
@@ -1867,7 +2052,7 @@ int main(int argc, char **argv)
 	if (src_bdf.empty())
 		return usage();
 	if (suites.empty() || (suites.size() == 1 && suites[0] == "all"))
-		suites = {"flags", "arcs", "migrate", "hostile", "races", "precopy", "multifd", "dirty"};
+		suites = {"flags", "arcs", "migrate", "hostile", "races", "precopy", "multifd", "reinit", "dirty"};
 
 	struct sigaction sa = {};
 	sa.sa_handler = on_signal; // no SA_RESTART: a blocked read() returns EINTR
@@ -1911,6 +2096,8 @@ int main(int argc, char **argv)
 			suite_races(c);
 		else if (s == "precopy")
 			suite_precopy(c);
+		else if (s == "reinit")
+			suite_reinit(c);
 		else if (s == "slow")
 			suite_slow(c);
 		else if (s == "multifd")

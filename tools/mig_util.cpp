@@ -351,6 +351,16 @@ bool Device::debugfs(const char *field, std::string *value) const
 	return false;
 }
 
+bool Device::debugfs_write(const char *file, const std::string &text) const
+{
+	const std::string path = "/sys/kernel/debug/mlx5vf/" + bdf_ + "/" + file;
+	FILE *f = fopen(path.c_str(), "w");
+	if (!f)
+		return false;
+	const bool ok = fputs(text.c_str(), f) >= 0;
+	return fclose(f) == 0 && ok;
+}
+
 uint64_t Device::debugfs_hex(const char *field) const
 {
 	std::string v;
@@ -435,11 +445,13 @@ int precopy_info(int fd, PrecopyInfo *info, uint32_t argsz)
 {
 	uapi::PrecopyInfo p = {};
 	p.argsz = argsz ? argsz : sizeof(p);
+	p.flags = info->flags;
 	const int r = ioctl(fd, VFIO_MIG_GET_PRECOPY_INFO, &p);
 	const int err = errno;
 	progress("VFIO_MIG_GET_PRECOPY_INFO");
 	if (r < 0)
 		return err;
+	info->flags = p.flags;
 	info->initial_bytes = p.initial_bytes;
 	info->dirty_bytes = p.dirty_bytes;
 	return 0;

@@ -100,6 +100,8 @@ public:
 	// debugfs mlx5vf/<bdf>/migration, field by name ("saved_checksum"...);
 	// false if absent.
 	bool debugfs(const char *field, std::string *value) const;
+	// Writes text to the control file mlx5vf/<bdf>/<file> ("inject", "reconfigure"...).
+	bool debugfs_write(const char *file, const std::string &text) const;
 	uint64_t debugfs_hex(const char *field) const;
 
 private:
@@ -128,6 +130,7 @@ int write_cuts(int fd, const uint8_t *data, size_t len, const std::vector<size_t
 int write_all(int fd, const Bytes &data, size_t chunk = 1 << 20, size_t *failed_at = nullptr);
 
 struct PrecopyInfo {
+	uint32_t flags = 0; // passed in, and what the driver leaves there (v2: output)
 	uint64_t initial_bytes = 0;
 	uint64_t dirty_bytes = 0;
 };

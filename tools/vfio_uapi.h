@@ -18,6 +18,13 @@
 #ifndef VFIO_MIG_GET_PRECOPY_INFO
 #define VFIO_MIG_GET_PRECOPY_INFO _IO(VFIO_TYPE, VFIO_BASE + 21)
 #endif
+// From the 7.1 uAPI: the PRECOPY_INFOv2 opt-in (SET only) and its output flag.
+#ifndef VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2
+#define VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2 12
+#endif
+#ifndef VFIO_PRECOPY_INFO_REINIT
+#define VFIO_PRECOPY_INFO_REINIT (1 << 0)
+#endif
 
 namespace mig::uapi {
 

@@ -77,6 +77,14 @@ enum mlx5vf_mig_feature {
 };
 
 /*
+ * struct vfio_precopy_info flags, output only once userspace opted in to
+ * VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2 (pinned in src/shim/pins.c).
+ */
+enum mlx5vf_precopy_flag {
+	MLX5VF_PRECOPY_INFO_REINIT = 1u << 0, /* new initial data is on the stream */
+};
+
+/*
  * Allocation context: whether the allocator may sleep. Named at every call
  * site because only the caller knows whether it holds a spinlock or runs in
  * a completion handler.

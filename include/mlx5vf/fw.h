@@ -86,15 +86,30 @@ enum mlx5vf_fw_status {
 	MLX5VF_FW_STATUS_DETACHED = 3,		 /* the PF went away meanwhile */
 };
 
+/*
+ * QUERY_VHCA_MIGRATION_STATE's migration_state field, mirroring mlx5_ifc.h
+ * (pinned in src/shim/mlx5_cmd.c where the kernel has it). Init: new initial
+ * state appeared during precopy (a reconfiguration).
+ */
+enum mlx5vf_fw_mig_state {
+	MLX5VF_FW_MIG_STATE_UNINITIALIZED = 0,
+	MLX5VF_FW_MIG_STATE_IDLE = 1,
+	MLX5VF_FW_MIG_STATE_READY = 2,
+	MLX5VF_FW_MIG_STATE_DIRTY = 3,
+	MLX5VF_FW_MIG_STATE_INIT = 4,
+};
+
 struct mlx5vf_fw_caps {
 	bool precopy;	 /* tracking and multiple loads */
 	bool chunk_mode; /* images may span several SAVEs */
 	unsigned int max_image_size;
+	bool migration_state; /* queries report enum mlx5vf_fw_mig_state */
 };
 
 struct mlx5vf_fw_state_size {
 	unsigned int required;		     /* smallest buffer for the next SAVE */
 	unsigned long long remaining_total; /* whole remaining image (chunk mode) */
+	unsigned int migration_state;	     /* enum mlx5vf_fw_mig_state, if caps say so */
 };
 
 struct mlx5vf_fw_buffer {

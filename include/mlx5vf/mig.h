@@ -72,8 +72,12 @@ enum mlx5vf_mig_state mlx5vf_core_dev_state(const struct mlx5vf_dev *dev);
 int mlx5vf_core_dev_set_state(struct mlx5vf_dev *dev, uint32_t target, void *owner,
 			      struct mlx5vf_save_file **save, struct mlx5vf_resume_file **resume);
 int mlx5vf_core_dev_data_size(struct mlx5vf_dev *dev, uint64_t *size);
-int mlx5vf_core_dev_precopy_info(struct mlx5vf_dev *dev, struct mlx5vf_save_file *file, uint64_t *initial,
-				 uint64_t *dirty);
+/*
+ * VFIO_MIG_GET_PRECOPY_INFO. v2: userspace opted in to PRECOPY_INFOv2; then
+ * *flags may carry MLX5VF_PRECOPY_INFO_REINIT, else it is always 0.
+ */
+int mlx5vf_core_dev_precopy_info(struct mlx5vf_dev *dev, struct mlx5vf_save_file *file, bool v2,
+				 uint32_t *flags, uint64_t *initial, uint64_t *dirty);
 long mlx5vf_core_dev_resume_write(struct mlx5vf_dev *dev, struct mlx5vf_resume_file *file,
 				  struct mlx5vf_user_io *io, size_t len);
 void mlx5vf_core_dev_reset(struct mlx5vf_dev *dev);
@@ -138,7 +142,9 @@ struct mlx5vf_sim_config {
 	uint32_t max_chunk;              /* chunk mode only; 0: 8 MiB */
 	uint32_t segment_size;           /* 0: 4096 */
 	uint32_t track_max_ranges;       /* dirty tracker's range limit; 0: the default (4) */
+	uint64_t configured_size;        /* state configured at power-on; 0: all of it */
 	bool chunk_mode;
+	bool migration_state;            /* FW cap: queries report the migration state */
 	/* Arrange one mlx5vf_core_sim_deliver() delay_ns from now; must not sleep. */
 	void (*request_completion)(void *ctx, uint64_t delay_ns);
 	void *sched_ctx;
@@ -191,6 +197,12 @@ uint32_t mlx5vf_core_sim_run_activity(struct mlx5vf_sim *sim, uint32_t writes);
 uint64_t mlx5vf_core_sim_checksum(const struct mlx5vf_sim *sim);
 int mlx5vf_core_sim_inject_fault(struct mlx5vf_sim *sim, enum mlx5vf_sim_op op, uint32_t nth,
 				 enum mlx5vf_sim_fault fault);
+/*
+ * Reconfigure the running function: configure up to pages more state pages
+ * (new initial state during precopy). *added: how many it did. -EINVAL for
+ * 0, -ENOSPC when all are configured, -EAGAIN while it is quiesced (STOP).
+ */
+int mlx5vf_core_sim_reconfigure(struct mlx5vf_sim *sim, uint64_t pages, uint64_t *added);
 
 #ifdef __cplusplus
 }

@@ -119,7 +119,9 @@ extern "C" int mlx5vf_core_sim_create(const mlx5vf_sim_config *cfg, mlx5vf_sim *
 		sc.segment_size = cfg->segment_size;
 	if (cfg->track_max_ranges)
 		sc.track_caps.max_ranges = cfg->track_max_ranges;
+	sc.configured_size = cfg->configured_size;
 	sc.chunk_mode = cfg->chunk_mode;
+	sc.migration_state = cfg->migration_state;
 	sc.scheduler = &h.scheduler;
 	auto sim = SimVhca::create(sc, kstd::AllocCtx::Sleepable);
 	if (sim.is_error())
@@ -161,6 +163,15 @@ extern "C" int mlx5vf_core_sim_inject_fault(mlx5vf_sim *sim, enum mlx5vf_sim_op 
 	    static_cast<unsigned>(fault) > MLX5VF_SIM_FAULT_LOSE_DIRTY)
 		return -MLX5VF_EINVAL;
 	return to_rc(sim->sim->inject_fault(static_cast<SimOp>(op), nth, static_cast<SimFault>(fault)));
+}
+
+extern "C" int mlx5vf_core_sim_reconfigure(mlx5vf_sim *sim, uint64_t pages, uint64_t *added)
+{
+	auto r = sim->sim->reconfigure(pages);
+	if (r.is_error())
+		return kstd::to_errno(r.error());
+	*added = r.value();
+	return 0;
 }
 
 extern "C" int mlx5vf_core_dev_create(const mlx5vf_dev_config *cfg, mlx5vf_dev **out)
@@ -232,12 +243,13 @@ extern "C" int mlx5vf_core_dev_data_size(mlx5vf_dev *dev, uint64_t *size)
 	return 0;
 }
 
-extern "C" int mlx5vf_core_dev_precopy_info(mlx5vf_dev *dev, mlx5vf_save_file *file, uint64_t *initial,
-					    uint64_t *dirty)
+extern "C" int mlx5vf_core_dev_precopy_info(mlx5vf_dev *dev, mlx5vf_save_file *file, bool v2, uint32_t *flags,
+					    uint64_t *initial, uint64_t *dirty)
 {
-	auto r = dev->dev->precopy_info(*save_of(file));
+	auto r = dev->dev->precopy_info(*save_of(file), v2);
 	if (r.is_error())
 		return kstd::to_errno(r.error());
+	*flags = r.value().flags;
 	*initial = r.value().initial_bytes;
 	*dirty = r.value().dirty_bytes;
 	return 0;

@@ -40,11 +40,15 @@ struct CSide {
 	mlx5vf_dev *dev = nullptr;
 	mlx5vf_save_file *save = nullptr;
 	mlx5vf_resume_file *resume = nullptr;
+	uint64_t configured = 0; // set before init()
+	bool mig_state_cap = false;
 
 	void init(uint64_t identity, uint64_t seed)
 	{
 		mlx5vf_sim_config sc = {};
 		sc.state_size = 32 * 1024;
+		sc.configured_size = configured;
+		sc.migration_state = mig_state_cap;
 		sc.identity = identity;
 		sc.seed = seed;
 		sc.request_completion = request_completion;
@@ -114,8 +118,10 @@ TEST(AbiMig, PrecopyMigrationThroughTheCAbi)
 	ASSERT_NE(nullptr, src.save);
 	EXPECT_EQ(&src, mlx5vf_core_save_owner(src.save));
 	uint64_t initial = 0, dirty = 0;
-	ASSERT_EQ(0, mlx5vf_core_dev_precopy_info(src.dev, src.save, &initial, &dirty));
+	uint32_t flags = ~0u;
+	ASSERT_EQ(0, mlx5vf_core_dev_precopy_info(src.dev, src.save, true, &flags, &initial, &dirty));
 	EXPECT_GT(initial, 32u * 1024);
+	EXPECT_EQ(0u, flags);
 	std::vector<uint8_t> stream;
 	EXPECT_EQ(-MLX5VF_ENOMSG, read_to_eof(src, stream));
 	EXPECT_EQ(1, src.pending.requests);
@@ -171,6 +177,37 @@ TEST(AbiMig, OutOfRangeStatesAreRefusedWithTheStateUnchanged)
 	for (unsigned bad : {8u, 0x102u, 0xffffffffu}) {
 		EXPECT_EQ(-MLX5VF_EINVAL, s.go(bad)) << bad;
 		EXPECT_EQ(MLX5VF_MIG_RUNNING, mlx5vf_core_dev_state(s.dev));
+	}
+}
+
+TEST(AbiMig, ReconfigureReportsReinitOnlyWithV2)
+{
+	for (bool v2 : {false, true}) {
+		CSide src, dst;
+		src.configured = dst.configured = 16 * 1024;
+		src.mig_state_cap = true;
+		src.init(3, 1);
+		dst.init(3, 2);
+		ASSERT_EQ(0, src.go(MLX5VF_MIG_PRE_COPY));
+		std::vector<uint8_t> stream;
+		EXPECT_EQ(-MLX5VF_ENOMSG, read_to_eof(src, stream));
+		uint64_t added = 0, initial = 0, dirty = 0;
+		uint32_t flags = ~0u;
+		EXPECT_EQ(-MLX5VF_EINVAL, mlx5vf_core_sim_reconfigure(src.sim, 0, &added));
+		ASSERT_EQ(0, mlx5vf_core_sim_reconfigure(src.sim, 2, &added));
+		EXPECT_EQ(2u, added);
+		ASSERT_EQ(0, mlx5vf_core_dev_precopy_info(src.dev, src.save, v2, &flags, &initial, &dirty));
+		EXPECT_EQ(v2 ? uint32_t{MLX5VF_PRECOPY_INFO_REINIT} : 0u, flags);
+		EXPECT_GT(v2 ? initial : dirty, 3u * 4096);
+		EXPECT_EQ(-MLX5VF_ENOMSG, read_to_eof(src, stream));
+		ASSERT_EQ(0, src.go(MLX5VF_MIG_STOP_COPY));
+		EXPECT_EQ(0, read_to_eof(src, stream));
+		ASSERT_EQ(0, dst.go(MLX5VF_MIG_RESUMING));
+		VecIo in = c_user_io::over(stream);
+		ASSERT_EQ(static_cast<long>(stream.size()),
+			  mlx5vf_core_dev_resume_write(dst.dev, dst.resume, &in.io, stream.size()));
+		ASSERT_EQ(0, dst.go(MLX5VF_MIG_RUNNING));
+		EXPECT_EQ(mlx5vf_core_sim_checksum(src.sim), mlx5vf_core_sim_checksum(dst.sim));
 	}
 }
 

@@ -31,9 +31,24 @@ struct QueryFlags {
 	bool cleanup = false;	  // size for the cleanup save when precopy is abandoned
 };
 
+// QUERY_VHCA_MIGRATION_STATE's migration_state (mlx5_ifc.h
+// MLX5_QUERY_VHCA_MIG_STATE_*), valid only where FwCaps::migration_state says
+// the firmware reports it. The in-tree driver gives one value a meaning: Init
+// from an incremental query in PRE_COPY is new initial state (a
+// reconfiguration during precopy) that the next tracked incremental SAVE
+// captures.
+enum class VhcaMigState : uint8_t {
+	Uninitialized = 0,
+	Idle = 1,  // OPER_MIGRATION_IDLE
+	Ready = 2, // OPER_MIGRATION_READY
+	Dirty = 3, // OPER_MIGRATION_DIRTY
+	Init = 4,  // OPER_MIGRATION_INIT: new initial state to save
+};
+
 struct StateSize {
 	uint32_t required = 0;	      // minimum buffer for the next SAVE (required_umem_size)
 	uint64_t remaining_total = 0; // whole remaining image (chunk mode; else == required)
+	VhcaMigState state = VhcaMigState::Uninitialized; // meaningful with FwCaps::migration_state
 };
 
 enum class SaveKind : uint8_t {
@@ -73,8 +88,9 @@ protected:
 };
 
 struct FwCaps {
-	bool precopy = true;	 // tracking + multiple loads (migration_multi_load/tracking_state)
-	bool chunk_mode = false; // migration_in_chunks
+	bool precopy = true;	      // tracking + multiple loads (migration_multi_load/tracking_state)
+	bool chunk_mode = false;      // migration_in_chunks
+	bool migration_state = false; // HCA_CAP_2 migration_state: queries report VhcaMigState
 	uint32_t max_image_size = 0xffffffffu;
 };
 

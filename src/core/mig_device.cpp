@@ -212,13 +212,13 @@ kstd::Result<uint64_t> MigDevice::data_size()
 	return before + image + records * stream::kRecordHeaderSize;
 }
 
-kstd::Result<PrecopyInfo> MigDevice::precopy_info(SaveFile &file)
+kstd::Result<PrecopyInfo> MigDevice::precopy_info(SaveFile &file, bool v2)
 {
 	if (state_ != MigState::PreCopy && state_ != MigState::PreCopyP2p)
 		return kstd::Err::Invalid;
 	if (&file != saving_)
 		return kstd::Err::NoDev;
-	return file.precopy_info(state_ == MigState::PreCopy);
+	return file.precopy_info(state_ == MigState::PreCopy, v2);
 }
 
 kstd::Result<size_t> MigDevice::resume_write(ResumeFile &file, UserIo &user, size_t len)

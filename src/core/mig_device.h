@@ -85,8 +85,9 @@ public:
 
 	// VFIO_DEVICE_FEATURE_MIG_DATA_SIZE: bytes a stop-copy would produce now.
 	kstd::Result<uint64_t> data_size();
-	// VFIO_MIG_GET_PRECOPY_INFO on file (the file's lock held too).
-	kstd::Result<PrecopyInfo> precopy_info(SaveFile &file);
+	// VFIO_MIG_GET_PRECOPY_INFO on file (the file's lock held too). v2: the
+	// user opted in to PRECOPY_INFOv2 (SaveFile::precopy_info).
+	kstd::Result<PrecopyInfo> precopy_info(SaveFile &file, bool v2 = false);
 	// write() on a resuming file (the file's lock held too).
 	kstd::Result<size_t> resume_write(ResumeFile &file, UserIo &user, size_t len);
 

@@ -21,6 +21,17 @@ constexpr uint64_t with_headroom(uint64_t size)
 	return grown > 0xffffffffull ? 0xffffffffull : grown;
 }
 
+// Bytes an image of this estimate adds to the stream: its payload and one
+// FW_DATA header per chunk.
+uint64_t stream_bytes_of(const StateSize &est, bool chunk_mode)
+{
+	const uint64_t total = chunk_mode ? est.remaining_total : est.required;
+	if (!total || !est.required)
+		return total;
+	const uint64_t chunks = (total + est.required - 1) / est.required;
+	return total + chunks * stream::kRecordHeaderSize;
+}
+
 using kstd::load_acquire;
 using kstd::load_relaxed;
 using kstd::store_release;
@@ -88,9 +99,7 @@ kstd::Result<void> SaveFile::init()
 	}
 	// The initial image: everything, with tracking on so deltas can follow.
 	// Until it has been saved, the initial bytes count its expected size.
-	const uint64_t total = caps.chunk_mode ? full.remaining_total : full.required;
-	const uint64_t chunks = (total + full.required - 1) / full.required;
-	initial_end_ = stream_end_ + total + chunks * stream::kRecordHeaderSize;
+	initial_end_ = stream_end_ + stream_bytes_of(full, caps.chunk_mode);
 	start_image(SaveKind::Full, true, false, full.required);
 	image_.initial = true;
 	TRY(pump_saves());
@@ -401,7 +410,7 @@ kstd::Result<size_t> SaveFile::read(UserIo &user, size_t len)
 	return kstd::Err::NoDev;
 }
 
-kstd::Result<PrecopyInfo> SaveFile::precopy_info(bool device_running)
+kstd::Result<PrecopyInfo> SaveFile::precopy_info(bool device_running, bool v2)
 {
 	collect();
 	if (phase_ == Phase::Error || phase_ == Phase::Closed)
@@ -409,30 +418,41 @@ kstd::Result<PrecopyInfo> SaveFile::precopy_info(bool device_running)
 	if (phase_ != Phase::PreCopy && phase_ != Phase::PreCopyError)
 		return kstd::Err::Invalid;
 
+	const FwCaps caps = fw_.caps();
+	// Ask the device only while it runs and tracks, between images.
+	const bool idle = !load_acquire(inflight_) && !image_.active;
+	const bool may_query = device_running && phase_ == Phase::PreCopy && idle;
+	// With v2 new initial state may arrive at any time, so the device is
+	// asked even while initial bytes remain; v1 answers those unasked.
+	const bool watch_reinit = v2 && caps.migration_state && may_query;
+
 	PrecopyInfo info;
-	if (read_pos_ < initial_end_) {
+	if (read_pos_ < initial_end_ && !watch_reinit) {
 		info.initial_bytes = initial_end_ - read_pos_;
 		return info;
 	}
-	// Ask the device only while it runs and tracks, between images.
-	const bool idle = !load_acquire(inflight_) && !image_.active;
 	StateSize est;
-	if (device_running && phase_ == Phase::PreCopy && idle) {
-		auto q = fw_.query_state({.incremental = true, .chunk = fw_.caps().chunk_mode});
+	if (may_query) {
+		auto q = fw_.query_state({.incremental = true, .chunk = caps.chunk_mode});
 		if (q.is_error()) {
 			fail();
 			return q.error();
 		}
 		est = q.value();
-		last_estimate_ = fw_.caps().chunk_mode ? est.remaining_total : est.required;
+		if (watch_reinit && est.state == VhcaMigState::Init)
+			return start_reinit(est);
+		last_estimate_ = caps.chunk_mode ? est.remaining_total : est.required;
+	}
+	if (read_pos_ < initial_end_) {
+		info.initial_bytes = initial_end_ - read_pos_;
+		return info;
 	}
 	if (phase_ == Phase::PreCopyError)
 		last_estimate_ = 0;
 	info.dirty_bytes = (stream_end_ - read_pos_) + last_estimate_;
 
 	// The reader has drained everything: save the next delta now.
-	if (device_running && phase_ == Phase::PreCopy && idle && stream_end_ == read_pos_ &&
-	    last_estimate_) {
+	if (may_query && stream_end_ == read_pos_ && last_estimate_) {
 		start_image(SaveKind::Incremental, true, false, est.required);
 		auto r = pump_saves();
 		if (r.is_error()) {
@@ -440,6 +460,33 @@ kstd::Result<PrecopyInfo> SaveFile::precopy_info(bool device_running)
 			return r.error();
 		}
 	}
+	return info;
+}
+
+// The firmware has new initial state (VhcaMigState::Init). As the in-tree
+// driver does: every byte already queued becomes initial (the reader must
+// pass it to reach the new state), the tracked incremental SAVE that
+// captures the new state starts now (it waits for a free buffer if the queue
+// holds them all), and its bytes are initial too. Its size is an estimate
+// until the image completes, then exact (integrate()).
+kstd::Result<PrecopyInfo> SaveFile::start_reinit(const StateSize &est)
+{
+	const uint64_t image = stream_bytes_of(est, fw_.caps().chunk_mode);
+	last_estimate_ = 0; // dirty bytes restart after the new initial bytes
+	initial_end_ = stream_end_ + image;
+	if (image) {
+		initial_done_ = false;
+		start_image(SaveKind::Incremental, true, false, est.required);
+		image_.initial = true;
+		auto r = pump_saves();
+		if (r.is_error()) {
+			fail();
+			return r.error();
+		}
+	}
+	PrecopyInfo info;
+	info.flags = kPrecopyReinit;
+	info.initial_bytes = initial_end_ - read_pos_;
 	return info;
 }
 

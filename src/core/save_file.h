@@ -24,7 +24,11 @@
 
 namespace mlx5vf {
 
+// struct vfio_precopy_info's output flag (VFIO_PRECOPY_INFO_REINIT).
+inline constexpr uint32_t kPrecopyReinit = MLX5VF_PRECOPY_INFO_REINIT;
+
 struct PrecopyInfo {
+	uint32_t flags = 0; // kPrecopyReinit; only ever set when v2 reporting is on
 	uint64_t initial_bytes = 0;
 	uint64_t dirty_bytes = 0;
 };
@@ -61,7 +65,17 @@ public:
 	// VFIO_MIG_GET_PRECOPY_INFO. device_running: PRE_COPY (the device can be
 	// asked for an estimate and a new delta) rather than PRE_COPY_P2P. Starts
 	// the next incremental SAVE once the reader has drained the queue.
-	kstd::Result<PrecopyInfo> precopy_info(bool device_running);
+	//
+	// v2: userspace opted in to VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2 (the
+	// shim knows; it passes the fact down). Then, when the firmware reports
+	// new initial state (VhcaMigState::Init from an incremental query in
+	// PRE_COPY, FwCaps::migration_state), the answer carries kPrecopyReinit:
+	// every unread byte plus the new init image count as initial bytes (and
+	// count down as they are read), dirty bytes restart from zero after them,
+	// and the tracked incremental SAVE of the new state starts at once, even
+	// with data still queued (it waits for a free buffer). Without v2 flags
+	// stay 0 and new initial state reaches the reader as dirty bytes.
+	kstd::Result<PrecopyInfo> precopy_info(bool device_running, bool v2 = false);
 
 	// Arc PRE_COPY_P2P -> STOP_COPY, after the device was fully suspended and
 	// no save is in flight: submits the final SAVE (a delta while tracking
@@ -142,6 +156,7 @@ private:
 	void collect();
 	void integrate(const SaveResult &r);
 	kstd::Result<void> queue_image(Record &rec, DataBuffer &buf, uint32_t image_size);
+	kstd::Result<PrecopyInfo> start_reinit(const StateSize &est);
 	void push(Record &rec);
 	void drop_queue();
 	void fail();

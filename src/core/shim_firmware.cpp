@@ -119,6 +119,7 @@ FwCaps ShimFirmware::caps() const
 	FwCaps caps;
 	caps.precopy = c.precopy;
 	caps.chunk_mode = c.chunk_mode;
+	caps.migration_state = c.migration_state;
 	caps.max_image_size = c.max_image_size;
 	return caps;
 }
@@ -137,8 +138,17 @@ kstd::Result<StateSize> ShimFirmware::query_state(const QueryFlags &flags)
 	StateSize size;
 	size.required = s.required;
 	size.remaining_total = flags.chunk ? s.remaining_total : s.required;
+	// A value outside the enumerators (a newer firmware's) carries no meaning we know.
+	if (s.migration_state <= MLX5VF_FW_MIG_STATE_INIT)
+		size.state = static_cast<VhcaMigState>(s.migration_state);
 	return size;
 }
+
+static_assert(static_cast<unsigned>(VhcaMigState::Idle) == MLX5VF_FW_MIG_STATE_IDLE &&
+		      static_cast<unsigned>(VhcaMigState::Ready) == MLX5VF_FW_MIG_STATE_READY &&
+		      static_cast<unsigned>(VhcaMigState::Dirty) == MLX5VF_FW_MIG_STATE_DIRTY &&
+		      static_cast<unsigned>(VhcaMigState::Init) == MLX5VF_FW_MIG_STATE_INIT,
+	      "VhcaMigState mirrors enum mlx5vf_fw_mig_state");
 
 kstd::Result<void> ShimFirmware::suspend(VhcaSide side)
 {

@@ -246,6 +246,21 @@ TEST(ShimFirmware, QueryFlagsAndSizes)
 	EXPECT_EQ(unsigned{MLX5VF_FW_QUERY_CLEANUP}, a.fake.query_flags);
 }
 
+TEST(ShimFirmware, MigrationStateCapAndFieldPassThrough)
+{
+	Adapter a;
+	EXPECT_FALSE(a.fw->caps().migration_state);
+	a.fake.caps.migration_state = true;
+	EXPECT_TRUE(a.fw->caps().migration_state);
+	a.fake.size.migration_state = MLX5VF_FW_MIG_STATE_INIT;
+	EXPECT_EQ(VhcaMigState::Init, a.fw->query_state({.incremental = true}).value().state);
+	a.fake.size.migration_state = MLX5VF_FW_MIG_STATE_DIRTY;
+	EXPECT_EQ(VhcaMigState::Dirty, a.fw->query_state({.incremental = true}).value().state);
+	// A value the core does not know means nothing, least of all Init.
+	a.fake.size.migration_state = 9;
+	EXPECT_EQ(VhcaMigState::Uninitialized, a.fw->query_state({.incremental = true}).value().state);
+}
+
 TEST(ShimFirmware, CapsAndReset)
 {
 	Adapter a;
@@ -550,6 +565,7 @@ struct SimBackend {
 		out->precopy = c.precopy;
 		out->chunk_mode = c.chunk_mode;
 		out->max_image_size = c.max_image_size;
+		out->migration_state = c.migration_state;
 	}
 	static int query(void *ctx, unsigned int flags, mlx5vf_fw_state_size *size)
 	{
@@ -560,6 +576,7 @@ struct SimBackend {
 			return kstd::to_errno(s.error());
 		size->required = s.value().required;
 		size->remaining_total = s.value().remaining_total;
+		size->migration_state = static_cast<unsigned>(s.value().state);
 		return 0;
 	}
 	// mlx5_ifc.h: SUSPEND initiator 0 / responder 1; RESUME responder 0 / initiator 1.
@@ -734,7 +751,8 @@ void migrate(bool chunk)
 	EXPECT_EQ(-MLX5VF_ENOMSG, src.read_all(stream));
 	src.backend.sim->run_activity(20);
 	uint64_t initial = 0, dirty = 0;
-	ASSERT_EQ(0, mlx5vf_core_dev_precopy_info(src.dev, src.save, &initial, &dirty));
+	uint32_t flags = 0;
+	ASSERT_EQ(0, mlx5vf_core_dev_precopy_info(src.dev, src.save, false, &flags, &initial, &dirty));
 	EXPECT_EQ(-MLX5VF_ENOMSG, src.read_all(stream));
 	src.backend.sim->run_activity(20);
 	// Through RUNNING_P2P (SUSPEND initiator) to STOP_COPY (SUSPEND responder).

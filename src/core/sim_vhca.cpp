@@ -114,11 +114,17 @@ private:
 
 } // namespace
 
-kstd::Result<kstd::Owned<SimVhca>> SimVhca::create(const SimConfig &cfg, kstd::AllocCtx ctx)
+// Flattened: with GCC 12 an out-of-line COMDAT copy of a kstd template that
+// another object instantiates too breaks the module's link (its
+// __patchable_function_entries are not grouped with the COMDAT, so they keep
+// pointing at the copy the linker discards). Everything create() calls is
+// inlined here instead.
+[[gnu::flatten]] kstd::Result<kstd::Owned<SimVhca>> SimVhca::create(const SimConfig &cfg, kstd::AllocCtx ctx)
 {
 	const uint32_t page = cfg.track_page_size;
 	if (!cfg.scheduler || !cfg.segment_size || page < sizeof(uint64_t) || !kstd::is_pow2(page) ||
-	    !cfg.state_size || cfg.state_size % page)
+	    !cfg.state_size || cfg.state_size % page || cfg.configured_size % page ||
+	    cfg.configured_size > cfg.state_size)
 		return kstd::Err::Invalid;
 	const TrackCaps &tc = cfg.track_caps;
 	if (tc.max_ranges && (tc.log_min_page_size < 12 || tc.log_min_page_size > tc.log_max_page_size ||
@@ -156,6 +162,7 @@ FwCaps SimVhca::caps() const
 	FwCaps caps;
 	caps.precopy = true;
 	caps.chunk_mode = cfg_.chunk_mode;
+	caps.migration_state = cfg_.migration_state;
 	caps.max_image_size = static_cast<uint32_t>(kMaxCommandSize);
 	return caps;
 }
@@ -189,11 +196,65 @@ uint64_t SimVhca::next_random()
 	return splitmix64(&activity_rng_);
 }
 
+// The power-on configuration: the configured pages hold seeded content, the
+// rest is zero; the configuration register says how many are configured.
 void SimVhca::fill_power_on_state()
 {
+	const uint64_t configured = cfg_.configured_size ? cfg_.configured_size : cfg_.state_size;
 	uint64_t rng = cfg_.seed;
-	for (size_t i = 0; i < state_.size(); i += sizeof(uint64_t))
-		kstd::store_le64(state_.data() + i, splitmix64(&rng));
+	for (size_t i = 0; i < state_.size(); i += sizeof(uint64_t)) {
+		const uint64_t word = splitmix64(&rng);
+		kstd::store_le64(state_.data() + i, i < configured ? word : 0);
+	}
+	set_configured_pages(configured / cfg_.track_page_size);
+}
+
+void SimVhca::set_configured_pages(uint64_t pages)
+{
+	kstd::store_le64(state_.data(), pages);
+}
+
+uint64_t SimVhca::configured_pages() const
+{
+	// Whatever an image loaded there, the function uses a sane prefix.
+	const uint64_t pages = kstd::load_le64(state_.data());
+	return pages < 1 ? 1 : pages > page_count_ ? page_count_ : pages;
+}
+
+kstd::Result<uint64_t> SimVhca::reconfigure(uint64_t pages)
+{
+	if (!pages)
+		return kstd::Err::Invalid;
+	if (responder_suspended_)
+		return kstd::Err::Again;
+	const uint64_t have = configured_pages();
+	if (have == page_count_)
+		return kstd::Err::NoSpc;
+	const uint64_t add = kstd::min(pages, page_count_ - have);
+	for (uint64_t page = have; page < have + add; page++) {
+		uint8_t *at = state_.data() + page * cfg_.track_page_size;
+		for (uint64_t off = 0; off < cfg_.track_page_size; off += sizeof(uint64_t))
+			kstd::store_le64(at + off, next_random());
+		if (tracking_)
+			mark_dirty(page);
+	}
+	set_configured_pages(have + add);
+	if (tracking_) {
+		mark_dirty(0); // the configuration register
+		new_init_ = true;
+	}
+	return add;
+}
+
+VhcaMigState SimVhca::migration_state() const
+{
+	if (!cfg_.migration_state)
+		return VhcaMigState::Uninitialized; // the firmware does not report it
+	if (!tracking_)
+		return VhcaMigState::Idle;
+	if (new_init_)
+		return VhcaMigState::Init;
+	return dirty_count_ ? VhcaMigState::Dirty : VhcaMigState::Ready;
 }
 
 void SimVhca::mark_dirty(uint64_t page)
@@ -209,6 +270,7 @@ void SimVhca::mark_dirty(uint64_t page)
 void SimVhca::drop_tracking()
 {
 	tracking_ = false;
+	new_init_ = false;
 	clear_bits(dirty_);
 	dirty_count_ = 0;
 }
@@ -245,9 +307,16 @@ uint32_t SimVhca::run_activity(uint32_t writes)
 	if (responder_suspended_)
 		return 0; // fully quiesced: nothing reaches the state
 	const uint64_t words_per_page = cfg_.track_page_size / sizeof(uint64_t);
+	const uint64_t configured = configured_pages();
 	for (uint32_t n = 0; n < writes; n++) {
-		const uint64_t page = next_random() % page_count_;
-		const uint64_t first = next_random() % words_per_page;
+		const uint64_t page = next_random() % configured;
+		uint64_t first = next_random() % words_per_page;
+		// Activity never rewrites the configuration register.
+		if (page == 0 && first == 0) {
+			if (words_per_page == 1)
+				continue;
+			first = 1;
+		}
 		const uint64_t words =
 			1 + next_random() % kstd::min(kMaxWordsPerWrite, words_per_page - first);
 		uint8_t *at = state_.data() + page * cfg_.track_page_size + first * sizeof(uint64_t);
@@ -309,6 +378,7 @@ kstd::Result<StateSize> SimVhca::query_state(const QueryFlags &flags)
 		return kstd::Err::Invalid;
 
 	StateSize size;
+	size.state = migration_state();
 	if (flags.chunk) {
 		size.remaining_total = TRY(image_bytes(kind, cfg_.max_chunk));
 		size.required =
@@ -400,6 +470,8 @@ SimImageHeader SimVhca::header_for(SimImageKind kind) const
 // takes the dirty set as its pending pages and starts a fresh dirty set.
 void SimVhca::start_image(const SaveRequest &req)
 {
+	// The new image captures every page a reconfiguration added.
+	new_init_ = false;
 	image_ = ImageCursor{};
 	image_.active = true;
 	image_.kind = image_kind(req.kind);

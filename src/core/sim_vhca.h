@@ -14,7 +14,32 @@
 //    chunk mode with next_required, every chunk loadable on its own;
 //  - LOAD_VHCA_STATE that validates images (sim_image.h) and records why it
 //    refused one;
-//  - command latency and bandwidth, and fault injection on any command.
+//  - command latency and bandwidth, and fault injection on any command;
+//  - reconfiguration during precopy (reconfigure()) and the migration_state
+//    the firmware reports for it (see "Reconfiguration" below).
+//
+// Reconfiguration. The state has a capacity (state_size) of which a prefix
+// of pages is configured; the rest is zero and the function never writes it.
+// How many pages are configured is itself device state: a little-endian u64
+// in the first bytes of page 0 (the configuration register), so it travels
+// in images like any other byte and a destination runs with the source's
+// configuration once loaded. reconfigure() configures more pages (fresh
+// content) and, while tracking, marks them and page 0 dirty: they reach the
+// destination in the next incremental image, or in the final one.
+// Where the rules come from (the in-tree mlx5 driver, Linux 7.3, and its
+// mlx5_ifc.h):
+//  - HCA_CAP_2 migration_state says QUERY_VHCA_MIGRATION_STATE reports the
+//    migration_state field (SimConfig::migration_state; off: Uninitialized);
+//  - the field's values are mlx5_ifc.h's (UNINITIALIZED, OPER_MIGRATION_IDLE,
+//    _READY, _DIRTY, _INIT); the driver gives only INIT a meaning: seen by an
+//    incremental QUERY in PRE_COPY it is "new init state", which the driver
+//    answers at once with a tracked incremental SAVE counted as initial
+//    bytes. So the sim reports Init from a reconfiguration while tracking
+//    until a SAVE starts a new image (which captures the new pages); tracking
+//    lost (Cleanup, BadResourceState, FLR) forgets it too. That an untracked
+//    or full image also ends Init, and the Idle/Ready/Dirty choice (not
+//    tracking / nothing dirty / pages dirty), are our reading of the names:
+//    no driver depends on them.
 //
 // Device-side legality (anything else returns Err::Invalid, changes nothing):
 //  - suspend(Initiator) when running; suspend(Responder) after the initiator;
@@ -85,6 +110,11 @@ struct SimConfig {
 	// Dirty-page tracker of guest memory (max_ranges 0: none). Small
 	// max_ranges so that combining ranges is exercised.
 	TrackCaps track_caps = {4, 12, 21, 12, 48};
+	// Bytes of the state configured at power-on (and after FLR): a nonzero
+	// multiple of track_page_size; 0: all of it (reconfigure() can add none).
+	uint64_t configured_size = 0;
+	// FW cap HCA_CAP_2 migration_state: queries report VhcaMigState.
+	bool migration_state = true;
 };
 
 // Command kinds, for counting and fault injection.
@@ -168,6 +198,17 @@ public:
 	const SimPageTracker &tracker() const { return tracker_; }
 	uint64_t dma_writes() const { return dma_writes_; }
 
+	// A reconfiguration of the running function (see "Reconfiguration"):
+	// configures up to `pages` more pages and returns how many it did.
+	// Err::Invalid for 0, Err::NoSpc when everything is configured already,
+	// Err::Again once the responder is suspended (a quiesced function takes
+	// no configuration).
+	kstd::Result<uint64_t> reconfigure(uint64_t pages);
+	// Pages configured now (the configuration register, within 1..pages).
+	uint64_t configured_pages() const;
+	// What QUERY_VHCA_MIGRATION_STATE reports in migration_state now.
+	VhcaMigState migration_state() const;
+
 	// The scheduler's callback (atomic context allowed): delivers the pending
 	// save completion, if any, to its SaveCompletion.
 	void deliver_completion();
@@ -219,6 +260,7 @@ private:
 	uint64_t next_random();
 	void fill_power_on_state();
 	void mark_dirty(uint64_t page);
+	void set_configured_pages(uint64_t pages);
 	void drop_tracking();
 	void abandon_image();
 	kstd::Result<uint64_t> take_pending_page();
@@ -252,6 +294,7 @@ private:
 	bool initiator_suspended_ = false;
 	bool responder_suspended_ = false;
 	bool tracking_ = false;
+	bool new_init_ = false; // reconfigured while tracking; no image has captured it yet
 	ImageCursor image_;
 
 	// Destination side: a full image has been loaded completely (so

@@ -224,6 +224,13 @@ TEST(SimVhca, CreateValidatesTheConfiguration)
 	EXPECT_EQ(kstd::Err::Invalid, attempt(chunk_config(65536, kH + kRecord - 1)));
 	// Without chunk mode a full image must fit a 32-bit SAVE.
 	EXPECT_EQ(kstd::Err::Invalid, attempt(config(4ULL << 30)));
+	// The configured part is whole pages within the state.
+	SimConfig odd_configured = config(65536);
+	odd_configured.configured_size = kPage + 8;
+	EXPECT_EQ(kstd::Err::Invalid, attempt(odd_configured));
+	SimConfig over_configured = config(65536);
+	over_configured.configured_size = 65536 + kPage;
+	EXPECT_EQ(kstd::Err::Invalid, attempt(over_configured));
 	EXPECT_EQ(0, host_shim::outstanding_allocations());
 }
 
@@ -1048,6 +1055,116 @@ TEST(SimVhca, FreeingTheBufferOfAnInFlightSaveIsReportedAndRefused)
 	EXPECT_NONFATAL_FAILURE(dev->free_buffer(b.value()), "in-flight save");
 	dev->deliver_completion();
 	dev->free_buffer(b.value()); // still allocated: the refused free leaked nothing
+}
+
+// ---- Reconfiguration and the migration_state the firmware reports --------
+
+SimConfig half_configured(uint64_t seed = 1, uint64_t state = 256 << 10)
+{
+	SimConfig cfg = config(state, 7, seed);
+	cfg.configured_size = state / 2;
+	return cfg;
+}
+
+bool all_zero(kstd::ConstBytes b)
+{
+	for (uint8_t v : b)
+		if (v)
+			return false;
+	return true;
+}
+
+TEST(SimVhca, ActivityStaysInTheConfiguredPagesAndSparesTheRegister)
+{
+	Device dev(half_configured());
+	const uint64_t half = dev->state().size() / 2;
+	EXPECT_EQ(half / kPage, dev->configured_pages());
+	EXPECT_TRUE(all_zero(dev->state().subspan(half, half)));
+	dev->run_activity(5000);
+	EXPECT_TRUE(all_zero(dev->state().subspan(half, half)));
+	EXPECT_EQ(half / kPage, dev->configured_pages());
+	// Fully configured by default.
+	Device full(config(65536));
+	EXPECT_EQ(65536u / kPage, full->configured_pages());
+	EXPECT_EQ(kstd::Err::NoSpc, full->reconfigure(1).error());
+}
+
+TEST(SimVhca, ReconfigureDuringPrecopyIsInitUntilASaveCapturesIt)
+{
+	Device src(half_configured(1)), dst(half_configured(2));
+	stop(*dst);
+	EXPECT_EQ(VhcaMigState::Idle, src->migration_state());
+	expect_loads(*dst, save_image(*src, SaveKind::Full, true));
+	EXPECT_EQ(VhcaMigState::Ready, src->migration_state());
+	src->run_activity(10);
+	EXPECT_EQ(VhcaMigState::Dirty, src->migration_state());
+	expect_loads(*dst, save_image(*src, SaveKind::Incremental, true));
+
+	const uint64_t before = src->configured_pages();
+	auto added = src->reconfigure(6);
+	ASSERT_TRUE(added.is_ok());
+	EXPECT_EQ(6u, added.value());
+	EXPECT_EQ(before + 6, src->configured_pages());
+	EXPECT_FALSE(all_zero(src->state().subspan(before * kPage, 6 * kPage)));
+	EXPECT_EQ(7u, src->dirty_pages()); // the new pages and the register's page
+	// Every incremental query says Init until a save takes the new state.
+	for (int i = 0; i < 3; i++) {
+		auto q = src->query_state({.incremental = true});
+		ASSERT_TRUE(q.is_ok());
+		EXPECT_EQ(VhcaMigState::Init, q.value().state);
+		EXPECT_EQ(kH + 7 * kRecord, q.value().required);
+	}
+	expect_loads(*dst, save_image(*src, SaveKind::Incremental, true));
+	EXPECT_EQ(VhcaMigState::Ready, src->query_state({.incremental = true}).value().state);
+
+	// The grown configuration is state like any other: equal after the final image.
+	src->run_activity(30);
+	stop(*src);
+	expect_loads(*dst, save_image(*src, SaveKind::Incremental, false));
+	EXPECT_EQ(src->state_checksum(), dst->state_checksum());
+	EXPECT_EQ(before + 6, dst->configured_pages()); // it runs with the source's configuration
+}
+
+TEST(SimVhca, ReconfigureLimitsAndWhereInitIsNotReported)
+{
+	Device dev(half_configured(1, 64 << 10));
+	EXPECT_EQ(kstd::Err::Invalid, dev->reconfigure(0).error());
+	// Not tracking: the configuration grows, but that is no new *migration* state.
+	EXPECT_EQ(3u, dev->reconfigure(3).value());
+	EXPECT_EQ(VhcaMigState::Idle, dev->migration_state());
+	EXPECT_EQ(0u, dev->dirty_pages());
+	// At most the capacity.
+	EXPECT_EQ(16u - 8 - 3, dev->reconfigure(100).value());
+	EXPECT_EQ(16u, dev->configured_pages());
+	EXPECT_EQ(kstd::Err::NoSpc, dev->reconfigure(1).error());
+
+	// Tracking lost (a cleanup save) forgets Init.
+	Device d2(half_configured(1, 64 << 10));
+	save_image(*d2, SaveKind::Full, true);
+	ASSERT_TRUE(d2->reconfigure(1).is_ok());
+	EXPECT_EQ(VhcaMigState::Init, d2->migration_state());
+	save_image(*d2, SaveKind::Cleanup, false);
+	EXPECT_EQ(VhcaMigState::Idle, d2->migration_state());
+	// A quiesced function takes no configuration.
+	stop(*d2);
+	EXPECT_EQ(kstd::Err::Again, d2->reconfigure(1).error());
+	// FLR: back to the power-on configuration.
+	d2->function_reset();
+	EXPECT_EQ(8u, d2->configured_pages());
+}
+
+TEST(SimVhca, WithoutTheCapQueriesReportNoMigrationState)
+{
+	SimConfig cfg = half_configured(1, 64 << 10);
+	cfg.migration_state = false;
+	Device dev(cfg);
+	EXPECT_FALSE(dev->caps().migration_state);
+	save_image(*dev, SaveKind::Full, true);
+	ASSERT_TRUE(dev->reconfigure(2).is_ok());
+	EXPECT_EQ(VhcaMigState::Uninitialized, dev->query_state({.incremental = true}).value().state);
+	EXPECT_EQ(3u, dev->dirty_pages()); // the data still travels as changes
+	Device with_cap(half_configured(1, 64 << 10));
+	EXPECT_TRUE(with_cap->caps().migration_state);
 }
 
 } // namespace

@@ -20,6 +20,10 @@
  *                                     token (a string from 6.13)
  *   MLX5VF_HAVE_SYSTEM_PERCPU_WQ      system_percpu_wq (system_wq is
  *                                     deprecated from 6.17)
+ *   MLX5VF_HAVE_VFIO_PRECOPY_INFO_V2  the VFIO core takes the PRECOPY_INFOv2
+ *                                     opt-in itself (7.1+)
+ *   MLX5VF_HAVE_MLX5_MIG_STATE        mlx5_ifc.h has the migration_state cap
+ *                                     and query field (7.x)
  *   MLX5VF_IOVA_BITMAP_NS             the namespace iova_bitmap_set() is
  *                                     exported in, if any (Module.symvers)
  *
@@ -32,6 +36,7 @@
 #define MLX5VF_COMPAT_H
 
 #include <linux/bits.h>
+#include <linux/compiler.h>
 #include <linux/module.h>
 #include <linux/stringify.h>
 #include <linux/vfio.h>
@@ -78,5 +83,28 @@ struct vfio_device_feature_mig_data_size {
 #else
 #define MLX5VF_MODULE_IMPORT_NS(ns) MODULE_IMPORT_NS(__stringify(ns))
 #endif
+
+/*
+ * PRECOPY_INFOv2: userspace opts in with device feature 12 (SET), and then
+ * VFIO_MIG_GET_PRECOPY_INFO's flags are output (REINIT). Where struct
+ * vfio_device has precopy_info_v2 the VFIO core takes the opt-in and clears
+ * it on the device's last close: feature 12 never reaches the driver. Where
+ * it does not, the driver implements the same opt-in and keeps it in *own.
+ * The feature number is the uAPI's VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2,
+ * under a name checkpatch accepts (fixed by the uAPI forever).
+ */
+#define MLX5VF_FEATURE_MIG_PRECOPY_INFO_V2 12
+#ifndef VFIO_PRECOPY_INFO_REINIT
+#define VFIO_PRECOPY_INFO_REINIT BIT(0)
+#endif
+
+static inline bool mlx5vf_precopy_info_v2(const struct vfio_device *vdev, const bool *own)
+{
+#ifdef MLX5VF_HAVE_VFIO_PRECOPY_INFO_V2
+	return READ_ONCE(vdev->precopy_info_v2);
+#else
+	return READ_ONCE(*own);
+#endif
+}
 
 #endif /* MLX5VF_COMPAT_H */

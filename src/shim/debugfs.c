@@ -5,12 +5,16 @@
  * RESUMING), which the VM tests compare across a live migration, the dirty
  * tracker's and the simulated function's DMA counters, an "inject" file
  * that arms a firmware fault ("save 2 short-image", "track-report 1
- * lose-dirty") and a "dma_window" file ("IOVA LENGTH") naming the guest
- * memory the simulated function writes while it runs.
+ * lose-dirty"), a "dma_window" file ("IOVA LENGTH") naming the guest
+ * memory the simulated function writes while it runs, and a "reconfigure"
+ * file ("PAGES") that configures more of the function's state (during
+ * PRE_COPY: new initial data, VFIO_PRECOPY_INFO_REINIT).
  */
 #include <linux/debugfs.h>
 #include <linux/fs.h>
+#include <linux/kstrtox.h>
 #include <linux/seq_file.h>
+#include <linux/string.h>
 #include <linux/uaccess.h>
 
 #include "mlx5vf.h"
@@ -99,6 +103,30 @@ static ssize_t mlx5vf_debugfs_dma_window_write(struct file *file, const char __u
 	return ret ? ret : len;
 }
 
+/* "PAGES": the simulated function configures that many more state pages. */
+static ssize_t mlx5vf_debugfs_reconfigure_write(struct file *file, const char __user *ubuf,
+						size_t len, loff_t *ppos)
+{
+	struct mlx5vf_pci_dev *mvdev = file->private_data;
+	unsigned long long pages;
+	char buf[32];
+	int ret;
+
+	ret = mlx5vf_debugfs_command(ubuf, len, buf, sizeof(buf));
+	if (ret)
+		return ret;
+	if (kstrtoull(strim(buf), 0, &pages))
+		return -EINVAL;
+	ret = mlx5vf_sim_reconfigure(mvdev, pages);
+	return ret ? ret : len;
+}
+
+static const struct file_operations mlx5vf_debugfs_reconfigure_fops = {
+	.owner = THIS_MODULE,
+	.open = simple_open,
+	.write = mlx5vf_debugfs_reconfigure_write,
+};
+
 static const struct file_operations mlx5vf_debugfs_dma_window_fops = {
 	.owner = THIS_MODULE,
 	.open = simple_open,
@@ -122,6 +150,8 @@ void mlx5vf_debugfs_add(struct mlx5vf_pci_dev *mvdev)
 				    &mlx5vf_debugfs_inject_fops);
 		debugfs_create_file("dma_window", 0200, mvdev->debugfs, mvdev,
 				    &mlx5vf_debugfs_dma_window_fops);
+		debugfs_create_file("reconfigure", 0200, mvdev->debugfs, mvdev,
+				    &mlx5vf_debugfs_reconfigure_fops);
 	}
 }
 

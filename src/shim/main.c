@@ -75,6 +75,8 @@ static void mlx5vf_close_device(struct vfio_device *vdev)
 
 	if (mvdev->mig)
 		mlx5vf_mig_close(mvdev);
+	/* Like the VFIO cores that own it: the opt-in ends with the last close. */
+	WRITE_ONCE(mvdev->precopy_info_v2, false);
 	vfio_pci_core_close_device(vdev);
 }
 

@@ -209,12 +209,46 @@ static int mlx5vf_data_size_feature(struct vfio_device *vdev, u32 flags, void __
 }
 #endif
 
+/* Whether PRECOPY_INFO reports v2 (flags as output) for this device. */
+bool mlx5vf_precopy_v2(struct mlx5vf_pci_dev *mvdev)
+{
+	return mlx5vf_precopy_info_v2(&mvdev->core.vdev, &mvdev->precopy_info_v2);
+}
+
+#ifndef MLX5VF_HAVE_VFIO_PRECOPY_INFO_V2
+/*
+ * This kernel's VFIO core does not know PRECOPY_INFOv2 and hands feature 12
+ * to the driver. QEMU treats ENOTTY as "v1 only" but fails migration setup
+ * on any other error, so answer exactly as later cores do: EINVAL without
+ * PRE_COPY, SET only (PROBE allowed), the opt-in lasts until the last close.
+ */
+static int mlx5vf_precopy_v2_feature(struct vfio_device *vdev, u32 flags, size_t argsz)
+{
+	struct mlx5vf_pci_dev *mvdev = to_mlx5vf(vdev);
+	int ret;
+
+	if (!(vdev->migration_flags & VFIO_MIGRATION_PRE_COPY))
+		return -EINVAL;
+	ret = vfio_check_feature(flags, argsz, VFIO_DEVICE_FEATURE_SET, 0);
+	if (ret != 1)
+		return ret;
+	mlx5vf_state_mutex_lock(mvdev);
+	WRITE_ONCE(mvdev->precopy_info_v2, true);
+	mlx5vf_state_mutex_unlock(mvdev);
+	return 0;
+}
+#endif
+
 /* VFIO_DEVICE_FEATURE: what this kernel's VFIO core leaves to drivers. */
 int mlx5vf_device_feature(struct vfio_device *vdev, u32 flags, void __user *arg, size_t argsz)
 {
 #ifndef MLX5VF_HAVE_VFIO_MIG_DATA_SIZE_OP
 	if ((flags & VFIO_DEVICE_FEATURE_MASK) == VFIO_DEVICE_FEATURE_MIG_DATA_SIZE)
 		return mlx5vf_data_size_feature(vdev, flags, arg, argsz);
+#endif
+#ifndef MLX5VF_HAVE_VFIO_PRECOPY_INFO_V2
+	if ((flags & VFIO_DEVICE_FEATURE_MASK) == MLX5VF_FEATURE_MIG_PRECOPY_INFO_V2)
+		return mlx5vf_precopy_v2_feature(vdev, flags, argsz);
 #endif
 	return vfio_pci_core_ioctl_feature(vdev, flags, arg, argsz);
 }

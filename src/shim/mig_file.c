@@ -96,6 +96,8 @@ static long mlx5vf_precopy_ioctl(struct file *filp, unsigned int cmd, unsigned l
 	const size_t minsz = offsetofend(struct vfio_precopy_info, dirty_bytes);
 	struct vfio_precopy_info info;
 	u64 initial, dirty;
+	bool v2;
+	u32 out;
 	int ret;
 
 	if (cmd != VFIO_MIG_GET_PRECOPY_INFO)
@@ -106,11 +108,17 @@ static long mlx5vf_precopy_ioctl(struct file *filp, unsigned int cmd, unsigned l
 		return -EINVAL;
 
 	mlx5vf_state_mutex_lock(mvdev);
-	ret = mvdev->mig ? mlx5vf_core_dev_precopy_info(mvdev->mig, mf->save, &initial, &dirty) :
+	/* The core decides what to answer; it only learns whether v2 is on. */
+	v2 = mlx5vf_precopy_v2(mvdev);
+	ret = mvdev->mig ? mlx5vf_core_dev_precopy_info(mvdev->mig, mf->save, v2, &out, &initial,
+							&dirty) :
 			   -ENODEV;
 	mlx5vf_state_mutex_unlock(mvdev);
 	if (ret)
 		return ret;
+	/* v1 leaves flags as the caller passed them (bug compatibility). */
+	if (v2)
+		info.flags = out;
 	info.initial_bytes = initial;
 	info.dirty_bytes = dirty;
 	return copy_to_user((void __user *)arg, &info, minsz) ? -EFAULT : 0;

@@ -90,6 +90,7 @@ struct mlx5vf_mlx5 {
 	int vf_id;
 	u16 vhca_id;
 	bool chunk_mode;
+	bool mig_state_cap; /* queries report migration_state (HCA_CAP_2) */
 	bool detached; /* written under the state mutex, read anywhere */
 	struct mlx5vf_mlx5_nb *nb;
 
@@ -341,7 +342,37 @@ static void mlx5vf_mlx5_caps(void *ctx, struct mlx5vf_fw_caps *caps)
 	caps->precopy = true;
 	caps->chunk_mode = fw->chunk_mode;
 	caps->max_image_size = MLX5VF_MAX_IMAGE;
+	caps->migration_state = fw->mig_state_cap;
 }
+
+#ifdef MLX5VF_HAVE_MLX5_MIG_STATE
+/* The value the core acts on (new init state during precopy). */
+static_assert((int)MLX5VF_FW_MIG_STATE_INIT ==
+	      (int)MLX5_QUERY_VHCA_MIG_STATE_OPER_MIGRATION_INIT);
+static_assert((int)MLX5VF_FW_MIG_STATE_DIRTY ==
+	      (int)MLX5_QUERY_VHCA_MIG_STATE_OPER_MIGRATION_DIRTY);
+
+static bool mlx5vf_mlx5_mig_state_cap(struct mlx5_core_dev *mdev)
+{
+	return MLX5_CAP_GEN_2(mdev, migration_state);
+}
+
+static unsigned int mlx5vf_mlx5_mig_state(const u32 *out)
+{
+	return MLX5_GET(query_vhca_migration_state_out, out, migration_state);
+}
+#else
+/* This kernel's mlx5_ifc.h has neither: say the firmware does not report it. */
+static bool mlx5vf_mlx5_mig_state_cap(struct mlx5_core_dev *mdev)
+{
+	return false;
+}
+
+static unsigned int mlx5vf_mlx5_mig_state(const u32 *out)
+{
+	return MLX5VF_FW_MIG_STATE_UNINITIALIZED;
+}
+#endif
 
 /*
  * The chunk bit follows the firmware capability on every query, as mlx5
@@ -371,6 +402,8 @@ static int mlx5vf_mlx5_query_state(void *ctx, unsigned int flags,
 	mlx5vf_cmd_parse_migration_state(out, fw->chunk_mode, &required, &total);
 	size->required = required;
 	size->remaining_total = total;
+	if (fw->mig_state_cap)
+		size->migration_state = mlx5vf_mlx5_mig_state(out);
 	return 0;
 }
 
@@ -854,6 +887,7 @@ static int mlx5vf_mlx5_probe_fw(struct mlx5vf_mlx5 *fw, const char **why)
 	}
 	fw->vhca_id = vf.vhca_id;
 	fw->chunk_mode = pf2.migration_in_chunks;
+	fw->mig_state_cap = mlx5vf_mlx5_mig_state_cap(fw->mdev);
 	mlx5vf_track_caps(fw->mdev, &fw->track_caps);
 	return 0;
 }

@@ -59,6 +59,8 @@ struct mlx5vf_pci_dev {
 	struct mlx5vf_mig_file *saving;   /* attached data_fds; the device holds */
 	struct mlx5vf_mig_file *resuming; /* a reference on each */
 	wait_queue_head_t mig_wq;         /* readers and pollers of the data_fds */
+	/* The PRECOPY_INFOv2 opt-in where the VFIO core lacks it (compat.h). */
+	bool precopy_info_v2;
 	struct dentry *debugfs;
 };
 
@@ -85,6 +87,8 @@ void mlx5vf_mig_open(struct mlx5vf_pci_dev *mvdev);
 void mlx5vf_mig_close(struct mlx5vf_pci_dev *mvdev);
 void mlx5vf_sync_files(struct mlx5vf_pci_dev *mvdev);
 
+bool mlx5vf_precopy_v2(struct mlx5vf_pci_dev *mvdev);
+
 /* mig_file.c */
 struct file *mlx5vf_mig_file_open(struct mlx5vf_pci_dev *mvdev, struct mlx5vf_mig_file *mf,
 				  struct mlx5vf_save_file *save, struct mlx5vf_resume_file *resume);
@@ -97,6 +101,7 @@ void mlx5vf_sim_after_arc(struct mlx5vf_pci_dev *mvdev, enum mlx5vf_mig_state fr
 extern const struct mlx5vf_dev_ops mlx5vf_sim_dev_ops;
 int mlx5vf_sim_inject(struct mlx5vf_pci_dev *mvdev, const char *op, unsigned int nth,
 		      const char *fault);
+int mlx5vf_sim_reconfigure(struct mlx5vf_pci_dev *mvdev, u64 pages);
 int mlx5vf_sim_set_dma_window(struct mlx5vf_pci_dev *mvdev, u64 iova, u64 length);
 void mlx5vf_sim_dma_enable(struct mlx5vf_pci_dev *mvdev, bool open);
 

@@ -183,6 +183,9 @@ int mlx5vf_sim_init(struct mlx5vf_pci_dev *mvdev)
 		.seed = pci_dev_id(pdev) + 1,
 		.latency_ns = (u64)sim_latency_us * NSEC_PER_USEC,
 		.chunk_mode = sim_chunk_mode,
+		/* Half configured: room for reconfigurations (debugfs "reconfigure"). */
+		.configured_size = (u64)max(sim_state_kib, 64U) * SZ_1K / 2,
+		.migration_state = true,
 		.max_chunk = SZ_256K,
 		.track_max_ranges = max(sim_track_max_ranges, 1U),
 		.request_completion = mlx5vf_sim_request_completion,
@@ -263,6 +266,26 @@ int mlx5vf_sim_inject(struct mlx5vf_pci_dev *mvdev, const char *op, unsigned int
 	mlx5vf_state_mutex_lock(mvdev);
 	ret = mlx5vf_core_sim_inject_fault(mvdev->simb.sim, o, nth, f);
 	mlx5vf_state_mutex_unlock(mvdev);
+	return ret;
+}
+
+/*
+ * Test control: reconfigure the running function, which configures up to
+ * pages more pages of its state: during PRE_COPY, new initial data.
+ */
+int mlx5vf_sim_reconfigure(struct mlx5vf_pci_dev *mvdev, u64 pages)
+{
+	u64 added;
+	int ret;
+
+	if (!mvdev->simb.sim)
+		return -EINVAL;
+	mlx5vf_state_mutex_lock(mvdev);
+	ret = mlx5vf_core_sim_reconfigure(mvdev->simb.sim, pages, &added);
+	mlx5vf_state_mutex_unlock(mvdev);
+	if (!ret)
+		dev_dbg(&mvdev->core.pdev->dev, "simulated VF reconfigured: %llu more pages\n",
+			added);
 	return ret;
 }
 

@@ -2,7 +2,9 @@
 # The VFIO migration uAPI of mlx5vf, driven by tools/mlx5vf-mig (shipped in
 # /usr/local/bin by mkinitramfs --tools): two igb VFs bound to mlx5vf sim=1,
 # every arc from every state, saves and loads between the two VFs with odd
-# write segmentation, hostile streams, data_fd races and precopy accounting.
+# write segmentation, hostile streams, data_fd races, precopy accounting and
+# PRECOPY_INFOv2: a VF reconfigured during precopy (debugfs "reconfigure")
+# reports REINIT only after the opt-in, and its new state arrives intact.
 # Three passes reload the module with different simulated VFs (see below).
 # The client's TAP is relayed line by line into this test's own numbering,
 # plus one line per pass for the client's exit status and plan.
@@ -102,7 +104,7 @@ fi
 check "pass 1: unbind both VFs, rmmod mlx5vf" unbind_vfs
 
 if check "pass 2: rebind with sim_state_kib=$big_kib" bind_vfs sim_state_kib=$big_kib; then
-	run_client "pass 2 (chunked images)" --src "$bdf0" --dst "$bdf1" migrate hostile races precopy multifd
+	run_client "pass 2 (chunked images)" --src "$bdf0" --dst "$bdf1" migrate hostile races precopy multifd reinit
 fi
 check "pass 2: unbind both VFs, rmmod mlx5vf" unbind_vfs
 
