@@ -22,6 +22,8 @@
  *                                     deprecated from 6.17)
  *   MLX5VF_HAVE_VFIO_PRECOPY_INFO_V2  the VFIO core takes the PRECOPY_INFOv2
  *                                     opt-in itself (7.1+)
+ *   MLX5VF_HAVE_VFIO_CHECK_PRECOPY_IOCTL  the VFIO core's check of the
+ *                                     PRECOPY_INFO arguments (7.1+)
  *   MLX5VF_HAVE_MLX5_MIG_STATE        mlx5_ifc.h has the migration_state cap
  *                                     and query field (7.x)
  *   MLX5VF_IOVA_BITMAP_NS             the namespace iova_bitmap_set() is
@@ -39,6 +41,7 @@
 #include <linux/compiler.h>
 #include <linux/module.h>
 #include <linux/stringify.h>
+#include <linux/uaccess.h>
 #include <linux/vfio.h>
 #include <linux/workqueue.h>
 
@@ -104,6 +107,32 @@ static inline bool mlx5vf_precopy_info_v2(const struct vfio_device *vdev, const 
 	return READ_ONCE(vdev->precopy_info_v2);
 #else
 	return READ_ONCE(*own);
+#endif
+}
+
+/*
+ * VFIO_MIG_GET_PRECOPY_INFO's arguments, checked and copied in: the VFIO core's
+ * helper where it has one, else the same rules here. Under PRECOPY_INFOv2 the
+ * output flags start cleared; without it they keep what the caller passed.
+ */
+static inline int mlx5vf_check_precopy_ioctl(struct vfio_device *vdev, const bool *own,
+					     unsigned int cmd, unsigned long arg,
+					     struct vfio_precopy_info *info)
+{
+#ifdef MLX5VF_HAVE_VFIO_CHECK_PRECOPY_IOCTL
+	return vfio_check_precopy_ioctl(vdev, cmd, arg, info);
+#else
+	const size_t minsz = offsetofend(struct vfio_precopy_info, dirty_bytes);
+
+	if (cmd != VFIO_MIG_GET_PRECOPY_INFO)
+		return -ENOTTY;
+	if (copy_from_user(info, (void __user *)arg, minsz))
+		return -EFAULT;
+	if (info->argsz < minsz)
+		return -EINVAL;
+	if (mlx5vf_precopy_info_v2(vdev, own))
+		info->flags = 0;
+	return 0;
 #endif
 }
 

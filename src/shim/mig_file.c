@@ -100,12 +100,10 @@ static long mlx5vf_precopy_ioctl(struct file *filp, unsigned int cmd, unsigned l
 	u32 out;
 	int ret;
 
-	if (cmd != VFIO_MIG_GET_PRECOPY_INFO)
-		return -ENOTTY;
-	if (copy_from_user(&info, (void __user *)arg, minsz))
-		return -EFAULT;
-	if (info.argsz < minsz)
-		return -EINVAL;
+	ret = mlx5vf_check_precopy_ioctl(&mvdev->core.vdev, &mvdev->precopy_info_v2, cmd, arg,
+					 &info);
+	if (ret)
+		return ret;
 
 	mlx5vf_state_mutex_lock(mvdev);
 	/* The core decides what to answer; it only learns whether v2 is on. */
@@ -118,7 +116,7 @@ static long mlx5vf_precopy_ioctl(struct file *filp, unsigned int cmd, unsigned l
 		return ret;
 	/* v1 leaves flags as the caller passed them (bug compatibility). */
 	if (v2)
-		info.flags = out;
+		info.flags |= out;
 	info.initial_bytes = initial;
 	info.dirty_bytes = dirty;
 	return copy_to_user((void __user *)arg, &info, minsz) ? -EFAULT : 0;
