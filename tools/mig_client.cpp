@@ -948,6 +948,10 @@ void suite_hostile(Ctx &c)
 				 return v;
 			 }()})},
 		{"FW_DATA header", concat({record_bytes(g, compat), make_header(claim, 0, kTagFwData)})},
+		// Memory follows the bytes that came: 9 MiB of them grow the
+		// buffer past its bounded preallocation to 16 MiB, not to the claim.
+		{"FW_DATA header followed by 9 MiB of its bytes",
+		 concat({record_bytes(g, compat), make_header(claim, 0, kTagFwData), Bytes(9 << 20, 0x5a)})},
 	};
 	for (auto &hog : hogs) {
 		Device &d = *c.dst;
