@@ -2070,7 +2070,8 @@ int main(int argc, char **argv)
 	if (src_bdf.empty())
 		return usage();
 	if (suites.empty() || (suites.size() == 1 && suites[0] == "all"))
-		suites = {"flags", "arcs", "migrate", "hostile", "races", "precopy", "multifd", "reinit", "dirty"};
+		suites = {"flags",   "arcs",	"migrate", "hostile", "races",
+			  "precopy", "multifd", "reinit",  "dirty"};
 
 	struct sigaction sa = {};
 	sa.sa_handler = on_signal; // no SA_RESTART: a blocked read() returns EINTR
