@@ -770,9 +770,10 @@ void suite_migrate(Ctx &c)
 struct Hostile {
 	const char *name;
 	Bytes stream;
-	int want;	    // errno
-	bool at_write;	    // refused by write() (else by RESUMING -> STOP)
-	bool latch = false; // also check that later writes keep failing
+	int want;			// errno
+	bool at_write;			// refused by write() (else by RESUMING -> STOP)
+	bool latch = false;		// also check that later writes keep failing
+	const char *log_says = nullptr; // the one kernel log line must contain it
 };
 
 void run_hostile(Ctx &c, const Hostile &h)
@@ -828,7 +829,8 @@ void run_hostile(Ctx &c, const Hostile &h)
 	for (const auto &l : log)
 		if (is_splat(l))
 			splats.push_back(l);
-	const bool one = mine.size() == 1 && splats.empty();
+	const bool one = mine.size() == 1 && splats.empty() &&
+			 (!h.log_says || mine[0].find(h.log_says) != std::string::npos);
 	tap.check(one, "hostile: %s: exactly one kernel log line, no splat: \"%s\"", h.name,
 		  mine.empty() ? "(none)" : mine[0].c_str());
 	if (!one)
@@ -917,6 +919,18 @@ void suite_hostile(Ctx &c)
 		put_le64(&s[img.offset], img.size - 1);
 		cases.push_back({"FW_DATA record_size one byte short", s, EIO, true});
 	}
+	// The operator's image ceiling (05-uapi.t's pass 2 sets it): an image
+	// one byte over it is refused on its header, and the log names it.
+	const uint64_t max_mib =
+		strtoull(read_text("/sys/module/mlx5vf/parameters/max_image_mib").c_str(), nullptr, 10);
+	if (max_mib && max_mib < 4096)
+		cases.push_back(
+			{"FW_DATA one byte over max_image_mib",
+			 concat({head, make_header((max_mib << 20) + 1, 0, kTagFwData), Bytes(64, 0)}),
+			 EOVERFLOW, true, true, "max_image_mib"});
+	else
+		tap.diag("max_image_mib is %llu: images up to the format's 4 GiB - 1",
+			 static_cast<unsigned long long>(max_mib));
 	for (const Hostile &h : cases)
 		run_hostile(c, h);
 
@@ -948,6 +962,10 @@ void suite_hostile(Ctx &c)
 				 return v;
 			 }()})},
 		{"FW_DATA header", concat({record_bytes(g, compat), make_header(claim, 0, kTagFwData)})},
+		// Memory follows the bytes that came: 9 MiB of them grow the
+		// buffer past its bounded preallocation to 16 MiB, not to the claim.
+		{"FW_DATA header followed by 9 MiB of its bytes",
+		 concat({record_bytes(g, compat), make_header(claim, 0, kTagFwData), Bytes(9 << 20, 0x5a)})},
 	};
 	for (auto &hog : hogs) {
 		Device &d = *c.dst;

@@ -58,6 +58,12 @@ struct mlx5vf_dev_config {
 	struct mlx5vf_compat_info compat;
 	uint32_t features;       /* MLX5VF_MIG_FEATURE_* */
 	uint64_t max_chunk_size; /* 0: the default (8 MiB) */
+	/*
+	 * The largest device image (FW_DATA record) a resuming file loads;
+	 * larger ones fail the write with -EOVERFLOW. 0: the format's limit
+	 * (4 GiB - 1, a LOAD's 32-bit size).
+	 */
+	uint64_t max_image_size;
 };
 
 int mlx5vf_core_dev_create(const struct mlx5vf_dev_config *cfg, struct mlx5vf_dev **out);

@@ -199,6 +199,7 @@ extern "C" int mlx5vf_core_dev_create(const mlx5vf_dev_config *cfg, mlx5vf_dev *
 	dc.features = cfg->features;
 	if (cfg->max_chunk_size)
 		dc.max_chunk_size = cfg->max_chunk_size;
+	dc.resume_limits.max_image = cfg->max_image_size; // 0: the format's limit
 	auto dev = MigDevice::create(dc);
 	if (dev.is_error())
 		return kstd::to_errno(dev.error());
@@ -338,9 +339,9 @@ extern "C" void mlx5vf_core_save_destroy(mlx5vf_save_file *file)
 
 extern "C" const char *mlx5vf_core_resume_error(const mlx5vf_resume_file *file, uint64_t *offset)
 {
-	const stream::Parser &p = reinterpret_cast<const ResumeFile *>(file)->parser();
-	*offset = p.offset();
-	return p.error_reason();
+	const ResumeFile *f = reinterpret_cast<const ResumeFile *>(file);
+	*offset = f->parser().offset();
+	return f->error_reason();
 }
 
 extern "C" void mlx5vf_core_resume_destroy(mlx5vf_resume_file *file)

@@ -47,7 +47,7 @@ const ArcPlan *arc_plan(MigState from, MigState to)
 
 MigDevice::MigDevice(const Config &cfg)
     : gate_(*cfg.fw), tracker_(gate_), waiter_(*cfg.waiter), compat_(cfg.compat), features_(cfg.features),
-      max_chunk_size_(cfg.max_chunk_size)
+      max_chunk_size_(cfg.max_chunk_size), resume_limits_(cfg.resume_limits)
 {
 }
 
@@ -128,7 +128,7 @@ kstd::Result<void> MigDevice::run_step(ArcStep step, void *file_owner, Opened &o
 	case ArcStep::CloseSaveFile: close_save_file(true); return kstd::ok();
 	case ArcStep::OpenResumeFile: {
 		close_resume_file();
-		auto file = TRY(ResumeFile::create(gate_, compat_));
+		auto file = TRY(ResumeFile::create(gate_, compat_, resume_limits_));
 		resuming_ = opened.resume = file.release();
 		return kstd::ok();
 	}

@@ -64,6 +64,7 @@ public:
 		stream::CompatInfo compat;
 		uint32_t features = kMigStopCopy | kMigP2p | kMigPreCopy;
 		uint64_t max_chunk_size = SaveFile::kMaxChunkSize;
+		ResumeLimits resume_limits; // for every resuming file
 	};
 
 	static kstd::Result<kstd::Owned<MigDevice>> create(const Config &cfg);
@@ -131,6 +132,7 @@ private:
 	const stream::CompatInfo compat_;
 	const uint32_t features_;
 	const uint64_t max_chunk_size_;
+	const ResumeLimits resume_limits_;
 	MigState state_ = MigState::Running;
 	SaveFile *saving_ = nullptr;	 // attached saving file (owned by the shim)
 	ResumeFile *resuming_ = nullptr; // attached resuming file (owned by the shim)

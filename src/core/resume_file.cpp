@@ -7,24 +7,34 @@ namespace mlx5vf {
 
 namespace {
 
-// Images from a compatible source come from the same model of device: twice
-// our own full image (state grows), and never less than a few chunks.
-constexpr uint64_t kLoadLimitFloor = 64ull << 20;
-
-uint64_t twice_own_image(const StateSize &own, bool chunk_mode)
+// The largest image this destination loads: the operator's limit when one is
+// set, never more than a FW_DATA record can carry (32-bit LOAD size). Not
+// derived from our own image: a busy source's may be any multiple of it.
+uint64_t load_limit_for(const ResumeLimits &limits)
 {
-	const uint64_t image = chunk_mode ? own.remaining_total : own.required;
-	return image > stream::kMaxLoadSize / 2 ? stream::kMaxLoadSize : 2 * image;
+	return limits.max_image ? kstd::min(limits.max_image, stream::kMaxLoadSize) : stream::kMaxLoadSize;
 }
 
-uint64_t load_limit_for(const StateSize &own, bool chunk_mode)
+// What a claimed size (STOP_COPY_SIZE, an FW_DATA header) may allocate before
+// its bytes arrive. STOP_COPY_SIZE exists so that the final image needs no
+// allocation while the VM is stopped, but a claim is not evidence: the stream
+// is untrusted, and memory for bytes nobody sent must not be taken (it is
+// charged to the VMM's cgroup, and 4 GiB per open data_fd is a lot). Twice our
+// own full image (state grows; a device of our model rarely sends more) with a
+// floor (our idle image may be tiny next to a busy source's) keeps the
+// downtime path allocation-free in the common case; a larger image grows its
+// buffer as its bytes come, so a stream pays in bytes for what it gets.
+uint64_t prealloc_limit_for(const StateSize &own, bool chunk_mode, const ResumeLimits &limits)
 {
-	return kstd::min(kstd::max(twice_own_image(own, chunk_mode), kLoadLimitFloor), stream::kMaxLoadSize);
+	const uint64_t image = chunk_mode ? own.remaining_total : own.required;
+	const uint64_t twice = image > stream::kMaxLoadSize ? stream::kMaxLoadSize : 2 * image;
+	return kstd::min(kstd::max(twice, limits.prealloc_floor), load_limit_for(limits));
 }
 
 } // namespace
 
-kstd::Result<kstd::Owned<ResumeFile>> ResumeFile::create(Firmware &fw, const stream::CompatInfo &local)
+kstd::Result<kstd::Owned<ResumeFile>> ResumeFile::create(Firmware &fw, const stream::CompatInfo &local,
+							 const ResumeLimits &limits)
 {
 	const bool chunk = fw.caps().chunk_mode;
 	const StateSize own = TRY(fw.query_state({.incremental = false, .chunk = chunk}));
@@ -32,7 +42,7 @@ kstd::Result<kstd::Owned<ResumeFile>> ResumeFile::create(Firmware &fw, const str
 	if (!mem)
 		return kstd::Err::NoMem;
 	return kstd::Owned<ResumeFile>(new (kstd::PlacementTag{}, mem) ResumeFile(
-		fw, local, load_limit_for(own, chunk), twice_own_image(own, chunk)));
+		fw, local, load_limit_for(limits), prealloc_limit_for(own, chunk, limits)));
 }
 
 ResumeFile::~ResumeFile()
@@ -59,11 +69,42 @@ kstd::Result<void> ResumeFile::ensure_buffer(uint64_t size)
 	return kstd::ok();
 }
 
+// The record's bytes have filled the buffer (filled == its capacity): move
+// them into one twice as large (never beyond the record). Doubling keeps the
+// copying linear in the image and the memory within twice what arrived; the
+// old buffer is freed at once. Each buffer is the backend's segments (pages),
+// never one contiguous allocation.
+kstd::Result<void> ResumeFile::grow_buffer(uint64_t filled)
+{
+	const uint64_t cap = image_->capacity();
+	const uint64_t want = cap >= image_size_ - cap ? image_size_ : 2 * cap;
+	DataBuffer *bigger = TRY(fw_.alloc_buffer(want, DmaDir::ToDevice, kstd::AllocCtx::Sleepable));
+	for (uint64_t off = 0; off < filled;) {
+		const kstd::Bytes piece = image_->contiguous_at(off);
+		const size_t n = static_cast<size_t>(kstd::min<uint64_t>(piece.size(), filled - off));
+		auto r = n ? bigger->write(off, kstd::ConstBytes(piece.data(), n))
+			   : kstd::Result<void>(kstd::Err::Range);
+		if (r.is_error()) {
+			fw_.free_buffer(bigger);
+			return r;
+		}
+		off += n;
+	}
+	fw_.free_buffer(image_);
+	image_ = bigger;
+	if (!grew_)
+		mlx5vf_shim_log(
+			MLX5VF_LOG_INFO,
+			"a device image outgrew the preallocated buffer: growing it as its bytes arrive");
+	grew_ = true;
+	return kstd::ok();
+}
+
 kstd::Result<void> ResumeFile::on_stop_copy_size(uint64_t bytes)
 {
 	// Preallocate during precopy; if memory is short now, begin_image tries
-	// again with the exact size later, so this never fails the stream.
-	// Only a hint: never more than an image of our own could need.
+	// again later, so this never fails the stream. Only a hint: it buys at
+	// most prealloc_limit_ (prealloc_limit_for()).
 	if (ensure_buffer(kstd::min(bytes, prealloc_limit_)).is_error())
 		mlx5vf_shim_log(MLX5VF_LOG_WARN, "could not preallocate the stop-copy image buffer");
 	return kstd::ok();
@@ -76,9 +117,15 @@ kstd::Result<void> ResumeFile::on_compat(kstd::ConstBytes payload)
 
 kstd::Result<void> ResumeFile::begin_image(uint64_t size)
 {
-	if (size > load_limit_)
+	if (size > load_limit_) {
+		// Only an operator's limit can be below the format's, which the
+		// parser enforces itself.
+		refusal_ = "device image larger than the max_image_mib module parameter allows";
 		return kstd::Err::Overflow;
-	TRY(ensure_buffer(size));
+	}
+	// The header's size is a claim too: memory beyond the preallocation
+	// comes as the bytes do (image_space()).
+	TRY(ensure_buffer(kstd::min(size, prealloc_limit_)));
 	image_size_ = size;
 	return kstd::ok();
 }
@@ -87,6 +134,8 @@ kstd::Result<kstd::Bytes> ResumeFile::image_space(uint64_t offset)
 {
 	if (!image_ || offset >= image_size_)
 		return kstd::Err::Range;
+	if (offset >= image_->capacity())
+		TRY(grow_buffer(offset));
 	kstd::Bytes space = image_->contiguous_at(offset);
 	return space.first(static_cast<size_t>(kstd::min<uint64_t>(space.size(), image_size_ - offset)));
 }

@@ -4,8 +4,17 @@
 // stream parser, copies image bytes from user memory straight into a firmware
 // buffer and issues one LOAD per complete FW_DATA record.
 //
-// The image buffer is allocated when STOP_COPY_SIZE arrives (during precopy,
-// before the source VM stops) so the final image needs no allocation.
+// Memory follows the bytes that arrived, never a size the stream claims:
+// STOP_COPY_SIZE (during precopy, before the source VM stops) and an FW_DATA
+// header preallocate at most prealloc_limit() bytes, so the final image of a
+// device like ours needs no allocation on the downtime path; an image beyond
+// that grows its buffer as its bytes arrive (geometrically, each buffer made
+// of the backend's segments), so a stream that claims 4 GiB and sends nothing
+// gets the bounded preallocation only. The one ceiling on an image is the
+// format's (kMaxLoadSize, the 32-bit LOAD size) or the operator's
+// (ResumeLimits::max_image, the shim's max_image_mib), never one derived from
+// this device's own image: a busy source's image may be any multiple of an
+// idle destination's.
 //
 // Context: write() and finish() run under the device's state lock and the
 // file's lock (LOAD is a firmware command); everything may sleep.
@@ -17,9 +26,21 @@
 
 namespace mlx5vf {
 
+struct ResumeLimits {
+	// The largest image (FW_DATA record) this destination loads: an
+	// operator's setting, at most the format's. Larger ones: Err::Overflow,
+	// and error_reason() names the setting.
+	uint64_t max_image = stream::kMaxLoadSize;
+	// A claimed size preallocates up to twice our own full image, but never
+	// less than this (an idle device's image may be far smaller than a busy
+	// one's) and never more than max_image.
+	uint64_t prealloc_floor = 8ull << 20;
+};
+
 class ResumeFile final : public stream::Sink {
 public:
-	static kstd::Result<kstd::Owned<ResumeFile>> create(Firmware &fw, const stream::CompatInfo &local);
+	static kstd::Result<kstd::Owned<ResumeFile>> create(Firmware &fw, const stream::CompatInfo &local,
+							    const ResumeLimits &limits = {});
 	~ResumeFile();
 
 	// Consumes up to len bytes from user. Returns len, or the error that
@@ -34,9 +55,14 @@ public:
 	bool closed() const { return closed_; }
 
 	const stream::Parser &parser() const { return parser_; }
+	// Why the stream was refused (nullptr if it was not): the parser's
+	// reason, or ours when the refusal was an operator's limit.
+	const char *error_reason() const { return refusal_ ? refusal_ : parser_.error_reason(); }
 	// Bytes of image buffer held now, and the largest image this file loads.
 	uint64_t preallocated() const { return image_ ? image_->capacity() : 0; }
 	uint64_t load_limit() const { return load_limit_; }
+	// The most a claimed size (STOP_COPY_SIZE, an FW_DATA header) allocates
+	// before the bytes arrive.
 	uint64_t prealloc_limit() const { return prealloc_limit_; }
 
 	// stream::Sink
@@ -53,17 +79,19 @@ private:
 	{
 	}
 	kstd::Result<void> ensure_buffer(uint64_t size);
+	kstd::Result<void> grow_buffer(uint64_t filled);
 
 	Firmware &fw_;
 	const stream::CompatInfo local_;
-	// The largest image this device could plausibly be sent: a stream must
-	// not buy memory just by claiming a size.
+	// The largest image this file loads: the format's or the operator's.
 	const uint64_t load_limit_;
-	// The most a STOP_COPY_SIZE hint preallocates: twice our own image.
+	// The most a claimed size buys before its bytes arrive (see create()).
 	const uint64_t prealloc_limit_;
 	stream::Parser parser_;
 	DataBuffer *image_ = nullptr; // ToDevice buffer, reused across records
 	uint64_t image_size_ = 0;     // size of the record being filled
+	const char *refusal_ = nullptr;
+	bool grew_ = false; // logged once: an image outgrew the preallocation
 	bool closed_ = false;
 };
 

@@ -11,6 +11,7 @@
 
 #include <linux/module.h>
 #include <linux/pci.h>
+#include <linux/sizes.h>
 #include <linux/vfio_pci_core.h>
 
 #include "mlx5_fw.h"
@@ -24,6 +25,17 @@ static bool sim;
 module_param(sim, bool, 0444);
 MODULE_PARM_DESC(sim,
 		 "Drive other devices bound by driver_override as simulated migratable VFs (testing only)");
+
+static unsigned int max_image_mib;
+module_param(max_image_mib, uint, 0444);
+MODULE_PARM_DESC(max_image_mib,
+		 "Largest device image a migration destination loads, in MiB; larger ones fail with EOVERFLOW (default 0: the stream format's limit, 4 GiB - 1)");
+
+/* For the core's device config: bytes, 0 for the format's limit. */
+u64 mlx5vf_max_image_size(void)
+{
+	return (u64)max_image_mib * SZ_1M;
+}
 
 static bool mlx5vf_is_cx_vf(struct pci_dev *pdev)
 {

@@ -908,6 +908,7 @@ static int mlx5vf_mlx5_create_dev(struct mlx5vf_mlx5 *fw, u64 identity)
 		},
 		.features = MLX5VF_MIG_FEATURE_STOP_COPY | MLX5VF_MIG_FEATURE_P2P |
 			    MLX5VF_MIG_FEATURE_PRE_COPY,
+		.max_image_size = mlx5vf_max_image_size(),
 	};
 
 	return mlx5vf_core_dev_create(&cfg, &fw->mvdev->mig);

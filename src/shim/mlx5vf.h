@@ -77,6 +77,9 @@ static inline struct mlx5vf_pci_dev *to_mlx5vf(struct vfio_device *vdev)
 	return container_of(vdev, struct mlx5vf_pci_dev, core.vdev);
 }
 
+/* main.c */
+u64 mlx5vf_max_image_size(void);
+
 /* mig.c */
 extern const struct vfio_migration_ops mlx5vf_mig_ops;
 int mlx5vf_device_feature(struct vfio_device *vdev, u32 flags, void __user *arg, size_t argsz);

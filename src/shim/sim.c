@@ -202,6 +202,7 @@ int mlx5vf_sim_init(struct mlx5vf_pci_dev *mvdev)
 		},
 		.features = MLX5VF_MIG_FEATURE_STOP_COPY | MLX5VF_MIG_FEATURE_P2P |
 			    MLX5VF_MIG_FEATURE_PRE_COPY,
+		.max_image_size = mlx5vf_max_image_size(),
 	};
 	int ret;
 

@@ -17,7 +17,8 @@ client=$(command -v mlx5vf-mig) || skip_all "mlx5vf-mig not in the initramfs (mk
 
 # Pass 1: the default 1 MiB simulated state (a stop-copy image is one FW_DATA
 # record). Pass 2: 9 MiB, over the driver's 8 MiB save buffer, so images come
-# in chunks (several FW_DATA records, two buffers in flight). Pass 3: 9 MiB
+# in chunks (several FW_DATA records, two buffers in flight), and a 16 MiB
+# image ceiling (max_image_mib) the hostile suite probes. Pass 3: 9 MiB
 # and a SAVE that takes a second, so readers block and poll waits. A 1-byte
 # write costs ~2 us under TCG and ~40 us under KASAN: pass 1 writes its whole
 # stream a byte at a time, pass 2 only around every edge (cuts_bytewise).
@@ -103,7 +104,8 @@ if check "pass 1: bind $bdf0 and $bdf1 to mlx5vf (sim=1)" bind_vfs; then
 fi
 check "pass 1: unbind both VFs, rmmod mlx5vf" unbind_vfs
 
-if check "pass 2: rebind with sim_state_kib=$big_kib" bind_vfs sim_state_kib=$big_kib; then
+if check "pass 2: rebind with sim_state_kib=$big_kib max_image_mib=16" \
+	bind_vfs sim_state_kib=$big_kib max_image_mib=16; then
 	run_client "pass 2 (chunked images)" --src "$bdf0" --dst "$bdf1" migrate hostile races precopy multifd reinit
 fi
 check "pass 2: unbind both VFs, rmmod mlx5vf" unbind_vfs
