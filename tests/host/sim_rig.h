@@ -85,7 +85,8 @@ struct Side {
 		return c;
 	}
 
-	kstd::Result<void> init(SimConfig cfg, uint64_t max_chunk = SaveFile::kMaxChunkSize)
+	kstd::Result<void> init(SimConfig cfg, uint64_t max_chunk = SaveFile::kMaxChunkSize,
+				Observer *observer = nullptr)
 	{
 		cfg.scheduler = &scheduler;
 		sim = TRY(SimVhca::create(cfg, kstd::AllocCtx::Sleepable));
@@ -95,6 +96,7 @@ struct Side {
 		dc.waiter = &waiter;
 		dc.compat = compat_for(cfg.identity);
 		dc.max_chunk_size = max_chunk;
+		dc.observer = observer;
 		dev = TRY(MigDevice::create(dc));
 		return kstd::ok();
 	}
