@@ -72,6 +72,7 @@ struct mlx5vf_fw_cmd_info {
 	uint64_t duration_ns;  /* SAVE: submission to completion */
 	int32_t err;	       /* 0 or a negative errno */
 	uint32_t status;       /* SAVE: enum mlx5vf_fw_status */
+	uint32_t syndrome;     /* SAVE: the firmware's syndrome of a failure (mlx5), or 0 */
 };
 
 struct mlx5vf_observer_ops {
@@ -106,6 +107,7 @@ struct mlx5vf_mig_counters {
 	int32_t last_error;	     /* last failed firmware command: errno (0: none) */
 	uint32_t last_error_cmd;     /* ... its enum mlx5vf_fw_cmd_kind */
 	uint32_t last_error_status;  /* ... SAVE: enum mlx5vf_fw_status */
+	uint32_t last_error_syndrome; /* ... SAVE: the firmware's syndrome (mlx5), or 0 */
 };
 
 struct mlx5vf_mig_stats {

@@ -132,7 +132,7 @@ private:
 				: result.status == FwStatus::Detached ? -MLX5VF_ENOTCONN
 								      : -MLX5VF_EIO;
 		stats_.fw_cmd_done(FwCmdKind::Save, save_kind_, result.image_size, save_start_, err,
-				   static_cast<uint32_t>(result.status));
+				   static_cast<uint32_t>(result.status), result.syndrome);
 		done->save_done(result);
 	}
 

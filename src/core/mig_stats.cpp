@@ -23,6 +23,7 @@ void MigStats::reset_last()
 	__atomic_store_n(&last_.last_error, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&last_.last_error_cmd, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&last_.last_error_status, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&last_.last_error_syndrome, 0, __ATOMIC_RELAXED);
 }
 
 void MigStats::set_stop_copy_to_end(uint64_t ns)
@@ -32,7 +33,7 @@ void MigStats::set_stop_copy_to_end(uint64_t ns)
 }
 
 void MigStats::fw_cmd_done(FwCmdKind kind, uint32_t op_mod, uint64_t bytes, uint64_t start_ns, int err,
-			   uint32_t status)
+			   uint32_t status, uint32_t syndrome)
 {
 	const uint64_t end = now();
 	const uint64_t ns = end > start_ns ? end - start_ns : 0;
@@ -51,6 +52,7 @@ void MigStats::fw_cmd_done(FwCmdKind kind, uint32_t op_mod, uint64_t bytes, uint
 			__atomic_store_n(&c->last_error, err ? err : -MLX5VF_EIO, __ATOMIC_RELAXED);
 			__atomic_store_n(&c->last_error_cmd, static_cast<uint32_t>(kind), __ATOMIC_RELAXED);
 			__atomic_store_n(&c->last_error_status, status, __ATOMIC_RELAXED);
+			__atomic_store_n(&c->last_error_syndrome, syndrome, __ATOMIC_RELAXED);
 		}
 	}
 	if (!obs_)
@@ -62,6 +64,7 @@ void MigStats::fw_cmd_done(FwCmdKind kind, uint32_t op_mod, uint64_t bytes, uint
 	info.duration_ns = ns;
 	info.err = err;
 	info.status = status;
+	info.syndrome = syndrome;
 	obs_->fw_cmd(info);
 }
 
@@ -87,6 +90,7 @@ void MigStats::copy(MigCounters &to, const MigCounters &from)
 	to.last_error = __atomic_load_n(&from.last_error, __ATOMIC_RELAXED);
 	to.last_error_cmd = __atomic_load_n(&from.last_error_cmd, __ATOMIC_RELAXED);
 	to.last_error_status = __atomic_load_n(&from.last_error_status, __ATOMIC_RELAXED);
+	to.last_error_syndrome = __atomic_load_n(&from.last_error_syndrome, __ATOMIC_RELAXED);
 }
 
 void MigStats::snapshot(MigCounters &last, MigCounters &total) const

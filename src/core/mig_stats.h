@@ -63,7 +63,7 @@ public:
 	// A firmware command finished (any context); err 0: it succeeded.
 	// err: 0 or a negative errno.
 	void fw_cmd_done(FwCmdKind kind, uint32_t op_mod, uint64_t bytes, uint64_t start_ns, int err,
-			 uint32_t status = 0);
+			 uint32_t status = 0, uint32_t syndrome = 0);
 	template <typename T>
 	void fw_cmd_done(FwCmdKind kind, uint32_t op_mod, uint64_t bytes, uint64_t start_ns,
 			 const kstd::Result<T> &r)

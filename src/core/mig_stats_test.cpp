@@ -278,13 +278,18 @@ TEST(MigStats, AFailedSaveIsTheLastErrorAndItsEventSaysSo)
 	EXPECT_EQ(s.last_error, -MLX5VF_EIO);
 	EXPECT_EQ(s.last_error_cmd, static_cast<uint32_t>(MLX5VF_FW_CMD_SAVE));
 	EXPECT_EQ(s.last_error_status, static_cast<uint32_t>(MLX5VF_FW_STATUS_FAILED));
+	EXPECT_EQ(s.last_error_syndrome, kSimSaveSyndrome);
 	EXPECT_EQ(total_of(*p.src.dev).last_error, -MLX5VF_EIO);
 	ASSERT_FALSE(p.src_obs.cmds.empty());
 	EXPECT_EQ(p.src_obs.cmd_count(FwCmdKind::Save), 1u);
+	EXPECT_EQ(p.src_obs.cmds.back().kind, static_cast<uint32_t>(MLX5VF_FW_CMD_SAVE));
+	EXPECT_EQ(p.src_obs.cmds.back().syndrome, kSimSaveSyndrome);
+	EXPECT_EQ(p.src_obs.cmds.back().err, -MLX5VF_EIO);
 	// The next migration starts with a clean slate; the total remembers.
 	ASSERT_TRUE(p.src.go(S::Stop).is_ok());
 	ASSERT_TRUE(p.src.go(S::StopCopy).is_ok());
 	EXPECT_EQ(last_of(*p.src.dev).last_error, 0);
+	EXPECT_EQ(last_of(*p.src.dev).last_error_syndrome, 0u);
 	EXPECT_EQ(total_of(*p.src.dev).last_error, -MLX5VF_EIO);
 }
 

@@ -121,6 +121,8 @@ static int mlx5vf_debugfs_stats_show(struct seq_file *m, void *unused)
 		   mlx5vf_fw_cmd_name(&st.total));
 	seq_printf(m, "%-20s %20u %20u\n", "last_error_status", st.last.last_error_status,
 		   st.total.last_error_status);
+	seq_printf(m, "%-20s %#20x %#20x\n", "last_error_syndrome", st.last.last_error_syndrome,
+		   st.total.last_error_syndrome);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(mlx5vf_debugfs_stats);

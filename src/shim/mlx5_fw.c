@@ -531,6 +531,8 @@ static void mlx5vf_mlx5_save_done(int status, struct mlx5_async_work *work)
 	} else {
 		res.status = MLX5VF_FW_STATUS_FAILED;
 	}
+	if (status == -EREMOTEIO)
+		res.syndrome = mlx5vf_cmd_save_syndrome(fw->save_out);
 	if (status)
 		mlx5vf_mlx5_report_save_error(fw, status);
 

@@ -44,29 +44,31 @@ TRACE_EVENT(mlx5vf_arc,
 
 TRACE_EVENT(mlx5vf_fw_cmd,
 	    TP_PROTO(const char *dev, u32 kind, u32 op_mod, u64 bytes, u64 duration_ns, int err,
-		     u32 status),
-	    TP_ARGS(dev, kind, op_mod, bytes, duration_ns, err, status),
+		     u32 status, u32 syndrome),
+	    TP_ARGS(dev, kind, op_mod, bytes, duration_ns, err, status, syndrome),
 	    TP_STRUCT__entry(__array(char, dev, MLX5VF_TRACE_DEV_LEN)
 			     __field(u32, kind)
 			     __field(u32, op_mod)
 			     __field(u64, bytes)
 			     __field(u64, duration_ns)
 			     __field(int, err)
-			     __field(u32, status)),
+			     __field(u32, status)
+			     __field(u32, syndrome)),
 	    TP_fast_assign(strscpy(__entry->dev, dev, MLX5VF_TRACE_DEV_LEN);
 			   __entry->kind = kind;
 			   __entry->op_mod = op_mod;
 			   __entry->bytes = bytes;
 			   __entry->duration_ns = duration_ns;
 			   __entry->err = err;
-			   __entry->status = status;),
-	    TP_printk("%s %s op_mod=%u bytes=%llu duration_ns=%llu err=%d status=%u",
+			   __entry->status = status;
+			   __entry->syndrome = syndrome;),
+	    TP_printk("%s %s op_mod=%u bytes=%llu duration_ns=%llu err=%d status=%u syndrome=%#x",
 		      __entry->dev,
 		      __print_symbolic(__entry->kind, { 0, "QUERY" }, { 1, "SUSPEND" },
 				       { 2, "RESUME" }, { 3, "SAVE" }, { 4, "LOAD" },
 				       { 5, "TRACK_START" }, { 6, "TRACK_REPORT" }),
 		      __entry->op_mod, __entry->bytes, __entry->duration_ns, __entry->err,
-		      __entry->status)
+		      __entry->status, __entry->syndrome)
 );
 
 TRACE_EVENT(mlx5vf_record,

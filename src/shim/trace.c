@@ -30,7 +30,7 @@ static void mlx5vf_obs_fw_cmd(void *ctx, const struct mlx5vf_fw_cmd_info *info)
 	struct mlx5vf_pci_dev *mvdev = ctx;
 
 	trace_mlx5vf_fw_cmd(pci_name(mvdev->core.pdev), info->kind, info->op_mod, info->bytes,
-			    info->duration_ns, info->err, info->status);
+			    info->duration_ns, info->err, info->status, info->syndrome);
 }
 
 static void mlx5vf_obs_record(void *ctx, bool save, u32 tag, u64 length)
