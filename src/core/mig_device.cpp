@@ -183,6 +183,7 @@ void MigDevice::close_save_file(bool fw_cleanup)
 	// and the file's own pin keeps it alive.
 	if (wait_idle().is_error() && saving_->save_in_flight()) {
 		mlx5vf_shim_log(MLX5VF_LOG_ERR, "saving file detached with a save in flight");
+		saving_->forget_stats();
 		saving_ = nullptr;
 		return;
 	}

@@ -100,6 +100,9 @@ public:
 	// Detach from the device: frees every buffer (no save may be in flight);
 	// later reads fail with Err::NoDev. Idempotent.
 	void close();
+	// Detached without close() (a save still in flight): count nothing more
+	// in the device's statistics, which may go before this file.
+	void forget_stats() { stats_ = nullptr; }
 
 	// Lock-free views for poll/wait queues in the shim.
 	bool readable() const;
