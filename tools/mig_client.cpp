@@ -8,7 +8,8 @@
 //   mlx5vf-mig --src BDF [--dst BDF] [SUITE...]
 //   suites: flags arcs migrate hostile races precopy multifd dirty (= all, the
 //           default),
-//           slow (needs the module loaded with sim_latency_us >= 200000)
+//           slow (needs the module loaded with sim_latency_us >= 200000),
+//           stats (one live migration against debugfs "statistics")
 #include "dirty_suite.h"
 #include "mig_util.h"
 #include "vfio_uapi.h"
@@ -597,8 +598,11 @@ void check_load(Device &dst, const Saved &s, const std::vector<size_t> &cuts, co
 // Precopy the QEMU way: PRE_COPY, drain initial and some dirty data, then
 // PRE_COPY_P2P -> STOP_COPY and read to EOF. Every byte read goes to sink.
 template <typename Sink>
-bool precopy_save(Device &d, unsigned rounds, Sink sink, uint64_t *checksum, std::string *why)
+// precopy_bytes (if given): what was read before the arc to STOP_COPY.
+bool precopy_save(Device &d, unsigned rounds, Sink sink, uint64_t *checksum, std::string *why,
+		  size_t *precopy_bytes = nullptr)
 {
+	size_t pre = 0;
 	if (!to_running(d)) {
 		*why = "cannot reach RUNNING";
 		return false;
@@ -624,6 +628,7 @@ bool precopy_save(Device &d, unsigned rounds, Sink sink, uint64_t *checksum, std
 				*why = strf("precopy read: %s", n ? errname(-n).c_str() : "EOF");
 				return false;
 			}
+			pre += n;
 			if (!sink(buf.data(), n)) {
 				*why = "destination refused precopy data";
 				return false;
@@ -640,6 +645,8 @@ bool precopy_save(Device &d, unsigned rounds, Sink sink, uint64_t *checksum, std
 		*why = "PRE_COPY_P2P -> STOP_COPY: " + errname(err);
 		return false;
 	}
+	if (precopy_bytes)
+		*precopy_bytes = pre;
 	*checksum = d.debugfs_hex("saved_checksum");
 	for (;;) {
 		const long n = read_once(fd, buf.data(), buf.size());
@@ -763,6 +770,101 @@ void suite_migrate(Ctx &c)
 	if (ok)
 		check_load(src, s3, cuts_odd(s3.stream.size()),
 			   "migrate: reverse direction, odd-sized writes");
+}
+
+// ---------------------------------------------------------------- stats
+
+// stat_is DEV FIELD WANT: the field's "last" column is want, total at least.
+void check_stat(const Device &d, const char *field, uint64_t want)
+{
+	uint64_t last = 0, total = 0;
+	const bool have = d.stat(field, &last, &total);
+	tap.check(have && last == want && total >= last, "stats: %s %s = %llu (want %llu), total %llu",
+		  d.bdf().c_str(), field, static_cast<unsigned long long>(last),
+		  static_cast<unsigned long long>(want), static_cast<unsigned long long>(total));
+}
+
+// One live precopy migration; the driver's debugfs statistics must count
+// exactly the bytes, records and chunks this client moved. Its "# stats:"
+// line is for tests/vm/09-trace.t, which checks the trace against it.
+void suite_stats(Ctx &c)
+{
+	Device &src = *c.src;
+	Device &dst = *c.dst;
+	if (&src == &dst) {
+		tap.skip("one VF only", "stats: live precopy migration between two VFs");
+		return;
+	}
+	std::string why;
+	bool ok = to_running(src) && to_running(dst);
+	int rfd = -1;
+	const int err = ok ? dst.set_state(kResuming, &rfd) : EIO;
+	Fd r(rfd);
+	Bytes stream;
+	size_t pre = 0;
+	uint64_t checksum = 0;
+	int werr = 0;
+	if (!err)
+		ok = precopy_save(
+			src, 3,
+			[&](const uint8_t *p, size_t n) {
+				stream.insert(stream.end(), p, p + n);
+				werr = write_cuts(rfd, p, n, {});
+				return werr == 0;
+			},
+			&checksum, &why, &pre);
+	int nfd;
+	const int stop = !err && ok ? dst.set_state(kStop, &nfd) : -1;
+	r.reset();
+	const uint64_t loaded = dst.debugfs_hex("loaded_checksum");
+	std::vector<Record> recs;
+	std::string pwhy;
+	const bool parsed = ok && parse_stream(stream, &recs, &pwhy);
+	tap.check(!err && ok && !stop && parsed && loaded == checksum,
+		  "stats: live precopy %s -> %s, %zu bytes (%zu in precopy): %s%s", src.bdf().c_str(),
+		  dst.bdf().c_str(), stream.size(), pre,
+		  err  ? errname(err).c_str()
+		  : ok ? "ok"
+		       : why.c_str(),
+		  parsed ? "" : (", " + pwhy).c_str());
+	if (err || !ok || stop || !parsed)
+		return;
+	size_t fw_data = 0;
+	uint64_t fw_bytes = 0;
+	for (const Record &rec : recs) {
+		if (rec.tag == kTagFwData) {
+			fw_data++;
+			fw_bytes += rec.size;
+		}
+	}
+	printf("# stats: src=%s dst=%s precopy_read=%zu stop_copy_read=%zu written=%zu records=%zu "
+	       "fw_data=%zu fw_data_bytes=%llu\n",
+	       src.bdf().c_str(), dst.bdf().c_str(), pre, stream.size() - pre, stream.size(), recs.size(),
+	       fw_data, static_cast<unsigned long long>(fw_bytes));
+	fflush(stdout);
+
+	check_stat(src, "migrations", 1);
+	check_stat(src, "precopy_bytes", pre);
+	check_stat(src, "stop_copy_bytes", stream.size() - pre);
+	check_stat(src, "resume_bytes", 0);
+	check_stat(src, "records_written", recs.size());
+	check_stat(src, "save_chunks", fw_data);
+	check_stat(dst, "migrations", 1);
+	check_stat(dst, "resume_bytes", stream.size());
+	check_stat(dst, "records_read", recs.size());
+	check_stat(dst, "load_chunks", fw_data);
+	check_stat(dst, "precopy_bytes", 0);
+	uint64_t rounds = 0, total = 0, to_end = 0, save_ns = 0;
+	src.stat("precopy_rounds", &rounds, &total);
+	src.stat("stop_copy_to_end_ns", &to_end, &total);
+	src.stat("save_ns", &save_ns, &total);
+	// The function dirties pages all the time: each of the three rounds
+	// that found the stream drained started an incremental SAVE.
+	tap.check(rounds >= 1 && rounds <= 3 && to_end > 0 && save_ns > 0,
+		  "stats: %s precopy_rounds %llu (1..3), stop_copy_to_end_ns %llu, save_ns %llu",
+		  src.bdf().c_str(), static_cast<unsigned long long>(rounds),
+		  static_cast<unsigned long long>(to_end), static_cast<unsigned long long>(save_ns));
+	to_running(src);
 }
 
 // ---------------------------------------------------------------- (d) hostile
@@ -2006,7 +2108,7 @@ void on_signal(int) {}
 int usage()
 {
 	fprintf(stderr, "usage: mlx5vf-mig --src BDF [--dst BDF] [--stall SECS] "
-			"[flags|arcs|migrate|hostile|races|precopy|multifd|reinit|dirty|slow|all]...\n"
+			"[flags|arcs|migrate|hostile|races|precopy|multifd|reinit|dirty|slow|stats|all]...\n"
 			"       mlx5vf-mig --stall SECS --selftest hang|slow\n");
 	return 2;
 }
@@ -2109,6 +2211,8 @@ int main(int argc, char **argv)
 			suite_arcs(c);
 		else if (s == "migrate")
 			suite_migrate(c);
+		else if (s == "stats")
+			suite_stats(c);
 		else if (s == "hostile")
 			suite_hostile(c);
 		else if (s == "races")

@@ -369,6 +369,27 @@ uint64_t Device::debugfs_hex(const char *field) const
 	return strtoull(v.c_str(), nullptr, 16);
 }
 
+bool Device::stat(const char *field, uint64_t *last, uint64_t *total) const
+{
+	const std::string text = read_text("/sys/kernel/debug/mlx5vf/" + bdf_ + "/statistics");
+	size_t pos = 0;
+	while (pos < text.size()) {
+		size_t nl = text.find('\n', pos);
+		if (nl == std::string::npos)
+			nl = text.size();
+		char name[32];
+		unsigned long long l, t;
+		if (sscanf(text.substr(pos, nl - pos).c_str(), "%31s %llu %llu", name, &l, &t) == 3 &&
+		    strcmp(name, field) == 0) {
+			*last = l;
+			*total = t;
+			return true;
+		}
+		pos = nl + 1;
+	}
+	return false;
+}
+
 // ---------------------------------------------------------------- data_fd I/O
 
 long read_once(int fd, void *buf, size_t len)

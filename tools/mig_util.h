@@ -103,6 +103,9 @@ public:
 	// Writes text to the control file mlx5vf/<bdf>/<file> ("inject", "reconfigure"...).
 	bool debugfs_write(const char *file, const std::string &text) const;
 	uint64_t debugfs_hex(const char *field) const;
+	// debugfs mlx5vf/<bdf>/statistics, one field's "last" and "total"
+	// columns; false if absent.
+	bool stat(const char *field, uint64_t *last, uint64_t *total) const;
 
 private:
 	std::string bdf_;

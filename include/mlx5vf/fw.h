@@ -131,6 +131,7 @@ struct mlx5vf_fw_save_result {
 	unsigned int status;	    /* enum mlx5vf_fw_status */
 	unsigned int image_size;    /* bytes written from the buffer's start */
 	unsigned int next_required; /* chunk mode: nonzero while the image goes on */
+	unsigned int syndrome;	    /* a failed command's firmware syndrome, or 0 */
 };
 
 struct mlx5vf_fw_track_caps {

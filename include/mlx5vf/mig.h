@@ -48,6 +48,73 @@ struct mlx5vf_dev_ops {
 	int (*wait_save_idle)(void *ctx, struct mlx5vf_save_file *file);
 };
 
+/*
+ * Firmware commands as the observer sees them (enum mlx5vf_fw_cmd_kind) and
+ * what the core tells its observer as it happens. The shim implements these
+ * as tracepoints; every callback may be called with the state mutex held,
+ * and fw_cmd also from a SAVE's completion context (atomic), so none may
+ * sleep. now_ns is the core's only clock (monotonic nanoseconds).
+ */
+enum mlx5vf_fw_cmd_kind {
+	MLX5VF_FW_CMD_QUERY = 0,
+	MLX5VF_FW_CMD_SUSPEND = 1,
+	MLX5VF_FW_CMD_RESUME = 2,
+	MLX5VF_FW_CMD_SAVE = 3,
+	MLX5VF_FW_CMD_LOAD = 4,
+	MLX5VF_FW_CMD_TRACK_START = 5,
+	MLX5VF_FW_CMD_TRACK_REPORT = 6,
+};
+
+struct mlx5vf_fw_cmd_info {
+	uint32_t kind;	       /* enum mlx5vf_fw_cmd_kind */
+	uint32_t op_mod;       /* SUSPEND/RESUME op_mod, SAVE kind, QUERY flags */
+	uint64_t bytes;	       /* SAVE: image bytes written; LOAD: bytes loaded; QUERY: size */
+	uint64_t duration_ns;  /* SAVE: submission to completion */
+	int32_t err;	       /* 0 or a negative errno */
+	uint32_t status;       /* SAVE: enum mlx5vf_fw_status */
+	uint32_t syndrome;     /* SAVE: the firmware's syndrome of a failure (mlx5), or 0 */
+};
+
+struct mlx5vf_observer_ops {
+	uint64_t (*now_ns)(void *ctx);
+	/* One single arc of the state machine (a set_state walks several). */
+	void (*arc)(void *ctx, uint32_t from, uint32_t to, uint64_t duration_ns, int err);
+	void (*fw_cmd)(void *ctx, const struct mlx5vf_fw_cmd_info *info);
+	/* A stream record queued for the reader (save) or parsed (resume). */
+	void (*record)(void *ctx, bool save, uint32_t tag, uint64_t length);
+};
+
+/*
+ * Migration statistics, owned by the core. Bytes are data_fd bytes
+ * (headers included). A migration starts when the device leaves RUNNING,
+ * or when a second data_fd opens without RUNNING in between; "last" then
+ * starts from zero. "total" counts since the device was created (bind).
+ */
+struct mlx5vf_mig_counters {
+	uint64_t migrations;	     /* saving or resuming files opened */
+	uint64_t precopy_bytes;	     /* read in PRE_COPY / PRE_COPY_P2P */
+	uint64_t stop_copy_bytes;    /* read after the arc to STOP_COPY */
+	uint64_t resume_bytes;	     /* written to the resuming data_fd */
+	uint64_t precopy_rounds;     /* incremental SAVEs started by PRECOPY_INFO */
+	uint64_t save_chunks;	     /* FW_DATA records queued (one per SAVE with data) */
+	uint64_t load_chunks;	     /* LOAD commands issued */
+	uint64_t records_written;    /* save side, every record type */
+	uint64_t records_read;	     /* resume side, every record type */
+	uint64_t suspend_ns;	     /* time in SUSPEND_VHCA commands */
+	uint64_t save_ns;	     /* SAVE submission to completion */
+	uint64_t load_ns;	     /* time in LOAD_VHCA_STATE commands */
+	uint64_t stop_copy_to_end_ns; /* STOP_COPY arc to the stream's end being read */
+	int32_t last_error;	     /* last failed firmware command: errno (0: none) */
+	uint32_t last_error_cmd;     /* ... its enum mlx5vf_fw_cmd_kind */
+	uint32_t last_error_status;  /* ... SAVE: enum mlx5vf_fw_status */
+	uint32_t last_error_syndrome; /* ... SAVE: the firmware's syndrome (mlx5), or 0 */
+};
+
+struct mlx5vf_mig_stats {
+	struct mlx5vf_mig_counters last;  /* the current or last migration */
+	struct mlx5vf_mig_counters total; /* since bind */
+};
+
 struct mlx5vf_dev_config {
 	struct mlx5vf_sim *sim; /* firmware backend: a simulated VF */
 	/* ... or one in the shim (include/mlx5vf/fw.h); exactly one of sim, fw_ops */
@@ -64,6 +131,8 @@ struct mlx5vf_dev_config {
 	 * (4 GiB - 1, a LOAD's 32-bit size).
 	 */
 	uint64_t max_image_size;
+	const struct mlx5vf_observer_ops *obs; /* NULL: no clock, no events */
+	void *obs_ctx;
 };
 
 int mlx5vf_core_dev_create(const struct mlx5vf_dev_config *cfg, struct mlx5vf_dev **out);
@@ -86,6 +155,8 @@ int mlx5vf_core_dev_precopy_info(struct mlx5vf_dev *dev, struct mlx5vf_save_file
 				 uint32_t *flags, uint64_t *initial, uint64_t *dirty);
 long mlx5vf_core_dev_resume_write(struct mlx5vf_dev *dev, struct mlx5vf_resume_file *file,
 				  struct mlx5vf_user_io *io, size_t len);
+/* Under the state mutex. */
+void mlx5vf_core_dev_stats(const struct mlx5vf_dev *dev, struct mlx5vf_mig_stats *st);
 void mlx5vf_core_dev_reset(struct mlx5vf_dev *dev);
 void mlx5vf_core_dev_close_files(struct mlx5vf_dev *dev);
 void mlx5vf_core_dev_detach(struct mlx5vf_dev *dev);

@@ -57,6 +57,29 @@ public:
 	}
 };
 
+class CObserver final : public Observer {
+public:
+	const mlx5vf_observer_ops *ops = nullptr;
+	void *ctx = nullptr;
+	uint64_t now_ns() override { return ops->now_ns ? ops->now_ns(ctx) : 0; }
+	void arc(MigState from, MigState to, uint64_t duration_ns, int err) override
+	{
+		if (ops->arc)
+			ops->arc(ctx, static_cast<uint32_t>(from), static_cast<uint32_t>(to), duration_ns,
+				 err);
+	}
+	void fw_cmd(const mlx5vf_fw_cmd_info &info) override
+	{
+		if (ops->fw_cmd)
+			ops->fw_cmd(ctx, &info);
+	}
+	void record(bool save, uint32_t tag, uint64_t length) override
+	{
+		if (ops->record)
+			ops->record(ctx, save, tag, length);
+	}
+};
+
 int to_rc(const kstd::Result<void> &r)
 {
 	return r.is_ok() ? 0 : kstd::to_errno(r.error());
@@ -91,6 +114,7 @@ struct mlx5vf_sim {
 
 struct mlx5vf_dev {
 	CWaiter waiter;
+	CObserver observer;
 	kstd::Owned<ShimFirmware> shim_fw; // before dev: destroyed after it
 	kstd::Owned<MigDevice> dev;
 };
@@ -195,6 +219,11 @@ extern "C" int mlx5vf_core_dev_create(const mlx5vf_dev_config *cfg, mlx5vf_dev *
 		dc.fw = cfg->sim->sim.get();
 	}
 	dc.waiter = &h.waiter;
+	if (cfg->obs) {
+		h.observer.ops = cfg->obs;
+		h.observer.ctx = cfg->obs_ctx;
+		dc.observer = &h.observer;
+	}
 	dc.compat = compat_of(cfg->compat);
 	dc.features = cfg->features;
 	if (cfg->max_chunk_size)
@@ -233,6 +262,11 @@ extern "C" int mlx5vf_core_dev_set_state(mlx5vf_dev *dev, uint32_t target, void 
 	*save = reinterpret_cast<mlx5vf_save_file *>(opened.value().save);
 	*resume = reinterpret_cast<mlx5vf_resume_file *>(opened.value().resume);
 	return 0;
+}
+
+extern "C" void mlx5vf_core_dev_stats(const mlx5vf_dev *dev, mlx5vf_mig_stats *st)
+{
+	dev->dev->stats().snapshot(st->last, st->total);
 }
 
 extern "C" int mlx5vf_core_dev_data_size(mlx5vf_dev *dev, uint64_t *size)

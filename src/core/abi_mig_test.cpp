@@ -42,6 +42,8 @@ struct CSide {
 	mlx5vf_resume_file *resume = nullptr;
 	uint64_t configured = 0; // set before init()
 	bool mig_state_cap = false;
+	const mlx5vf_observer_ops *obs = nullptr; // set before init()
+	void *obs_ctx = nullptr;
 
 	void init(uint64_t identity, uint64_t seed)
 	{
@@ -59,6 +61,8 @@ struct CSide {
 		dc.sim = sim;
 		dc.ops = &kOps;
 		dc.ops_ctx = &pending;
+		dc.obs = obs;
+		dc.obs_ctx = obs_ctx;
 		dc.compat = {0x15b3, 0x101e, 1, identity};
 		dc.features =
 			MLX5VF_MIG_FEATURE_STOP_COPY | MLX5VF_MIG_FEATURE_P2P | MLX5VF_MIG_FEATURE_PRE_COPY;
@@ -209,6 +213,90 @@ TEST(AbiMig, ReconfigureReportsReinitOnlyWithV2)
 		ASSERT_EQ(0, dst.go(MLX5VF_MIG_RUNNING));
 		EXPECT_EQ(mlx5vf_core_sim_checksum(src.sim), mlx5vf_core_sim_checksum(dst.sim));
 	}
+}
+
+// The observer as the shim implements it: a C clock and C event callbacks.
+struct Events {
+	uint64_t clock = 0;
+	std::vector<std::pair<uint32_t, uint32_t>> arcs;
+	std::vector<mlx5vf_fw_cmd_info> cmds;
+	uint64_t records = 0, record_bytes = 0;
+};
+
+uint64_t ev_now(void *ctx)
+{
+	return static_cast<Events *>(ctx)->clock += 500;
+}
+
+void ev_arc(void *ctx, uint32_t from, uint32_t to, uint64_t duration_ns, int err)
+{
+	EXPECT_EQ(0, err);
+	EXPECT_GE(duration_ns, 500u);
+	static_cast<Events *>(ctx)->arcs.emplace_back(from, to);
+}
+
+void ev_fw_cmd(void *ctx, const mlx5vf_fw_cmd_info *info)
+{
+	static_cast<Events *>(ctx)->cmds.push_back(*info);
+}
+
+void ev_record(void *ctx, bool, uint32_t, uint64_t length)
+{
+	auto *e = static_cast<Events *>(ctx);
+	e->records++;
+	e->record_bytes += length + 16;
+}
+
+const mlx5vf_observer_ops kObs = {.now_ns = ev_now, .arc = ev_arc, .fw_cmd = ev_fw_cmd, .record = ev_record};
+
+TEST(AbiMig, ObserverAndStatisticsThroughTheCAbi)
+{
+	Events se, de;
+	CSide src, dst;
+	src.obs = dst.obs = &kObs;
+	src.obs_ctx = &se;
+	dst.obs_ctx = &de;
+	src.init(3, 1);
+	dst.init(3, 2);
+	ASSERT_EQ(0, src.go(MLX5VF_MIG_STOP_COPY));
+	std::vector<uint8_t> stream;
+	EXPECT_EQ(0, read_to_eof(src, stream));
+	ASSERT_EQ(0, dst.go(MLX5VF_MIG_RESUMING));
+	VecIo v = c_user_io::over(stream);
+	EXPECT_EQ(static_cast<long>(stream.size()),
+		  mlx5vf_core_dev_resume_write(dst.dev, dst.resume, &v.io, stream.size()));
+	ASSERT_EQ(0, dst.go(MLX5VF_MIG_STOP));
+
+	const std::vector<std::pair<uint32_t, uint32_t>> want = {{MLX5VF_MIG_RUNNING, MLX5VF_MIG_RUNNING_P2P},
+								 {MLX5VF_MIG_RUNNING_P2P, MLX5VF_MIG_STOP},
+								 {MLX5VF_MIG_STOP, MLX5VF_MIG_STOP_COPY}};
+	EXPECT_EQ(want, se.arcs);
+	// Every stream byte is in a record the observer saw, on both sides.
+	EXPECT_EQ(stream.size(), se.record_bytes);
+	EXPECT_EQ(stream.size(), de.record_bytes);
+	EXPECT_EQ(se.records, de.records);
+
+	mlx5vf_mig_stats st = {};
+	mlx5vf_core_dev_stats(src.dev, &st);
+	EXPECT_EQ(stream.size(), st.last.stop_copy_bytes);
+	EXPECT_EQ(0u, st.last.precopy_bytes);
+	EXPECT_EQ(se.records, st.last.records_written);
+	EXPECT_EQ(1u, st.total.migrations);
+	EXPECT_EQ(1000u, st.last.suspend_ns); // two SUSPENDs, 500 ns each on this clock
+	uint64_t saves = 0, save_bytes = 0;
+	for (const auto &c : se.cmds) {
+		if (c.kind == MLX5VF_FW_CMD_SAVE) {
+			saves++;
+			save_bytes += c.bytes;
+		}
+	}
+	EXPECT_EQ(saves, st.last.save_chunks);
+	EXPECT_GT(save_bytes, 0u);
+	mlx5vf_core_dev_stats(dst.dev, &st);
+	EXPECT_EQ(stream.size(), st.last.resume_bytes);
+	EXPECT_EQ(de.records, st.last.records_read);
+	EXPECT_EQ(saves, st.last.load_chunks);
+	EXPECT_GT(st.last.load_ns, 0u);
 }
 
 } // namespace

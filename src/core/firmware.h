@@ -75,6 +75,7 @@ struct SaveResult {
 	FwStatus status = FwStatus::Ok;
 	uint32_t image_size = 0;    // bytes written into the buffer (actual_image_size)
 	uint32_t next_required = 0; // chunk mode: nonzero while more chunks of this image remain
+	uint32_t syndrome = 0;	    // a failed SAVE's firmware syndrome (mlx5), or 0
 };
 
 // Receives save completions. May be called in atomic context: no sleeping,

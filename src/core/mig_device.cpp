@@ -46,8 +46,9 @@ const ArcPlan *arc_plan(MigState from, MigState to)
 }
 
 MigDevice::MigDevice(const Config &cfg)
-    : gate_(*cfg.fw), tracker_(gate_), waiter_(*cfg.waiter), compat_(cfg.compat), features_(cfg.features),
-      max_chunk_size_(cfg.max_chunk_size), resume_limits_(cfg.resume_limits)
+    : stats_(cfg.observer), gate_(*cfg.fw, stats_), tracker_(gate_), waiter_(*cfg.waiter),
+      compat_(cfg.compat), features_(cfg.features), max_chunk_size_(cfg.max_chunk_size),
+      resume_limits_(cfg.resume_limits)
 {
 }
 
@@ -75,20 +76,40 @@ kstd::Result<MigDevice::Opened> MigDevice::set_state(MigState target, void *file
 			mlx5vf_shim_warn("path-finder chose an arc without a plan");
 			return kstd::Err::Invalid;
 		}
+		if (state_ == MigState::Running) {
+			// Leaving RUNNING starts a migration (its suspensions count).
+			stats_.reset_last();
+			migration_has_file_ = false;
+		}
+		const uint64_t start = stats_.now();
+		kstd::Result<void> r = kstd::ok();
 		for (ArcStep step : plan->steps) {
 			if (step == ArcStep::End)
 				break;
-			auto r = run_step(step, file_owner, opened);
-			if (r.is_error()) {
-				// Opening a file is always an arc's last step, so a
-				// failing arc never leaves a new file behind.
-				close_files();
-				return r.error();
-			}
+			r = run_step(step, file_owner, opened);
+			if (r.is_error())
+				break;
+		}
+		stats_.arc(state_, next, start, r);
+		if (r.is_error()) {
+			// Opening a file is always an arc's last step, so a
+			// failing arc never leaves a new file behind.
+			close_files();
+			return r.error();
 		}
 		state_ = next;
 	}
 	return opened;
+}
+
+// A data_fd opens: a migration's, or the next one's if this one had its file
+// already (STOP -> STOP_COPY -> STOP -> STOP_COPY never passes RUNNING).
+void MigDevice::file_opened()
+{
+	if (migration_has_file_)
+		stats_.reset_last();
+	migration_has_file_ = true;
+	stats_.add(&MigCounters::migrations, 1);
 }
 
 kstd::Result<void> MigDevice::wait_idle()
@@ -117,6 +138,8 @@ kstd::Result<void> MigDevice::run_step(ArcStep step, void *file_owner, Opened &o
 			step == ArcStep::OpenPrecopyFile ? SaveFile::Mode::PreCopy : SaveFile::Mode::StopCopy;
 		cfg.owner = file_owner;
 		cfg.max_chunk_size = max_chunk_size_;
+		cfg.stats = &stats_;
+		file_opened();
 		auto file = TRY(SaveFile::create(cfg));
 		saving_ = opened.save = file.release();
 		return kstd::ok();
@@ -128,7 +151,8 @@ kstd::Result<void> MigDevice::run_step(ArcStep step, void *file_owner, Opened &o
 	case ArcStep::CloseSaveFile: close_save_file(true); return kstd::ok();
 	case ArcStep::OpenResumeFile: {
 		close_resume_file();
-		auto file = TRY(ResumeFile::create(gate_, compat_, resume_limits_));
+		file_opened();
+		auto file = TRY(ResumeFile::create(gate_, compat_, resume_limits_, &stats_));
 		resuming_ = opened.resume = file.release();
 		return kstd::ok();
 	}
@@ -160,6 +184,7 @@ void MigDevice::close_save_file(bool fw_cleanup)
 	// and the file's own pin keeps it alive.
 	if (wait_idle().is_error() && saving_->save_in_flight()) {
 		mlx5vf_shim_log(MLX5VF_LOG_ERR, "saving file detached with a save in flight");
+		saving_->forget_stats();
 		saving_ = nullptr;
 		return;
 	}

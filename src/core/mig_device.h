@@ -15,6 +15,7 @@
 #include "dirty_tracker.h"
 #include "fw_gate.h"
 #include "mig_state.h"
+#include "mig_stats.h"
 #include "resume_file.h"
 #include "save_file.h"
 
@@ -64,7 +65,8 @@ public:
 		stream::CompatInfo compat;
 		uint32_t features = kMigStopCopy | kMigP2p | kMigPreCopy;
 		uint64_t max_chunk_size = SaveFile::kMaxChunkSize;
-		ResumeLimits resume_limits; // for every resuming file
+		ResumeLimits resume_limits;   // for every resuming file
+		Observer *observer = nullptr; // clock and events; none: times are 0
 	};
 
 	static kstd::Result<kstd::Owned<MigDevice>> create(const Config &cfg);
@@ -115,6 +117,9 @@ public:
 	DirtyTracker &tracker() { return tracker_; }
 	const DirtyTracker &tracker() const { return tracker_; }
 
+	// Migration statistics (mig_stats.h).
+	const MigStats &stats() const { return stats_; }
+
 	SaveFile *saving() const { return saving_; }
 	ResumeFile *resuming() const { return resuming_; }
 
@@ -123,9 +128,11 @@ private:
 	explicit MigDevice(const Config &cfg);
 	kstd::Result<void> run_step(ArcStep step, void *file_owner, Opened &opened);
 	kstd::Result<void> wait_idle();
+	void file_opened();
 	void close_save_file(bool fw_cleanup);
 	void close_resume_file();
 
+	MigStats stats_; // before gate_, which reports to it
 	FirmwareGate gate_;
 	DirtyTracker tracker_; // over gate_
 	SaveWaiter &waiter_;
@@ -134,8 +141,9 @@ private:
 	const uint64_t max_chunk_size_;
 	const ResumeLimits resume_limits_;
 	MigState state_ = MigState::Running;
-	SaveFile *saving_ = nullptr;	 // attached saving file (owned by the shim)
-	ResumeFile *resuming_ = nullptr; // attached resuming file (owned by the shim)
+	SaveFile *saving_ = nullptr;	  // attached saving file (owned by the shim)
+	ResumeFile *resuming_ = nullptr;  // attached resuming file (owned by the shim)
+	bool migration_has_file_ = false; // since RUNNING was left (stats_'s "last")
 };
 
 } // namespace mlx5vf

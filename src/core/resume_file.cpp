@@ -34,7 +34,7 @@ uint64_t prealloc_limit_for(const StateSize &own, bool chunk_mode, const ResumeL
 } // namespace
 
 kstd::Result<kstd::Owned<ResumeFile>> ResumeFile::create(Firmware &fw, const stream::CompatInfo &local,
-							 const ResumeLimits &limits)
+							 const ResumeLimits &limits, MigStats *stats)
 {
 	const bool chunk = fw.caps().chunk_mode;
 	const StateSize own = TRY(fw.query_state({.incremental = false, .chunk = chunk}));
@@ -42,7 +42,7 @@ kstd::Result<kstd::Owned<ResumeFile>> ResumeFile::create(Firmware &fw, const str
 	if (!mem)
 		return kstd::Err::NoMem;
 	return kstd::Owned<ResumeFile>(new (kstd::PlacementTag{}, mem) ResumeFile(
-		fw, local, load_limit_for(limits), prealloc_limit_for(own, chunk, limits)));
+		fw, local, load_limit_for(limits), prealloc_limit_for(own, chunk, limits), stats));
 }
 
 ResumeFile::~ResumeFile()
@@ -56,6 +56,13 @@ void ResumeFile::close()
 		fw_.free_buffer(image_);
 	image_ = nullptr;
 	closed_ = true;
+	stats_ = nullptr;
+}
+
+void ResumeFile::on_record(const stream::RecordHeader &header)
+{
+	if (stats_)
+		stats_->record(false, static_cast<uint32_t>(header.tag), header.record_size);
 }
 
 kstd::Result<void> ResumeFile::ensure_buffer(uint64_t size)
@@ -151,6 +158,18 @@ kstd::Result<size_t> ResumeFile::write(UserIo &user, size_t len)
 	if (closed_)
 		return kstd::Err::NoDev;
 	size_t done = 0;
+	auto r = write_some(user, len, done);
+	if (stats_ && done)
+		stats_->add(&MigCounters::resume_bytes, done);
+	if (r.is_error())
+		return r.error();
+	return done;
+}
+
+// Takes up to len bytes; done counts what the parser accepted, even when an
+// error ends the write.
+kstd::Result<void> ResumeFile::write_some(UserIo &user, size_t len, size_t &done)
+{
 	while (done < len) {
 		const stream::InputWindow w = TRY(parser_.input_window());
 		size_t n;
@@ -164,7 +183,7 @@ kstd::Result<size_t> ResumeFile::write(UserIo &user, size_t len)
 		TRY(parser_.commit(n));
 		done += n;
 	}
-	return done;
+	return kstd::ok();
 }
 
 kstd::Result<void> ResumeFile::finish()

@@ -22,6 +22,7 @@
 
 #include "firmware.h"
 #include "kstd/alloc.h"
+#include "mig_stats.h"
 #include "stream_parser.h"
 
 namespace mlx5vf {
@@ -39,8 +40,10 @@ struct ResumeLimits {
 
 class ResumeFile final : public stream::Sink {
 public:
+	// stats: the device's counters (resume bytes, records), or null.
 	static kstd::Result<kstd::Owned<ResumeFile>> create(Firmware &fw, const stream::CompatInfo &local,
-							    const ResumeLimits &limits = {});
+							    const ResumeLimits &limits = {},
+							    MigStats *stats = nullptr);
 	~ResumeFile();
 
 	// Consumes up to len bytes from user. Returns len, or the error that
@@ -71,15 +74,18 @@ public:
 	kstd::Result<void> begin_image(uint64_t size) override;
 	kstd::Result<kstd::Bytes> image_space(uint64_t offset) override;
 	kstd::Result<void> end_image() override;
+	void on_record(const stream::RecordHeader &header) override;
 
 private:
 	ResumeFile(Firmware &fw, const stream::CompatInfo &local, uint64_t load_limit,
-		   uint64_t prealloc_limit)
-	    : fw_(fw), local_(local), load_limit_(load_limit), prealloc_limit_(prealloc_limit), parser_(*this)
+		   uint64_t prealloc_limit, MigStats *stats)
+	    : fw_(fw), local_(local), load_limit_(load_limit), prealloc_limit_(prealloc_limit),
+	      parser_(*this), stats_(stats)
 	{
 	}
 	kstd::Result<void> ensure_buffer(uint64_t size);
 	kstd::Result<void> grow_buffer(uint64_t filled);
+	kstd::Result<void> write_some(UserIo &user, size_t len, size_t &done);
 
 	Firmware &fw_;
 	const stream::CompatInfo local_;
@@ -93,6 +99,7 @@ private:
 	const char *refusal_ = nullptr;
 	bool grew_ = false; // logged once: an image outgrew the preallocation
 	bool closed_ = false;
+	MigStats *stats_; // null once closed
 };
 
 } // namespace mlx5vf

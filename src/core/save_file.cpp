@@ -41,8 +41,10 @@ using kstd::store_release;
 SaveFile::SaveFile(const Config &cfg)
     : fw_(*cfg.fw), compat_(cfg.compat), mode_(cfg.mode), owner_(cfg.owner),
       max_chunk_size_(cfg.max_chunk_size ? cfg.max_chunk_size : kMaxChunkSize),
-      phase_(cfg.mode == Mode::PreCopy ? Phase::PreCopy : Phase::StopCopy)
+      phase_(cfg.mode == Mode::PreCopy ? Phase::PreCopy : Phase::StopCopy), stats_(cfg.stats)
 {
+	if (stats_ && mode_ == Mode::StopCopy)
+		stop_copy_start_ = stats_->now();
 }
 
 kstd::Result<kstd::Owned<SaveFile>> SaveFile::create(const Config &cfg)
@@ -137,6 +139,13 @@ kstd::Result<void> SaveFile::queue_inline(kstd::Result<size_t> (*write)(kstd::By
 
 void SaveFile::push(Record &rec)
 {
+	if (stats_) {
+		auto h = stream::decode_record_header(kstd::ConstBytes(rec.head, rec.head_len));
+		if (h.is_ok())
+			stats_->record(true, static_cast<uint32_t>(h.value().tag), h.value().record_size);
+		if (rec.data)
+			stats_->add(&MigCounters::save_chunks, 1);
+	}
 	rec.consumed = 0;
 	ready_.push_back(rec);
 	stream_end_ += rec.size();
@@ -348,6 +357,29 @@ kstd::Result<void> SaveFile::queue_image(Record &rec, DataBuffer &buf, uint32_t 
 
 kstd::Result<size_t> SaveFile::read(UserIo &user, size_t len)
 {
+	auto r = read_records(user, len);
+	if (r.is_ok() && r.value())
+		count_read(r.value());
+	return r;
+}
+
+// Bytes by the phase they were read in; the stream's end as soon as its
+// last byte is read.
+void SaveFile::count_read(size_t n)
+{
+	if (!stats_)
+		return;
+	const bool stop = phase_ == Phase::StopCopy || phase_ == Phase::Complete;
+	stats_->add(stop ? &MigCounters::stop_copy_bytes : &MigCounters::precopy_bytes, n);
+	if (phase_ == Phase::Complete && read_pos_ == stream_end_ && !end_counted_) {
+		end_counted_ = true;
+		const uint64_t now = stats_->now();
+		stats_->set_stop_copy_to_end(now > stop_copy_start_ ? now - stop_copy_start_ : 0);
+	}
+}
+
+kstd::Result<size_t> SaveFile::read_records(UserIo &user, size_t len)
+{
 	collect();
 	if (phase_ == Phase::Error || phase_ == Phase::Closed)
 		return kstd::Err::NoDev;
@@ -453,6 +485,8 @@ kstd::Result<PrecopyInfo> SaveFile::precopy_info(bool device_running, bool v2)
 
 	// The reader has drained everything: save the next delta now.
 	if (may_query && stream_end_ == read_pos_ && last_estimate_) {
+		if (stats_)
+			stats_->add(&MigCounters::precopy_rounds, 1);
 		start_image(SaveKind::Incremental, true, false, est.required);
 		auto r = pump_saves();
 		if (r.is_error()) {
@@ -475,6 +509,8 @@ kstd::Result<PrecopyInfo> SaveFile::start_reinit(const StateSize &est)
 	last_estimate_ = 0; // dirty bytes restart after the new initial bytes
 	initial_end_ = stream_end_ + image;
 	if (image) {
+		if (stats_)
+			stats_->add(&MigCounters::precopy_rounds, 1);
 		initial_done_ = false;
 		start_image(SaveKind::Incremental, true, false, est.required);
 		image_.initial = true;
@@ -501,6 +537,8 @@ kstd::Result<void> SaveFile::start_final_save()
 	// the reader frees a buffer if need be.
 	phase_ = Phase::StopCopy;
 	final_requested_ = true;
+	if (stats_)
+		stop_copy_start_ = stats_->now();
 	auto r = pump_saves();
 	if (r.is_error())
 		fail();
@@ -553,6 +591,7 @@ void SaveFile::quiesce()
 
 void SaveFile::close()
 {
+	stats_ = nullptr; // the device's counters may go before this object
 	quiesce();
 	if (load_acquire(inflight_)) {
 		// Keep the buffers (firmware may still write into them); the

@@ -20,6 +20,7 @@
 #include "firmware.h"
 #include "kstd/alloc.h"
 #include "kstd/list.h"
+#include "mig_stats.h"
 #include "stream_format.h"
 
 namespace mlx5vf {
@@ -48,6 +49,7 @@ public:
 		Mode mode = Mode::PreCopy;
 		void *owner = nullptr;			 // the shim's file, for pinning during a save
 		uint64_t max_chunk_size = kMaxChunkSize; // tests shrink it
+		MigStats *stats = nullptr;		 // the device's counters, or none
 	};
 
 	// Queries the firmware, allocates every buffer and record slot, queues
@@ -98,6 +100,9 @@ public:
 	// Detach from the device: frees every buffer (no save may be in flight);
 	// later reads fail with Err::NoDev. Idempotent.
 	void close();
+	// Detached without close() (a save still in flight): count nothing more
+	// in the device's statistics, which may go before this file.
+	void forget_stats() { stats_ = nullptr; }
 
 	// Lock-free views for poll/wait queues in the shim.
 	bool readable() const;
@@ -146,6 +151,8 @@ private:
 
 	KSTD_FACTORY_ACCESS;
 	explicit SaveFile(const Config &cfg);
+	kstd::Result<size_t> read_records(UserIo &user, size_t len);
+	void count_read(size_t n);
 	kstd::Result<void> init();
 	kstd::Result<void> queue_inline(kstd::Result<size_t> (*write)(kstd::Bytes, const SaveFile &));
 	kstd::Result<DataBuffer *> take_buffer(uint64_t size);
@@ -176,6 +183,9 @@ private:
 	uint64_t stream_end_ = 0;    // stream offset after the last queued byte
 	uint64_t last_estimate_ = 0; // last incremental size the device reported
 	uint32_t saves_completed_ = 0;
+	MigStats *stats_;	       // null once closed
+	uint64_t stop_copy_start_ = 0; // observer's clock when the final image was asked for
+	bool end_counted_ = false;     // stop_copy_to_end_ns recorded
 
 	// The image being saved, possibly over several SAVEs (chunks). Its next
 	// chunk waits for a free buffer when both hold unread data: that is the

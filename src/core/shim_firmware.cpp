@@ -206,6 +206,7 @@ void ShimFirmware::complete(mlx5vf_fw_save_done *token, const mlx5vf_fw_save_res
 	r.status = status_of(result.status);
 	r.image_size = result.image_size;
 	r.next_required = result.next_required;
+	r.syndrome = result.syndrome;
 	if (r.status != FwStatus::Ok) {
 		r.image_size = 0;
 		r.next_required = 0;

@@ -594,6 +594,7 @@ kstd::Result<void> SimVhca::save(const SaveRequest &req, SaveCompletion &done)
 	SaveResult result;
 	if (faulted && fault == SimFault::SaveCompleteError) {
 		result.status = FwStatus::Failed;
+		result.syndrome = kSimSaveSyndrome;
 	} else if (faulted && fault == SimFault::BadResourceState) {
 		// The firmware could not keep tracking: the image in progress and
 		// every change record are gone; only a full image helps now.

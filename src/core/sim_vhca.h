@@ -120,6 +120,9 @@ struct SimConfig {
 // Command kinds, for counting and fault injection.
 enum class SimOp : uint8_t { Query, Suspend, Resume, Save, Load, Alloc, TrackStart, TrackReport };
 inline constexpr unsigned kSimOpCount = 8;
+// The syndrome an injected SaveCompleteError reports, so that observers can
+// tell it was carried through (mlx5 syndromes are opaque numbers too).
+inline constexpr uint32_t kSimSaveSyndrome = 0x5a5e0001;
 
 enum class SimFault : uint8_t {
 	Error,		   // any op: fails synchronously with Err::Io, nothing changes

@@ -93,6 +93,7 @@ kstd::Result<void> Parser::start_record()
 	// Judge the size before anyone acts on it: nothing below may see more.
 	if (header.record_size > kMaxLoadSize)
 		return fail(kstd::Err::Overflow, "record larger than a firmware LOAD can take");
+	sink_.on_record(header);
 	record_ = header;
 	record_left_ = header.record_size;
 	small_want_ = 0;

@@ -70,6 +70,9 @@ public:
 	virtual kstd::Result<kstd::Bytes> image_space(uint64_t offset) = 0;
 	// The image is complete in the buffer: issue its (one) LOAD.
 	virtual kstd::Result<void> end_image() = 0;
+	// Any record's header was read and its size accepted, before the
+	// record's own callback (statistics, tracing). Any tag.
+	virtual void on_record(const RecordHeader &header) { (void)header; }
 
 protected:
 	~Sink() = default; // not owned through this interface

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * debugfs: mlx5vf/<pci-name>/ shows the migration state of each VF, and for
+ * debugfs: mlx5vf/<pci-name>/ shows the migration state of each VF, its
+ * migration statistics ("statistics": the core's counters), and for
  * a simulated VF the checksum of its state (live, at STOP_COPY, after
  * RESUMING), which the VM tests compare across a live migration, the dirty
  * tracker's and the simulated function's DMA counters, an "inject" file
@@ -56,6 +57,75 @@ static int mlx5vf_debugfs_state_show(struct seq_file *m, void *unused)
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(mlx5vf_debugfs_state);
+
+static const char *const mlx5vf_fw_cmd_names[] = {
+	[MLX5VF_FW_CMD_QUERY] = "QUERY",
+	[MLX5VF_FW_CMD_SUSPEND] = "SUSPEND",
+	[MLX5VF_FW_CMD_RESUME] = "RESUME",
+	[MLX5VF_FW_CMD_SAVE] = "SAVE",
+	[MLX5VF_FW_CMD_LOAD] = "LOAD",
+	[MLX5VF_FW_CMD_TRACK_START] = "TRACK_START",
+	[MLX5VF_FW_CMD_TRACK_REPORT] = "TRACK_REPORT",
+};
+
+static const char *mlx5vf_fw_cmd_name(const struct mlx5vf_mig_counters *c)
+{
+	if (!c->last_error)
+		return "none";
+	if (c->last_error_cmd >= ARRAY_SIZE(mlx5vf_fw_cmd_names))
+		return "?";
+	return mlx5vf_fw_cmd_names[c->last_error_cmd];
+}
+
+/*
+ * The core's migration counters: the current (or last) migration, and the
+ * total since bind. One line per field: name, last, total.
+ */
+static int mlx5vf_debugfs_stats_show(struct seq_file *m, void *unused)
+{
+	static const struct {
+		const char *name;
+		size_t offset;
+	} fields[] = {
+#define MLX5VF_STAT(f) { #f, offsetof(struct mlx5vf_mig_counters, f) }
+		MLX5VF_STAT(migrations),
+		MLX5VF_STAT(precopy_bytes),
+		MLX5VF_STAT(stop_copy_bytes),
+		MLX5VF_STAT(resume_bytes),
+		MLX5VF_STAT(precopy_rounds),
+		MLX5VF_STAT(save_chunks),
+		MLX5VF_STAT(load_chunks),
+		MLX5VF_STAT(records_written),
+		MLX5VF_STAT(records_read),
+		MLX5VF_STAT(suspend_ns),
+		MLX5VF_STAT(save_ns),
+		MLX5VF_STAT(load_ns),
+		MLX5VF_STAT(stop_copy_to_end_ns),
+#undef MLX5VF_STAT
+	};
+	struct mlx5vf_pci_dev *mvdev = m->private;
+	struct mlx5vf_mig_stats st;
+	size_t i;
+
+	mlx5vf_state_mutex_lock(mvdev);
+	mlx5vf_core_dev_stats(mvdev->mig, &st);
+	mlx5vf_state_mutex_unlock(mvdev);
+
+	seq_printf(m, "%-20s %20s %20s\n", "field", "last", "total");
+	for (i = 0; i < ARRAY_SIZE(fields); i++)
+		seq_printf(m, "%-20s %20llu %20llu\n", fields[i].name,
+			   *(const u64 *)((const char *)&st.last + fields[i].offset),
+			   *(const u64 *)((const char *)&st.total + fields[i].offset));
+	seq_printf(m, "%-20s %20d %20d\n", "last_error", st.last.last_error, st.total.last_error);
+	seq_printf(m, "%-20s %20s %20s\n", "last_error_cmd", mlx5vf_fw_cmd_name(&st.last),
+		   mlx5vf_fw_cmd_name(&st.total));
+	seq_printf(m, "%-20s %20u %20u\n", "last_error_status", st.last.last_error_status,
+		   st.total.last_error_status);
+	seq_printf(m, "%-20s %#20x %#20x\n", "last_error_syndrome", st.last.last_error_syndrome,
+		   st.total.last_error_syndrome);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(mlx5vf_debugfs_stats);
 
 /* A short command written to a control file, as a string. */
 static int mlx5vf_debugfs_command(const char __user *ubuf, size_t len, char *buf, size_t size)
@@ -145,6 +215,7 @@ void mlx5vf_debugfs_add(struct mlx5vf_pci_dev *mvdev)
 		return;
 	mvdev->debugfs = debugfs_create_dir(pci_name(mvdev->core.pdev), mlx5vf_debugfs_root);
 	debugfs_create_file("migration", 0400, mvdev->debugfs, mvdev, &mlx5vf_debugfs_state_fops);
+	debugfs_create_file("statistics", 0400, mvdev->debugfs, mvdev, &mlx5vf_debugfs_stats_fops);
 	if (mvdev->simb.sim) {
 		debugfs_create_file("inject", 0200, mvdev->debugfs, mvdev,
 				    &mlx5vf_debugfs_inject_fops);

@@ -14,10 +14,12 @@
 
 #include <linux/interval_tree.h>
 #include <linux/iova_bitmap.h>
+#include <linux/ktime.h>
 #include <linux/slab.h>
 #include <linux/vfio.h>
 
 #include "mlx5vf.h"
+#include "mlx5vf_trace.h"
 
 #include <linux/module.h>
 
@@ -93,10 +95,27 @@ static int mlx5vf_log_read_and_clear(struct vfio_device *vdev, unsigned long iov
 		.base.set = mlx5vf_iova_bitmap_set,
 		.dirty = dirty,
 	};
+	struct mlx5vf_log_status before, after;
+	bool traced;
+	u64 start = 0;
 	int ret;
 
 	mlx5vf_state_mutex_lock(mvdev);
+	/* Only for the tracepoint: nothing extra while it is off. */
+	traced = trace_mlx5vf_dirty_report_enabled();
+	if (traced) {
+		mlx5vf_core_dev_log_status(mvdev->mig, &before);
+		start = ktime_get_ns();
+	}
 	ret = mlx5vf_core_dev_log_report(mvdev->mig, iova, length, &bm.base);
+	if (traced) {
+		u64 ns = ktime_get_ns() - start;
+
+		mlx5vf_core_dev_log_status(mvdev->mig, &after);
+		trace_mlx5vf_dirty_report(pci_name(mvdev->core.pdev), iova, length,
+					  after.nr_ranges,
+					  after.pages_reported - before.pages_reported, ns, ret);
+	}
 	if (ret)
 		mlx5vf_log_failure(mvdev, "report", ret);
 	mlx5vf_state_mutex_unlock(mvdev);

@@ -8,10 +8,12 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/file.h>
+#include <linux/pci.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
 #include "mlx5vf.h"
+#include "mlx5vf_trace.h"
 
 void mlx5vf_state_mutex_lock(struct mlx5vf_pci_dev *mvdev)
 {
@@ -22,6 +24,14 @@ void mlx5vf_state_mutex_lock(struct mlx5vf_pci_dev *mvdev)
  * Drop the state lock, first applying any reset that reset_done() could not
  * apply itself because the lock was held.
  */
+/* The function was reset (FLR, VFIO_DEVICE_RESET) or opened afresh. */
+static void mlx5vf_mig_reset(struct mlx5vf_pci_dev *mvdev)
+{
+	trace_mlx5vf_reset(pci_name(mvdev->core.pdev), mlx5vf_core_dev_state(mvdev->mig));
+	mlx5vf_core_dev_reset(mvdev->mig);
+	mlx5vf_sync_files(mvdev);
+}
+
 void mlx5vf_state_mutex_unlock(struct mlx5vf_pci_dev *mvdev)
 {
 	for (;;) {
@@ -30,10 +40,8 @@ void mlx5vf_state_mutex_unlock(struct mlx5vf_pci_dev *mvdev)
 			break;
 		mvdev->deferred_reset = false;
 		spin_unlock(&mvdev->reset_lock);
-		if (mvdev->mig) {
-			mlx5vf_core_dev_reset(mvdev->mig);
-			mlx5vf_sync_files(mvdev);
-		}
+		if (mvdev->mig)
+			mlx5vf_mig_reset(mvdev);
 	}
 	mutex_unlock(&mvdev->state_mutex);
 	spin_unlock(&mvdev->reset_lock);
@@ -75,8 +83,7 @@ void mlx5vf_mig_open(struct mlx5vf_pci_dev *mvdev)
 {
 	mlx5vf_state_mutex_lock(mvdev);
 	/* A freshly opened device runs, whatever the last user left. */
-	mlx5vf_core_dev_reset(mvdev->mig);
-	mlx5vf_sync_files(mvdev);
+	mlx5vf_mig_reset(mvdev);
 	mlx5vf_sim_dma_enable(mvdev, true);
 	mlx5vf_state_mutex_unlock(mvdev);
 }

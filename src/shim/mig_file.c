@@ -8,12 +8,14 @@
 
 #include <linux/anon_inodes.h>
 #include <linux/file.h>
+#include <linux/pci.h>
 #include <linux/poll.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/vfio.h>
 
 #include "mlx5vf.h"
+#include "mlx5vf_trace.h"
 
 /* A user buffer as the core's sequential cursor. */
 struct mlx5vf_uio {
@@ -112,6 +114,8 @@ static long mlx5vf_precopy_ioctl(struct file *filp, unsigned int cmd, unsigned l
 							&dirty) :
 			   -ENODEV;
 	mlx5vf_state_mutex_unlock(mvdev);
+	trace_mlx5vf_precopy_info(pci_name(mvdev->core.pdev), ret ? 0 : out, ret ? 0 : initial,
+				  ret ? 0 : dirty, ret);
 	if (ret)
 		return ret;
 	/* v1 leaves flags as the caller passed them (bug compatibility). */

@@ -47,6 +47,7 @@
 #include "mlx5_fw.h"
 #include "mlx5_track.h"
 #include "mlx5vf.h"
+#include "mlx5vf_trace.h"
 
 /* SAVE and LOAD sizes are 32 bits; a SAVE buffer is whole pages. */
 #define MLX5VF_MAX_IMAGE ((u32)(SZ_4G - PAGE_SIZE))
@@ -530,6 +531,8 @@ static void mlx5vf_mlx5_save_done(int status, struct mlx5_async_work *work)
 	} else {
 		res.status = MLX5VF_FW_STATUS_FAILED;
 	}
+	if (status == -EREMOTEIO)
+		res.syndrome = mlx5vf_cmd_save_syndrome(fw->save_out);
 	if (status)
 		mlx5vf_mlx5_report_save_error(fw, status);
 
@@ -777,6 +780,7 @@ static void mlx5vf_mlx5_detach(struct mlx5vf_mlx5 *fw)
 	mlx5vf_state_mutex_lock(mvdev);
 	/* No new command from now on; closing frees every buffer (and the PD). */
 	WRITE_ONCE(fw->detached, true);
+	trace_mlx5vf_pf(pci_name(mvdev->core.pdev), false);
 	mlx5vf_core_dev_detach(mvdev->mig);
 	mlx5vf_core_dev_close_files(mvdev->mig);
 	mlx5vf_sync_files(mvdev);
@@ -794,6 +798,7 @@ static void mlx5vf_mlx5_attach(struct mlx5vf_mlx5 *fw)
 	/* A reloaded PF may come back with other firmware. */
 	mlx5vf_track_caps(fw->mdev, &fw->track_caps);
 	WRITE_ONCE(fw->detached, false);
+	trace_mlx5vf_pf(pci_name(mvdev->core.pdev), true);
 	mlx5vf_core_dev_attach(mvdev->mig);
 	mlx5vf_state_mutex_unlock(mvdev);
 }
@@ -900,6 +905,8 @@ static int mlx5vf_mlx5_create_dev(struct mlx5vf_mlx5 *fw, u64 identity)
 		.fw_ctx = fw,
 		.ops = &mlx5vf_mlx5_dev_ops,
 		.ops_ctx = fw,
+		.obs = &mlx5vf_observer_ops,
+		.obs_ctx = fw->mvdev,
 		.compat = {
 			.pci_vendor_id = pdev->vendor,
 			.pci_device_id = pdev->device,

@@ -112,6 +112,9 @@ void mlx5vf_sim_dma_enable(struct mlx5vf_pci_dev *mvdev, bool open);
 const char *mlx5vf_dirty_setup(struct mlx5vf_pci_dev *mvdev);
 void mlx5vf_dirty_close(struct mlx5vf_pci_dev *mvdev);
 
+/* trace.c: the core's clock and events (ctx: the struct mlx5vf_pci_dev) */
+extern const struct mlx5vf_observer_ops mlx5vf_observer_ops;
+
 /* debugfs.c */
 void mlx5vf_debugfs_init(void);
 void mlx5vf_debugfs_exit(void);

@@ -194,6 +194,8 @@ int mlx5vf_sim_init(struct mlx5vf_pci_dev *mvdev)
 	struct mlx5vf_dev_config dcfg = {
 		.ops = &mlx5vf_sim_dev_ops,
 		.ops_ctx = mvdev,
+		.obs = &mlx5vf_observer_ops,
+		.obs_ctx = mvdev,
 		.compat = {
 			.pci_vendor_id = pdev->vendor,
 			.pci_device_id = pdev->device,

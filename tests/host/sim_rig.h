@@ -86,7 +86,7 @@ struct Side {
 	}
 
 	kstd::Result<void> init(SimConfig cfg, uint64_t max_chunk = SaveFile::kMaxChunkSize,
-				const ResumeLimits &resume_limits = {})
+				const ResumeLimits &resume_limits = {}, Observer *observer = nullptr)
 	{
 		cfg.scheduler = &scheduler;
 		sim = TRY(SimVhca::create(cfg, kstd::AllocCtx::Sleepable));
@@ -97,6 +97,7 @@ struct Side {
 		dc.compat = compat_for(cfg.identity);
 		dc.max_chunk_size = max_chunk;
 		dc.resume_limits = resume_limits;
+		dc.observer = observer;
 		dev = TRY(MigDevice::create(dc));
 		return kstd::ok();
 	}
