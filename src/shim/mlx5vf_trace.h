@@ -17,6 +17,12 @@
 /* A PCI name ("0000:3b:00.2") fits; copied, so no __string() variants. */
 #define MLX5VF_TRACE_DEV_LEN 16
 
+/* enum vfio_device_mig_state, by the uAPI's numbers. */
+#define mlx5vf_show_state(state)							\
+	__print_symbolic(state, { 0, "ERROR" }, { 1, "STOP" }, { 2, "RUNNING" },		\
+			 { 3, "STOP_COPY" }, { 4, "RESUMING" }, { 5, "RUNNING_P2P" },	\
+			 { 6, "PRE_COPY" }, { 7, "PRE_COPY_P2P" })
+
 TRACE_EVENT(mlx5vf_arc,
 	    TP_PROTO(const char *dev, u32 from, u32 to, u64 duration_ns, int err),
 	    TP_ARGS(dev, from, to, duration_ns, err),
@@ -31,14 +37,7 @@ TRACE_EVENT(mlx5vf_arc,
 			   __entry->duration_ns = duration_ns;
 			   __entry->err = err;),
 	    TP_printk("%s %s -> %s duration_ns=%llu err=%d", __entry->dev,
-		      __print_symbolic(__entry->from,
-				       { 0, "ERROR" }, { 1, "STOP" }, { 2, "RUNNING" },
-				       { 3, "STOP_COPY" }, { 4, "RESUMING" }, { 5, "RUNNING_P2P" },
-				       { 6, "PRE_COPY" }, { 7, "PRE_COPY_P2P" }),
-		      __print_symbolic(__entry->to,
-				       { 0, "ERROR" }, { 1, "STOP" }, { 2, "RUNNING" },
-				       { 3, "STOP_COPY" }, { 4, "RESUMING" }, { 5, "RUNNING_P2P" },
-				       { 6, "PRE_COPY" }, { 7, "PRE_COPY_P2P" }),
+		      mlx5vf_show_state(__entry->from), mlx5vf_show_state(__entry->to),
 		      __entry->duration_ns, __entry->err)
 );
 

@@ -29,6 +29,20 @@ migrate_between() {
 	migrate_wait "$1" 60
 }
 
+# held_precopy SRC DST DST_BDF SRC_BDF: start DST incoming and migrate SRC to it at
+# 64 KiB/s, so that precopy lasts until the test cancels or raises the bandwidth;
+# returns once the source VF is in PRE_COPY.
+held_precopy() {
+	port=$((port + 1))
+	qemu_start "$2" "$3" -incoming defer || bail_out "destination QEMU did not start"
+	mig_caps "$1"
+	mig_caps "$2"
+	hmp "$1" "migrate_set_parameter max-bandwidth 64k" >/dev/null
+	hmp "$2" "migrate_incoming tcp:127.0.0.1:$port" >/dev/null
+	hmp "$1" "migrate -d tcp:127.0.0.1:$port" >/dev/null
+	wait_for 20 sh -c "grep -q 'PRE_COPY' /sys/kernel/debug/mlx5vf/$4/migration"
+}
+
 # 1. A -> B with precopy: the state that left is the state that arrived.
 # QEMU 11.1 opts into PRECOPY_INFOv2 at migration setup and traces whether it could.
 qemu_start srcA "$a" -trace vfio_migration_init || bail_out "source QEMU did not start: $(cat "$RUN/srcA.stderr")"
@@ -67,14 +81,7 @@ result "state intact on the way back (saved $saved, loaded $loaded)" \
 qemu_stop dstB
 
 # 3. migrate_cancel during precopy: the source keeps running, device usable.
-port=$((port + 1))
-qemu_start dstB "$b" -incoming defer || bail_out "destination QEMU did not start"
-mig_caps dstA
-mig_caps dstB
-hmp dstA "migrate_set_parameter max-bandwidth 64k" >/dev/null
-hmp dstB "migrate_incoming tcp:127.0.0.1:$port" >/dev/null
-hmp dstA "migrate -d tcp:127.0.0.1:$port" >/dev/null
-wait_for 20 sh -c "grep -q 'PRE_COPY' /sys/kernel/debug/mlx5vf/$a/migration"
+held_precopy dstA dstB "$b" "$a"
 check "source VF entered precopy" grep -q "state: PRE_COPY" "/sys/kernel/debug/mlx5vf/$a/migration"
 hmp dstA "migrate_cancel" >/dev/null
 status=$(migrate_wait dstA 30)
@@ -93,15 +100,8 @@ qemu_stop dstA
 # PRECOPY_INFOv2, is told REINIT and moves the new initial data before switching
 # over; QEMU 10 moves it as dirty data. Either way the state arrives equal. Then
 # back, so that the next step starts from the same place.
-port=$((port + 1))
-qemu_start rcA "$a" -incoming defer || bail_out "destination QEMU did not start"
-mig_caps dstB
-mig_caps rcA
 hmp dstB "trace-event vfio_query_precopy_size on" >/dev/null
-hmp dstB "migrate_set_parameter max-bandwidth 64k" >/dev/null
-hmp rcA "migrate_incoming tcp:127.0.0.1:$port" >/dev/null
-hmp dstB "migrate -d tcp:127.0.0.1:$port" >/dev/null
-wait_for 20 sh -c "grep -q 'PRE_COPY' /sys/kernel/debug/mlx5vf/$b/migration"
+held_precopy dstB rcA "$a" "$b"
 check "reconfigure the source VF during precopy" sh -c "echo 16 >/sys/kernel/debug/mlx5vf/$b/reconfigure"
 hmp dstB "migrate_set_parameter max-bandwidth 128M" >/dev/null
 status=$(migrate_wait dstB 60)

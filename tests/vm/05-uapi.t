@@ -1,4 +1,5 @@
 #!/bin/sh
+# shellcheck disable=SC2154 # uapi_vfs (lib.sh) sets pf, vf0, vf1, bdf0 and bdf1
 # The VFIO migration uAPI of mlx5vf, driven by tools/mlx5vf-mig (shipped in
 # /usr/local/bin by mkinitramfs --tools): two igb VFs bound to mlx5vf sim=1,
 # every arc from every state, saves and loads between the two VFs with odd
@@ -25,38 +26,7 @@ client=$(command -v mlx5vf-mig) || skip_all "mlx5vf-mig not in the initramfs (mk
 big_kib=9216
 
 mark=$(dmesg_mark 05-uapi)
-check "modprobe igb" modprobe igb
-for d in $(modinfo -F depends "$ko" | tr ',' ' '); do modprobe "$d"; done
-pf=$(pci_find 0x8086 0x10c9 | head -n 1)
-[ -n "$pf" ] || bail_out "no igb PF"
-check "create 2 VFs" sh -c "echo 2 > $pf/sriov_numvfs"
-vf0=$(readlink -f "$pf/virtfn0")
-vf1=$(readlink -f "$pf/virtfn1")
-bdf0=${vf0##*/}
-bdf1=${vf1##*/}
-if [ -z "$bdf0" ] || [ -z "$bdf1" ]; then bail_out "VFs did not appear"; fi
-
-# bind PARAMS...: load mlx5vf with PARAMS and bind both VFs to it.
-bind_vfs() {
-	insmod "$ko" sim=1 "$@" || return 1
-	for vf in "$vf0" "$vf1"; do
-		b=${vf##*/}
-		# A driver_override left by the first pass binds at insmod already.
-		if [ "$(basename "$(readlink "$vf/driver")")" != mlx5vf ]; then
-			[ ! -e "$vf/driver" ] || echo "$b" >"$vf/driver/unbind"
-			echo mlx5vf >"$vf/driver_override" || return 1
-			echo "$b" >/sys/bus/pci/drivers_probe 2>/dev/null
-		fi
-		[ "$(basename "$(readlink "$vf/driver")")" = mlx5vf ] || return 1
-		[ -c "/dev/vfio/$(basename "$(readlink "$vf/iommu_group")")" ] || return 1
-	done
-}
-unbind_vfs() {
-	for vf in "$vf0" "$vf1"; do
-		[ ! -e "$vf/driver" ] || echo "${vf##*/}" >"$vf/driver/unbind"
-	done
-	rmmod mlx5vf
-}
+uapi_vfs
 
 # relay FILE: the client's TAP, renumbered as this test's own lines.
 relay() {

@@ -92,3 +92,40 @@ pci_find() {
 	done
 	return 0
 }
+
+# Two igb VFs for the tests that load mlx5vf themselves with their own module
+# parameters (the uAPI client's, the trace test): uapi_vfs creates them (two TAP
+# lines) and sets pf, vf0/vf1 (sysfs paths) and bdf0/bdf1; bind_vfs PARAMS... loads
+# $ko (mlx5vf) with sim=1 PARAMS and binds both; unbind_vfs undoes it.
+uapi_vfs() {
+	check "modprobe igb" modprobe igb
+	for _u_d in $(modinfo -F depends "${ko:?}" | tr ',' ' '); do modprobe "$_u_d"; done
+	pf=$(pci_find 0x8086 0x10c9 | head -n 1)
+	[ -n "$pf" ] || bail_out "no igb PF"
+	check "create 2 VFs" sh -c "echo 2 > $pf/sriov_numvfs"
+	vf0=$(readlink -f "$pf/virtfn0")
+	vf1=$(readlink -f "$pf/virtfn1")
+	bdf0=${vf0##*/}
+	bdf1=${vf1##*/}
+	if [ -z "$bdf0" ] || [ -z "$bdf1" ]; then bail_out "VFs did not appear"; fi
+}
+bind_vfs() {
+	insmod "${ko:?}" sim=1 "$@" || return 1
+	for _u_vf in "$vf0" "$vf1"; do
+		_u_b=${_u_vf##*/}
+		# A driver_override left by an earlier bind binds at insmod already.
+		if [ "$(basename "$(readlink "$_u_vf/driver")")" != mlx5vf ]; then
+			[ ! -e "$_u_vf/driver" ] || echo "$_u_b" >"$_u_vf/driver/unbind"
+			echo mlx5vf >"$_u_vf/driver_override" || return 1
+			echo "$_u_b" >/sys/bus/pci/drivers_probe 2>/dev/null
+		fi
+		[ "$(basename "$(readlink "$_u_vf/driver")")" = mlx5vf ] || return 1
+		[ -c "/dev/vfio/$(basename "$(readlink "$_u_vf/iommu_group")")" ] || return 1
+	done
+}
+unbind_vfs() {
+	for _u_vf in "$vf0" "$vf1"; do
+		[ ! -e "$_u_vf/driver" ] || echo "${_u_vf##*/}" >"$_u_vf/driver/unbind"
+	done
+	rmmod mlx5vf
+}
