@@ -22,7 +22,7 @@ probes := $(top)/build/probes/$(subst /,_,$(abspath $(KDIR)))
 all: module
 
 help:
-	@echo "make              build mlx5vf.ko against KDIR=$(KDIR)"
+	@echo "make              build mlx5vf.ko and mlx5vf_sim.ko against KDIR=$(KDIR)"
 	@echo "make demo         set up what is missing, boot the test VM, show the module at work"
 	@echo "make check        every test level (host module deb kunit vm vm-6.1 vm-debug); ends 'N passed, N failed'"
 	@echo "make check-host | check-module | check-kunit | check-vm   one level each"
@@ -46,6 +46,7 @@ module:
 	@if grep -Ei 'warning:|objtool:' $(top)/build/kbuild.log; then \
 		echo "build: warnings are errors in mlx5vf (see above)" >&2; exit 1; fi
 	@$(top)/scripts/cxx-gates $(top) mlx5vf
+	@$(top)/scripts/cxx-gates $(top) mlx5vf_sim
 
 check:
 	@$(top)/scripts/check all

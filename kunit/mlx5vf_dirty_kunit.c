@@ -12,6 +12,7 @@
 #include <linux/sizes.h>
 
 #include <mlx5vf/mig.h>
+#include <mlx5vf/sim.h>
 
 #define WINDOW_PAGES 256
 #define WINDOW_IOVA SZ_1G
@@ -70,7 +71,8 @@ static void tracked_vf_init(struct kunit *test, struct tracked_vf *vf)
 	};
 
 	KUNIT_ASSERT_EQ(test, 0, mlx5vf_core_sim_create(&sc, &vf->sim));
-	dc.sim = vf->sim;
+	dc.fw_ops = &mlx5vf_sim_fw_ops;
+	dc.fw_ctx = vf->sim;
 	KUNIT_ASSERT_EQ(test, 0, mlx5vf_core_dev_create(&dc, &vf->dev));
 }
 

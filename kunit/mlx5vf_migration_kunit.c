@@ -13,6 +13,7 @@
 #include <linux/string.h>
 
 #include <mlx5vf/mig.h>
+#include <mlx5vf/sim.h>
 
 #define STATE_SIZE (64 * 1024)
 #define STREAM_MAX (1024 * 1024)
@@ -113,7 +114,8 @@ static void side_init(struct kunit *test, struct side *s, u64 identity, u64 seed
 
 	memset(s, 0, sizeof(*s));
 	KUNIT_ASSERT_EQ(test, 0, mlx5vf_core_sim_create(&sc, &s->sim));
-	dc.sim = s->sim;
+	dc.fw_ops = &mlx5vf_sim_fw_ops;
+	dc.fw_ctx = s->sim;
 	KUNIT_ASSERT_EQ(test, 0, mlx5vf_core_dev_create(&dc, &s->dev));
 }
 

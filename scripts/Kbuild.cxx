@@ -71,3 +71,11 @@ quiet_cmd_cxx_o_cpp = CXX [M]  $@
 
 $(obj)/%.o: $(src)/%.cpp FORCE
 	$(call if_changed_dep,cxx_o_cpp)
+
+# A second module's own copy of a core object (kbuild refuses one object in two
+# modules): src/sim/core/X.o, and in the KUnit build src/kunit-sim/X.o, from
+# src/core/X.cpp.
+$(obj)/src/sim/core/%.o: $(src)/src/core/%.cpp FORCE
+	$(call if_changed_dep,cxx_o_cpp)
+$(obj)/src/kunit-sim/%.o: $(src)/src/core/%.cpp FORCE
+	$(call if_changed_dep,cxx_o_cpp)

@@ -1961,9 +1961,10 @@ bool in_flight_session(Device &d, uint32_t state, int *fd, std::string *why)
 void suite_slow(Ctx &c)
 {
 	Device &d = *c.src;
-	const unsigned latency_us = atoi(read_text("/sys/module/mlx5vf/parameters/sim_latency_us").c_str());
+	const unsigned latency_us =
+		atoi(read_text("/sys/module/mlx5vf_sim/parameters/sim_latency_us").c_str());
 	if (latency_us < 200000) {
-		tap.skip("needs mlx5vf loaded with sim_latency_us >= 200000",
+		tap.skip("needs mlx5vf_sim loaded with sim_latency_us >= 200000",
 			 "slow: blocking data_fd behaviour");
 		return;
 	}

@@ -335,7 +335,9 @@ uint32_t Device::state()
 
 bool Device::debugfs(const char *field, std::string *value) const
 {
-	const std::string text = read_text("/sys/kernel/debug/mlx5vf/" + bdf_ + "/migration");
+	// The driver's view, then the simulator's (checksums, DMA counters).
+	const std::string dir = "/sys/kernel/debug/mlx5vf/" + bdf_ + "/";
+	const std::string text = read_text(dir + "migration") + "\n" + read_text(dir + "sim");
 	const std::string key = std::string(field) + ": ";
 	size_t pos = 0;
 	while (pos < text.size()) {

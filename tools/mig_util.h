@@ -97,7 +97,8 @@ public:
 	// GET state, or kError (and a diagnostic) if that fails.
 	uint32_t state();
 
-	// debugfs mlx5vf/<bdf>/migration, field by name ("saved_checksum"...);
+	// debugfs mlx5vf/<bdf>/migration or (a simulated VF) sim, field by name
+	// ("dirty_tracking", "saved_checksum"...);
 	// false if absent.
 	bool debugfs(const char *field, std::string *value) const;
 	// Writes text to the control file mlx5vf/<bdf>/<file> ("inject", "reconfigure"...).

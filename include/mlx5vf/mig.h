@@ -10,8 +10,6 @@
  *  - save_read, resume calls: the file's mutex (resume_write also needs the
  *    state mutex, as LOAD is a firmware command);
  *  - save_readable / save_in_flight: no lock (for poll and wait queues);
- *  - sim_deliver / sim_run_activity: the simulated VF's own lock, which
- *    every sim-backed dev_* call holds too (the sim has no locks).
  */
 #ifndef MLX5VF_MIG_H
 #define MLX5VF_MIG_H
@@ -25,7 +23,6 @@ extern "C" {
 struct mlx5vf_dev;
 struct mlx5vf_save_file;
 struct mlx5vf_resume_file;
-struct mlx5vf_sim;
 struct mlx5vf_fw_ops;
 
 /* A cursor over a user buffer; each call advances it. */
@@ -116,8 +113,7 @@ struct mlx5vf_mig_stats {
 };
 
 struct mlx5vf_dev_config {
-	struct mlx5vf_sim *sim; /* firmware backend: a simulated VF */
-	/* ... or one in the shim (include/mlx5vf/fw.h); exactly one of sim, fw_ops */
+	/* The firmware backend (include/mlx5vf/fw.h): mlx5, or the simulated VF. */
 	const struct mlx5vf_fw_ops *fw_ops;
 	void *fw_ctx;
 	const struct mlx5vf_dev_ops *ops;
@@ -137,6 +133,8 @@ struct mlx5vf_dev_config {
 
 int mlx5vf_core_dev_create(const struct mlx5vf_dev_config *cfg, struct mlx5vf_dev **out);
 void mlx5vf_core_dev_destroy(struct mlx5vf_dev *dev);
+/* What the device offers (MLX5VF_MIG_FEATURE_*): VFIO's migration_flags. */
+uint32_t mlx5vf_core_dev_features(const struct mlx5vf_dev *dev);
 enum mlx5vf_mig_state mlx5vf_core_dev_state(const struct mlx5vf_dev *dev);
 /*
  * Walk to target. A file opened by the final arc is returned in *save or
@@ -207,79 +205,6 @@ void mlx5vf_core_save_destroy(struct mlx5vf_save_file *file);
 /* Why the stream was refused (NULL if it was not) and at which stream offset. */
 const char *mlx5vf_core_resume_error(const struct mlx5vf_resume_file *file, uint64_t *offset);
 void mlx5vf_core_resume_destroy(struct mlx5vf_resume_file *file);
-
-/* The simulated VF firmware. */
-struct mlx5vf_sim_config {
-	uint64_t state_size;
-	uint64_t identity;
-	uint64_t seed;
-	uint64_t latency_ns;
-	uint64_t bandwidth_bytes_per_ms; /* 0: unlimited */
-	uint32_t track_page_size;        /* 0: 4096 */
-	uint32_t max_chunk;              /* chunk mode only; 0: 8 MiB */
-	uint32_t segment_size;           /* 0: 4096 */
-	uint32_t track_max_ranges;       /* dirty tracker's range limit; 0: the default (4) */
-	uint64_t configured_size;        /* state configured at power-on; 0: all of it */
-	bool chunk_mode;
-	bool migration_state;            /* FW cap: queries report the migration state */
-	/* Arrange one mlx5vf_core_sim_deliver() delay_ns from now; must not sleep. */
-	void (*request_completion)(void *ctx, uint64_t delay_ns);
-	void *sched_ctx;
-};
-
-enum mlx5vf_sim_op {
-	MLX5VF_SIM_QUERY,
-	MLX5VF_SIM_SUSPEND,
-	MLX5VF_SIM_RESUME,
-	MLX5VF_SIM_SAVE,
-	MLX5VF_SIM_LOAD,
-	MLX5VF_SIM_ALLOC,
-	MLX5VF_SIM_TRACK_START,
-	MLX5VF_SIM_TRACK_REPORT,
-};
-
-enum mlx5vf_sim_fault {
-	MLX5VF_SIM_FAULT_ERROR,
-	MLX5VF_SIM_FAULT_SAVE_COMPLETE_ERROR,
-	MLX5VF_SIM_FAULT_BAD_RESOURCE_STATE,
-	MLX5VF_SIM_FAULT_SHORT_IMAGE,
-	MLX5VF_SIM_FAULT_LOSE_DIRTY, /* track reports clear their pages unreported, until restarted */
-};
-
-/*
- * The simulated function's DMA into guest memory: next_dma fills buf (len
- * bytes, a power of two) with fresh data and picks its address inside the
- * window; the shim writes it through the VFIO DMA path and then reports it
- * with dma_written, which logs it in the dirty tracker. -EAGAIN while the
- * function may not issue DMA (not RUNNING).
- */
-struct mlx5vf_sim_dma_stats {
-	uint64_t dma_writes;	   /* writes handed out */
-	uint64_t pages_marked;	   /* clean -> dirty transitions in the tracker */
-	uint64_t dirty_pages;	   /* dirty now, not yet reported */
-	uint64_t untracked_writes; /* writes outside every tracked range */
-};
-
-int mlx5vf_core_sim_next_dma(struct mlx5vf_sim *sim, uint64_t window, uint64_t window_len, void *buf,
-			     uint32_t len, uint64_t *iova);
-void mlx5vf_core_sim_dma_written(struct mlx5vf_sim *sim, uint64_t iova, uint64_t len);
-void mlx5vf_core_sim_dma_stats(const struct mlx5vf_sim *sim, struct mlx5vf_sim_dma_stats *st);
-
-int mlx5vf_core_sim_create(const struct mlx5vf_sim_config *cfg, struct mlx5vf_sim **out);
-void mlx5vf_core_sim_destroy(struct mlx5vf_sim *sim);
-/* The scheduled completion fires (atomic context allowed). */
-void mlx5vf_core_sim_deliver(struct mlx5vf_sim *sim);
-bool mlx5vf_core_sim_completion_pending(const struct mlx5vf_sim *sim);
-uint32_t mlx5vf_core_sim_run_activity(struct mlx5vf_sim *sim, uint32_t writes);
-uint64_t mlx5vf_core_sim_checksum(const struct mlx5vf_sim *sim);
-int mlx5vf_core_sim_inject_fault(struct mlx5vf_sim *sim, enum mlx5vf_sim_op op, uint32_t nth,
-				 enum mlx5vf_sim_fault fault);
-/*
- * Reconfigure the running function: configure up to pages more state pages
- * (new initial state during precopy). *added: how many it did. -EINVAL for
- * 0, -ENOSPC when all are configured, -EAGAIN while it is quiesced (STOP).
- */
-int mlx5vf_core_sim_reconfigure(struct mlx5vf_sim *sim, uint64_t pages, uint64_t *added);
 
 #ifdef __cplusplus
 }

@@ -16,7 +16,11 @@ kd=/sys/kernel/debug/kunit
 [ -f "$ko" ] || bail_out "$ko is not in the initramfs"
 [ -d "$kd" ] || skip_all "no $kd (kernel without CONFIG_KUNIT/CONFIG_KUNIT_DEBUGFS)"
 
-# The KUnit build is the same module (name mlx5vf): the production one must be gone.
+# The KUnit build is the same module (name mlx5vf): the production one must be gone,
+# and before it the simulator that uses it.
+if grep -q '^mlx5vf_sim ' /proc/modules; then
+	check "rmmod mlx5vf_sim left loaded by an earlier test" rmmod mlx5vf_sim
+fi
 if grep -q '^mlx5vf ' /proc/modules; then
 	check "rmmod the production mlx5vf left loaded by an earlier test" rmmod mlx5vf
 fi

@@ -6,7 +6,6 @@
 
 #include "mig_device.h"
 #include "shim_firmware.h"
-#include "sim_vhca.h"
 
 #include "kstd/enforce.h"
 
@@ -35,13 +34,6 @@ private:
 		return kstd::ok();
 	}
 	mlx5vf_user_io *io_;
-};
-
-class CScheduler final : public CompletionScheduler {
-public:
-	void (*fn)(void *ctx, uint64_t delay_ns) = nullptr;
-	void *ctx = nullptr;
-	void request_completion(uint64_t delay_ns) override { fn(ctx, delay_ns); }
 };
 
 class CWaiter final : public SaveWaiter {
@@ -107,11 +99,6 @@ stream::CompatInfo compat_of(const mlx5vf_compat_info &c)
 
 } // namespace
 
-struct mlx5vf_sim {
-	CScheduler scheduler;
-	kstd::Owned<SimVhca> sim;
-};
-
 struct mlx5vf_dev {
 	CWaiter waiter;
 	CObserver observer;
@@ -119,88 +106,9 @@ struct mlx5vf_dev {
 	kstd::Owned<MigDevice> dev;
 };
 
-extern "C" int mlx5vf_core_sim_create(const mlx5vf_sim_config *cfg, mlx5vf_sim **out)
-{
-	if (!cfg->request_completion)
-		return -MLX5VF_EINVAL;
-	auto handle = kstd::make<mlx5vf_sim>(kstd::AllocCtx::Sleepable);
-	if (handle.is_error())
-		return kstd::to_errno(handle.error());
-	mlx5vf_sim &h = *handle.value();
-	h.scheduler.fn = cfg->request_completion;
-	h.scheduler.ctx = cfg->sched_ctx;
-	SimConfig sc;
-	sc.state_size = cfg->state_size;
-	sc.identity = cfg->identity;
-	sc.seed = cfg->seed;
-	sc.latency_ns = cfg->latency_ns;
-	sc.bandwidth_bytes_per_ms = cfg->bandwidth_bytes_per_ms;
-	if (cfg->track_page_size)
-		sc.track_page_size = cfg->track_page_size;
-	if (cfg->max_chunk)
-		sc.max_chunk = cfg->max_chunk;
-	if (cfg->segment_size)
-		sc.segment_size = cfg->segment_size;
-	if (cfg->track_max_ranges)
-		sc.track_caps.max_ranges = cfg->track_max_ranges;
-	sc.configured_size = cfg->configured_size;
-	sc.chunk_mode = cfg->chunk_mode;
-	sc.migration_state = cfg->migration_state;
-	sc.scheduler = &h.scheduler;
-	auto sim = SimVhca::create(sc, kstd::AllocCtx::Sleepable);
-	if (sim.is_error())
-		return kstd::to_errno(sim.error());
-	h.sim = sim.release_value();
-	*out = handle.value().release();
-	return 0;
-}
-
-extern "C" void mlx5vf_core_sim_destroy(mlx5vf_sim *sim)
-{
-	kstd::Owned<mlx5vf_sim> owned(sim);
-}
-
-extern "C" void mlx5vf_core_sim_deliver(mlx5vf_sim *sim)
-{
-	sim->sim->deliver_completion();
-}
-
-extern "C" bool mlx5vf_core_sim_completion_pending(const mlx5vf_sim *sim)
-{
-	return sim->sim->completion_pending();
-}
-
-extern "C" uint32_t mlx5vf_core_sim_run_activity(mlx5vf_sim *sim, uint32_t writes)
-{
-	return sim->sim->run_activity(writes);
-}
-
-extern "C" uint64_t mlx5vf_core_sim_checksum(const mlx5vf_sim *sim)
-{
-	return sim->sim->state_checksum();
-}
-
-extern "C" int mlx5vf_core_sim_inject_fault(mlx5vf_sim *sim, enum mlx5vf_sim_op op, uint32_t nth,
-					    enum mlx5vf_sim_fault fault)
-{
-	if (static_cast<unsigned>(op) >= kSimOpCount ||
-	    static_cast<unsigned>(fault) > MLX5VF_SIM_FAULT_LOSE_DIRTY)
-		return -MLX5VF_EINVAL;
-	return to_rc(sim->sim->inject_fault(static_cast<SimOp>(op), nth, static_cast<SimFault>(fault)));
-}
-
-extern "C" int mlx5vf_core_sim_reconfigure(mlx5vf_sim *sim, uint64_t pages, uint64_t *added)
-{
-	auto r = sim->sim->reconfigure(pages);
-	if (r.is_error())
-		return kstd::to_errno(r.error());
-	*added = r.value();
-	return 0;
-}
-
 extern "C" int mlx5vf_core_dev_create(const mlx5vf_dev_config *cfg, mlx5vf_dev **out)
 {
-	if (!cfg->sim == !cfg->fw_ops || !cfg->ops || !cfg->ops->wait_save_idle)
+	if (!cfg->fw_ops || !cfg->ops || !cfg->ops->wait_save_idle)
 		return -MLX5VF_EINVAL;
 	auto handle = kstd::make<mlx5vf_dev>(kstd::AllocCtx::Sleepable);
 	if (handle.is_error())
@@ -209,15 +117,11 @@ extern "C" int mlx5vf_core_dev_create(const mlx5vf_dev_config *cfg, mlx5vf_dev *
 	h.waiter.ops = cfg->ops;
 	h.waiter.ctx = cfg->ops_ctx;
 	MigDevice::Config dc;
-	if (cfg->fw_ops) {
-		auto fw = ShimFirmware::create(cfg->fw_ops, cfg->fw_ctx);
-		if (fw.is_error())
-			return kstd::to_errno(fw.error());
-		h.shim_fw = fw.release_value();
-		dc.fw = h.shim_fw.get();
-	} else {
-		dc.fw = cfg->sim->sim.get();
-	}
+	auto fw = ShimFirmware::create(cfg->fw_ops, cfg->fw_ctx);
+	if (fw.is_error())
+		return kstd::to_errno(fw.error());
+	h.shim_fw = fw.release_value();
+	dc.fw = h.shim_fw.get();
 	dc.waiter = &h.waiter;
 	if (cfg->obs) {
 		h.observer.ops = cfg->obs;
@@ -240,6 +144,11 @@ extern "C" int mlx5vf_core_dev_create(const mlx5vf_dev_config *cfg, mlx5vf_dev *
 extern "C" void mlx5vf_core_dev_destroy(mlx5vf_dev *dev)
 {
 	kstd::Owned<mlx5vf_dev> owned(dev);
+}
+
+extern "C" uint32_t mlx5vf_core_dev_features(const mlx5vf_dev *dev)
+{
+	return dev->dev->features();
 }
 
 extern "C" enum mlx5vf_mig_state mlx5vf_core_dev_state(const mlx5vf_dev *dev)
@@ -383,10 +292,6 @@ extern "C" void mlx5vf_core_resume_destroy(mlx5vf_resume_file *file)
 	kstd::Owned<ResumeFile> owned(resume_of(file));
 }
 
-static_assert(static_cast<unsigned>(SimOp::TrackStart) == MLX5VF_SIM_TRACK_START &&
-	      static_cast<unsigned>(SimOp::TrackReport) == MLX5VF_SIM_TRACK_REPORT &&
-	      kSimOpCount == MLX5VF_SIM_TRACK_REPORT + 1);
-static_assert(static_cast<unsigned>(SimFault::LoseDirty) == MLX5VF_SIM_FAULT_LOSE_DIRTY);
 static_assert(sizeof(IovaRange) == sizeof(mlx5vf_iova_range));
 
 namespace {
@@ -440,28 +345,4 @@ extern "C" void mlx5vf_core_dev_log_status(const mlx5vf_dev *dev, mlx5vf_log_sta
 	st->reports = t.reports();
 	st->pages_reported = t.pages_reported();
 	st->error = t.last_error();
-}
-
-extern "C" int mlx5vf_core_sim_next_dma(mlx5vf_sim *sim, uint64_t window, uint64_t window_len, void *buf,
-					uint32_t len, uint64_t *iova)
-{
-	auto r = sim->sim->next_dma(window, window_len, kstd::Bytes(static_cast<uint8_t *>(buf), len));
-	if (r.is_error())
-		return kstd::to_errno(r.error());
-	*iova = r.value();
-	return 0;
-}
-
-extern "C" void mlx5vf_core_sim_dma_written(mlx5vf_sim *sim, uint64_t iova, uint64_t len)
-{
-	sim->sim->dma_written(iova, len);
-}
-
-extern "C" void mlx5vf_core_sim_dma_stats(const mlx5vf_sim *sim, mlx5vf_sim_dma_stats *st)
-{
-	const SimVhca &s = *sim->sim;
-	st->dma_writes = s.dma_writes();
-	st->pages_marked = s.tracker().pages_marked();
-	st->dirty_pages = s.tracker().dirty_pages();
-	st->untracked_writes = s.tracker().untracked_writes();
 }

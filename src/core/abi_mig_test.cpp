@@ -2,6 +2,7 @@
 // The C ABI the shim uses, end to end: the same migration as mig_device_test,
 // driven only through include/mlx5vf/mig.h handles and C callbacks.
 #include <mlx5vf/mig.h>
+#include <mlx5vf/sim.h>
 
 #include <gtest/gtest.h>
 
@@ -58,7 +59,8 @@ struct CSide {
 		ASSERT_EQ(0, mlx5vf_core_sim_create(&sc, &sim));
 		pending.sim = sim;
 		mlx5vf_dev_config dc = {};
-		dc.sim = sim;
+		dc.fw_ops = &mlx5vf_sim_fw_ops;
+		dc.fw_ctx = sim;
 		dc.ops = &kOps;
 		dc.ops_ctx = &pending;
 		dc.obs = obs;
@@ -131,6 +133,9 @@ TEST(AbiMig, PrecopyMigrationThroughTheCAbi)
 	EXPECT_EQ(1, src.pending.requests);
 	mlx5vf_core_sim_run_activity(src.sim, 10);
 	ASSERT_EQ(0, src.go(MLX5VF_MIG_STOP_COPY));
+	// The responder SUSPEND froze the state the image carries.
+	EXPECT_EQ(mlx5vf_core_sim_checksum(src.sim), mlx5vf_core_sim_saved_checksum(src.sim));
+	EXPECT_EQ(0u, mlx5vf_core_sim_loaded_checksum(dst.sim));
 	EXPECT_EQ(0, read_to_eof(src, stream));
 	uint64_t size = 0;
 	EXPECT_EQ(0, mlx5vf_core_dev_data_size(src.dev, &size));
@@ -141,6 +146,7 @@ TEST(AbiMig, PrecopyMigrationThroughTheCAbi)
 		  mlx5vf_core_dev_resume_write(dst.dev, dst.resume, &v.io, stream.size()));
 	ASSERT_EQ(0, dst.go(MLX5VF_MIG_RUNNING));
 	EXPECT_EQ(mlx5vf_core_sim_checksum(src.sim), mlx5vf_core_sim_checksum(dst.sim));
+	EXPECT_EQ(mlx5vf_core_sim_saved_checksum(src.sim), mlx5vf_core_sim_loaded_checksum(dst.sim));
 	EXPECT_EQ(MLX5VF_MIG_RUNNING, mlx5vf_core_dev_state(dst.dev));
 }
 

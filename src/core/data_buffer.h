@@ -45,6 +45,10 @@ public:
 	uint32_t fw_key() const { return fw_key_; }
 	// Backend-private data (mlx5: DMA mapping, page list).
 	void *backend() const { return backend_; }
+	// The CPU view as the backend built it (to describe it to another layer).
+	uint8_t *const *segments() const { return segments_; }
+	uint32_t segment_count() const { return segment_count_; }
+	uint32_t segment_size() const { return segment_size_; }
 
 	// Valid bytes (image size after SAVE; bytes written before LOAD).
 	uint64_t length() const { return length_; }

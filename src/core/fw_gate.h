@@ -26,86 +26,23 @@ public:
 	void attach() { __atomic_store_n(&detached_, false, __ATOMIC_RELEASE); }
 	bool detached() const { return __atomic_load_n(&detached_, __ATOMIC_ACQUIRE); }
 
-	FwCaps caps() const override { return inner_.caps(); }
-	kstd::Result<StateSize> query_state(const QueryFlags &flags) override
-	{
-		if (detached())
-			return kstd::Err::NotConn;
-		const uint64_t t = stats_.now();
-		auto r = inner_.query_state(flags);
-		stats_.fw_cmd_done(FwCmdKind::Query, query_code(flags),
-				   r.is_ok() ? r.value().remaining_total : 0, t, r);
-		return r;
-	}
-	kstd::Result<void> suspend(VhcaSide side) override
-	{
-		if (detached())
-			return kstd::Err::NotConn;
-		const uint64_t t = stats_.now();
-		auto r = inner_.suspend(side);
-		stats_.fw_cmd_done(FwCmdKind::Suspend, side_code(side), 0, t, r);
-		return r;
-	}
-	kstd::Result<void> resume(VhcaSide side) override
-	{
-		if (detached())
-			return kstd::Err::NotConn;
-		const uint64_t t = stats_.now();
-		auto r = inner_.resume(side);
-		stats_.fw_cmd_done(FwCmdKind::Resume, side_code(side), 0, t, r);
-		return r;
-	}
-	kstd::Result<void> save(const SaveRequest &req, SaveCompletion &done) override
-	{
-		if (detached())
-			return kstd::Err::NotConn;
-		// One save in flight per device: the gate relays its completion.
-		save_kind_ = static_cast<uint32_t>(req.kind);
-		save_start_ = stats_.now();
-		save_done_ = &done;
-		auto r = inner_.save(req, *this);
-		if (r.is_error())
-			stats_.fw_cmd_done(FwCmdKind::Save, save_kind_, 0, save_start_, r);
-		return r;
-	}
-	kstd::Result<void> load(DataBuffer &buf, uint32_t size) override
-	{
-		if (detached())
-			return kstd::Err::NotConn;
-		const uint64_t t = stats_.now();
-		auto r = inner_.load(buf, size);
-		stats_.fw_cmd_done(FwCmdKind::Load, 0, size, t, r);
-		return r;
-	}
-	kstd::Result<DataBuffer *> alloc_buffer(uint64_t size, DmaDir dir, kstd::AllocCtx ctx) override
-	{
-		if (detached())
-			return kstd::Err::NotConn;
-		return inner_.alloc_buffer(size, dir, ctx);
-	}
-	void free_buffer(DataBuffer *buf) override { inner_.free_buffer(buf); }
-	void function_reset() override { inner_.function_reset(); }
-	TrackCaps track_caps() const override { return inner_.track_caps(); }
-	kstd::Result<void> track_start(const TrackRequest &req) override
-	{
-		if (detached())
-			return kstd::Err::NotConn;
-		const uint64_t t = stats_.now();
-		auto r = inner_.track_start(req);
-		stats_.fw_cmd_done(FwCmdKind::TrackStart, req.log_page_size, 0, t, r);
-		return r;
-	}
+	// Out of line, in fw_gate.cpp: inline virtual overrides would be emitted
+	// as COMDAT copies, which GCC 12's patchable function entries cannot
+	// survive when the linker drops a duplicate.
+	FwCaps caps() const override;
+	kstd::Result<StateSize> query_state(const QueryFlags &flags) override;
+	kstd::Result<void> suspend(VhcaSide side) override;
+	kstd::Result<void> resume(VhcaSide side) override;
+	kstd::Result<void> save(const SaveRequest &req, SaveCompletion &done) override;
+	kstd::Result<void> load(DataBuffer &buf, uint32_t size) override;
+	kstd::Result<DataBuffer *> alloc_buffer(uint64_t size, DmaDir dir, kstd::AllocCtx ctx) override;
+	void free_buffer(DataBuffer *buf) override;
+	void function_reset() override;
+	TrackCaps track_caps() const override;
+	kstd::Result<void> track_start(const TrackRequest &req) override;
 	// Releasing is always allowed: the backend knows what is left to free.
-	void track_stop() override { inner_.track_stop(); }
-	kstd::Result<void> track_report(uint64_t iova, uint64_t length, DirtySink &sink) override
-	{
-		if (detached())
-			return kstd::Err::NotConn;
-		const uint64_t t = stats_.now();
-		auto r = inner_.track_report(iova, length, sink);
-		stats_.fw_cmd_done(FwCmdKind::TrackReport, 0, length, t, r);
-		return r;
-	}
+	void track_stop() override;
+	kstd::Result<void> track_report(uint64_t iova, uint64_t length, DirtySink &sink) override;
 
 private:
 	// op_mod as the observer shows it: SUSPEND's numbering for both (0:
@@ -125,16 +62,7 @@ private:
 	}
 
 	// The backend's completion (maybe atomic): count, report, pass on.
-	void save_done(const SaveResult &result) override
-	{
-		SaveCompletion *done = save_done_;
-		const int err = result.status == FwStatus::Ok	      ? 0
-				: result.status == FwStatus::Detached ? -MLX5VF_ENOTCONN
-								      : -MLX5VF_EIO;
-		stats_.fw_cmd_done(FwCmdKind::Save, save_kind_, result.image_size, save_start_, err,
-				   static_cast<uint32_t>(result.status), result.syndrome);
-		done->save_done(result);
-	}
+	void save_done(const SaveResult &result) override;
 
 	Firmware &inner_;
 	MigStats &stats_;

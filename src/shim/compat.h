@@ -88,6 +88,17 @@ struct vfio_device_feature_mig_data_size {
 #endif
 
 /*
+ * mlx5vf's own symbol namespace (the API for the simulator module), for
+ * EXPORT_SYMBOL_NS_GPL() and MODULE_IMPORT_NS(): before 6.13 both stringify
+ * a token, since then both take the string.
+ */
+#ifdef MLX5VF_HAVE_MODULE_IMPORT_NS_TOKEN
+#define MLX5VF_NS MLX5VF
+#else
+#define MLX5VF_NS "MLX5VF"
+#endif
+
+/*
  * PRECOPY_INFOv2: userspace opts in with device feature 12 (SET), and then
  * VFIO_MIG_GET_PRECOPY_INFO's flags are output (REINIT). Where struct
  * vfio_device has precopy_info_v2 the VFIO core takes the opt-in and clears

@@ -1,22 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * debugfs: mlx5vf/<pci-name>/ shows the migration state of each VF, its
- * migration statistics ("statistics": the core's counters), and for
- * a simulated VF the checksum of its state (live, at STOP_COPY, after
- * RESUMING), which the VM tests compare across a live migration, the dirty
- * tracker's and the simulated function's DMA counters, an "inject" file
- * that arms a firmware fault ("save 2 short-image", "track-report 1
- * lose-dirty"), a "dma_window" file ("IOVA LENGTH") naming the guest
- * memory the simulated function writes while it runs, and a "reconfigure"
- * file ("PAGES") that configures more of the function's state (during
- * PRE_COPY: new initial data, VFIO_PRECOPY_INFO_REINIT).
+ * debugfs: mlx5vf/<pci-name>/ shows the migration state of each VF and its
+ * dirty tracker ("migration") and its migration statistics ("statistics":
+ * the core's counters). A backend in another module may add its own files
+ * (the simulated VF's controls).
  */
 #include <linux/debugfs.h>
-#include <linux/fs.h>
-#include <linux/kstrtox.h>
 #include <linux/seq_file.h>
-#include <linux/string.h>
-#include <linux/uaccess.h>
 
 #include "mlx5vf.h"
 
@@ -25,8 +15,6 @@ static struct dentry *mlx5vf_debugfs_root;
 static int mlx5vf_debugfs_state_show(struct seq_file *m, void *unused)
 {
 	struct mlx5vf_pci_dev *mvdev = m->private;
-	struct mlx5vf_sim_backend *simb = &mvdev->simb;
-	struct mlx5vf_sim_dma_stats dma;
 	struct mlx5vf_log_status log;
 
 	mlx5vf_state_mutex_lock(mvdev);
@@ -39,20 +27,6 @@ static int mlx5vf_debugfs_state_show(struct seq_file *m, void *unused)
 	seq_printf(m, "dirty_reports: %llu\n", log.reports);
 	seq_printf(m, "dirty_pages_reported: %llu\n", log.pages_reported);
 	seq_printf(m, "dirty_error: %s\n", log.error ?: "none");
-	if (simb->sim) {
-		seq_printf(m, "sim_checksum: %016llx\n", mlx5vf_core_sim_checksum(simb->sim));
-		seq_printf(m, "saved_checksum: %016llx\n", simb->saved_checksum);
-		seq_printf(m, "loaded_checksum: %016llx\n", simb->loaded_checksum);
-		mlx5vf_core_sim_dma_stats(simb->sim, &dma);
-		seq_printf(m, "dma_window: %llx %llx\n", simb->dma_window, simb->dma_window_len);
-		seq_printf(m, "dma_writes: %llu\n", dma.dma_writes);
-		seq_printf(m, "dma_errors: %llu\n", simb->dma_errors);
-		seq_printf(m, "dma_last_error: %d at %llx\n", simb->dma_error,
-			   simb->dma_error_iova);
-		seq_printf(m, "dma_pages_marked: %llu\n", dma.pages_marked);
-		seq_printf(m, "dma_pages_dirty: %llu\n", dma.dirty_pages);
-		seq_printf(m, "dma_untracked_writes: %llu\n", dma.untracked_writes);
-	}
 	mlx5vf_state_mutex_unlock(mvdev);
 	return 0;
 }
@@ -127,88 +101,6 @@ static int mlx5vf_debugfs_stats_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(mlx5vf_debugfs_stats);
 
-/* A short command written to a control file, as a string. */
-static int mlx5vf_debugfs_command(const char __user *ubuf, size_t len, char *buf, size_t size)
-{
-	if (len >= size)
-		return -EINVAL;
-	if (copy_from_user(buf, ubuf, len))
-		return -EFAULT;
-	buf[len] = '\0';
-	return 0;
-}
-
-static ssize_t mlx5vf_debugfs_inject_write(struct file *file, const char __user *ubuf,
-					   size_t len, loff_t *ppos)
-{
-	struct mlx5vf_pci_dev *mvdev = file->private_data;
-	char buf[64], op[16], fault[24];
-	unsigned int nth;
-	int ret;
-
-	ret = mlx5vf_debugfs_command(ubuf, len, buf, sizeof(buf));
-	if (ret)
-		return ret;
-	if (sscanf(buf, "%15s %u %23s", op, &nth, fault) != 3)
-		return -EINVAL;
-	ret = mlx5vf_sim_inject(mvdev, op, nth, fault);
-	return ret ? ret : len;
-}
-
-/* "IOVA LENGTH" (hex or decimal): guest memory the simulated function writes. */
-static ssize_t mlx5vf_debugfs_dma_window_write(struct file *file, const char __user *ubuf,
-					       size_t len, loff_t *ppos)
-{
-	struct mlx5vf_pci_dev *mvdev = file->private_data;
-	unsigned long long iova, length;
-	char buf[64];
-	int ret;
-
-	ret = mlx5vf_debugfs_command(ubuf, len, buf, sizeof(buf));
-	if (ret)
-		return ret;
-	if (sscanf(buf, "%lli %lli", &iova, &length) != 2)
-		return -EINVAL;
-	ret = mlx5vf_sim_set_dma_window(mvdev, iova, length);
-	return ret ? ret : len;
-}
-
-/* "PAGES": the simulated function configures that many more state pages. */
-static ssize_t mlx5vf_debugfs_reconfigure_write(struct file *file, const char __user *ubuf,
-						size_t len, loff_t *ppos)
-{
-	struct mlx5vf_pci_dev *mvdev = file->private_data;
-	unsigned long long pages;
-	char buf[32];
-	int ret;
-
-	ret = mlx5vf_debugfs_command(ubuf, len, buf, sizeof(buf));
-	if (ret)
-		return ret;
-	if (kstrtoull(strim(buf), 0, &pages))
-		return -EINVAL;
-	ret = mlx5vf_sim_reconfigure(mvdev, pages);
-	return ret ? ret : len;
-}
-
-static const struct file_operations mlx5vf_debugfs_reconfigure_fops = {
-	.owner = THIS_MODULE,
-	.open = simple_open,
-	.write = mlx5vf_debugfs_reconfigure_write,
-};
-
-static const struct file_operations mlx5vf_debugfs_dma_window_fops = {
-	.owner = THIS_MODULE,
-	.open = simple_open,
-	.write = mlx5vf_debugfs_dma_window_write,
-};
-
-static const struct file_operations mlx5vf_debugfs_inject_fops = {
-	.owner = THIS_MODULE,
-	.open = simple_open,
-	.write = mlx5vf_debugfs_inject_write,
-};
-
 void mlx5vf_debugfs_add(struct mlx5vf_pci_dev *mvdev)
 {
 	if (!mlx5vf_debugfs_root || !mvdev->mig)
@@ -216,14 +108,8 @@ void mlx5vf_debugfs_add(struct mlx5vf_pci_dev *mvdev)
 	mvdev->debugfs = debugfs_create_dir(pci_name(mvdev->core.pdev), mlx5vf_debugfs_root);
 	debugfs_create_file("migration", 0400, mvdev->debugfs, mvdev, &mlx5vf_debugfs_state_fops);
 	debugfs_create_file("statistics", 0400, mvdev->debugfs, mvdev, &mlx5vf_debugfs_stats_fops);
-	if (mvdev->simb.sim) {
-		debugfs_create_file("inject", 0200, mvdev->debugfs, mvdev,
-				    &mlx5vf_debugfs_inject_fops);
-		debugfs_create_file("dma_window", 0200, mvdev->debugfs, mvdev,
-				    &mlx5vf_debugfs_dma_window_fops);
-		debugfs_create_file("reconfigure", 0200, mvdev->debugfs, mvdev,
-				    &mlx5vf_debugfs_reconfigure_fops);
-	}
+	if (mvdev->backend && mvdev->backend->debugfs)
+		mvdev->backend->debugfs(mvdev, mvdev->debugfs);
 }
 
 void mlx5vf_debugfs_remove(struct mlx5vf_pci_dev *mvdev)

@@ -5,7 +5,9 @@
  * The driver binds only when userspace asks for it through driver_override
  * (as every VFIO variant driver does), hands the VF's BARs and interrupts to
  * vfio_pci_core, and adds live migration on top. This file owns the PCI
- * driver, the vfio_device_ops and the module's lifetime.
+ * driver, the vfio_device_ops and the module's lifetime, and lends the same
+ * device to a firmware backend in another module (mlx5vf_pci_bind(): the
+ * simulated VF of mlx5vf_sim.ko), which has no migration code of its own.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -18,13 +20,6 @@
 #include "mlx5vf.h"
 
 #define PCI_DEVICE_ID_MELLANOX_CX7_BF3_VF 0x101e
-#define MLX5VF_MIGRATION_FLAGS \
-	(VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P | VFIO_MIGRATION_PRE_COPY)
-
-static bool sim;
-module_param(sim, bool, 0444);
-MODULE_PARM_DESC(sim,
-		 "Drive other devices bound by driver_override as simulated migratable VFs (testing only)");
 
 static unsigned int max_image_mib;
 module_param(max_image_mib, uint, 0444);
@@ -62,7 +57,8 @@ static void mlx5vf_release_dev(struct vfio_device *vdev)
 	struct mlx5vf_pci_dev *mvdev = to_mlx5vf(vdev);
 
 	mlx5vf_mlx5_uninit(mvdev);
-	mlx5vf_sim_uninit(mvdev);
+	if (mvdev->backend)
+		mvdev->backend->teardown(mvdev);
 	mutex_destroy(&mvdev->state_mutex);
 	vfio_pci_core_release_dev(vdev);
 }
@@ -119,52 +115,38 @@ static const struct vfio_device_ops mlx5vf_pci_ops = {
 #endif
 };
 
-/* Pick the firmware backend; a VF without one still works as plain vfio-pci. */
-static int mlx5vf_setup_migration(struct mlx5vf_pci_dev *mvdev)
+/* Migration through the backend's core device, as the core's features say. */
+static void mlx5vf_offer_migration(struct mlx5vf_pci_dev *mvdev)
 {
-	struct pci_dev *pdev = mvdev->core.pdev;
-	int ret;
-
-	if (mlx5vf_is_cx_vf(pdev)) {
-		/* On failure the reason was logged; the VF stays plain vfio-pci. */
-		if (mlx5vf_mlx5_init(mvdev))
-			return 0;
-		mvdev->core.vdev.migration_flags = MLX5VF_MIGRATION_FLAGS;
-		mvdev->core.vdev.mig_ops = &mlx5vf_mig_ops;
-		dev_info(&pdev->dev, "VFIO migration offered (stop-copy, P2P, precopy; %s)\n",
-			 mlx5vf_dirty_setup(mvdev));
-		return 0;
-	}
-	ret = mlx5vf_sim_init(mvdev);
-	if (ret) {
-		dev_warn(&pdev->dev, "migration off: simulated VF setup failed: %d\n", ret);
-		return 0;
-	}
-	mvdev->core.vdev.migration_flags = MLX5VF_MIGRATION_FLAGS;
+	mvdev->core.vdev.migration_flags = mlx5vf_core_dev_features(mvdev->mig);
 	mvdev->core.vdev.mig_ops = &mlx5vf_mig_ops;
-	dev_info(&pdev->dev, "simulated migratable VF (stop-copy, P2P, precopy; %s)\n",
-		 mlx5vf_dirty_setup(mvdev));
-	return 0;
 }
 
-static int mlx5vf_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
+static int mlx5vf_bind(struct pci_dev *pdev, const struct mlx5vf_backend_ops *backend)
 {
 	struct mlx5vf_pci_dev *mvdev;
 	int ret;
-
-	if (!mlx5vf_is_cx_vf(pdev) && !sim) {
-		dev_info(&pdev->dev,
-			 "not a ConnectX-7/BlueField-3 VF; load mlx5vf with sim=1 to drive it as a simulated VF\n");
-		return -ENODEV;
-	}
 
 	mvdev = vfio_alloc_device(mlx5vf_pci_dev, core.vdev, &pdev->dev, &mlx5vf_pci_ops);
 	if (IS_ERR(mvdev))
 		return PTR_ERR(mvdev);
 
-	ret = mlx5vf_setup_migration(mvdev);
-	if (ret)
-		goto out_put;
+	if (backend) {
+		ret = backend->setup(mvdev);
+		if (ret)
+			goto out_put;
+		/* From now on release_dev tears it down. */
+		mvdev->backend = backend;
+		mlx5vf_offer_migration(mvdev);
+		dev_info(&pdev->dev, "VFIO migration offered by %s (stop-copy, P2P, precopy; %s)\n",
+			 module_name(backend->owner), mlx5vf_dirty_setup(mvdev));
+	} else if (!mlx5vf_mlx5_init(mvdev)) {
+		mlx5vf_offer_migration(mvdev);
+		dev_info(&pdev->dev, "VFIO migration offered (stop-copy, P2P, precopy; %s)\n",
+			 mlx5vf_dirty_setup(mvdev));
+	}
+	/* Else the reason was logged; the VF stays plain vfio-pci. */
+
 	dev_set_drvdata(&pdev->dev, &mvdev->core);
 	ret = vfio_pci_core_register_device(&mvdev->core);
 	if (ret)
@@ -177,6 +159,28 @@ out_put:
 	return ret;
 }
 
+static int mlx5vf_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
+{
+	if (!mlx5vf_is_cx_vf(pdev)) {
+		dev_info(&pdev->dev,
+			 "not a ConnectX-7/BlueField-3 VF (mlx5vf_sim.ko drives other devices as simulated VFs)\n");
+		return -ENODEV;
+	}
+	return mlx5vf_bind(pdev, NULL);
+}
+
+/*
+ * Bind pdev as a VFIO device whose migration firmware is backend's: for a
+ * PCI driver in another module, from its probe.
+ */
+int mlx5vf_pci_bind(struct pci_dev *pdev, const struct mlx5vf_backend_ops *backend)
+{
+	if (!backend || !backend->setup || !backend->teardown)
+		return -EINVAL;
+	return mlx5vf_bind(pdev, backend);
+}
+EXPORT_SYMBOL_NS_GPL(mlx5vf_pci_bind, MLX5VF_NS);
+
 static struct mlx5vf_pci_dev *mlx5vf_from_pdev(struct pci_dev *pdev)
 {
 	struct vfio_pci_core_device *core = dev_get_drvdata(&pdev->dev);
@@ -184,7 +188,8 @@ static struct mlx5vf_pci_dev *mlx5vf_from_pdev(struct pci_dev *pdev)
 	return container_of(core, struct mlx5vf_pci_dev, core);
 }
 
-static void mlx5vf_pci_remove(struct pci_dev *pdev)
+/* The remove of every driver that binds through this module. */
+void mlx5vf_pci_unbind(struct pci_dev *pdev)
 {
 	struct mlx5vf_pci_dev *mvdev = mlx5vf_from_pdev(pdev);
 
@@ -194,6 +199,7 @@ static void mlx5vf_pci_remove(struct pci_dev *pdev)
 	mlx5vf_mlx5_uninit(mvdev);
 	vfio_put_device(&mvdev->core.vdev);
 }
+EXPORT_SYMBOL_NS_GPL(mlx5vf_pci_unbind, MLX5VF_NS);
 
 static void mlx5vf_pci_reset_done(struct pci_dev *pdev)
 {
@@ -203,10 +209,11 @@ static void mlx5vf_pci_reset_done(struct pci_dev *pdev)
 		mlx5vf_mig_reset_done(mvdev);
 }
 
-static const struct pci_error_handlers mlx5vf_err_handlers = {
+const struct pci_error_handlers mlx5vf_pci_err_handlers = {
 	.reset_done = mlx5vf_pci_reset_done,
 	.error_detected = vfio_pci_core_aer_err_detected,
 };
+EXPORT_SYMBOL_NS_GPL(mlx5vf_pci_err_handlers, MLX5VF_NS);
 
 static const struct pci_device_id mlx5vf_pci_table[] = {
 	{ PCI_DRIVER_OVERRIDE_DEVICE_VFIO(PCI_VENDOR_ID_MELLANOX,
@@ -219,8 +226,8 @@ static struct pci_driver mlx5vf_pci_driver = {
 	.name = KBUILD_MODNAME,
 	.id_table = mlx5vf_pci_table,
 	.probe = mlx5vf_pci_probe,
-	.remove = mlx5vf_pci_remove,
-	.err_handler = &mlx5vf_err_handlers,
+	.remove = mlx5vf_pci_unbind,
+	.err_handler = &mlx5vf_pci_err_handlers,
 	.driver_managed_dma = true,
 };
 
@@ -234,7 +241,7 @@ static int __init mlx5vf_init(void)
 		mlx5vf_debugfs_exit();
 		return ret;
 	}
-	pr_info("%s loaded%s\n", mlx5vf_core_version(), sim ? " (simulated VFs enabled)" : "");
+	pr_info("%s loaded\n", mlx5vf_core_version());
 	return 0;
 }
 

@@ -19,6 +19,7 @@ void mlx5vf_state_mutex_lock(struct mlx5vf_pci_dev *mvdev)
 {
 	mutex_lock(&mvdev->state_mutex);
 }
+EXPORT_SYMBOL_NS_GPL(mlx5vf_state_mutex_lock, MLX5VF_NS);
 
 /*
  * Drop the state lock, first applying any reset that reset_done() could not
@@ -46,6 +47,7 @@ void mlx5vf_state_mutex_unlock(struct mlx5vf_pci_dev *mvdev)
 	mutex_unlock(&mvdev->state_mutex);
 	spin_unlock(&mvdev->reset_lock);
 }
+EXPORT_SYMBOL_NS_GPL(mlx5vf_state_mutex_unlock, MLX5VF_NS);
 
 void mlx5vf_mig_reset_done(struct mlx5vf_pci_dev *mvdev)
 {
@@ -79,22 +81,52 @@ void mlx5vf_sync_files(struct mlx5vf_pci_dev *mvdev)
 	wake_up_interruptible_all(&mvdev->mig_wq);
 }
 
+/*
+ * The core device of a VF, with what this module decides for every backend:
+ * the clock and events (trace.c) and the largest image a destination loads.
+ */
+int mlx5vf_mig_dev_create(struct mlx5vf_pci_dev *mvdev, struct mlx5vf_dev_config *cfg)
+{
+	cfg->obs = &mlx5vf_observer_ops;
+	cfg->obs_ctx = mvdev;
+	cfg->max_image_size = mlx5vf_max_image_size();
+	return mlx5vf_core_dev_create(cfg, &mvdev->mig);
+}
+EXPORT_SYMBOL_NS_GPL(mlx5vf_mig_dev_create, MLX5VF_NS);
+
+void mlx5vf_mig_dev_destroy(struct mlx5vf_pci_dev *mvdev)
+{
+	mlx5vf_core_dev_destroy(mvdev->mig);
+	mvdev->mig = NULL;
+}
+EXPORT_SYMBOL_NS_GPL(mlx5vf_mig_dev_destroy, MLX5VF_NS);
+
+/* Close every data_fd's file (a firmware cleanup SAVE may follow). */
+void mlx5vf_mig_close_files(struct mlx5vf_pci_dev *mvdev)
+{
+	lockdep_assert_held(&mvdev->state_mutex);
+	mlx5vf_core_dev_close_files(mvdev->mig);
+	mlx5vf_sync_files(mvdev);
+}
+EXPORT_SYMBOL_NS_GPL(mlx5vf_mig_close_files, MLX5VF_NS);
+
 void mlx5vf_mig_open(struct mlx5vf_pci_dev *mvdev)
 {
 	mlx5vf_state_mutex_lock(mvdev);
 	/* A freshly opened device runs, whatever the last user left. */
 	mlx5vf_mig_reset(mvdev);
-	mlx5vf_sim_dma_enable(mvdev, true);
+	if (mvdev->backend && mvdev->backend->open)
+		mvdev->backend->open(mvdev);
 	mlx5vf_state_mutex_unlock(mvdev);
 }
 
 void mlx5vf_mig_close(struct mlx5vf_pci_dev *mvdev)
 {
 	mlx5vf_state_mutex_lock(mvdev);
-	mlx5vf_sim_dma_enable(mvdev, false);
+	if (mvdev->backend && mvdev->backend->close)
+		mvdev->backend->close(mvdev);
 	mlx5vf_dirty_close(mvdev);
-	mlx5vf_core_dev_close_files(mvdev->mig);
-	mlx5vf_sync_files(mvdev);
+	mlx5vf_mig_close_files(mvdev);
 	mlx5vf_state_mutex_unlock(mvdev);
 }
 
@@ -151,8 +183,6 @@ static struct file *mlx5vf_set_state(struct vfio_device *vdev, enum vfio_device_
 		if (!IS_ERR(filp))
 			mf = NULL; /* owned by the file now */
 	}
-	if (!ret && mvdev->simb.sim)
-		mlx5vf_sim_after_arc(mvdev, from, to);
 	mlx5vf_state_mutex_unlock(mvdev);
 	kfree(mf);
 	return filp;

@@ -8,6 +8,7 @@
 
 #include <linux/anon_inodes.h>
 #include <linux/file.h>
+#include <linux/module.h>
 #include <linux/pci.h>
 #include <linux/poll.h>
 #include <linux/slab.h>
@@ -162,13 +163,16 @@ static int mlx5vf_mig_file_release(struct inode *inode, struct file *filp)
 {
 	struct mlx5vf_mig_file *mf = filp->private_data;
 	struct mlx5vf_pci_dev *mvdev = mf->mvdev;
+	struct module *backend = mvdev->backend ? mvdev->backend->owner : NULL;
 
 	if (mf->save)
 		mlx5vf_core_save_destroy(mf->save);
 	if (mf->resume)
 		mlx5vf_core_resume_destroy(mf->resume);
 	kfree(mf);
+	/* The last put may tear the backend down: its module goes after. */
 	put_device(&mvdev->core.vdev.device);
+	module_put(backend);
 	return 0;
 }
 
@@ -216,6 +220,9 @@ struct file *mlx5vf_mig_file_open(struct mlx5vf_pci_dev *mvdev, struct mlx5vf_mi
 	stream_open(filp->f_inode, filp);
 	mf->filp = filp;
 	get_device(&mvdev->core.vdev.device);
+	/* The device is open, so VFIO holds the backend's module already. */
+	if (mvdev->backend)
+		__module_get(mvdev->backend->owner);
 	get_file(filp);
 	if (save)
 		mvdev->saving = mf;

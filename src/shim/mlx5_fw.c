@@ -905,8 +905,6 @@ static int mlx5vf_mlx5_create_dev(struct mlx5vf_mlx5 *fw, u64 identity)
 		.fw_ctx = fw,
 		.ops = &mlx5vf_mlx5_dev_ops,
 		.ops_ctx = fw,
-		.obs = &mlx5vf_observer_ops,
-		.obs_ctx = fw->mvdev,
 		.compat = {
 			.pci_vendor_id = pdev->vendor,
 			.pci_device_id = pdev->device,
@@ -915,10 +913,9 @@ static int mlx5vf_mlx5_create_dev(struct mlx5vf_mlx5 *fw, u64 identity)
 		},
 		.features = MLX5VF_MIG_FEATURE_STOP_COPY | MLX5VF_MIG_FEATURE_P2P |
 			    MLX5VF_MIG_FEATURE_PRE_COPY,
-		.max_image_size = mlx5vf_max_image_size(),
 	};
 
-	return mlx5vf_core_dev_create(&cfg, &fw->mvdev->mig);
+	return mlx5vf_mig_dev_create(fw->mvdev, &cfg);
 }
 
 int mlx5vf_mlx5_init(struct mlx5vf_pci_dev *mvdev)

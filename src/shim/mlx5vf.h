@@ -25,27 +25,24 @@
 struct mlx5vf_mig_file;
 struct mlx5vf_mlx5;
 
-/* The simulated firmware's clock: completions and device activity. */
-struct mlx5vf_sim_backend {
-	struct mlx5vf_sim *sim;
-	struct delayed_work complete_work; /* delivers the pending SAVE completion */
-	struct delayed_work activity_work; /* the function writes its state */
-	u64 due_ns;                        /* when the pending completion is due */
-	bool armed;                        /* a completion is scheduled */
-	u64 saved_checksum;                /* state when STOP_COPY was entered */
-	u64 loaded_checksum;               /* state when RESUMING was left */
-	/*
-	 * The function's DMA into guest memory: where the "guest driver" posted
-	 * buffers (set through debugfs), whether the device is open (so VFIO has
-	 * an address space to write through), and the data of one write.
-	 */
-	u64 dma_window;
-	u64 dma_window_len; /* 0: the function writes nothing */
-	bool dma_open;
-	void *dma_buf;
-	u64 dma_errors;     /* writes VFIO refused (window not mapped) */
-	u64 dma_error_iova; /* the last one's address and errno */
-	int dma_error;
+struct mlx5vf_pci_dev;
+
+/*
+ * A firmware backend in another module: the simulated VF (mlx5vf_sim.ko),
+ * for the devices it binds through mlx5vf_pci_bind(). setup creates the core
+ * device (mlx5vf_mig_dev_create) or fails the bind; teardown undoes it when
+ * the last reference to the device goes, which a data_fd can delay past the
+ * unbind (so the backend's module stays pinned while data_fds live).
+ * open/close run under the state mutex; debugfs may add files to the
+ * device's directory.
+ */
+struct mlx5vf_backend_ops {
+	struct module *owner;
+	int (*setup)(struct mlx5vf_pci_dev *mvdev);
+	void (*teardown)(struct mlx5vf_pci_dev *mvdev);
+	void (*open)(struct mlx5vf_pci_dev *mvdev);
+	void (*close)(struct mlx5vf_pci_dev *mvdev);
+	void (*debugfs)(struct mlx5vf_pci_dev *mvdev, struct dentry *dir);
 };
 
 struct mlx5vf_pci_dev {
@@ -55,7 +52,8 @@ struct mlx5vf_pci_dev {
 	bool deferred_reset;     /* guarded by reset_lock */
 	struct mlx5vf_dev *mig;  /* NULL: migration is off (or the VF is gone) */
 	struct mlx5vf_mlx5 *mlx5; /* the mlx5 firmware backend, if any */
-	struct mlx5vf_sim_backend simb;
+	const struct mlx5vf_backend_ops *backend; /* ... or one in another module */
+	void *backend_priv;			  /* that backend's own state */
 	struct mlx5vf_mig_file *saving;   /* attached data_fds; the device holds */
 	struct mlx5vf_mig_file *resuming; /* a reference on each */
 	wait_queue_head_t mig_wq;         /* readers and pollers of the data_fds */
@@ -77,7 +75,10 @@ static inline struct mlx5vf_pci_dev *to_mlx5vf(struct vfio_device *vdev)
 	return container_of(vdev, struct mlx5vf_pci_dev, core.vdev);
 }
 
-/* main.c */
+/* main.c; the API for backends in other modules (namespace MLX5VF) */
+int mlx5vf_pci_bind(struct pci_dev *pdev, const struct mlx5vf_backend_ops *backend);
+void mlx5vf_pci_unbind(struct pci_dev *pdev);
+extern const struct pci_error_handlers mlx5vf_pci_err_handlers;
 u64 mlx5vf_max_image_size(void);
 
 /* mig.c */
@@ -89,24 +90,15 @@ void mlx5vf_mig_reset_done(struct mlx5vf_pci_dev *mvdev);
 void mlx5vf_mig_open(struct mlx5vf_pci_dev *mvdev);
 void mlx5vf_mig_close(struct mlx5vf_pci_dev *mvdev);
 void mlx5vf_sync_files(struct mlx5vf_pci_dev *mvdev);
+int mlx5vf_mig_dev_create(struct mlx5vf_pci_dev *mvdev, struct mlx5vf_dev_config *cfg);
+void mlx5vf_mig_dev_destroy(struct mlx5vf_pci_dev *mvdev);
+void mlx5vf_mig_close_files(struct mlx5vf_pci_dev *mvdev);
 
 bool mlx5vf_precopy_v2(struct mlx5vf_pci_dev *mvdev);
 
 /* mig_file.c */
 struct file *mlx5vf_mig_file_open(struct mlx5vf_pci_dev *mvdev, struct mlx5vf_mig_file *mf,
 				  struct mlx5vf_save_file *save, struct mlx5vf_resume_file *resume);
-
-/* sim.c */
-int mlx5vf_sim_init(struct mlx5vf_pci_dev *mvdev);
-void mlx5vf_sim_uninit(struct mlx5vf_pci_dev *mvdev);
-void mlx5vf_sim_after_arc(struct mlx5vf_pci_dev *mvdev, enum mlx5vf_mig_state from,
-			  enum mlx5vf_mig_state to);
-extern const struct mlx5vf_dev_ops mlx5vf_sim_dev_ops;
-int mlx5vf_sim_inject(struct mlx5vf_pci_dev *mvdev, const char *op, unsigned int nth,
-		      const char *fault);
-int mlx5vf_sim_reconfigure(struct mlx5vf_pci_dev *mvdev, u64 pages);
-int mlx5vf_sim_set_dma_window(struct mlx5vf_pci_dev *mvdev, u64 iova, u64 length);
-void mlx5vf_sim_dma_enable(struct mlx5vf_pci_dev *mvdev, bool open);
 
 /* dirty.c */
 const char *mlx5vf_dirty_setup(struct mlx5vf_pci_dev *mvdev);

@@ -122,9 +122,9 @@ result "and back (status: $status)" "$([ "$status" = completed ]; echo $?)"
 qemu_stop rcA
 
 # 4. An incompatible destination refuses during precopy; the source runs on.
-echo 0x1234 >/sys/module/mlx5vf/parameters/sim_identity
+echo 0x1234 >/sys/module/mlx5vf_sim/parameters/sim_identity
 rebind "$a"
-echo 0x53494d5646 >/sys/module/mlx5vf/parameters/sim_identity
+echo 0x53494d5646 >/sys/module/mlx5vf_sim/parameters/sim_identity
 imark=$(dmesg_mark 04-incompatible)
 before=$(mig_field "$b" saved_checksum)
 status=$(migrate_between dstB inc "$a")

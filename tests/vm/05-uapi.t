@@ -1,7 +1,7 @@
 #!/bin/sh
 # shellcheck disable=SC2154 # uapi_vfs (lib.sh) sets pf, vf0, vf1, bdf0 and bdf1
 # The VFIO migration uAPI of mlx5vf, driven by tools/mlx5vf-mig (shipped in
-# /usr/local/bin by mkinitramfs --tools): two igb VFs bound to mlx5vf sim=1,
+# /usr/local/bin by mkinitramfs --tools): two igb VFs bound to mlx5vf_sim,
 # every arc from every state, saves and loads between the two VFs with odd
 # write segmentation, hostile streams, data_fd races, precopy accounting and
 # PRECOPY_INFOv2: a VF reconfigured during precopy (debugfs "reconfigure")
@@ -69,22 +69,22 @@ run_client() {
 	rm -f "$fifo"
 }
 
-if check "pass 1: bind $bdf0 and $bdf1 to mlx5vf (sim=1)" bind_vfs; then
+if check "pass 1: bind $bdf0 and $bdf1 to mlx5vf_sim" bind_vfs; then
 	run_client "pass 1 (1 MiB state)" --src "$bdf0" --dst "$bdf1" all
 fi
-check "pass 1: unbind both VFs, rmmod mlx5vf" unbind_vfs
+check "pass 1: unbind both VFs, rmmod mlx5vf_sim and mlx5vf" unbind_vfs
 
 if check "pass 2: rebind with sim_state_kib=$big_kib max_image_mib=16" \
 	bind_vfs sim_state_kib=$big_kib max_image_mib=16; then
 	run_client "pass 2 (chunked images)" --src "$bdf0" --dst "$bdf1" migrate hostile races precopy multifd reinit
 fi
-check "pass 2: unbind both VFs, rmmod mlx5vf" unbind_vfs
+check "pass 2: unbind both VFs, rmmod mlx5vf_sim and mlx5vf" unbind_vfs
 
 if check "pass 3: rebind with sim_state_kib=$big_kib sim_latency_us=1000000" \
 	bind_vfs sim_state_kib=$big_kib sim_latency_us=1000000; then
 	run_client "pass 3 (slow SAVE)" --src "$bdf0" slow
 fi
-check "pass 3: unbind both VFs, rmmod mlx5vf" unbind_vfs
+check "pass 3: unbind both VFs, rmmod mlx5vf_sim and mlx5vf" unbind_vfs
 
 for vf in "$vf0" "$vf1"; do echo >"$vf/driver_override"; done
 check "disable VFs" sh -c "echo 0 > $pf/sriov_numvfs"

@@ -104,7 +104,7 @@ start_throttled_migration() {
 qemu_start_tracked srcA "$a" || bail_out "source QEMU did not start: $(cat "$RUN/srcA.stderr")"
 echo "$win_lo $win_len" >"$dbg_a/dma_window"
 check "the VF writes guest memory while running" wait_for $((10 * slow)) \
-	sh -c "[ \$(sed -n 's/^dma_writes: //p' $dbg_a/migration) -gt 100 ]"
+	sh -c "[ \$(sed -n 's/^dma_writes: //p' $dbg_a/sim) -gt 100 ]"
 # A write VFIO refuses (-EINVAL: the IOVA was unmapped while the guest firmware
 # reshuffled its memory map) is what an IOMMU fault is to a real VF: not logged.
 errs=$(mig_field "$a" dma_errors)
@@ -118,7 +118,7 @@ if [ "$status" != completed ]; then
 	diag "destination:" "$(cat "$RUN/dstB.stderr")" "$(dmesg | tail -n 20)"
 	bail_out "tracked migration failed"
 fi
-diag "$(grep -E '^(dirty|dma)_' "$dbg_a/migration")"
+diag "$(cat "$dbg_a/migration" "$dbg_a/sim" | grep -E '^(dirty|dma)_')"
 writes=$(($(mig_field "$a" dma_writes) - writes_before))
 result "the VF wrote guest memory during the migration ($writes writes)" "$([ "$writes" -gt 50 ]; echo $?)"
 result "QEMU used the device's tracker ($(mig_field "$a" dirty_reports) reports)" \
@@ -156,7 +156,7 @@ qemu_stop dstB
 
 # 2. Negative control: a tracker that loses its reports is caught by the comparison.
 qemu_start_tracked srcA "$a" || bail_out "source QEMU did not start"
-wait_for $((10 * slow)) sh -c "[ \$(sed -n 's/^dma_writes: //p' $dbg_a/migration) -gt 100 ]"
+wait_for $((10 * slow)) sh -c "[ \$(sed -n 's/^dma_writes: //p' $dbg_a/sim) -gt 100 ]"
 echo "track-report 1 lose-dirty" >"$dbg_a/inject"
 status=$(migrate_tracked srcA dstB "$b")
 result "migration with a data-losing tracker still completes (status: $status)" \

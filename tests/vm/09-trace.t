@@ -1,7 +1,7 @@
 #!/bin/sh
 # shellcheck disable=SC2154 # uapi_vfs (lib.sh) sets pf, vf0, vf1, bdf0 and bdf1
 # The operator's view: tracepoints and debugfs statistics. Two igb VFs bound
-# to mlx5vf sim=1, every mlx5vf event enabled in tracefs, one live precopy
+# to mlx5vf_sim, every mlx5vf event enabled in tracefs, one live precopy
 # migration by mlx5vf-mig's "stats" suite (which itself checks debugfs
 # "statistics" against the bytes, records and chunks it moved, and prints
 # them on a "# stats:" line). Then the trace must show the source's arcs in
@@ -23,8 +23,8 @@ T=/sys/kernel/tracing
 [ -d "$T/events" ] || mount -t tracefs nodev "$T" 2>/dev/null
 [ -d "$T/events" ] || skip_all "no tracefs (kernel without CONFIG_TRACING?)"
 
-check "bind $bdf0 and $bdf1 to mlx5vf (sim=1)" bind_vfs
-[ "$(basename "$(readlink "$vf1/driver")")" = mlx5vf ] || bail_out "cannot bind the VFs"
+check "bind $bdf0 and $bdf1 to mlx5vf_sim" bind_vfs
+bound_to "$vf1" mlx5vf_sim || bail_out "cannot bind the VFs"
 n_events() { set -- "$T"/events/mlx5vf/mlx5vf_*; [ -e "$1" ] && echo $# || echo 0; }
 result "tracefs has events/mlx5vf: $(n_events) events (want 7)" "$([ "$(n_events)" -eq 7 ]; echo $?)"
 
@@ -160,7 +160,7 @@ diag "trace excerpt:" "$(grep -E "mlx5vf_(arc|precopy_info): $src|mlx5vf_fw_cmd:
 diag "statistics of $src:" "$(cat "/sys/kernel/debug/mlx5vf/$src/statistics")"
 diag "statistics of $dst:" "$(cat "/sys/kernel/debug/mlx5vf/$dst/statistics")"
 
-check "unbind both VFs, rmmod mlx5vf" unbind_vfs
+check "unbind both VFs, rmmod mlx5vf_sim and mlx5vf" unbind_vfs
 for vf in "$vf0" "$vf1"; do echo >"$vf/driver_override"; done
 check "disable VFs" sh -c "echo 0 > $pf/sriov_numvfs"
 check_dmesg_clean "$mark" "no WARNING/BUG/Call Trace/lockdep/KASAN during the test"

@@ -13,7 +13,7 @@ vfs=$(sim_vfs 2) || bail_out "could not bind two simulated VFs"
 src_vf=$(echo "$vfs" | sed -n 1p)
 dst_vf=$(echo "$vfs" | sed -n 2p)
 diag "$(dmesg | grep -m1 'mlx5vf-core' | sed 's/^.*mlx5vf: //')"
-diag "simulated VFs (igb VFs bound to mlx5vf, sim=1): source $src_vf, destination $dst_vf"
+diag "simulated VFs (igb VFs bound to mlx5vf_sim): source $src_vf, destination $dst_vf"
 
 trace="-trace vfio_migration_set_state -trace vfio_save_block -trace vfio_save_iterate"
 trace="$trace -trace vfio_save_complete_precopy_start -trace vfio_load_state_device_data"

@@ -93,13 +93,38 @@ pci_find() {
 	return 0
 }
 
-# Two igb VFs for the tests that load mlx5vf themselves with their own module
+# load_sim PARAMS...: mlx5vf.ko, then the simulator mlx5vf_sim.ko that uses it (by
+# path: insmod resolves no dependencies); sim_* parameters go to the simulator, the
+# rest to mlx5vf. A module already loaded keeps its parameters. unload_sim: both.
+load_sim() {
+	_l_m='' _l_s=''
+	for _l_p; do
+		case $_l_p in
+		sim_*) _l_s="$_l_s $_l_p" ;;
+		*) _l_m="$_l_m $_l_p" ;;
+		esac
+	done
+	for _l_d in $(modinfo -F depends "${MLX5VF_KO:?}" | tr ',' ' '); do modprobe "$_l_d"; done
+	# shellcheck disable=SC2086 # one word per parameter
+	[ -d /sys/module/mlx5vf ] || insmod "$MLX5VF_KO" $_l_m || return 1
+	# shellcheck disable=SC2086
+	[ -d /sys/module/mlx5vf_sim ] || insmod "${MLX5VF_SIM_KO:?}" $_l_s || return 1
+}
+unload_sim() {
+	rmmod mlx5vf_sim && rmmod mlx5vf
+}
+
+# bound_to DEVICE DRIVER: the PCI device (sysfs path) is bound to that driver.
+bound_to() {
+	[ "$(basename "$(readlink "$1/driver")")" = "$2" ]
+}
+
+# Two igb VFs for the tests that load the modules themselves with their own
 # parameters (the uAPI client's, the trace test): uapi_vfs creates them (two TAP
 # lines) and sets pf, vf0/vf1 (sysfs paths) and bdf0/bdf1; bind_vfs PARAMS... loads
-# $ko (mlx5vf) with sim=1 PARAMS and binds both; unbind_vfs undoes it.
+# the modules (load_sim PARAMS) and binds both to mlx5vf_sim; unbind_vfs undoes it.
 uapi_vfs() {
 	check "modprobe igb" modprobe igb
-	for _u_d in $(modinfo -F depends "${ko:?}" | tr ',' ' '); do modprobe "$_u_d"; done
 	pf=$(pci_find 0x8086 0x10c9 | head -n 1)
 	[ -n "$pf" ] || bail_out "no igb PF"
 	check "create 2 VFs" sh -c "echo 2 > $pf/sriov_numvfs"
@@ -110,16 +135,16 @@ uapi_vfs() {
 	if [ -z "$bdf0" ] || [ -z "$bdf1" ]; then bail_out "VFs did not appear"; fi
 }
 bind_vfs() {
-	insmod "${ko:?}" sim=1 "$@" || return 1
+	load_sim "$@" || return 1
 	for _u_vf in "$vf0" "$vf1"; do
 		_u_b=${_u_vf##*/}
 		# A driver_override left by an earlier bind binds at insmod already.
-		if [ "$(basename "$(readlink "$_u_vf/driver")")" != mlx5vf ]; then
+		if ! bound_to "$_u_vf" mlx5vf_sim; then
 			[ ! -e "$_u_vf/driver" ] || echo "$_u_b" >"$_u_vf/driver/unbind"
-			echo mlx5vf >"$_u_vf/driver_override" || return 1
+			echo mlx5vf_sim >"$_u_vf/driver_override" || return 1
 			echo "$_u_b" >/sys/bus/pci/drivers_probe 2>/dev/null
 		fi
-		[ "$(basename "$(readlink "$_u_vf/driver")")" = mlx5vf ] || return 1
+		bound_to "$_u_vf" mlx5vf_sim || return 1
 		[ -c "/dev/vfio/$(basename "$(readlink "$_u_vf/iommu_group")")" ] || return 1
 	done
 }
@@ -127,5 +152,5 @@ unbind_vfs() {
 	for _u_vf in "$vf0" "$vf1"; do
 		[ ! -e "$_u_vf/driver" ] || echo "${_u_vf##*/}" >"$_u_vf/driver/unbind"
 	done
-	rmmod mlx5vf
+	unload_sim
 }

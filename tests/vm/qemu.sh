@@ -1,6 +1,6 @@
 # shellcheck shell=sh
 # Nested QEMU helpers for the VM tests and the demo (busybox sh): simulated VFs
-# bound to mlx5vf, QEMU instances driven over HMP through FIFOs, and a live
+# bound to mlx5vf_sim, QEMU instances driven over HMP through FIFOs, and a live
 # migration between two of them. Source after lib.sh.
 
 QEMU=${VM_QEMU:-qemu-system-x86_64}
@@ -9,12 +9,11 @@ mkdir -p "$RUN"
 # Migrations run over loopback TCP.
 ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up
 
-# sim_vfs N: load igb and mlx5vf (sim=1), create N igb VFs bound to mlx5vf;
-# prints their BDFs, one a line.
+# sim_vfs N: load igb, mlx5vf and mlx5vf_sim, create N igb VFs bound to
+# mlx5vf_sim; prints their BDFs, one a line.
 sim_vfs() {
 	modprobe igb || return 1
-	for d in $(modinfo -F depends "$MLX5VF_KO" | tr ',' ' '); do modprobe "$d"; done
-	[ -d /sys/module/mlx5vf ] || insmod "$MLX5VF_KO" sim=1 || return 1
+	load_sim || return 1
 	_q_pf=$(pci_find 0x8086 0x10c9 | head -n 1)
 	[ -n "$_q_pf" ] || return 1
 	echo "$1" >"$_q_pf/sriov_numvfs" || return 1
@@ -22,15 +21,15 @@ sim_vfs() {
 	while [ "$_q_i" -lt "$1" ]; do
 		_q_vf=$(readlink -f "$_q_pf/virtfn$_q_i")
 		[ ! -e "$_q_vf/driver" ] || echo "${_q_vf##*/}" >"$_q_vf/driver/unbind"
-		echo mlx5vf >"$_q_vf/driver_override"
+		echo mlx5vf_sim >"$_q_vf/driver_override"
 		echo "${_q_vf##*/}" >/sys/bus/pci/drivers_probe
-		[ "$(basename "$(readlink "$_q_vf/driver")")" = mlx5vf ] || return 1
+		bound_to "$_q_vf" mlx5vf_sim || return 1
 		echo "${_q_vf##*/}"
 		_q_i=$((_q_i + 1))
 	done
 }
 
-# sim_vfs_remove: unbind and destroy the VFs, unload mlx5vf.
+# sim_vfs_remove: unbind and destroy the VFs, unload both modules.
 sim_vfs_remove() {
 	_q_pf=$(pci_find 0x8086 0x10c9 | head -n 1)
 	for _q_vf in "$_q_pf"/virtfn*; do
@@ -40,17 +39,19 @@ sim_vfs_remove() {
 		echo >"$_q_vf/driver_override"
 	done
 	echo 0 >"$_q_pf/sriov_numvfs"
-	rmmod mlx5vf
+	unload_sim
 }
 
 # rebind BDF: unbind and probe again (picks up changed sim_* parameters).
 rebind() {
-	echo "$1" >/sys/bus/pci/drivers/mlx5vf/unbind && echo "$1" >/sys/bus/pci/drivers_probe
+	echo "$1" >/sys/bus/pci/drivers/mlx5vf_sim/unbind && echo "$1" >/sys/bus/pci/drivers_probe
 }
 
-# mig_field BDF FIELD: a line of the VF's debugfs migration view.
+# mig_field BDF FIELD: a line of the VF's debugfs views: its migration (mlx5vf)
+# and its simulation (mlx5vf_sim: checksums, DMA counters).
 mig_field() {
-	sed -n "s/^$2: //p" "/sys/kernel/debug/mlx5vf/$1/migration"
+	cat "/sys/kernel/debug/mlx5vf/$1/migration" "/sys/kernel/debug/mlx5vf/$1/sim" 2>/dev/null |
+		sed -n "s/^$2: //p"
 }
 
 # qemu_start NAME BDF [ARG...]: a guest with the VF assigned, HMP on FIFOs.

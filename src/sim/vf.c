@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The simulated VF's clock. The core's simulated firmware has no time of its
- * own: this file delivers its SAVE completions after the latency it asks
- * for, and makes the function write its state while it runs, so precopy has
- * real deltas to carry. Everything runs under the device's state lock.
+ * The simulated VF: its firmware (the core's simulated VHCA, behind the same
+ * firmware seam as the mlx5 backend) and that firmware's clock. The
+ * simulated firmware has no time of its own: this file delivers its SAVE
+ * completions after the latency it asks for, and makes the function write
+ * its state, and guest memory, while it runs, so precopy has real deltas to
+ * carry. Everything runs under the device's state lock.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -15,7 +17,7 @@
 #include <linux/string.h>
 #include <linux/vfio.h>
 
-#include "mlx5vf.h"
+#include "sim.h"
 
 static unsigned int sim_state_kib = 1024;
 module_param(sim_state_kib, uint, 0444);
@@ -52,53 +54,48 @@ MODULE_PARM_DESC(sim_track_max_ranges,
 /* One simulated DMA write: a burst smaller than a page, like a packet. */
 #define MLX5VF_SIM_DMA_BYTES 1024
 
-static struct mlx5vf_sim_backend *to_simb(struct work_struct *work, bool activity)
+static struct mlx5vf_sim_vf *to_sim_vf_work(struct work_struct *work, bool activity)
 {
 	struct delayed_work *dw = to_delayed_work(work);
 
-	return activity ? container_of(dw, struct mlx5vf_sim_backend, activity_work) :
-			  container_of(dw, struct mlx5vf_sim_backend, complete_work);
-}
-
-static struct mlx5vf_pci_dev *simb_to_mvdev(struct mlx5vf_sim_backend *simb)
-{
-	return container_of(simb, struct mlx5vf_pci_dev, simb);
+	return activity ? container_of(dw, struct mlx5vf_sim_vf, activity_work) :
+			  container_of(dw, struct mlx5vf_sim_vf, complete_work);
 }
 
 /* Called by the simulated firmware from inside a SAVE: arm, do not sleep. */
 static void mlx5vf_sim_request_completion(void *ctx, u64 delay_ns)
 {
-	struct mlx5vf_sim_backend *simb = ctx;
+	struct mlx5vf_sim_vf *svf = ctx;
 
-	simb->due_ns = ktime_get_ns() + delay_ns;
-	simb->armed = true;
-	mod_delayed_work(MLX5VF_SYSTEM_WQ, &simb->complete_work, nsecs_to_jiffies(delay_ns));
+	svf->due_ns = ktime_get_ns() + delay_ns;
+	svf->armed = true;
+	mod_delayed_work(MLX5VF_SYSTEM_WQ, &svf->complete_work, nsecs_to_jiffies(delay_ns));
 }
 
 static void mlx5vf_sim_deliver_locked(struct mlx5vf_pci_dev *mvdev)
 {
-	struct mlx5vf_sim_backend *simb = &mvdev->simb;
+	struct mlx5vf_sim_vf *svf = mlx5vf_sim_vf(mvdev);
 
 	lockdep_assert_held(&mvdev->state_mutex);
-	if (!simb->armed)
+	if (!svf->armed)
 		return;
-	simb->armed = false;
-	mlx5vf_core_sim_deliver(simb->sim);
+	svf->armed = false;
+	mlx5vf_core_sim_deliver(svf->sim);
 	wake_up_interruptible_all(&mvdev->mig_wq);
 }
 
 static void mlx5vf_sim_complete_work(struct work_struct *work)
 {
-	struct mlx5vf_sim_backend *simb = to_simb(work, false);
-	struct mlx5vf_pci_dev *mvdev = simb_to_mvdev(simb);
+	struct mlx5vf_sim_vf *svf = to_sim_vf_work(work, false);
+	struct mlx5vf_pci_dev *mvdev = svf->mvdev;
 	u64 now;
 
 	mlx5vf_state_mutex_lock(mvdev);
 	now = ktime_get_ns();
 	/* A SAVE armed after this run was queued is not due yet. */
-	if (simb->armed && simb->due_ns > now)
-		mod_delayed_work(MLX5VF_SYSTEM_WQ, &simb->complete_work,
-				 nsecs_to_jiffies(simb->due_ns - now));
+	if (svf->armed && svf->due_ns > now)
+		mod_delayed_work(MLX5VF_SYSTEM_WQ, &svf->complete_work,
+				 nsecs_to_jiffies(svf->due_ns - now));
 	else
 		mlx5vf_sim_deliver_locked(mvdev);
 	mlx5vf_state_mutex_unlock(mvdev);
@@ -113,42 +110,42 @@ static void mlx5vf_sim_complete_work(struct work_struct *work)
  */
 static void mlx5vf_sim_dma_tick(struct mlx5vf_pci_dev *mvdev)
 {
-	struct mlx5vf_sim_backend *simb = &mvdev->simb;
+	struct mlx5vf_sim_vf *svf = mlx5vf_sim_vf(mvdev);
 	unsigned int n = READ_ONCE(sim_dma_writes_per_tick);
 	u64 iova;
 	int ret;
 
 	lockdep_assert_held(&mvdev->state_mutex);
-	if (!simb->dma_open || !simb->dma_window_len)
+	if (!svf->dma_open || !svf->dma_window_len)
 		return;
 	while (n--) {
-		ret = mlx5vf_core_sim_next_dma(simb->sim, simb->dma_window, simb->dma_window_len,
-					       simb->dma_buf, MLX5VF_SIM_DMA_BYTES, &iova);
+		ret = mlx5vf_core_sim_next_dma(svf->sim, svf->dma_window, svf->dma_window_len,
+					       svf->dma_buf, MLX5VF_SIM_DMA_BYTES, &iova);
 		if (ret)
 			return; /* -EAGAIN: the initiator is suspended */
-		ret = vfio_dma_rw(&mvdev->core.vdev, iova, simb->dma_buf, MLX5VF_SIM_DMA_BYTES,
+		ret = vfio_dma_rw(&mvdev->core.vdev, iova, svf->dma_buf, MLX5VF_SIM_DMA_BYTES,
 				  true);
 		if (ret) {
-			simb->dma_errors++;
-			simb->dma_error = ret;
-			simb->dma_error_iova = iova;
+			svf->dma_errors++;
+			svf->dma_error = ret;
+			svf->dma_error_iova = iova;
 			return;
 		}
-		mlx5vf_core_sim_dma_written(simb->sim, iova, MLX5VF_SIM_DMA_BYTES);
+		mlx5vf_core_sim_dma_written(svf->sim, iova, MLX5VF_SIM_DMA_BYTES);
 	}
 }
 
 static void mlx5vf_sim_activity_work(struct work_struct *work)
 {
-	struct mlx5vf_sim_backend *simb = to_simb(work, true);
-	struct mlx5vf_pci_dev *mvdev = simb_to_mvdev(simb);
+	struct mlx5vf_sim_vf *svf = to_sim_vf_work(work, true);
+	struct mlx5vf_pci_dev *mvdev = svf->mvdev;
 
 	mlx5vf_state_mutex_lock(mvdev);
 	/* The simulated function itself ignores writes while suspended. */
-	mlx5vf_core_sim_run_activity(simb->sim, READ_ONCE(sim_writes_per_tick));
+	mlx5vf_core_sim_run_activity(svf->sim, READ_ONCE(sim_writes_per_tick));
 	mlx5vf_sim_dma_tick(mvdev);
 	mlx5vf_state_mutex_unlock(mvdev);
-	schedule_delayed_work(&simb->activity_work, MLX5VF_SIM_TICK);
+	schedule_delayed_work(&svf->activity_work, MLX5VF_SIM_TICK);
 }
 
 /*
@@ -158,25 +155,26 @@ static void mlx5vf_sim_activity_work(struct work_struct *work)
 static int mlx5vf_sim_wait_save_idle(void *ctx, struct mlx5vf_save_file *file)
 {
 	struct mlx5vf_pci_dev *mvdev = ctx;
-	struct mlx5vf_sim_backend *simb = &mvdev->simb;
+	struct mlx5vf_sim_vf *svf = mlx5vf_sim_vf(mvdev);
 	u64 now = ktime_get_ns();
 
-	if (!simb->armed)
+	if (!svf->armed)
 		return 0;
-	if (simb->due_ns > now)
-		fsleep(div_u64(simb->due_ns - now, NSEC_PER_USEC) + 1);
+	if (svf->due_ns > now)
+		fsleep(div_u64(svf->due_ns - now, NSEC_PER_USEC) + 1);
 	mlx5vf_sim_deliver_locked(mvdev);
 	return 0;
 }
 
-const struct mlx5vf_dev_ops mlx5vf_sim_dev_ops = {
+static const struct mlx5vf_dev_ops mlx5vf_sim_dev_ops = {
 	.wait_save_idle = mlx5vf_sim_wait_save_idle,
 };
 
-int mlx5vf_sim_init(struct mlx5vf_pci_dev *mvdev)
+/* The backend's setup: the simulated firmware, then the core device over it. */
+int mlx5vf_sim_setup(struct mlx5vf_pci_dev *mvdev)
 {
-	struct mlx5vf_sim_backend *simb = &mvdev->simb;
 	struct pci_dev *pdev = mvdev->core.pdev;
+	struct mlx5vf_sim_vf *svf;
 	struct mlx5vf_sim_config cfg = {
 		.state_size = (u64)max(sim_state_kib, 64U) * SZ_1K,
 		.identity = READ_ONCE(sim_identity),
@@ -189,13 +187,11 @@ int mlx5vf_sim_init(struct mlx5vf_pci_dev *mvdev)
 		.max_chunk = SZ_256K,
 		.track_max_ranges = max(sim_track_max_ranges, 1U),
 		.request_completion = mlx5vf_sim_request_completion,
-		.sched_ctx = simb,
 	};
 	struct mlx5vf_dev_config dcfg = {
+		.fw_ops = &mlx5vf_sim_fw_ops,
 		.ops = &mlx5vf_sim_dev_ops,
 		.ops_ctx = mvdev,
-		.obs = &mlx5vf_observer_ops,
-		.obs_ctx = mvdev,
 		.compat = {
 			.pci_vendor_id = pdev->vendor,
 			.pci_device_id = pdev->device,
@@ -204,52 +200,59 @@ int mlx5vf_sim_init(struct mlx5vf_pci_dev *mvdev)
 		},
 		.features = MLX5VF_MIG_FEATURE_STOP_COPY | MLX5VF_MIG_FEATURE_P2P |
 			    MLX5VF_MIG_FEATURE_PRE_COPY,
-		.max_image_size = mlx5vf_max_image_size(),
 	};
 	int ret;
 
-	INIT_DELAYED_WORK(&simb->complete_work, mlx5vf_sim_complete_work);
-	INIT_DELAYED_WORK(&simb->activity_work, mlx5vf_sim_activity_work);
-	simb->dma_buf = kmalloc(MLX5VF_SIM_DMA_BYTES, GFP_KERNEL);
-	if (!simb->dma_buf)
+	svf = kzalloc(sizeof(*svf), GFP_KERNEL);
+	if (!svf)
 		return -ENOMEM;
-	ret = mlx5vf_core_sim_create(&cfg, &simb->sim);
-	if (ret) {
-		kfree(simb->dma_buf);
-		simb->dma_buf = NULL;
-		return ret;
+	svf->mvdev = mvdev;
+	INIT_DELAYED_WORK(&svf->complete_work, mlx5vf_sim_complete_work);
+	INIT_DELAYED_WORK(&svf->activity_work, mlx5vf_sim_activity_work);
+	svf->dma_buf = kmalloc(MLX5VF_SIM_DMA_BYTES, GFP_KERNEL);
+	if (!svf->dma_buf) {
+		ret = -ENOMEM;
+		goto out_free;
 	}
-	dcfg.sim = simb->sim;
-	ret = mlx5vf_core_dev_create(&dcfg, &mvdev->mig);
-	if (ret) {
-		mlx5vf_core_sim_destroy(simb->sim);
-		simb->sim = NULL;
-		return ret;
-	}
-	schedule_delayed_work(&simb->activity_work, MLX5VF_SIM_TICK);
+	cfg.sched_ctx = svf;
+	ret = mlx5vf_core_sim_create(&cfg, &svf->sim);
+	if (ret)
+		goto out_free;
+	dcfg.fw_ctx = svf->sim;
+	mvdev->backend_priv = svf;
+	ret = mlx5vf_mig_dev_create(mvdev, &dcfg);
+	if (ret)
+		goto out_sim;
+	schedule_delayed_work(&svf->activity_work, MLX5VF_SIM_TICK);
 	return 0;
+
+out_sim:
+	mvdev->backend_priv = NULL;
+	mlx5vf_core_sim_destroy(svf->sim);
+out_free:
+	kfree(svf->dma_buf);
+	kfree(svf);
+	dev_warn(&pdev->dev, "simulated VF setup failed: %d\n", ret);
+	return ret;
 }
 
-void mlx5vf_sim_uninit(struct mlx5vf_pci_dev *mvdev)
+/* The backend's teardown, from the device's release: nothing may run after. */
+void mlx5vf_sim_teardown(struct mlx5vf_pci_dev *mvdev)
 {
-	struct mlx5vf_sim_backend *simb = &mvdev->simb;
+	struct mlx5vf_sim_vf *svf = mlx5vf_sim_vf(mvdev);
 
-	if (!simb->sim)
-		return;
-	cancel_delayed_work_sync(&simb->activity_work);
+	cancel_delayed_work_sync(&svf->activity_work);
 	/* Closing may still SAVE (a firmware cleanup), delivered inline. */
 	mlx5vf_state_mutex_lock(mvdev);
-	mlx5vf_core_dev_close_files(mvdev->mig);
-	mlx5vf_sync_files(mvdev);
+	mlx5vf_mig_close_files(mvdev);
 	mlx5vf_sim_deliver_locked(mvdev);
 	mlx5vf_state_mutex_unlock(mvdev);
-	cancel_delayed_work_sync(&simb->complete_work);
-	mlx5vf_core_dev_destroy(mvdev->mig);
-	mvdev->mig = NULL;
-	mlx5vf_core_sim_destroy(simb->sim);
-	simb->sim = NULL;
-	kfree(simb->dma_buf);
-	simb->dma_buf = NULL;
+	cancel_delayed_work_sync(&svf->complete_work);
+	mlx5vf_mig_dev_destroy(mvdev);
+	mlx5vf_core_sim_destroy(svf->sim);
+	kfree(svf->dma_buf);
+	kfree(svf);
+	mvdev->backend_priv = NULL;
 }
 
 /* Test control: make the nth next command of a kind fail ("save 2 short-image"). */
@@ -264,10 +267,10 @@ int mlx5vf_sim_inject(struct mlx5vf_pci_dev *mvdev, const char *op, unsigned int
 	int f = match_string(faults, ARRAY_SIZE(faults), fault);
 	int ret;
 
-	if (o < 0 || f < 0 || !mvdev->simb.sim)
+	if (o < 0 || f < 0)
 		return -EINVAL;
 	mlx5vf_state_mutex_lock(mvdev);
-	ret = mlx5vf_core_sim_inject_fault(mvdev->simb.sim, o, nth, f);
+	ret = mlx5vf_core_sim_inject_fault(mlx5vf_sim_vf(mvdev)->sim, o, nth, f);
 	mlx5vf_state_mutex_unlock(mvdev);
 	return ret;
 }
@@ -281,10 +284,8 @@ int mlx5vf_sim_reconfigure(struct mlx5vf_pci_dev *mvdev, u64 pages)
 	u64 added;
 	int ret;
 
-	if (!mvdev->simb.sim)
-		return -EINVAL;
 	mlx5vf_state_mutex_lock(mvdev);
-	ret = mlx5vf_core_sim_reconfigure(mvdev->simb.sim, pages, &added);
+	ret = mlx5vf_core_sim_reconfigure(mlx5vf_sim_vf(mvdev)->sim, pages, &added);
 	mlx5vf_state_mutex_unlock(mvdev);
 	if (!ret)
 		dev_dbg(&mvdev->core.pdev->dev, "simulated VF reconfigured: %llu more pages\n",
@@ -295,34 +296,26 @@ int mlx5vf_sim_reconfigure(struct mlx5vf_pci_dev *mvdev, u64 pages)
 /* Test control: the guest memory the function writes (length 0: none). */
 int mlx5vf_sim_set_dma_window(struct mlx5vf_pci_dev *mvdev, u64 iova, u64 length)
 {
-	struct mlx5vf_sim_backend *simb = &mvdev->simb;
+	struct mlx5vf_sim_vf *svf = mlx5vf_sim_vf(mvdev);
 
-	if (!simb->sim)
-		return -EINVAL;
 	if (length && (!IS_ALIGNED(iova | length, MLX5VF_SIM_DMA_BYTES) || iova + length < iova))
 		return -EINVAL;
 	mlx5vf_state_mutex_lock(mvdev);
-	simb->dma_window = iova;
-	simb->dma_window_len = length;
+	svf->dma_window = iova;
+	svf->dma_window_len = length;
 	mlx5vf_state_mutex_unlock(mvdev);
 	return 0;
 }
 
-/* The device was opened or is being closed (state mutex held). */
-void mlx5vf_sim_dma_enable(struct mlx5vf_pci_dev *mvdev, bool open)
+/* The device was opened or is being closed (state mutex held): DMA needs it open. */
+void mlx5vf_sim_open(struct mlx5vf_pci_dev *mvdev)
 {
 	lockdep_assert_held(&mvdev->state_mutex);
-	mvdev->simb.dma_open = open && mvdev->simb.sim;
+	mlx5vf_sim_vf(mvdev)->dma_open = true;
 }
 
-/* Test view: the state a migration carried, frozen at both ends. */
-void mlx5vf_sim_after_arc(struct mlx5vf_pci_dev *mvdev, enum mlx5vf_mig_state from,
-			  enum mlx5vf_mig_state to)
+void mlx5vf_sim_close(struct mlx5vf_pci_dev *mvdev)
 {
-	struct mlx5vf_sim_backend *simb = &mvdev->simb;
-
-	if (to == MLX5VF_MIG_STOP_COPY && from != MLX5VF_MIG_STOP_COPY)
-		simb->saved_checksum = mlx5vf_core_sim_checksum(simb->sim);
-	if (from == MLX5VF_MIG_RESUMING && to != MLX5VF_MIG_RESUMING)
-		simb->loaded_checksum = mlx5vf_core_sim_checksum(simb->sim);
+	lockdep_assert_held(&mvdev->state_mutex);
+	mlx5vf_sim_vf(mvdev)->dma_open = false;
 }
