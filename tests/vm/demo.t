@@ -15,6 +15,18 @@ dst_vf=$(echo "$vfs" | sed -n 2p)
 diag "$(dmesg | grep -m1 'mlx5vf-core' | sed 's/^.*mlx5vf: //')"
 diag "simulated VFs (igb VFs bound to mlx5vf_sim): source $src_vf, destination $dst_vf"
 
+# mlx5vf's own tracepoints for the migration; printed at the end as "# trace: "
+# lines, which scripts/demo turns into a timeline (tools/mlx5vf-timeline).
+T=/sys/kernel/tracing
+[ -d "$T/events" ] || mount -t tracefs nodev "$T" 2>/dev/null
+if [ -d "$T/events/mlx5vf" ]; then
+	echo 0 >"$T/tracing_on"
+	echo 4096 >"$T/buffer_size_kb"
+	echo >"$T/trace"
+	echo 1 >"$T/events/mlx5vf/enable"
+	echo 1 >"$T/tracing_on"
+fi
+
 trace="-trace vfio_migration_set_state -trace vfio_save_block -trace vfio_save_iterate"
 trace="$trace -trace vfio_save_complete_precopy_start -trace vfio_load_state_device_data"
 # shellcheck disable=SC2086
@@ -47,6 +59,11 @@ result "device state on the destination equals the source's at switchover ($load
 	"$([ -n "$saved" ] && [ "$saved" = "$loaded" ]; echo $?)"
 result "destination VF is $(mig_field "$dst_vf" state), source VF is $(mig_field "$src_vf" state)" \
 	"$([ "$(mig_field "$dst_vf" state)" = RUNNING ]; echo $?)"
+if [ -d "$T/events/mlx5vf" ]; then
+	echo 0 >"$T/tracing_on"
+	echo 0 >"$T/events/mlx5vf/enable"
+	diag "$(grep ' mlx5vf_' "$T/trace" | sed 's/^/trace: /')"
+fi
 qemu_stop src
 qemu_stop dst
 sim_vfs_remove
