@@ -6,6 +6,7 @@
  * (the simulated VF's controls).
  */
 #include <linux/debugfs.h>
+#include <linux/module.h>
 #include <linux/seq_file.h>
 
 #include "mlx5vf.h"
@@ -14,14 +15,14 @@ static struct dentry *mlx5vf_debugfs_root;
 
 static int mlx5vf_debugfs_state_show(struct seq_file *m, void *unused)
 {
-	struct mlx5vf_pci_dev *mvdev = m->private;
+	struct mlx5vf_device *mvdev = m->private;
 	struct mlx5vf_log_status log;
 
 	mlx5vf_state_mutex_lock(mvdev);
 	seq_printf(m, "state: %s\n", mlx5vf_core_mig_state_name(mlx5vf_core_dev_state(mvdev->mig)));
 	mlx5vf_core_dev_log_status(mvdev->mig, &log);
 	seq_printf(m, "dirty_tracking: %s\n",
-		   mvdev->core.vdev.log_ops ? (log.active ? "active" : "idle") : "unavailable");
+		   mvdev->vdev->log_ops ? (log.active ? "active" : "idle") : "unavailable");
 	seq_printf(m, "dirty_page_size: %llu\n", log.page_size);
 	seq_printf(m, "dirty_ranges: %u\n", log.nr_ranges);
 	seq_printf(m, "dirty_reports: %llu\n", log.reports);
@@ -77,7 +78,7 @@ static int mlx5vf_debugfs_stats_show(struct seq_file *m, void *unused)
 		MLX5VF_STAT(stop_copy_to_end_ns),
 #undef MLX5VF_STAT
 	};
-	struct mlx5vf_pci_dev *mvdev = m->private;
+	struct mlx5vf_device *mvdev = m->private;
 	struct mlx5vf_mig_stats st;
 	size_t i;
 
@@ -101,22 +102,24 @@ static int mlx5vf_debugfs_stats_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(mlx5vf_debugfs_stats);
 
-void mlx5vf_debugfs_add(struct mlx5vf_pci_dev *mvdev)
+void mlx5vf_debugfs_add(struct mlx5vf_device *mvdev)
 {
 	if (!mlx5vf_debugfs_root || !mvdev->mig)
 		return;
-	mvdev->debugfs = debugfs_create_dir(pci_name(mvdev->core.pdev), mlx5vf_debugfs_root);
+	mvdev->debugfs = debugfs_create_dir(dev_name(mvdev->dev), mlx5vf_debugfs_root);
 	debugfs_create_file("migration", 0400, mvdev->debugfs, mvdev, &mlx5vf_debugfs_state_fops);
 	debugfs_create_file("statistics", 0400, mvdev->debugfs, mvdev, &mlx5vf_debugfs_stats_fops);
 	if (mvdev->backend && mvdev->backend->debugfs)
 		mvdev->backend->debugfs(mvdev, mvdev->debugfs);
 }
+EXPORT_SYMBOL_NS_GPL(mlx5vf_debugfs_add, MLX5VF_NS);
 
-void mlx5vf_debugfs_remove(struct mlx5vf_pci_dev *mvdev)
+void mlx5vf_debugfs_remove(struct mlx5vf_device *mvdev)
 {
 	debugfs_remove_recursive(mvdev->debugfs);
 	mvdev->debugfs = NULL;
 }
+EXPORT_SYMBOL_NS_GPL(mlx5vf_debugfs_remove, MLX5VF_NS);
 
 void mlx5vf_debugfs_init(void)
 {

@@ -29,19 +29,19 @@
 MLX5VF_MODULE_IMPORT_NS(MLX5VF_IOVA_BITMAP_NS);
 #endif
 
-static void mlx5vf_log_failure(struct mlx5vf_pci_dev *mvdev, const char *what, int ret)
+static void mlx5vf_log_failure(struct mlx5vf_device *mvdev, const char *what, int ret)
 {
 	struct mlx5vf_log_status st;
 
 	mlx5vf_core_dev_log_status(mvdev->mig, &st);
-	dev_warn_ratelimited(&mvdev->core.pdev->dev, "dirty tracking: %s failed: %s (%d)\n", what,
+	dev_warn_ratelimited(mvdev->dev, "dirty tracking: %s failed: %s (%d)\n", what,
 			     st.error ?: "no reason recorded", ret);
 }
 
 static int mlx5vf_log_start(struct vfio_device *vdev, struct rb_root_cached *ranges, u32 nnodes,
 			    u64 *page_size)
 {
-	struct mlx5vf_pci_dev *mvdev = to_mlx5vf(vdev);
+	struct mlx5vf_device *mvdev = to_mlx5vf(vdev);
 	struct mlx5vf_iova_range *arr;
 	struct interval_tree_node *node;
 	u32 n = 0;
@@ -67,7 +67,7 @@ static int mlx5vf_log_start(struct vfio_device *vdev, struct rb_root_cached *ran
 
 static int mlx5vf_log_stop(struct vfio_device *vdev)
 {
-	struct mlx5vf_pci_dev *mvdev = to_mlx5vf(vdev);
+	struct mlx5vf_device *mvdev = to_mlx5vf(vdev);
 
 	mlx5vf_state_mutex_lock(mvdev);
 	mlx5vf_core_dev_log_stop(mvdev->mig);
@@ -90,7 +90,7 @@ static void mlx5vf_iova_bitmap_set(struct mlx5vf_dirty_bitmap *bm, u64 iova, u64
 static int mlx5vf_log_read_and_clear(struct vfio_device *vdev, unsigned long iova,
 				     unsigned long length, struct iova_bitmap *dirty)
 {
-	struct mlx5vf_pci_dev *mvdev = to_mlx5vf(vdev);
+	struct mlx5vf_device *mvdev = to_mlx5vf(vdev);
 	struct mlx5vf_iova_bitmap bm = {
 		.base.set = mlx5vf_iova_bitmap_set,
 		.dirty = dirty,
@@ -112,7 +112,7 @@ static int mlx5vf_log_read_and_clear(struct vfio_device *vdev, unsigned long iov
 		u64 ns = ktime_get_ns() - start;
 
 		mlx5vf_core_dev_log_status(mvdev->mig, &after);
-		trace_mlx5vf_dirty_report(pci_name(mvdev->core.pdev), iova, length,
+		trace_mlx5vf_dirty_report(dev_name(mvdev->dev), iova, length,
 					  after.nr_ranges,
 					  after.pages_reported - before.pages_reported, ns, ret);
 	}
@@ -128,11 +128,11 @@ static const struct vfio_log_ops mlx5vf_log_ops = {
 	.log_read_and_clear = mlx5vf_log_read_and_clear,
 };
 
-const char *mlx5vf_dirty_setup(struct mlx5vf_pci_dev *mvdev)
+const char *mlx5vf_dirty_setup(struct mlx5vf_device *mvdev)
 {
 	if (!mlx5vf_core_dev_log_supported(mvdev->mig))
 		return "device dirty tracking off: the firmware has no page tracker";
-	mvdev->core.vdev.log_ops = &mlx5vf_log_ops;
+	mvdev->vdev->log_ops = &mlx5vf_log_ops;
 	return "device dirty tracking";
 }
 
@@ -142,7 +142,7 @@ const char *mlx5vf_dirty_setup(struct mlx5vf_pci_dev *mvdev)
 #define MLX5VF_NO_IOMMUFD_DRIVER \
 	"device dirty tracking off: kernel without CONFIG_IOMMUFD_DRIVER; QEMU needs vfio-pci enable-migration=on"
 
-const char *mlx5vf_dirty_setup(struct mlx5vf_pci_dev *mvdev)
+const char *mlx5vf_dirty_setup(struct mlx5vf_device *mvdev)
 {
 	return MLX5VF_NO_IOMMUFD_DRIVER;
 }
@@ -150,7 +150,7 @@ const char *mlx5vf_dirty_setup(struct mlx5vf_pci_dev *mvdev)
 #endif
 
 /* The device is being closed: tracking belongs to the user that started it. */
-void mlx5vf_dirty_close(struct mlx5vf_pci_dev *mvdev)
+void mlx5vf_dirty_close(struct mlx5vf_device *mvdev)
 {
 	lockdep_assert_held(&mvdev->state_mutex);
 	mlx5vf_core_dev_log_stop(mvdev->mig);

@@ -40,52 +40,61 @@ static bool mlx5vf_is_cx_vf(struct pci_dev *pdev)
 
 static int mlx5vf_init_dev(struct vfio_device *vdev)
 {
-	struct mlx5vf_pci_dev *mvdev = to_mlx5vf(vdev);
 	int ret;
 
 	ret = vfio_pci_core_init_dev(vdev);
 	if (ret)
 		return ret;
-	mutex_init(&mvdev->state_mutex);
-	spin_lock_init(&mvdev->reset_lock);
-	init_waitqueue_head(&mvdev->mig_wq);
+	mlx5vf_device_init(to_mlx5vf(vdev), vdev);
 	return 0;
 }
 
 static void mlx5vf_release_dev(struct vfio_device *vdev)
 {
-	struct mlx5vf_pci_dev *mvdev = to_mlx5vf(vdev);
+	struct mlx5vf_device *mvdev = to_mlx5vf(vdev);
 
 	mlx5vf_mlx5_uninit(mvdev);
-	if (mvdev->backend)
-		mvdev->backend->teardown(mvdev);
-	mutex_destroy(&mvdev->state_mutex);
+	mlx5vf_device_release(mvdev);
+	mlx5vf_device_destroy(mvdev);
 	vfio_pci_core_release_dev(vdev);
+}
+
+static struct vfio_pci_core_device *mlx5vf_pci_core(struct vfio_device *vdev)
+{
+	return container_of(vdev, struct vfio_pci_core_device, vdev);
 }
 
 static int mlx5vf_open_device(struct vfio_device *vdev)
 {
-	struct mlx5vf_pci_dev *mvdev = to_mlx5vf(vdev);
+	struct mlx5vf_device *mvdev = to_mlx5vf(vdev);
 	int ret;
 
-	ret = vfio_pci_core_enable(&mvdev->core);
+	ret = vfio_pci_core_enable(mlx5vf_pci_core(vdev));
 	if (ret)
 		return ret;
 	if (mvdev->mig)
 		mlx5vf_mig_open(mvdev);
-	vfio_pci_core_finish_enable(&mvdev->core);
+	vfio_pci_core_finish_enable(mlx5vf_pci_core(vdev));
 	return 0;
 }
 
 static void mlx5vf_close_device(struct vfio_device *vdev)
 {
-	struct mlx5vf_pci_dev *mvdev = to_mlx5vf(vdev);
+	struct mlx5vf_device *mvdev = to_mlx5vf(vdev);
 
 	if (mvdev->mig)
 		mlx5vf_mig_close(mvdev);
 	/* Like the VFIO cores that own it: the opt-in ends with the last close. */
 	WRITE_ONCE(mvdev->precopy_info_v2, false);
 	vfio_pci_core_close_device(vdev);
+}
+
+static int mlx5vf_device_feature(struct vfio_device *vdev, u32 flags, void __user *arg,
+				 size_t argsz)
+{
+	int ret = mlx5vf_mig_device_feature(to_mlx5vf(vdev), flags, arg, argsz);
+
+	return ret == -ENOTTY ? vfio_pci_core_ioctl_feature(vdev, flags, arg, argsz) : ret;
 }
 
 static const struct vfio_device_ops mlx5vf_pci_ops = {
@@ -115,47 +124,67 @@ static const struct vfio_device_ops mlx5vf_pci_ops = {
 #endif
 };
 
-/* Migration through the backend's core device, as the core's features say. */
-static void mlx5vf_offer_migration(struct mlx5vf_pci_dev *mvdev)
+static struct file *mlx5vf_set_state(struct vfio_device *vdev,
+				     enum vfio_device_mig_state new_state)
 {
-	mvdev->core.vdev.migration_flags = mlx5vf_core_dev_features(mvdev->mig);
-	mvdev->core.vdev.mig_ops = &mlx5vf_mig_ops;
+	return mlx5vf_mig_set_state(to_mlx5vf(vdev), new_state);
 }
+
+static int mlx5vf_get_state(struct vfio_device *vdev, enum vfio_device_mig_state *curr_state)
+{
+	return mlx5vf_mig_get_state(to_mlx5vf(vdev), curr_state);
+}
+
+#ifdef MLX5VF_HAVE_VFIO_MIG_DATA_SIZE_OP
+static int mlx5vf_get_data_size(struct vfio_device *vdev, unsigned long *stop_copy_length)
+{
+	return mlx5vf_mig_get_data_size(to_mlx5vf(vdev), stop_copy_length);
+}
+#endif
+
+static const struct vfio_migration_ops mlx5vf_mig_ops = {
+	.migration_set_state = mlx5vf_set_state,
+	.migration_get_state = mlx5vf_get_state,
+#ifdef MLX5VF_HAVE_VFIO_MIG_DATA_SIZE_OP
+	.migration_get_data_size = mlx5vf_get_data_size,
+#endif
+};
 
 static int mlx5vf_bind(struct pci_dev *pdev, const struct mlx5vf_backend_ops *backend)
 {
-	struct mlx5vf_pci_dev *mvdev;
+	struct mlx5vf_pci_dev *vf;
+	struct mlx5vf_device *mvdev;
 	int ret;
 
-	mvdev = vfio_alloc_device(mlx5vf_pci_dev, core.vdev, &pdev->dev, &mlx5vf_pci_ops);
-	if (IS_ERR(mvdev))
-		return PTR_ERR(mvdev);
+	vf = vfio_alloc_device(mlx5vf_pci_dev, core.vdev, &pdev->dev, &mlx5vf_pci_ops);
+	if (IS_ERR(vf))
+		return PTR_ERR(vf);
+	mvdev = &vf->mvdev;
 
 	if (backend) {
-		ret = backend->setup(mvdev);
+		ret = mlx5vf_device_attach(mvdev, backend);
 		if (ret)
 			goto out_put;
-		/* From now on release_dev tears it down. */
-		mvdev->backend = backend;
-		mlx5vf_offer_migration(mvdev);
+		vf->core.vdev.mig_ops = &mlx5vf_mig_ops;
 		dev_info(&pdev->dev, "VFIO migration offered by %s (stop-copy, P2P, precopy; %s)\n",
 			 module_name(backend->owner), mlx5vf_dirty_setup(mvdev));
 	} else if (!mlx5vf_mlx5_init(mvdev)) {
-		mlx5vf_offer_migration(mvdev);
+		vf->core.vdev.migration_flags = mlx5vf_core_dev_features(mvdev->mig);
+		vf->core.vdev.mig_ops = &mlx5vf_mig_ops;
 		dev_info(&pdev->dev, "VFIO migration offered (stop-copy, P2P, precopy; %s)\n",
 			 mlx5vf_dirty_setup(mvdev));
 	}
 	/* Else the reason was logged; the VF stays plain vfio-pci. */
 
-	dev_set_drvdata(&pdev->dev, &mvdev->core);
-	ret = vfio_pci_core_register_device(&mvdev->core);
+	dev_set_drvdata(&pdev->dev, &vf->core);
+	ret = vfio_pci_core_register_device(&vf->core);
 	if (ret)
 		goto out_put;
 	mlx5vf_debugfs_add(mvdev);
 	return 0;
 
 out_put:
-	vfio_put_device(&mvdev->core.vdev);
+	vfio_put_device(&vf->core.vdev);
 	return ret;
 }
 
@@ -175,7 +204,7 @@ static int mlx5vf_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id
  */
 int mlx5vf_pci_bind(struct pci_dev *pdev, const struct mlx5vf_backend_ops *backend)
 {
-	if (!backend || !backend->setup || !backend->teardown)
+	if (!backend)
 		return -EINVAL;
 	return mlx5vf_bind(pdev, backend);
 }
@@ -191,19 +220,19 @@ static struct mlx5vf_pci_dev *mlx5vf_from_pdev(struct pci_dev *pdev)
 /* The remove of every driver that binds through this module. */
 void mlx5vf_pci_unbind(struct pci_dev *pdev)
 {
-	struct mlx5vf_pci_dev *mvdev = mlx5vf_from_pdev(pdev);
+	struct mlx5vf_pci_dev *vf = mlx5vf_from_pdev(pdev);
 
-	mlx5vf_debugfs_remove(mvdev);
-	vfio_pci_core_unregister_device(&mvdev->core);
+	mlx5vf_debugfs_remove(&vf->mvdev);
+	vfio_pci_core_unregister_device(&vf->core);
 	/* While the PF is surely alive; a data_fd may hold the device longer. */
-	mlx5vf_mlx5_uninit(mvdev);
-	vfio_put_device(&mvdev->core.vdev);
+	mlx5vf_mlx5_uninit(&vf->mvdev);
+	vfio_put_device(&vf->core.vdev);
 }
 EXPORT_SYMBOL_NS_GPL(mlx5vf_pci_unbind, MLX5VF_NS);
 
 static void mlx5vf_pci_reset_done(struct pci_dev *pdev)
 {
-	struct mlx5vf_pci_dev *mvdev = mlx5vf_from_pdev(pdev);
+	struct mlx5vf_device *mvdev = &mlx5vf_from_pdev(pdev)->mvdev;
 
 	if (mvdev->mig)
 		mlx5vf_mig_reset_done(mvdev);

@@ -15,7 +15,7 @@
 #include "mlx5vf.h"
 #include "mlx5vf_trace.h"
 
-void mlx5vf_state_mutex_lock(struct mlx5vf_pci_dev *mvdev)
+void mlx5vf_state_mutex_lock(struct mlx5vf_device *mvdev)
 {
 	mutex_lock(&mvdev->state_mutex);
 }
@@ -26,14 +26,14 @@ EXPORT_SYMBOL_NS_GPL(mlx5vf_state_mutex_lock, MLX5VF_NS);
  * apply itself because the lock was held.
  */
 /* The function was reset (FLR, VFIO_DEVICE_RESET) or opened afresh. */
-static void mlx5vf_mig_reset(struct mlx5vf_pci_dev *mvdev)
+static void mlx5vf_mig_reset(struct mlx5vf_device *mvdev)
 {
-	trace_mlx5vf_reset(pci_name(mvdev->core.pdev), mlx5vf_core_dev_state(mvdev->mig));
+	trace_mlx5vf_reset(dev_name(mvdev->dev), mlx5vf_core_dev_state(mvdev->mig));
 	mlx5vf_core_dev_reset(mvdev->mig);
 	mlx5vf_sync_files(mvdev);
 }
 
-void mlx5vf_state_mutex_unlock(struct mlx5vf_pci_dev *mvdev)
+void mlx5vf_state_mutex_unlock(struct mlx5vf_device *mvdev)
 {
 	for (;;) {
 		spin_lock(&mvdev->reset_lock);
@@ -49,7 +49,7 @@ void mlx5vf_state_mutex_unlock(struct mlx5vf_pci_dev *mvdev)
 }
 EXPORT_SYMBOL_NS_GPL(mlx5vf_state_mutex_unlock, MLX5VF_NS);
 
-void mlx5vf_mig_reset_done(struct mlx5vf_pci_dev *mvdev)
+void mlx5vf_mig_reset_done(struct mlx5vf_device *mvdev)
 {
 	spin_lock(&mvdev->reset_lock);
 	mvdev->deferred_reset = true;
@@ -61,9 +61,10 @@ void mlx5vf_mig_reset_done(struct mlx5vf_pci_dev *mvdev)
 	spin_unlock(&mvdev->reset_lock);
 	mlx5vf_state_mutex_unlock(mvdev);
 }
+EXPORT_SYMBOL_NS_GPL(mlx5vf_mig_reset_done, MLX5VF_NS);
 
 /* Give up the device's reference on every data_fd the core has closed. */
-void mlx5vf_sync_files(struct mlx5vf_pci_dev *mvdev)
+void mlx5vf_sync_files(struct mlx5vf_device *mvdev)
 {
 	struct mlx5vf_save_file *save;
 	struct mlx5vf_resume_file *resume;
@@ -81,11 +82,58 @@ void mlx5vf_sync_files(struct mlx5vf_pci_dev *mvdev)
 	wake_up_interruptible_all(&mvdev->mig_wq);
 }
 
+/* Before anything else touches mvdev, for the VFIO device that embeds it. */
+void mlx5vf_device_init(struct mlx5vf_device *mvdev, struct vfio_device *vdev)
+{
+	mvdev->vdev = vdev;
+	mvdev->dev = vdev->dev;
+	mutex_init(&mvdev->state_mutex);
+	spin_lock_init(&mvdev->reset_lock);
+	init_waitqueue_head(&mvdev->mig_wq);
+}
+EXPORT_SYMBOL_NS_GPL(mlx5vf_device_init, MLX5VF_NS);
+
+/* After the device's release (mlx5vf_device_release). */
+void mlx5vf_device_destroy(struct mlx5vf_device *mvdev)
+{
+	mutex_destroy(&mvdev->state_mutex);
+}
+EXPORT_SYMBOL_NS_GPL(mlx5vf_device_destroy, MLX5VF_NS);
+
+/*
+ * Give the device a backend in another module. Its setup creates the core
+ * device; then the VFIO device offers what the core offers. On failure
+ * nothing is left to undo.
+ */
+int mlx5vf_device_attach(struct mlx5vf_device *mvdev, const struct mlx5vf_backend_ops *backend)
+{
+	int ret;
+
+	if (!backend || !backend->setup || !backend->teardown)
+		return -EINVAL;
+	ret = backend->setup(mvdev);
+	if (ret)
+		return ret;
+	mvdev->backend = backend;
+	mvdev->vdev->migration_flags = mlx5vf_core_dev_features(mvdev->mig);
+	return 0;
+}
+EXPORT_SYMBOL_NS_GPL(mlx5vf_device_attach, MLX5VF_NS);
+
+/* The last reference to the VFIO device went: the backend lets go. */
+void mlx5vf_device_release(struct mlx5vf_device *mvdev)
+{
+	if (mvdev->backend)
+		mvdev->backend->teardown(mvdev);
+	mvdev->backend = NULL;
+}
+EXPORT_SYMBOL_NS_GPL(mlx5vf_device_release, MLX5VF_NS);
+
 /*
  * The core device of a VF, with what this module decides for every backend:
  * the clock and events (trace.c) and the largest image a destination loads.
  */
-int mlx5vf_mig_dev_create(struct mlx5vf_pci_dev *mvdev, struct mlx5vf_dev_config *cfg)
+int mlx5vf_mig_dev_create(struct mlx5vf_device *mvdev, struct mlx5vf_dev_config *cfg)
 {
 	cfg->obs = &mlx5vf_observer_ops;
 	cfg->obs_ctx = mvdev;
@@ -94,7 +142,7 @@ int mlx5vf_mig_dev_create(struct mlx5vf_pci_dev *mvdev, struct mlx5vf_dev_config
 }
 EXPORT_SYMBOL_NS_GPL(mlx5vf_mig_dev_create, MLX5VF_NS);
 
-void mlx5vf_mig_dev_destroy(struct mlx5vf_pci_dev *mvdev)
+void mlx5vf_mig_dev_destroy(struct mlx5vf_device *mvdev)
 {
 	mlx5vf_core_dev_destroy(mvdev->mig);
 	mvdev->mig = NULL;
@@ -102,7 +150,7 @@ void mlx5vf_mig_dev_destroy(struct mlx5vf_pci_dev *mvdev)
 EXPORT_SYMBOL_NS_GPL(mlx5vf_mig_dev_destroy, MLX5VF_NS);
 
 /* Close every data_fd's file (a firmware cleanup SAVE may follow). */
-void mlx5vf_mig_close_files(struct mlx5vf_pci_dev *mvdev)
+void mlx5vf_mig_close_files(struct mlx5vf_device *mvdev)
 {
 	lockdep_assert_held(&mvdev->state_mutex);
 	mlx5vf_core_dev_close_files(mvdev->mig);
@@ -110,7 +158,7 @@ void mlx5vf_mig_close_files(struct mlx5vf_pci_dev *mvdev)
 }
 EXPORT_SYMBOL_NS_GPL(mlx5vf_mig_close_files, MLX5VF_NS);
 
-void mlx5vf_mig_open(struct mlx5vf_pci_dev *mvdev)
+void mlx5vf_mig_open(struct mlx5vf_device *mvdev)
 {
 	mlx5vf_state_mutex_lock(mvdev);
 	/* A freshly opened device runs, whatever the last user left. */
@@ -119,8 +167,9 @@ void mlx5vf_mig_open(struct mlx5vf_pci_dev *mvdev)
 		mvdev->backend->open(mvdev);
 	mlx5vf_state_mutex_unlock(mvdev);
 }
+EXPORT_SYMBOL_NS_GPL(mlx5vf_mig_open, MLX5VF_NS);
 
-void mlx5vf_mig_close(struct mlx5vf_pci_dev *mvdev)
+void mlx5vf_mig_close(struct mlx5vf_device *mvdev)
 {
 	mlx5vf_state_mutex_lock(mvdev);
 	if (mvdev->backend && mvdev->backend->close)
@@ -129,9 +178,10 @@ void mlx5vf_mig_close(struct mlx5vf_pci_dev *mvdev)
 	mlx5vf_mig_close_files(mvdev);
 	mlx5vf_state_mutex_unlock(mvdev);
 }
+EXPORT_SYMBOL_NS_GPL(mlx5vf_mig_close, MLX5VF_NS);
 
 /* One line: which request failed where, and for a refused stream why. */
-static void mlx5vf_log_arc_failure(struct mlx5vf_pci_dev *mvdev, enum mlx5vf_mig_state from,
+static void mlx5vf_log_arc_failure(struct mlx5vf_device *mvdev, enum mlx5vf_mig_state from,
 				   enum mlx5vf_mig_state to, int ret)
 {
 	enum mlx5vf_mig_state at = mlx5vf_core_dev_state(mvdev->mig);
@@ -141,22 +191,22 @@ static void mlx5vf_log_arc_failure(struct mlx5vf_pci_dev *mvdev, enum mlx5vf_mig
 	if (at == MLX5VF_MIG_RESUMING && mvdev->resuming)
 		why = mlx5vf_core_resume_error(mvdev->resuming->resume, &offset);
 	if (why)
-		dev_warn_ratelimited(&mvdev->core.pdev->dev,
+		dev_warn_ratelimited(mvdev->dev,
 				     "migration: %s -> %s failed at %s: stream byte %llu: %s (%d)\n",
 				     mlx5vf_core_mig_state_name(from),
 				     mlx5vf_core_mig_state_name(to),
 				     mlx5vf_core_mig_state_name(at), offset, why, ret);
 	else
-		dev_warn_ratelimited(&mvdev->core.pdev->dev,
+		dev_warn_ratelimited(mvdev->dev,
 				     "migration: %s -> %s failed at %s: %d\n",
 				     mlx5vf_core_mig_state_name(from),
 				     mlx5vf_core_mig_state_name(to),
 				     mlx5vf_core_mig_state_name(at), ret);
 }
 
-static struct file *mlx5vf_set_state(struct vfio_device *vdev, enum vfio_device_mig_state new_state)
+/* vfio_migration_ops, for the VFIO device that embeds mvdev. */
+struct file *mlx5vf_mig_set_state(struct mlx5vf_device *mvdev, enum vfio_device_mig_state new_state)
 {
-	struct mlx5vf_pci_dev *mvdev = to_mlx5vf(vdev);
 	enum mlx5vf_mig_state from, to = (enum mlx5vf_mig_state)new_state;
 	struct mlx5vf_save_file *save;
 	struct mlx5vf_resume_file *resume;
@@ -187,20 +237,19 @@ static struct file *mlx5vf_set_state(struct vfio_device *vdev, enum vfio_device_
 	kfree(mf);
 	return filp;
 }
+EXPORT_SYMBOL_NS_GPL(mlx5vf_mig_set_state, MLX5VF_NS);
 
-static int mlx5vf_get_state(struct vfio_device *vdev, enum vfio_device_mig_state *curr_state)
+int mlx5vf_mig_get_state(struct mlx5vf_device *mvdev, enum vfio_device_mig_state *curr_state)
 {
-	struct mlx5vf_pci_dev *mvdev = to_mlx5vf(vdev);
-
 	mlx5vf_state_mutex_lock(mvdev);
 	*curr_state = (enum vfio_device_mig_state)mlx5vf_core_dev_state(mvdev->mig);
 	mlx5vf_state_mutex_unlock(mvdev);
 	return 0;
 }
+EXPORT_SYMBOL_NS_GPL(mlx5vf_mig_get_state, MLX5VF_NS);
 
-static int mlx5vf_get_data_size(struct vfio_device *vdev, unsigned long *stop_copy_length)
+int mlx5vf_mig_get_data_size(struct mlx5vf_device *mvdev, unsigned long *stop_copy_length)
 {
-	struct mlx5vf_pci_dev *mvdev = to_mlx5vf(vdev);
 	u64 size;
 	int ret;
 
@@ -211,14 +260,7 @@ static int mlx5vf_get_data_size(struct vfio_device *vdev, unsigned long *stop_co
 		*stop_copy_length = size;
 	return ret;
 }
-
-const struct vfio_migration_ops mlx5vf_mig_ops = {
-	.migration_set_state = mlx5vf_set_state,
-	.migration_get_state = mlx5vf_get_state,
-#ifdef MLX5VF_HAVE_VFIO_MIG_DATA_SIZE_OP
-	.migration_get_data_size = mlx5vf_get_data_size,
-#endif
-};
+EXPORT_SYMBOL_NS_GPL(mlx5vf_mig_get_data_size, MLX5VF_NS);
 
 #ifndef MLX5VF_HAVE_VFIO_MIG_DATA_SIZE_OP
 /*
@@ -226,19 +268,19 @@ const struct vfio_migration_ops mlx5vf_mig_ops = {
  * to the driver: answer it as later cores do (QEMU needs the size to decide
  * when precopy has converged).
  */
-static int mlx5vf_data_size_feature(struct vfio_device *vdev, u32 flags, void __user *arg,
+static int mlx5vf_data_size_feature(struct mlx5vf_device *mvdev, u32 flags, void __user *arg,
 				    size_t argsz)
 {
 	struct vfio_device_feature_mig_data_size size = {};
 	unsigned long length;
 	int ret;
 
-	if (!vdev->mig_ops)
+	if (!mvdev->vdev->mig_ops)
 		return -ENOTTY;
 	ret = vfio_check_feature(flags, argsz, VFIO_DEVICE_FEATURE_GET, sizeof(size));
 	if (ret != 1)
 		return ret;
-	ret = mlx5vf_get_data_size(vdev, &length);
+	ret = mlx5vf_mig_get_data_size(mvdev, &length);
 	if (ret)
 		return ret;
 	size.stop_copy_length = length;
@@ -247,9 +289,9 @@ static int mlx5vf_data_size_feature(struct vfio_device *vdev, u32 flags, void __
 #endif
 
 /* Whether PRECOPY_INFO reports v2 (flags as output) for this device. */
-bool mlx5vf_precopy_v2(struct mlx5vf_pci_dev *mvdev)
+bool mlx5vf_precopy_v2(struct mlx5vf_device *mvdev)
 {
-	return mlx5vf_precopy_info_v2(&mvdev->core.vdev, &mvdev->precopy_info_v2);
+	return mlx5vf_precopy_info_v2(mvdev->vdev, &mvdev->precopy_info_v2);
 }
 
 #ifndef MLX5VF_HAVE_VFIO_PRECOPY_INFO_V2
@@ -259,12 +301,11 @@ bool mlx5vf_precopy_v2(struct mlx5vf_pci_dev *mvdev)
  * on any other error, so answer exactly as later cores do: EINVAL without
  * PRE_COPY, SET only (PROBE allowed), the opt-in lasts until the last close.
  */
-static int mlx5vf_precopy_v2_feature(struct vfio_device *vdev, u32 flags, size_t argsz)
+static int mlx5vf_precopy_v2_feature(struct mlx5vf_device *mvdev, u32 flags, size_t argsz)
 {
-	struct mlx5vf_pci_dev *mvdev = to_mlx5vf(vdev);
 	int ret;
 
-	if (!(vdev->migration_flags & VFIO_MIGRATION_PRE_COPY))
+	if (!(mvdev->vdev->migration_flags & VFIO_MIGRATION_PRE_COPY))
 		return -EINVAL;
 	ret = vfio_check_feature(flags, argsz, VFIO_DEVICE_FEATURE_SET, 0);
 	if (ret != 1)
@@ -276,16 +317,21 @@ static int mlx5vf_precopy_v2_feature(struct vfio_device *vdev, u32 flags, size_t
 }
 #endif
 
-/* VFIO_DEVICE_FEATURE: what this kernel's VFIO core leaves to drivers. */
-int mlx5vf_device_feature(struct vfio_device *vdev, u32 flags, void __user *arg, size_t argsz)
+/*
+ * VFIO_DEVICE_FEATURE: the migration features this kernel's VFIO core leaves
+ * to drivers; -ENOTTY for any other, which the caller's own device answers.
+ */
+int mlx5vf_mig_device_feature(struct mlx5vf_device *mvdev, u32 flags, void __user *arg,
+			      size_t argsz)
 {
 #ifndef MLX5VF_HAVE_VFIO_MIG_DATA_SIZE_OP
 	if ((flags & VFIO_DEVICE_FEATURE_MASK) == VFIO_DEVICE_FEATURE_MIG_DATA_SIZE)
-		return mlx5vf_data_size_feature(vdev, flags, arg, argsz);
+		return mlx5vf_data_size_feature(mvdev, flags, arg, argsz);
 #endif
 #ifndef MLX5VF_HAVE_VFIO_PRECOPY_INFO_V2
 	if ((flags & VFIO_DEVICE_FEATURE_MASK) == MLX5VF_FEATURE_MIG_PRECOPY_INFO_V2)
-		return mlx5vf_precopy_v2_feature(vdev, flags, argsz);
+		return mlx5vf_precopy_v2_feature(mvdev, flags, argsz);
 #endif
-	return vfio_pci_core_ioctl_feature(vdev, flags, arg, argsz);
+	return -ENOTTY;
 }
+EXPORT_SYMBOL_NS_GPL(mlx5vf_mig_device_feature, MLX5VF_NS);

@@ -65,7 +65,7 @@ static void mlx5vf_uio_init(struct mlx5vf_uio *u, char __user *ubuf)
 static ssize_t mlx5vf_save_read(struct file *filp, char __user *buf, size_t len, loff_t *pos)
 {
 	struct mlx5vf_mig_file *mf = filp->private_data;
-	struct mlx5vf_pci_dev *mvdev = mf->mvdev;
+	struct mlx5vf_device *mvdev = mf->mvdev;
 	struct mlx5vf_uio u;
 	long ret;
 
@@ -95,7 +95,7 @@ static __poll_t mlx5vf_save_poll(struct file *filp, struct poll_table_struct *wa
 static long mlx5vf_precopy_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 {
 	struct mlx5vf_mig_file *mf = filp->private_data;
-	struct mlx5vf_pci_dev *mvdev = mf->mvdev;
+	struct mlx5vf_device *mvdev = mf->mvdev;
 	const size_t minsz = offsetofend(struct vfio_precopy_info, dirty_bytes);
 	struct vfio_precopy_info info;
 	u64 initial, dirty;
@@ -103,7 +103,7 @@ static long mlx5vf_precopy_ioctl(struct file *filp, unsigned int cmd, unsigned l
 	u32 out;
 	int ret;
 
-	ret = mlx5vf_check_precopy_ioctl(&mvdev->core.vdev, &mvdev->precopy_info_v2, cmd, arg,
+	ret = mlx5vf_check_precopy_ioctl(mvdev->vdev, &mvdev->precopy_info_v2, cmd, arg,
 					 &info);
 	if (ret)
 		return ret;
@@ -115,7 +115,7 @@ static long mlx5vf_precopy_ioctl(struct file *filp, unsigned int cmd, unsigned l
 							&dirty) :
 			   -ENODEV;
 	mlx5vf_state_mutex_unlock(mvdev);
-	trace_mlx5vf_precopy_info(pci_name(mvdev->core.pdev), ret ? 0 : out, ret ? 0 : initial,
+	trace_mlx5vf_precopy_info(dev_name(mvdev->dev), ret ? 0 : out, ret ? 0 : initial,
 				  ret ? 0 : dirty, ret);
 	if (ret)
 		return ret;
@@ -131,7 +131,7 @@ static ssize_t mlx5vf_resume_write(struct file *filp, const char __user *buf, si
 				   loff_t *pos)
 {
 	struct mlx5vf_mig_file *mf = filp->private_data;
-	struct mlx5vf_pci_dev *mvdev = mf->mvdev;
+	struct mlx5vf_device *mvdev = mf->mvdev;
 	struct mlx5vf_uio u;
 	const char *why;
 	u64 offset;
@@ -147,7 +147,7 @@ static ssize_t mlx5vf_resume_write(struct file *filp, const char __user *buf, si
 	if (ret < 0 && mvdev->mig) {
 		why = mlx5vf_core_resume_error(mf->resume, &offset);
 		if (why)
-			dev_warn_ratelimited(&mvdev->core.pdev->dev,
+			dev_warn_ratelimited(mvdev->dev,
 					     "migration stream refused at byte %llu: %s (%ld)\n",
 					     offset, why, ret);
 	}
@@ -162,7 +162,7 @@ static ssize_t mlx5vf_resume_write(struct file *filp, const char __user *buf, si
 static int mlx5vf_mig_file_release(struct inode *inode, struct file *filp)
 {
 	struct mlx5vf_mig_file *mf = filp->private_data;
-	struct mlx5vf_pci_dev *mvdev = mf->mvdev;
+	struct mlx5vf_device *mvdev = mf->mvdev;
 	struct module *backend = mvdev->backend ? mvdev->backend->owner : NULL;
 
 	if (mf->save)
@@ -171,7 +171,7 @@ static int mlx5vf_mig_file_release(struct inode *inode, struct file *filp)
 		mlx5vf_core_resume_destroy(mf->resume);
 	kfree(mf);
 	/* The last put may tear the backend down: its module goes after. */
-	put_device(&mvdev->core.vdev.device);
+	put_device(&mvdev->vdev->device);
 	module_put(backend);
 	return 0;
 }
@@ -196,7 +196,7 @@ static const struct file_operations mlx5vf_resume_fops = {
  * userspace by the VFIO core), the device another until the core closes the
  * file. On failure the core file is detached and destroyed.
  */
-struct file *mlx5vf_mig_file_open(struct mlx5vf_pci_dev *mvdev, struct mlx5vf_mig_file *mf,
+struct file *mlx5vf_mig_file_open(struct mlx5vf_device *mvdev, struct mlx5vf_mig_file *mf,
 				  struct mlx5vf_save_file *save, struct mlx5vf_resume_file *resume)
 {
 	struct file *filp;
@@ -219,7 +219,7 @@ struct file *mlx5vf_mig_file_open(struct mlx5vf_pci_dev *mvdev, struct mlx5vf_mi
 	}
 	stream_open(filp->f_inode, filp);
 	mf->filp = filp;
-	get_device(&mvdev->core.vdev.device);
+	get_device(&mvdev->vdev->device);
 	/* The device is open, so VFIO holds the backend's module already. */
 	if (mvdev->backend)
 		__module_get(mvdev->backend->owner);

@@ -86,7 +86,7 @@ struct mlx5vf_mlx5_buf {
 };
 
 struct mlx5vf_mlx5 {
-	struct mlx5vf_pci_dev *mvdev;
+	struct mlx5vf_device *mvdev;
 	struct mlx5_core_dev *mdev; /* the PF's */
 	int vf_id;
 	u16 vhca_id;
@@ -124,7 +124,7 @@ struct mlx5vf_mlx5 {
 
 static struct device *mlx5vf_mlx5_vf_dev(struct mlx5vf_mlx5 *fw)
 {
-	return &fw->mvdev->core.pdev->dev;
+	return &to_pci_dev(fw->mvdev->dev)->dev;
 }
 
 static bool mlx5vf_mlx5_detached(struct mlx5vf_mlx5 *fw)
@@ -775,12 +775,12 @@ static const struct mlx5vf_dev_ops mlx5vf_mlx5_dev_ops = {
  */
 static void mlx5vf_mlx5_detach(struct mlx5vf_mlx5 *fw)
 {
-	struct mlx5vf_pci_dev *mvdev = fw->mvdev;
+	struct mlx5vf_device *mvdev = fw->mvdev;
 
 	mlx5vf_state_mutex_lock(mvdev);
 	/* No new command from now on; closing frees every buffer (and the PD). */
 	WRITE_ONCE(fw->detached, true);
-	trace_mlx5vf_pf(pci_name(mvdev->core.pdev), false);
+	trace_mlx5vf_pf(dev_name(mvdev->dev), false);
 	mlx5vf_core_dev_detach(mvdev->mig);
 	mlx5vf_core_dev_close_files(mvdev->mig);
 	mlx5vf_sync_files(mvdev);
@@ -792,13 +792,13 @@ static void mlx5vf_mlx5_detach(struct mlx5vf_mlx5 *fw)
 
 static void mlx5vf_mlx5_attach(struct mlx5vf_mlx5 *fw)
 {
-	struct mlx5vf_pci_dev *mvdev = fw->mvdev;
+	struct mlx5vf_device *mvdev = fw->mvdev;
 
 	mlx5vf_state_mutex_lock(mvdev);
 	/* A reloaded PF may come back with other firmware. */
 	mlx5vf_track_caps(fw->mdev, &fw->track_caps);
 	WRITE_ONCE(fw->detached, false);
-	trace_mlx5vf_pf(pci_name(mvdev->core.pdev), true);
+	trace_mlx5vf_pf(dev_name(mvdev->dev), true);
 	mlx5vf_core_dev_attach(mvdev->mig);
 	mlx5vf_state_mutex_unlock(mvdev);
 }
@@ -861,7 +861,7 @@ out:
  */
 static int mlx5vf_mlx5_probe_fw(struct mlx5vf_mlx5 *fw, const char **why)
 {
-	struct pci_dev *pdev = fw->mvdev->core.pdev;
+	struct pci_dev *pdev = to_pci_dev(fw->mvdev->dev);
 	struct mlx5vf_cmd_general2_caps pf2, vf2;
 	struct mlx5vf_cmd_general_caps pf, vf;
 	int ret;
@@ -899,7 +899,7 @@ static int mlx5vf_mlx5_probe_fw(struct mlx5vf_mlx5 *fw, const char **why)
 
 static int mlx5vf_mlx5_create_dev(struct mlx5vf_mlx5 *fw, u64 identity)
 {
-	struct pci_dev *pdev = fw->mvdev->core.pdev;
+	struct pci_dev *pdev = to_pci_dev(fw->mvdev->dev);
 	struct mlx5vf_dev_config cfg = {
 		.fw_ops = &mlx5vf_mlx5_fw_ops,
 		.fw_ctx = fw,
@@ -918,9 +918,9 @@ static int mlx5vf_mlx5_create_dev(struct mlx5vf_mlx5 *fw, u64 identity)
 	return mlx5vf_mig_dev_create(fw->mvdev, &cfg);
 }
 
-int mlx5vf_mlx5_init(struct mlx5vf_pci_dev *mvdev)
+int mlx5vf_mlx5_init(struct mlx5vf_device *mvdev)
 {
-	struct pci_dev *pdev = mvdev->core.pdev;
+	struct pci_dev *pdev = to_pci_dev(mvdev->dev);
 	struct mlx5_core_dev *mdev;
 	struct mlx5vf_mlx5 *fw;
 	const char *why;
@@ -1015,7 +1015,7 @@ static void mlx5vf_mlx5_leave_pf(struct mlx5vf_mlx5 *fw)
 	mutex_lock(&n->lock);
 	n->fw = NULL;
 	mutex_unlock(&n->lock);
-	if (!device_is_registered(&fw->mvdev->core.pdev->dev)) {
+	if (!device_is_registered(&to_pci_dev(fw->mvdev->dev)->dev)) {
 		dev_warn(mlx5vf_mlx5_vf_dev(fw),
 			 "migration: released after the VF was removed; PF notifier left disarmed\n");
 		return;
@@ -1025,7 +1025,7 @@ static void mlx5vf_mlx5_leave_pf(struct mlx5vf_mlx5 *fw)
 	kfree(n);
 }
 
-void mlx5vf_mlx5_uninit(struct mlx5vf_pci_dev *mvdev)
+void mlx5vf_mlx5_uninit(struct mlx5vf_device *mvdev)
 {
 	struct mlx5vf_mlx5 *fw = mvdev->mlx5;
 	struct mlx5vf_dev *mig;
@@ -1040,7 +1040,7 @@ void mlx5vf_mlx5_uninit(struct mlx5vf_pci_dev *mvdev)
 	mlx5vf_core_dev_close_files(mvdev->mig);
 	mlx5vf_sync_files(mvdev);
 	/* A detach released it already if the PF went away (see leave_pf). */
-	mlx5vf_mlx5_track_release(fw, device_is_registered(&mvdev->core.pdev->dev));
+	mlx5vf_mlx5_track_release(fw, device_is_registered(mvdev->dev));
 	mig = mvdev->mig;
 	mvdev->mig = NULL;
 	mlx5vf_state_mutex_unlock(mvdev);

@@ -15,21 +15,21 @@
  * driven by its firmware. Otherwise migration stays off, the reason was
  * logged (one line) and the VF works as plain vfio-pci.
  */
-int mlx5vf_mlx5_init(struct mlx5vf_pci_dev *mvdev);
+int mlx5vf_mlx5_init(struct mlx5vf_device *mvdev);
 /* Release time; nothing happens for a VF mlx5vf_mlx5_init() did not set up. */
-void mlx5vf_mlx5_uninit(struct mlx5vf_pci_dev *mvdev);
+void mlx5vf_mlx5_uninit(struct mlx5vf_device *mvdev);
 
 #else
 
 /* Built for a kernel whose mlx5_core cannot carry the backend (compat.h). */
-static inline int mlx5vf_mlx5_init(struct mlx5vf_pci_dev *mvdev)
+static inline int mlx5vf_mlx5_init(struct mlx5vf_device *mvdev)
 {
-	dev_info(&mvdev->core.pdev->dev,
+	dev_info(mvdev->dev,
 		 "migration off: this build has no mlx5 firmware backend (the kernel's mlx5_core and mlx5_ifc.h lack chunked SAVE and the page tracker)\n");
 	return -EOPNOTSUPP;
 }
 
-static inline void mlx5vf_mlx5_uninit(struct mlx5vf_pci_dev *mvdev)
+static inline void mlx5vf_mlx5_uninit(struct mlx5vf_device *mvdev)
 {
 }
 

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * Shared state of the mlx5vf shim. One struct mlx5vf_pci_dev per bound VF.
+ * Shared state of the mlx5vf shim. One struct mlx5vf_device per VFIO device
+ * that mlx5vf migrates: a VF this module binds (struct mlx5vf_pci_dev), or a
+ * device of a backend in another module (the simulator's mdev instances),
+ * which embeds it in its own VFIO device.
  *
  * Locking: state_mutex serialises every call into the core for this device
  * (arcs, data_fd reads/writes/ioctls, the simulated firmware and its work
@@ -25,7 +28,7 @@
 struct mlx5vf_mig_file;
 struct mlx5vf_mlx5;
 
-struct mlx5vf_pci_dev;
+struct mlx5vf_device;
 
 /*
  * A firmware backend in another module: the simulated VF (mlx5vf_sim.ko),
@@ -38,15 +41,16 @@ struct mlx5vf_pci_dev;
  */
 struct mlx5vf_backend_ops {
 	struct module *owner;
-	int (*setup)(struct mlx5vf_pci_dev *mvdev);
-	void (*teardown)(struct mlx5vf_pci_dev *mvdev);
-	void (*open)(struct mlx5vf_pci_dev *mvdev);
-	void (*close)(struct mlx5vf_pci_dev *mvdev);
-	void (*debugfs)(struct mlx5vf_pci_dev *mvdev, struct dentry *dir);
+	int (*setup)(struct mlx5vf_device *mvdev);
+	void (*teardown)(struct mlx5vf_device *mvdev);
+	void (*open)(struct mlx5vf_device *mvdev);
+	void (*close)(struct mlx5vf_device *mvdev);
+	void (*debugfs)(struct mlx5vf_device *mvdev, struct dentry *dir);
 };
 
-struct mlx5vf_pci_dev {
-	struct vfio_pci_core_device core;
+struct mlx5vf_device {
+	struct vfio_device *vdev; /* the VFIO device it migrates */
+	struct device *dev;       /* its device (the PCI function, the mdev): names, logs */
 	struct mutex state_mutex; /* the core device, its files, the sim */
 	spinlock_t reset_lock;    /* deferred_reset */
 	bool deferred_reset;     /* guarded by reset_lock */
@@ -65,14 +69,20 @@ struct mlx5vf_pci_dev {
 /* One data_fd. It pins its device (get_device) for as long as it lives. */
 struct mlx5vf_mig_file {
 	struct file *filp;
-	struct mlx5vf_pci_dev *mvdev;
+	struct mlx5vf_device *mvdev;
 	struct mlx5vf_save_file *save;     /* exactly one of save/resume */
 	struct mlx5vf_resume_file *resume;
 };
 
-static inline struct mlx5vf_pci_dev *to_mlx5vf(struct vfio_device *vdev)
+/* A VF bound to this module (main.c), or through mlx5vf_pci_bind(). */
+struct mlx5vf_pci_dev {
+	struct vfio_pci_core_device core;
+	struct mlx5vf_device mvdev;
+};
+
+static inline struct mlx5vf_device *to_mlx5vf(struct vfio_device *vdev)
 {
-	return container_of(vdev, struct mlx5vf_pci_dev, core.vdev);
+	return &container_of(vdev, struct mlx5vf_pci_dev, core.vdev)->mvdev;
 }
 
 /* main.c; the API for backends in other modules (namespace MLX5VF) */
@@ -81,36 +91,48 @@ void mlx5vf_pci_unbind(struct pci_dev *pdev);
 extern const struct pci_error_handlers mlx5vf_pci_err_handlers;
 u64 mlx5vf_max_image_size(void);
 
-/* mig.c */
-extern const struct vfio_migration_ops mlx5vf_mig_ops;
-int mlx5vf_device_feature(struct vfio_device *vdev, u32 flags, void __user *arg, size_t argsz);
-void mlx5vf_state_mutex_lock(struct mlx5vf_pci_dev *mvdev);
-void mlx5vf_state_mutex_unlock(struct mlx5vf_pci_dev *mvdev);
-void mlx5vf_mig_reset_done(struct mlx5vf_pci_dev *mvdev);
-void mlx5vf_mig_open(struct mlx5vf_pci_dev *mvdev);
-void mlx5vf_mig_close(struct mlx5vf_pci_dev *mvdev);
-void mlx5vf_sync_files(struct mlx5vf_pci_dev *mvdev);
-int mlx5vf_mig_dev_create(struct mlx5vf_pci_dev *mvdev, struct mlx5vf_dev_config *cfg);
-void mlx5vf_mig_dev_destroy(struct mlx5vf_pci_dev *mvdev);
-void mlx5vf_mig_close_files(struct mlx5vf_pci_dev *mvdev);
+/*
+ * mig.c. A VFIO device of another module embeds a struct mlx5vf_device:
+ * mlx5vf_device_init() once, mlx5vf_device_attach() to give it a backend
+ * (which sets the device's migration_flags), and its vfio_migration_ops and
+ * device_feature op forward to mlx5vf_mig_set_state() and the rest.
+ */
+void mlx5vf_device_init(struct mlx5vf_device *mvdev, struct vfio_device *vdev);
+void mlx5vf_device_destroy(struct mlx5vf_device *mvdev);
+int mlx5vf_device_attach(struct mlx5vf_device *mvdev, const struct mlx5vf_backend_ops *backend);
+void mlx5vf_device_release(struct mlx5vf_device *mvdev);
+struct file *mlx5vf_mig_set_state(struct mlx5vf_device *mvdev, enum vfio_device_mig_state state);
+int mlx5vf_mig_get_state(struct mlx5vf_device *mvdev, enum vfio_device_mig_state *state);
+int mlx5vf_mig_get_data_size(struct mlx5vf_device *mvdev, unsigned long *stop_copy_length);
+int mlx5vf_mig_device_feature(struct mlx5vf_device *mvdev, u32 flags, void __user *arg,
+			      size_t argsz);
+void mlx5vf_state_mutex_lock(struct mlx5vf_device *mvdev);
+void mlx5vf_state_mutex_unlock(struct mlx5vf_device *mvdev);
+void mlx5vf_mig_reset_done(struct mlx5vf_device *mvdev);
+void mlx5vf_mig_open(struct mlx5vf_device *mvdev);
+void mlx5vf_mig_close(struct mlx5vf_device *mvdev);
+void mlx5vf_sync_files(struct mlx5vf_device *mvdev);
+int mlx5vf_mig_dev_create(struct mlx5vf_device *mvdev, struct mlx5vf_dev_config *cfg);
+void mlx5vf_mig_dev_destroy(struct mlx5vf_device *mvdev);
+void mlx5vf_mig_close_files(struct mlx5vf_device *mvdev);
 
-bool mlx5vf_precopy_v2(struct mlx5vf_pci_dev *mvdev);
+bool mlx5vf_precopy_v2(struct mlx5vf_device *mvdev);
 
 /* mig_file.c */
-struct file *mlx5vf_mig_file_open(struct mlx5vf_pci_dev *mvdev, struct mlx5vf_mig_file *mf,
+struct file *mlx5vf_mig_file_open(struct mlx5vf_device *mvdev, struct mlx5vf_mig_file *mf,
 				  struct mlx5vf_save_file *save, struct mlx5vf_resume_file *resume);
 
 /* dirty.c */
-const char *mlx5vf_dirty_setup(struct mlx5vf_pci_dev *mvdev);
-void mlx5vf_dirty_close(struct mlx5vf_pci_dev *mvdev);
+const char *mlx5vf_dirty_setup(struct mlx5vf_device *mvdev);
+void mlx5vf_dirty_close(struct mlx5vf_device *mvdev);
 
-/* trace.c: the core's clock and events (ctx: the struct mlx5vf_pci_dev) */
+/* trace.c: the core's clock and events (ctx: the struct mlx5vf_device) */
 extern const struct mlx5vf_observer_ops mlx5vf_observer_ops;
 
 /* debugfs.c */
 void mlx5vf_debugfs_init(void);
 void mlx5vf_debugfs_exit(void);
-void mlx5vf_debugfs_add(struct mlx5vf_pci_dev *mvdev);
-void mlx5vf_debugfs_remove(struct mlx5vf_pci_dev *mvdev);
+void mlx5vf_debugfs_add(struct mlx5vf_device *mvdev);
+void mlx5vf_debugfs_remove(struct mlx5vf_device *mvdev);
 
 #endif /* MLX5VF_SHIM_H */

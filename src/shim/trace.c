@@ -20,24 +20,24 @@ static u64 mlx5vf_obs_now_ns(void *ctx)
 
 static void mlx5vf_obs_arc(void *ctx, u32 from, u32 to, u64 duration_ns, int err)
 {
-	struct mlx5vf_pci_dev *mvdev = ctx;
+	struct mlx5vf_device *mvdev = ctx;
 
-	trace_mlx5vf_arc(pci_name(mvdev->core.pdev), from, to, duration_ns, err);
+	trace_mlx5vf_arc(dev_name(mvdev->dev), from, to, duration_ns, err);
 }
 
 static void mlx5vf_obs_fw_cmd(void *ctx, const struct mlx5vf_fw_cmd_info *info)
 {
-	struct mlx5vf_pci_dev *mvdev = ctx;
+	struct mlx5vf_device *mvdev = ctx;
 
-	trace_mlx5vf_fw_cmd(pci_name(mvdev->core.pdev), info->kind, info->op_mod, info->bytes,
+	trace_mlx5vf_fw_cmd(dev_name(mvdev->dev), info->kind, info->op_mod, info->bytes,
 			    info->duration_ns, info->err, info->status, info->syndrome);
 }
 
 static void mlx5vf_obs_record(void *ctx, bool save, u32 tag, u64 length)
 {
-	struct mlx5vf_pci_dev *mvdev = ctx;
+	struct mlx5vf_device *mvdev = ctx;
 
-	trace_mlx5vf_record(pci_name(mvdev->core.pdev), save, tag, length);
+	trace_mlx5vf_record(dev_name(mvdev->dev), save, tag, length);
 }
 
 const struct mlx5vf_observer_ops mlx5vf_observer_ops = {

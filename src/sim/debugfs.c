@@ -21,7 +21,7 @@
 
 static int mlx5vf_sim_debugfs_state_show(struct seq_file *m, void *unused)
 {
-	struct mlx5vf_pci_dev *mvdev = m->private;
+	struct mlx5vf_device *mvdev = m->private;
 	struct mlx5vf_sim_vf *svf = mlx5vf_sim_vf(mvdev);
 	struct mlx5vf_sim_dma_stats dma;
 
@@ -56,7 +56,7 @@ static int mlx5vf_sim_debugfs_command(const char __user *ubuf, size_t len, char 
 static ssize_t mlx5vf_sim_debugfs_inject_write(struct file *file, const char __user *ubuf,
 					       size_t len, loff_t *ppos)
 {
-	struct mlx5vf_pci_dev *mvdev = file->private_data;
+	struct mlx5vf_device *mvdev = file->private_data;
 	char buf[64], op[16], fault[24];
 	unsigned int nth;
 	int ret;
@@ -74,7 +74,7 @@ static ssize_t mlx5vf_sim_debugfs_inject_write(struct file *file, const char __u
 static ssize_t mlx5vf_sim_debugfs_dma_window_write(struct file *file, const char __user *ubuf,
 						   size_t len, loff_t *ppos)
 {
-	struct mlx5vf_pci_dev *mvdev = file->private_data;
+	struct mlx5vf_device *mvdev = file->private_data;
 	unsigned long long iova, length;
 	char buf[64];
 	int ret;
@@ -92,7 +92,7 @@ static ssize_t mlx5vf_sim_debugfs_dma_window_write(struct file *file, const char
 static ssize_t mlx5vf_sim_debugfs_reconfigure_write(struct file *file, const char __user *ubuf,
 						    size_t len, loff_t *ppos)
 {
-	struct mlx5vf_pci_dev *mvdev = file->private_data;
+	struct mlx5vf_device *mvdev = file->private_data;
 	unsigned long long pages;
 	char buf[32];
 	int ret;
@@ -124,7 +124,7 @@ static const struct file_operations mlx5vf_sim_debugfs_inject_fops = {
 	.write = mlx5vf_sim_debugfs_inject_write,
 };
 
-void mlx5vf_sim_debugfs(struct mlx5vf_pci_dev *mvdev, struct dentry *dir)
+void mlx5vf_sim_debugfs(struct mlx5vf_device *mvdev, struct dentry *dir)
 {
 	debugfs_create_file("sim", 0400, dir, mvdev, &mlx5vf_sim_debugfs_state_fops);
 	debugfs_create_file("inject", 0200, dir, mvdev, &mlx5vf_sim_debugfs_inject_fops);

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * mlx5vf_sim: drive any PCI function as a simulated migratable ConnectX VF,
- * for testing live migration without the hardware. The function binds only
- * through driver_override; mlx5vf.ko then makes it a VFIO device with the
- * same migration code as a real VF, and this module supplies the firmware.
+ * mlx5vf_sim: simulated migratable ConnectX VFs, for testing live migration
+ * without the hardware: any PCI function bound to this driver through
+ * driver_override (mlx5vf.ko then makes it a VFIO device with the same
+ * migration code as a real VF, and this module supplies the firmware), and
+ * mdev instances of this module's parent (mdev.c).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -14,7 +15,7 @@
 
 static const struct mlx5vf_backend_ops mlx5vf_sim_backend = {
 	.owner = THIS_MODULE,
-	.setup = mlx5vf_sim_setup,
+	.setup = mlx5vf_sim_setup_pci,
 	.teardown = mlx5vf_sim_teardown,
 	.open = mlx5vf_sim_open,
 	.close = mlx5vf_sim_close,
@@ -40,7 +41,27 @@ static struct pci_driver mlx5vf_sim_driver = {
 	.driver_managed_dma = true,
 };
 
-module_pci_driver(mlx5vf_sim_driver);
+static int __init mlx5vf_sim_init(void)
+{
+	int ret;
+
+	ret = mlx5vf_sim_mdev_init();
+	if (ret)
+		return ret;
+	ret = pci_register_driver(&mlx5vf_sim_driver);
+	if (ret)
+		mlx5vf_sim_mdev_exit();
+	return ret;
+}
+
+static void __exit mlx5vf_sim_exit(void)
+{
+	pci_unregister_driver(&mlx5vf_sim_driver);
+	mlx5vf_sim_mdev_exit();
+}
+
+module_init(mlx5vf_sim_init);
+module_exit(mlx5vf_sim_exit);
 
 MODULE_IMPORT_NS(MLX5VF_NS);
 MODULE_VERSION(MLX5VF_VERSION);

@@ -72,7 +72,7 @@ static void mlx5vf_sim_request_completion(void *ctx, u64 delay_ns)
 	mod_delayed_work(MLX5VF_SYSTEM_WQ, &svf->complete_work, nsecs_to_jiffies(delay_ns));
 }
 
-static void mlx5vf_sim_deliver_locked(struct mlx5vf_pci_dev *mvdev)
+static void mlx5vf_sim_deliver_locked(struct mlx5vf_device *mvdev)
 {
 	struct mlx5vf_sim_vf *svf = mlx5vf_sim_vf(mvdev);
 
@@ -87,7 +87,7 @@ static void mlx5vf_sim_deliver_locked(struct mlx5vf_pci_dev *mvdev)
 static void mlx5vf_sim_complete_work(struct work_struct *work)
 {
 	struct mlx5vf_sim_vf *svf = to_sim_vf_work(work, false);
-	struct mlx5vf_pci_dev *mvdev = svf->mvdev;
+	struct mlx5vf_device *mvdev = svf->mvdev;
 	u64 now;
 
 	mlx5vf_state_mutex_lock(mvdev);
@@ -108,7 +108,7 @@ static void mlx5vf_sim_complete_work(struct work_struct *work)
  * counted in dma_errors. The tracker logs a write only once it has landed,
  * so a report can never clear a page before the data it stands for is there.
  */
-static void mlx5vf_sim_dma_tick(struct mlx5vf_pci_dev *mvdev)
+static void mlx5vf_sim_dma_tick(struct mlx5vf_device *mvdev)
 {
 	struct mlx5vf_sim_vf *svf = mlx5vf_sim_vf(mvdev);
 	unsigned int n = READ_ONCE(sim_dma_writes_per_tick);
@@ -123,7 +123,7 @@ static void mlx5vf_sim_dma_tick(struct mlx5vf_pci_dev *mvdev)
 					       svf->dma_buf, MLX5VF_SIM_DMA_BYTES, &iova);
 		if (ret)
 			return; /* -EAGAIN: the initiator is suspended */
-		ret = vfio_dma_rw(&mvdev->core.vdev, iova, svf->dma_buf, MLX5VF_SIM_DMA_BYTES,
+		ret = vfio_dma_rw(mvdev->vdev, iova, svf->dma_buf, MLX5VF_SIM_DMA_BYTES,
 				  true);
 		if (ret) {
 			svf->dma_errors++;
@@ -138,7 +138,7 @@ static void mlx5vf_sim_dma_tick(struct mlx5vf_pci_dev *mvdev)
 static void mlx5vf_sim_activity_work(struct work_struct *work)
 {
 	struct mlx5vf_sim_vf *svf = to_sim_vf_work(work, true);
-	struct mlx5vf_pci_dev *mvdev = svf->mvdev;
+	struct mlx5vf_device *mvdev = svf->mvdev;
 
 	mlx5vf_state_mutex_lock(mvdev);
 	/* The simulated function itself ignores writes while suspended. */
@@ -154,7 +154,7 @@ static void mlx5vf_sim_activity_work(struct work_struct *work)
  */
 static int mlx5vf_sim_wait_save_idle(void *ctx, struct mlx5vf_save_file *file)
 {
-	struct mlx5vf_pci_dev *mvdev = ctx;
+	struct mlx5vf_device *mvdev = ctx;
 	struct mlx5vf_sim_vf *svf = mlx5vf_sim_vf(mvdev);
 	u64 now = ktime_get_ns();
 
@@ -170,19 +170,22 @@ static const struct mlx5vf_dev_ops mlx5vf_sim_dev_ops = {
 	.wait_save_idle = mlx5vf_sim_wait_save_idle,
 };
 
-/* The backend's setup: the simulated firmware, then the core device over it. */
-int mlx5vf_sim_setup(struct mlx5vf_pci_dev *mvdev)
+/*
+ * The simulated firmware, then the core device over it, for a function of
+ * the given shape. The module parameters supply the rest.
+ */
+int mlx5vf_sim_setup(struct mlx5vf_device *mvdev, const struct mlx5vf_sim_shape *shape)
 {
-	struct pci_dev *pdev = mvdev->core.pdev;
+	u64 state_size = (u64)max(shape->state_kib, 64U) * SZ_1K;
 	struct mlx5vf_sim_vf *svf;
 	struct mlx5vf_sim_config cfg = {
-		.state_size = (u64)max(sim_state_kib, 64U) * SZ_1K,
+		.state_size = state_size,
 		.identity = READ_ONCE(sim_identity),
-		.seed = pci_dev_id(pdev) + 1,
+		.seed = shape->seed,
 		.latency_ns = (u64)sim_latency_us * NSEC_PER_USEC,
-		.chunk_mode = sim_chunk_mode,
+		.chunk_mode = shape->chunk_mode,
 		/* Half configured: room for reconfigurations (debugfs "reconfigure"). */
-		.configured_size = (u64)max(sim_state_kib, 64U) * SZ_1K / 2,
+		.configured_size = state_size / 2,
 		.migration_state = true,
 		.max_chunk = SZ_256K,
 		.track_max_ranges = max(sim_track_max_ranges, 1U),
@@ -193,8 +196,8 @@ int mlx5vf_sim_setup(struct mlx5vf_pci_dev *mvdev)
 		.ops = &mlx5vf_sim_dev_ops,
 		.ops_ctx = mvdev,
 		.compat = {
-			.pci_vendor_id = pdev->vendor,
-			.pci_device_id = pdev->device,
+			.pci_vendor_id = shape->vendor,
+			.pci_device_id = shape->device,
 			.vhca_state_format = 1,
 			.fw_identity = cfg.identity,
 		},
@@ -232,12 +235,27 @@ out_sim:
 out_free:
 	kfree(svf->dma_buf);
 	kfree(svf);
-	dev_warn(&pdev->dev, "simulated VF setup failed: %d\n", ret);
+	dev_warn(mvdev->dev, "simulated VF setup failed: %d\n", ret);
 	return ret;
 }
 
+/* A PCI function bound to this module: its IDs, state as the parameters say. */
+int mlx5vf_sim_setup_pci(struct mlx5vf_device *mvdev)
+{
+	struct pci_dev *pdev = to_pci_dev(mvdev->dev);
+	const struct mlx5vf_sim_shape shape = {
+		.vendor = pdev->vendor,
+		.device = pdev->device,
+		.seed = pci_dev_id(pdev) + 1,
+		.state_kib = sim_state_kib,
+		.chunk_mode = sim_chunk_mode,
+	};
+
+	return mlx5vf_sim_setup(mvdev, &shape);
+}
+
 /* The backend's teardown, from the device's release: nothing may run after. */
-void mlx5vf_sim_teardown(struct mlx5vf_pci_dev *mvdev)
+void mlx5vf_sim_teardown(struct mlx5vf_device *mvdev)
 {
 	struct mlx5vf_sim_vf *svf = mlx5vf_sim_vf(mvdev);
 
@@ -256,7 +274,7 @@ void mlx5vf_sim_teardown(struct mlx5vf_pci_dev *mvdev)
 }
 
 /* Test control: make the nth next command of a kind fail ("save 2 short-image"). */
-int mlx5vf_sim_inject(struct mlx5vf_pci_dev *mvdev, const char *op, unsigned int nth,
+int mlx5vf_sim_inject(struct mlx5vf_device *mvdev, const char *op, unsigned int nth,
 		      const char *fault)
 {
 	static const char * const ops[] = { "query", "suspend", "resume", "save", "load", "alloc",
@@ -279,7 +297,7 @@ int mlx5vf_sim_inject(struct mlx5vf_pci_dev *mvdev, const char *op, unsigned int
  * Test control: reconfigure the running function, which configures up to
  * pages more pages of its state: during PRE_COPY, new initial data.
  */
-int mlx5vf_sim_reconfigure(struct mlx5vf_pci_dev *mvdev, u64 pages)
+int mlx5vf_sim_reconfigure(struct mlx5vf_device *mvdev, u64 pages)
 {
 	u64 added;
 	int ret;
@@ -288,13 +306,13 @@ int mlx5vf_sim_reconfigure(struct mlx5vf_pci_dev *mvdev, u64 pages)
 	ret = mlx5vf_core_sim_reconfigure(mlx5vf_sim_vf(mvdev)->sim, pages, &added);
 	mlx5vf_state_mutex_unlock(mvdev);
 	if (!ret)
-		dev_dbg(&mvdev->core.pdev->dev, "simulated VF reconfigured: %llu more pages\n",
+		dev_dbg(mvdev->dev, "simulated VF reconfigured: %llu more pages\n",
 			added);
 	return ret;
 }
 
 /* Test control: the guest memory the function writes (length 0: none). */
-int mlx5vf_sim_set_dma_window(struct mlx5vf_pci_dev *mvdev, u64 iova, u64 length)
+int mlx5vf_sim_set_dma_window(struct mlx5vf_device *mvdev, u64 iova, u64 length)
 {
 	struct mlx5vf_sim_vf *svf = mlx5vf_sim_vf(mvdev);
 
@@ -308,13 +326,13 @@ int mlx5vf_sim_set_dma_window(struct mlx5vf_pci_dev *mvdev, u64 iova, u64 length
 }
 
 /* The device was opened or is being closed (state mutex held): DMA needs it open. */
-void mlx5vf_sim_open(struct mlx5vf_pci_dev *mvdev)
+void mlx5vf_sim_open(struct mlx5vf_device *mvdev)
 {
 	lockdep_assert_held(&mvdev->state_mutex);
 	mlx5vf_sim_vf(mvdev)->dma_open = true;
 }
 
-void mlx5vf_sim_close(struct mlx5vf_pci_dev *mvdev)
+void mlx5vf_sim_close(struct mlx5vf_device *mvdev)
 {
 	lockdep_assert_held(&mvdev->state_mutex);
 	mlx5vf_sim_vf(mvdev)->dma_open = false;

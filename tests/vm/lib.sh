@@ -104,7 +104,9 @@ load_sim() {
 		*) _l_m="$_l_m $_l_p" ;;
 		esac
 	done
-	for _l_d in $(modinfo -F depends "${MLX5VF_KO:?}" | tr ',' ' '); do modprobe "$_l_d"; done
+	for _l_d in $(modinfo -F depends "${MLX5VF_KO:?}" "${MLX5VF_SIM_KO:?}" | tr ',' ' '); do
+		[ "$_l_d" = mlx5vf ] || modprobe "$_l_d"
+	done
 	# shellcheck disable=SC2086 # one word per parameter
 	[ -d /sys/module/mlx5vf ] || insmod "$MLX5VF_KO" $_l_m || return 1
 	# shellcheck disable=SC2086

@@ -54,18 +54,21 @@ mig_field() {
 		sed -n "s/^$2: //p"
 }
 
-# qemu_start NAME BDF [ARG...]: a guest with the VF assigned, HMP on FIFOs.
+# qemu_start NAME DEV [ARG...]: a guest with the VF assigned, HMP on FIFOs.
 # Without device dirty tracking (stock kernel) QEMU falls back to the type1
 # container's dirty bitmap, which refuses the VF's sub-page BAR mappings:
 # x-no-mmap keeps BARs out of the IOMMU so RAM is all it tracks.
+# DEV is a PCI address, or the UUID of an mdev instance (sysfsdev=).
 qemu_start() {
 	_q_name=$1 _q_bdf=$2
 	shift 2
 	rm -f "$RUN/$_q_name.in" "$RUN/$_q_name.out" "$RUN/$_q_name.log"
 	mkfifo "$RUN/$_q_name.in" "$RUN/$_q_name.out"
 	: >"$RUN/$_q_name.log"
+	_q_host="host=$_q_bdf"
+	[ ! -d "/sys/bus/mdev/devices/$_q_bdf" ] || _q_host="sysfsdev=/sys/bus/mdev/devices/$_q_bdf"
 	"$QEMU" -M pc -accel tcg -m 16 -nodefaults -no-user-config -display none \
-		-device "vfio-pci,host=$_q_bdf,id=vf0,addr=0x5,enable-migration=on,x-device-dirty-page-tracking=off,x-no-mmap=on" \
+		-device "vfio-pci,$_q_host,id=vf0,addr=0x5,enable-migration=on,x-device-dirty-page-tracking=off,x-no-mmap=on" \
 		-monitor "pipe:$RUN/$_q_name" "$@" >"$RUN/$_q_name.stderr" 2>&1 &
 	echo $! >"$RUN/$_q_name.pid"
 	cat "$RUN/$_q_name.out" >>"$RUN/$_q_name.log" &
