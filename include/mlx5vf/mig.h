@@ -127,6 +127,12 @@ struct mlx5vf_dev_config {
 	 * (4 GiB - 1, a LOAD's 32-bit size).
 	 */
 	uint64_t max_image_size;
+	/*
+	 * A resuming file loads a stream whose COMPAT record differs from
+	 * ours only in the firmware build (the low 32 bits of fw_identity),
+	 * with one warning; false: it is refused with -EPROTONOSUPPORT.
+	 */
+	bool accept_fw_build_mismatch;
 	const struct mlx5vf_observer_ops *obs; /* NULL: no clock, no events */
 	void *obs_ctx;
 };

@@ -133,6 +133,7 @@ extern "C" int mlx5vf_core_dev_create(const mlx5vf_dev_config *cfg, mlx5vf_dev *
 	if (cfg->max_chunk_size)
 		dc.max_chunk_size = cfg->max_chunk_size;
 	dc.resume_limits.max_image = cfg->max_image_size; // 0: the format's limit
+	dc.resume_limits.compat_policy.accept_fw_build_mismatch = cfg->accept_fw_build_mismatch;
 	auto dev = MigDevice::create(dc);
 	if (dev.is_error())
 		return kstd::to_errno(dev.error());

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "c_user_io.h"
+#include "host_shim.h"
 
 #include <cstring>
 #include <vector>
@@ -45,6 +46,7 @@ struct CSide {
 	bool mig_state_cap = false;
 	const mlx5vf_observer_ops *obs = nullptr; // set before init()
 	void *obs_ctx = nullptr;
+	bool accept_fw_build_mismatch = false; // set before init()
 
 	void init(uint64_t identity, uint64_t seed)
 	{
@@ -68,6 +70,7 @@ struct CSide {
 		dc.compat = {0x15b3, 0x101e, 1, identity};
 		dc.features =
 			MLX5VF_MIG_FEATURE_STOP_COPY | MLX5VF_MIG_FEATURE_P2P | MLX5VF_MIG_FEATURE_PRE_COPY;
+		dc.accept_fw_build_mismatch = accept_fw_build_mismatch;
 		ASSERT_EQ(0, mlx5vf_core_dev_create(&dc, &dev));
 	}
 	int go(uint32_t s)
@@ -165,6 +168,9 @@ TEST(AbiMig, RefusedStreamExplainsItself)
 	uint64_t offset = 1;
 	const char *why = mlx5vf_core_resume_error(dst.resume, &offset);
 	ASSERT_NE(nullptr, why);
+	// Identities 3 and 4 share the firmware line (high 32 bits): only the
+	// build differs, which the reason names with the setting that waives it.
+	EXPECT_STREQ("COMPAT refused: another firmware build (see accept_fw_build_mismatch)", why);
 	EXPECT_EQ(48u, offset); // detected at the end of the COMPAT record
 	EXPECT_EQ(-MLX5VF_EINVAL,
 		  mlx5vf_core_sim_inject_fault(src.sim, MLX5VF_SIM_LOAD, 0, MLX5VF_SIM_FAULT_ERROR));
@@ -173,6 +179,42 @@ TEST(AbiMig, RefusedStreamExplainsItself)
 	mlx5vf_core_dev_attach(src.dev);
 	mlx5vf_core_dev_reset(dst.dev);
 	EXPECT_EQ(MLX5VF_MIG_RUNNING, mlx5vf_core_dev_state(dst.dev));
+}
+
+// Issue 9, item 6: the shim's accept_fw_build_mismatch reaches the resuming
+// file through the device config. With it, another build of the same firmware
+// line migrates (the simulated firmware loads any build of its line) and the
+// state arrives intact; another line is still refused.
+TEST(AbiMig, AcceptedFirmwareBuildMismatchMigrates)
+{
+	for (const uint64_t src_identity : {uint64_t{3}, (uint64_t{1} << 32) | 4}) {
+		const bool same_line = src_identity >> 32 == 0;
+		CSide src, dst;
+		dst.accept_fw_build_mismatch = true;
+		src.init(src_identity, 1);
+		dst.init(4, 2);
+		ASSERT_EQ(0, src.go(MLX5VF_MIG_STOP_COPY));
+		std::vector<uint8_t> stream;
+		EXPECT_EQ(0, read_to_eof(src, stream));
+		ASSERT_EQ(0, dst.go(MLX5VF_MIG_RESUMING));
+		VecIo v = c_user_io::over(stream);
+		const long n = mlx5vf_core_dev_resume_write(dst.dev, dst.resume, &v.io, stream.size());
+		uint64_t offset = 0;
+		if (!same_line) {
+			EXPECT_EQ(-MLX5VF_EPROTONOSUPPORT, n);
+			EXPECT_STREQ("COMPAT refused: another firmware (PSID or major version)",
+				     mlx5vf_core_resume_error(dst.resume, &offset));
+			continue;
+		}
+		EXPECT_EQ(static_cast<long>(stream.size()), n)
+			<< mlx5vf_core_resume_error(dst.resume, &offset);
+		EXPECT_STREQ("accepting a migration stream from firmware build 0.3 on firmware build 0.4 "
+			     "(accept_fw_build_mismatch is set)",
+			     host_shim::last_log());
+		ASSERT_EQ(0, dst.go(MLX5VF_MIG_RUNNING));
+		EXPECT_EQ(mlx5vf_core_sim_saved_checksum(src.sim), mlx5vf_core_sim_loaded_checksum(dst.sim));
+		EXPECT_EQ(mlx5vf_core_sim_checksum(src.sim), mlx5vf_core_sim_checksum(dst.sim));
+	}
 }
 
 } // namespace

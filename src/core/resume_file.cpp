@@ -31,6 +31,50 @@ uint64_t prealloc_limit_for(const StateSize &own, bool chunk_mode, const ResumeL
 	return kstd::min(kstd::max(twice, limits.prealloc_floor), load_limit_for(limits));
 }
 
+// The core has no printf: the log line naming both builds is put together
+// here. Each helper writes at p and returns the end; the caller sizes the
+// buffer for the longest line.
+char *put_str(char *p, const char *s)
+{
+	while (*s)
+		*p++ = *s++;
+	return p;
+}
+
+char *put_dec(char *p, uint32_t v)
+{
+	char digits[10];
+	size_t n = 0;
+	do {
+		digits[n++] = static_cast<char>('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		*p++ = digits[--n];
+	return p;
+}
+
+// A build as its two 16-bit halves (mlx5: the "yy.zzzz" of xx.yy.zzzz).
+char *put_build(char *p, uint32_t build)
+{
+	p = put_dec(p, build >> 16);
+	*p++ = '.';
+	return put_dec(p, build & 0xffff);
+}
+
+constexpr char kHead[] = "accepting a migration stream from firmware build ";
+constexpr char kMid[] = " on firmware build ";
+constexpr char kTail[] = " (accept_fw_build_mismatch is set)";
+
+void log_build_accepted(uint32_t source, uint32_t local)
+{
+	char msg[sizeof(kHead) + sizeof(kMid) + sizeof(kTail) + 2 * 11];
+	char *p = put_build(put_str(msg, kHead), source);
+	p = put_build(put_str(p, kMid), local);
+	*put_str(p, kTail) = '\0';
+	mlx5vf_shim_log(MLX5VF_LOG_WARN, msg);
+}
+
 } // namespace
 
 kstd::Result<kstd::Owned<ResumeFile>> ResumeFile::create(Firmware &fw, const stream::CompatInfo &local,
@@ -42,7 +86,8 @@ kstd::Result<kstd::Owned<ResumeFile>> ResumeFile::create(Firmware &fw, const str
 	if (!mem)
 		return kstd::Err::NoMem;
 	return kstd::Owned<ResumeFile>(new (kstd::PlacementTag{}, mem) ResumeFile(
-		fw, local, load_limit_for(limits), prealloc_limit_for(own, chunk, limits), stats));
+		fw, local, limits.compat_policy, load_limit_for(limits),
+		prealloc_limit_for(own, chunk, limits), stats));
 }
 
 ResumeFile::~ResumeFile()
@@ -119,7 +164,17 @@ kstd::Result<void> ResumeFile::on_stop_copy_size(uint64_t bytes)
 
 kstd::Result<void> ResumeFile::on_compat(kstd::ConstBytes payload)
 {
-	return stream::check_compat(local_, payload);
+	const stream::CompatPeer peer = TRY(stream::decode_compat_payload(payload));
+	if (const char *why = stream::compat_refusal(local_, peer.info, policy_)) {
+		refusal_ = why; // the operator's log line says which part differs
+		return kstd::Err::ProtoNotSupp;
+	}
+	// Accepted, so at most the build differs: the operator chose to run
+	// outside what NVIDIA supports, which the log must show.
+	if (peer.info.fw_identity != local_.fw_identity)
+		log_build_accepted(stream::fw_identity_build(peer.info.fw_identity),
+				   stream::fw_identity_build(local_.fw_identity));
+	return kstd::ok();
 }
 
 kstd::Result<void> ResumeFile::begin_image(uint64_t size)

@@ -36,6 +36,9 @@ struct ResumeLimits {
 	// less than this (an idle device's image may be far smaller than a busy
 	// one's) and never more than max_image.
 	uint64_t prealloc_floor = 8ull << 20;
+	// Which sources' COMPAT records this destination accepts (the shim's
+	// accept_fw_build_mismatch); a refusal's error_reason() says why.
+	stream::CompatPolicy compat_policy;
 };
 
 class ResumeFile final : public stream::Sink {
@@ -77,10 +80,10 @@ public:
 	void on_record(const stream::RecordHeader &header) override;
 
 private:
-	ResumeFile(Firmware &fw, const stream::CompatInfo &local, uint64_t load_limit,
-		   uint64_t prealloc_limit, MigStats *stats)
-	    : fw_(fw), local_(local), load_limit_(load_limit), prealloc_limit_(prealloc_limit),
-	      parser_(*this), stats_(stats)
+	ResumeFile(Firmware &fw, const stream::CompatInfo &local, const stream::CompatPolicy &policy,
+		   uint64_t load_limit, uint64_t prealloc_limit, MigStats *stats)
+	    : fw_(fw), local_(local), policy_(policy), load_limit_(load_limit),
+	      prealloc_limit_(prealloc_limit), parser_(*this), stats_(stats)
 	{
 	}
 	kstd::Result<void> ensure_buffer(uint64_t size);
@@ -89,6 +92,7 @@ private:
 
 	Firmware &fw_;
 	const stream::CompatInfo local_;
+	const stream::CompatPolicy policy_;
 	// The largest image this file loads: the format's or the operator's.
 	const uint64_t load_limit_;
 	// The most a claimed size buys before its bytes arrive (see create()).

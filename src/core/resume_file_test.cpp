@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include <utility>
 #include <vector>
 
 using namespace mlx5vf;
@@ -286,6 +287,146 @@ TEST(ResumeFile, FailedGrowthFailsTheStreamCleanly)
 	EXPECT_EQ(kstd::Err::NoMem, write_all(f, pattern(100, 6)).error());
 	host_shim::fail_nth_allocation(0);
 	EXPECT_EQ(f.prealloc_limit(), r.fw->live_bytes);
+}
+
+std::vector<uint8_t> compat_record(const stream::CompatInfo &info)
+{
+	std::vector<uint8_t> r = header(stream::kCompatPayloadSizeV1_0, stream::kRecordOptional,
+					static_cast<uint32_t>(stream::RecordTag::Compat));
+	r.resize(stream::kRecordHeaderSize + stream::kCompatPayloadSizeV1_0);
+	EXPECT_TRUE(stream::encode_compat_payload(
+			    kstd::Bytes(&r[stream::kRecordHeaderSize], stream::kCompatPayloadSizeV1_0), info)
+			    .is_ok());
+	return r;
+}
+
+std::vector<uint8_t> cat(std::initializer_list<std::vector<uint8_t>> parts)
+{
+	std::vector<uint8_t> all;
+	for (const auto &p : parts)
+		all.insert(all.end(), p.begin(), p.end());
+	return all;
+}
+
+std::vector<uint8_t> image_record(const std::vector<uint8_t> &image)
+{
+	return cat({header(image.size(), 0, 0), image});
+}
+
+// Issue 9, item 4i through the real sink: optional records (a STOP_COPY_SIZE
+// hint, an unknown optional record) before COMPAT are skipped and the COMPAT
+// after them is still judged; a device image before COMPAT makes the COMPAT
+// record a refusal (EBADMSG, and the log line says why).
+TEST(ResumeFile, OptionalRecordsMayPrecedeCompatButNoImage)
+{
+	Rig r(64 * 1024);
+	const std::vector<uint8_t> image = pattern(100, 1);
+	const std::vector<uint8_t> unknown =
+		cat({header(5, stream::kRecordOptional, 0x40000000), pattern(5, 9)});
+	{
+		auto file = ResumeFile::create(*r.fw, r.compat);
+		ASSERT_TRUE(file.is_ok());
+		ResumeFile &f = *file.value();
+		ASSERT_TRUE(write_all(f, cat({stop_copy_size(100), unknown, compat_record(r.compat),
+					      image_record(image)}))
+				    .is_ok())
+			<< f.error_reason();
+		ASSERT_TRUE(f.finish().is_ok());
+		ASSERT_EQ(1u, r.fw->loaded.size());
+	}
+	{
+		stream::CompatInfo other = r.compat;
+		other.pci_device_id++;
+		auto file = ResumeFile::create(*r.fw, r.compat);
+		ASSERT_TRUE(file.is_ok());
+		ResumeFile &f = *file.value();
+		EXPECT_EQ(kstd::Err::ProtoNotSupp,
+			  write_all(f, cat({stop_copy_size(100), unknown, compat_record(other)})).error());
+		EXPECT_STREQ("COMPAT refused: another device model", f.error_reason());
+	}
+	auto file = ResumeFile::create(*r.fw, r.compat);
+	ASSERT_TRUE(file.is_ok());
+	ResumeFile &f = *file.value();
+	const auto w = write_all(f, cat({stop_copy_size(100), image_record(image), compat_record(r.compat)}));
+	EXPECT_EQ(kstd::Err::BadMsg, w.error());
+	EXPECT_EQ(-74, kstd::to_errno(kstd::Err::BadMsg)); // -EBADMSG
+	EXPECT_STREQ("COMPAT record after a device image", f.error_reason());
+	EXPECT_EQ(24u + 16u + 100u + 16u, f.parser().offset()); // judged on its header
+	// A mandatory record we do not know is refused wherever it stands.
+	auto g = ResumeFile::create(*r.fw, r.compat);
+	ASSERT_TRUE(g.is_ok());
+	EXPECT_EQ(kstd::Err::ProtoNotSupp,
+		  write_all(*g.value(), cat({stop_copy_size(100), header(5, 0, 0x40000000)})).error());
+	EXPECT_STREQ("unknown mandatory record", g.value()->error_reason());
+}
+
+// Issue 9, item 6: a source of another firmware build (same device, PSID and
+// firmware major) is refused unless the operator allows it
+// (ResumeLimits::compat_policy, the shim's accept_fw_build_mismatch); then it
+// loads with one warning naming both builds. Another firmware line is refused
+// either way.
+TEST(ResumeFile, FirmwareBuildMismatchLoadsOnlyWhenTheOperatorAllowsIt)
+{
+	Rig r(64 * 1024);
+	// As the mlx5 backend composes it: PSID fold 0x1c3a, firmware 28.39.1100.
+	r.compat.fw_identity = 0x1c3a001c0027044cULL;
+	stream::CompatInfo source = r.compat;
+	source.fw_identity = 0x1c3a001c002703eaULL; // firmware 28.39.1002
+	const std::vector<uint8_t> image = pattern(100, 1);
+	const std::vector<uint8_t> s = cat({compat_record(source), stop_copy_size(100), image_record(image)});
+	ResumeLimits accept;
+	accept.compat_policy.accept_fw_build_mismatch = true;
+	{
+		auto file = ResumeFile::create(*r.fw, r.compat);
+		ASSERT_TRUE(file.is_ok());
+		ResumeFile &f = *file.value();
+		EXPECT_EQ(kstd::Err::ProtoNotSupp, write_all(f, s).error());
+		EXPECT_EQ(-93, kstd::to_errno(kstd::Err::ProtoNotSupp)); // -EPROTONOSUPPORT
+		EXPECT_STREQ("COMPAT refused: another firmware build (see accept_fw_build_mismatch)",
+			     f.error_reason());
+		EXPECT_EQ(uint64_t{stream::kRecordHeaderSize + stream::kCompatPayloadSizeV1_0},
+			  f.parser().offset());
+		EXPECT_TRUE(r.fw->loaded.empty());
+	}
+	{
+		auto file = ResumeFile::create(*r.fw, r.compat, accept);
+		ASSERT_TRUE(file.is_ok());
+		ResumeFile &f = *file.value();
+		ASSERT_TRUE(write_all(f, s).is_ok()) << f.error_reason();
+		EXPECT_STREQ("accepting a migration stream from firmware build 39.1002 on firmware build "
+			     "39.1100 (accept_fw_build_mismatch is set)",
+			     host_shim::last_log());
+		ASSERT_TRUE(f.finish().is_ok());
+		ASSERT_EQ(1u, r.fw->loaded.size());
+		EXPECT_TRUE(r.fw->loaded[0] == image);
+		EXPECT_EQ(nullptr, f.error_reason());
+	}
+	// The same build is simply compatible: no warning.
+	{
+		auto file = ResumeFile::create(*r.fw, r.compat, accept);
+		ASSERT_TRUE(file.is_ok());
+		const char *before = host_shim::last_log();
+		ASSERT_TRUE(write_all(*file.value(), cat({compat_record(r.compat), image_record(image)}))
+				    .is_ok());
+		EXPECT_EQ(before, host_shim::last_log());
+	}
+	// Another PSID or major, another device: never waived.
+	stream::CompatInfo other_line = source, other_device = r.compat;
+	other_line.fw_identity ^= 1ull << 48; // the PSID fold
+	other_device.pci_device_id++;
+	const std::pair<const stream::CompatInfo *, const char *> refused[] = {
+		{&other_line, "COMPAT refused: another firmware (PSID or major version)"},
+		{&other_device, "COMPAT refused: another device model"},
+	};
+	for (const auto &[peer, why] : refused) {
+		auto file = ResumeFile::create(*r.fw, r.compat, accept);
+		ASSERT_TRUE(file.is_ok());
+		ResumeFile &f = *file.value();
+		EXPECT_EQ(kstd::Err::ProtoNotSupp,
+			  write_all(f, cat({compat_record(*peer), image_record(image)})).error());
+		EXPECT_STREQ(why, f.error_reason());
+	}
+	EXPECT_EQ(2u, r.fw->loaded.size());
 }
 
 } // namespace

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "sim_vhca.h"
+#include "stream_format.h"
 
 #include "kstd/bits.h"
 
@@ -737,7 +738,11 @@ kstd::Result<void> SimVhca::load(DataBuffer &buf, uint32_t size)
 	SimLoadError why = sim_decode_header(raw, &h);
 	if (why != SimLoadError::None)
 		return reject_load(why);
-	if (h.identity != cfg_.identity)
+	// The simulated state format is the same in every build of a firmware
+	// line, so only another line is foreign: refusing another build is the
+	// driver's COMPAT check's job (stream_format.h), which an operator may
+	// waive, and the simulator lets that choice be tested.
+	if (stream::fw_identity_line(h.identity) != stream::fw_identity_line(cfg_.identity))
 		return reject_load(SimLoadError::Foreign);
 	if (h.state_size != cfg_.state_size || h.page_size != cfg_.track_page_size)
 		return reject_load(SimLoadError::Incompatible);

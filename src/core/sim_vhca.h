@@ -92,7 +92,9 @@ struct SimConfig {
 	uint64_t state_size = 64 * 1024;
 	// Dirty-tracking granule: a power of two, at least 8.
 	uint32_t track_page_size = 4096;
-	// Model/firmware identity stamped into images; other identities are foreign.
+	// Model/firmware identity stamped into images; images of another
+	// firmware line (stream::fw_identity_line()) are foreign, another build
+	// of the same line loads.
 	uint64_t identity = 0;
 	// Seeds the power-on state content and the activity pattern.
 	uint64_t seed = 1;

@@ -110,14 +110,27 @@ kstd::Result<CompatPeer> decode_compat_payload(kstd::ConstBytes payload)
 	return peer;
 }
 
-kstd::Result<void> check_compat(const CompatInfo &local, kstd::ConstBytes payload)
+const char *compat_refusal(const CompatInfo &local, const CompatInfo &remote, const CompatPolicy &policy)
+{
+	if (remote.pci_vendor_id != local.pci_vendor_id || remote.pci_device_id != local.pci_device_id)
+		return "COMPAT refused: another device model";
+	if (remote.vhca_state_format != local.vhca_state_format)
+		return "COMPAT refused: another device state format";
+	if (fw_identity_line(remote.fw_identity) != fw_identity_line(local.fw_identity))
+		return "COMPAT refused: another firmware (PSID or major version)";
+	// Same line: only the build can differ, and the operator may allow that.
+	if (remote.fw_identity != local.fw_identity && !policy.accept_fw_build_mismatch)
+		return "COMPAT refused: another firmware build (see accept_fw_build_mismatch)";
+	return nullptr;
+}
+
+kstd::Result<CompatPeer> check_compat(const CompatInfo &local, kstd::ConstBytes payload,
+				      const CompatPolicy &policy)
 {
 	const CompatPeer peer = TRY(decode_compat_payload(payload));
-	const CompatInfo &remote = peer.info;
-	if (remote.pci_vendor_id != local.pci_vendor_id || remote.pci_device_id != local.pci_device_id ||
-	    remote.fw_identity != local.fw_identity || remote.vhca_state_format != local.vhca_state_format)
+	if (compat_refusal(local, peer.info, policy))
 		return kstd::Err::ProtoNotSupp;
-	return kstd::ok();
+	return peer;
 }
 
 } // namespace mlx5vf::stream

@@ -81,7 +81,10 @@ inline constexpr size_t kStopCopySizePayloadSize = 8;
 //                                      equal the record's size
 //   offset 12  le16 pci_vendor_id
 //   offset 14  le16 pci_device_id
-//   offset 16  le64 fw_identity        firmware/model identity of the VF
+//   offset 16  le64 fw_identity        firmware/model identity of the VF: bits
+//                                      63..32 its line (what must always
+//                                      match), 31..0 its build (see
+//                                      fw_identity_build())
 //   offset 24  le32 vhca_state_format  version of the VHCA state image format
 //   offset 28  le32 reserved           written as zero, ignored on read
 //   offset 32  fields of later minors
@@ -110,6 +113,31 @@ struct CompatInfo {
 	uint32_t vhca_state_format = 0;
 };
 
+// fw_identity is opaque to the core except for one split, which each backend
+// composes to: the high 32 bits are the firmware line, which must always match
+// (mlx5: the board's PSID, folded to 16 bits, and the firmware major, the
+// device family's firmware), the low 32 bits its build (mlx5: minor and
+// subminor, the "yy.zzzz" of firmware version xx.yy.zzzz). NVIDIA's
+// documentation for VF live migration requires identical firmware on both
+// hosts; the in-tree driver does not check it, we do (check_compat()), and an
+// operator may knowingly waive the build part (CompatPolicy).
+constexpr uint64_t fw_identity_line(uint64_t id)
+{
+	return id >> 32;
+}
+constexpr uint32_t fw_identity_build(uint64_t id)
+{
+	return static_cast<uint32_t>(id);
+}
+
+// What a destination accepts beyond identical CompatInfo.
+struct CompatPolicy {
+	// Load a stream from the same device model, state format and firmware
+	// line but another firmware build (the operator's
+	// accept_fw_build_mismatch module parameter).
+	bool accept_fw_build_mismatch = false;
+};
+
 // A decoded COMPAT payload: the peer's identity and the version it wrote.
 struct CompatPeer {
 	uint16_t version_major = 0;
@@ -129,10 +157,17 @@ kstd::Result<size_t> encode_compat_payload(kstd::Bytes out, const CompatInfo &lo
 // ignored.
 kstd::Result<CompatPeer> decode_compat_payload(kstd::ConstBytes payload);
 
-// Can an image described by payload load on this device (local)? Ok when the
-// payload decodes and every CompatInfo field is equal; Err::ProtoNotSupp for
-// an unknown major or a different identity; Err::BadMsg for a malformed
-// payload.
-kstd::Result<void> check_compat(const CompatInfo &local, kstd::ConstBytes payload);
+// Why an image from remote cannot load on local under policy (a fixed
+// sentence for the log), or nullptr when it can: every CompatInfo field equal,
+// or only the firmware build differing and the policy accepting that.
+const char *compat_refusal(const CompatInfo &local, const CompatInfo &remote,
+			   const CompatPolicy &policy = {});
+
+// Can an image described by payload load on this device (local)? The decoded
+// peer when compat_refusal() has no objection; Err::ProtoNotSupp for an
+// unknown major or an identity it refuses; Err::BadMsg for a malformed
+// payload. The caller compares builds to see whether the policy was used.
+kstd::Result<CompatPeer> check_compat(const CompatInfo &local, kstd::ConstBytes payload,
+				      const CompatPolicy &policy = {});
 
 } // namespace mlx5vf::stream

@@ -215,6 +215,54 @@ TEST(StreamFormat, CompatRefusesAnotherMajorWithoutReadingPastTheVersion)
 	EXPECT_EQ(kstd::Err::ProtoNotSupp, check_compat(kCx7, view(prefix)).error());
 }
 
+// Issue 9, item 6: the identity is PSID and firmware (line: high 32 bits)
+// plus the firmware build (low 32 bits). By default every part must match;
+// the operator's policy waives the build, and nothing else.
+TEST(StreamFormat, CompatFirmwareBuildMismatchFollowsThePolicy)
+{
+	const CompatPolicy refuse, accept{.accept_fw_build_mismatch = true};
+	EXPECT_FALSE(refuse.accept_fw_build_mismatch); // the default
+	EXPECT_EQ(0x01234567u, fw_identity_line(kCx7.fw_identity));
+	EXPECT_EQ(0x89abcdefu, fw_identity_build(kCx7.fw_identity));
+
+	CompatInfo other_build = kCx7;
+	other_build.fw_identity ^= 0x0000000000010000ULL; // another minor: build
+	Buf p(kCompatPayloadSizeV1_0);
+	ASSERT_TRUE(encode_compat_payload(kstd::Bytes(p.data(), p.size()), other_build).is_ok());
+	EXPECT_EQ(kstd::Err::ProtoNotSupp, check_compat(kCx7, view(p)).error());
+	EXPECT_EQ(kstd::Err::ProtoNotSupp, check_compat(kCx7, view(p), refuse).error());
+	EXPECT_STREQ("COMPAT refused: another firmware build (see accept_fw_build_mismatch)",
+		     compat_refusal(kCx7, other_build, refuse));
+	auto peer = check_compat(kCx7, view(p), accept);
+	ASSERT_TRUE(peer.is_ok());
+	EXPECT_EQ(other_build.fw_identity, peer.value().info.fw_identity); // to name it in the log
+	EXPECT_EQ(nullptr, compat_refusal(kCx7, other_build, accept));
+	EXPECT_EQ(nullptr, compat_refusal(kCx7, kCx7, refuse));
+
+	// Not waivable: another PSID or major (the line), device or state format.
+	CompatInfo other_psid = kCx7, other_major = kCx7, other_device = kCx7, other_format = kCx7;
+	other_psid.fw_identity ^= 1ULL << 63;
+	other_major.fw_identity ^= 1ULL << 32;
+	other_device.pci_device_id = 0x1021;
+	other_format.vhca_state_format++;
+	for (const CompatInfo *bad : {&other_psid, &other_major}) {
+		EXPECT_STREQ("COMPAT refused: another firmware (PSID or major version)",
+			     compat_refusal(kCx7, *bad, accept));
+		ASSERT_TRUE(encode_compat_payload(kstd::Bytes(p.data(), p.size()), *bad).is_ok());
+		EXPECT_EQ(kstd::Err::ProtoNotSupp, check_compat(kCx7, view(p), accept).error());
+	}
+	// Even when the build differs too.
+	other_psid.fw_identity ^= 1;
+	EXPECT_NE(nullptr, compat_refusal(kCx7, other_psid, accept));
+	EXPECT_STREQ("COMPAT refused: another device model", compat_refusal(kCx7, other_device, accept));
+	EXPECT_STREQ("COMPAT refused: another device state format",
+		     compat_refusal(kCx7, other_format, accept));
+	for (const CompatInfo *bad : {&other_device, &other_format}) {
+		ASSERT_TRUE(encode_compat_payload(kstd::Bytes(p.data(), p.size()), *bad).is_ok());
+		EXPECT_EQ(kstd::Err::ProtoNotSupp, check_compat(kCx7, view(p), accept).error());
+	}
+}
+
 TEST(StreamFormat, CompatRefusesAnotherDevice)
 {
 	const size_t identity_bytes[] = {12, 13, 14, 15, 16, 23, 24, 27};

@@ -92,7 +92,7 @@ public:
 		if (inject())
 			return fail_with;
 		if (local)
-			return check_compat(*local, payload);
+			TRY(check_compat(*local, payload));
 		return kstd::ok();
 	}
 

@@ -32,6 +32,22 @@ u64 mlx5vf_max_image_size(void)
 	return (u64)max_image_mib * SZ_1M;
 }
 
+/*
+ * NVIDIA's documentation for VF live migration requires the same firmware on
+ * both hosts; our COMPAT check enforces PSID and the whole firmware version.
+ * This lets an operator knowingly accept another build (the version's minor
+ * and subminor) of the same major and PSID. Read when a VF binds.
+ */
+static bool accept_fw_build_mismatch;
+module_param(accept_fw_build_mismatch, bool, 0644);
+MODULE_PARM_DESC(accept_fw_build_mismatch,
+		 "Migration destination: accept a source whose firmware build differs (same device, PSID and firmware major), with a warning; applies to VFs bound from now on (default: refuse)");
+
+bool mlx5vf_accept_fw_build_mismatch(void)
+{
+	return READ_ONCE(accept_fw_build_mismatch);
+}
+
 static bool mlx5vf_is_cx_vf(struct pci_dev *pdev)
 {
 	return pdev->vendor == PCI_VENDOR_ID_MELLANOX &&

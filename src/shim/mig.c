@@ -138,6 +138,7 @@ int mlx5vf_mig_dev_create(struct mlx5vf_device *mvdev, struct mlx5vf_dev_config 
 	cfg->obs = &mlx5vf_observer_ops;
 	cfg->obs_ctx = mvdev;
 	cfg->max_image_size = mlx5vf_max_image_size();
+	cfg->accept_fw_build_mismatch = mlx5vf_accept_fw_build_mismatch();
 	return mlx5vf_core_dev_create(cfg, &mvdev->mig);
 }
 EXPORT_SYMBOL_NS_GPL(mlx5vf_mig_dev_create, MLX5VF_NS);

@@ -816,7 +816,12 @@ static int mlx5vf_mlx5_vf_event(struct notifier_block *nb, unsigned long event, 
 	return NOTIFY_OK;
 }
 
-/* What source and destination must share: PSID (folded) and firmware version. */
+/*
+ * What source and destination must share: PSID (folded) and firmware
+ * version. The split is the core's (stream_format.h): the high 32 bits, PSID
+ * and major, must always match; the low 32, minor and subminor, are the build
+ * that accept_fw_build_mismatch may waive.
+ */
 static u64 mlx5vf_mlx5_fw_identity(struct mlx5_core_dev *mdev)
 {
 	u32 psid = jhash(mdev->board_id, strnlen(mdev->board_id, MLX5_BOARD_ID_LEN), 0);

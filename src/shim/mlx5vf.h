@@ -90,6 +90,7 @@ int mlx5vf_pci_bind(struct pci_dev *pdev, const struct mlx5vf_backend_ops *backe
 void mlx5vf_pci_unbind(struct pci_dev *pdev);
 extern const struct pci_error_handlers mlx5vf_pci_err_handlers;
 u64 mlx5vf_max_image_size(void);
+bool mlx5vf_accept_fw_build_mismatch(void);
 
 /*
  * mig.c. A VFIO device of another module embeds a struct mlx5vf_device:

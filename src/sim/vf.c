@@ -34,7 +34,7 @@ MODULE_PARM_DESC(sim_latency_us, "Simulated VF: SAVE completion latency in micro
 static ulong sim_identity = 0x53494d5646UL;
 module_param(sim_identity, ulong, 0644);
 MODULE_PARM_DESC(sim_identity,
-		 "Simulated VF: firmware identity of VFs bound from now on (differing ones cannot migrate)");
+		 "Simulated VF: firmware identity of VFs bound from now on (differing ones cannot migrate; the low 32 bits are the build, which mlx5vf's accept_fw_build_mismatch waives)");
 
 static bool sim_chunk_mode = true;
 module_param(sim_chunk_mode, bool, 0444);

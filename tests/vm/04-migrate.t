@@ -4,7 +4,8 @@
 # switchover-ack on, precopy on.
 # The device state that arrives equals the state that left; a cancelled
 # precopy, an incompatible destination and a corrupt stream all leave the
-# source VM running with a usable device; migrations go back and forth.
+# source VM running with a usable device; migrations go back and forth. Another
+# firmware build migrates only when the destination's operator allows it.
 # shellcheck source=lib.sh
 . "${TESTS_DIR:-$(dirname "$0")}/lib.sh"
 # shellcheck source=qemu.sh
@@ -153,6 +154,45 @@ status=$(migrate_between dstB dstA2 "$a")
 result "the next migration works again (status: $status)" "$([ "$status" = completed ]; echo $?)"
 qemu_stop dstA2
 qemu_stop dstB
+
+# 6. Another firmware build of the same line (sim_identity: the same high 32 bits,
+# other low 32): refused by default; with mlx5vf's accept_fw_build_mismatch set when
+# the destination VF binds, it migrates with one warning naming both builds and the
+# state arrives intact. The setting is read at bind: it is back to 0 before the
+# migration, and the VF bound with it still accepts.
+accept=/sys/module/mlx5vf/parameters/accept_fw_build_mismatch
+check "accept_fw_build_mismatch is off by default" test "$(cat $accept)" = N
+qemu_start bsrc "$b" || bail_out "source QEMU did not start"
+sleep 1
+echo 0x5300001234 >/sys/module/mlx5vf_sim/parameters/sim_identity
+rebind "$a"
+fmark=$(dmesg_mark 04-build-refused)
+status=$(migrate_between bsrc bdst0 "$a")
+result "another firmware build is refused by default (status: $status)" \
+	"$([ "$status" = failed ]; echo $?)"
+check "the destination named the build as the reason" sh -c \
+	"dmesg | sed -n '/$fmark/,\$p' | grep -q 'COMPAT refused: another firmware build (see accept_fw_build_mismatch)'"
+diag "$(dmesg_since "$fmark" | grep mlx5vf | head -n 3)"
+qemu_stop bdst0
+check "source VF back in RUNNING" wait_for 10 grep -q "state: RUNNING" "/sys/kernel/debug/mlx5vf/$b/migration"
+echo 1 >$accept
+rebind "$a"
+echo 0 >$accept
+echo 0x53494d5646 >/sys/module/mlx5vf_sim/parameters/sim_identity
+amark=$(dmesg_mark 04-build-accepted)
+status=$(migrate_between bsrc bdst1 "$a")
+result "with accept_fw_build_mismatch=1 at bind, another firmware build migrates (status: $status)" \
+	"$([ "$status" = completed ]; echo $?)"
+saved=$(mig_field "$b" saved_checksum)
+loaded=$(mig_field "$a" loaded_checksum)
+result "the state arrived intact (saved $saved, loaded $loaded)" \
+	"$([ -n "$saved" ] && [ "$saved" = "$loaded" ]; echo $?)"
+check "the destination warned once, naming both builds" sh -c \
+	"dmesg | sed -n '/$amark/,\$p' | grep -c 'accepting a migration stream from firmware build 18765.22086 on firmware build 0.4660' | grep -qx 1"
+diag "$(dmesg_since "$amark" | grep mlx5vf | head -n 3)"
+qemu_stop bdst1
+qemu_stop bsrc
+rebind "$a"
 
 sim_vfs_remove
 check_dmesg_clean "$mark" "no WARNING/BUG/Call Trace/lockdep/KASAN during the migrations"
