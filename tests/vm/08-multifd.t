@@ -34,7 +34,6 @@ d=$(echo "$vfs" | sed -n 4p)
 ok "four simulated VFs: $a, $b (source guest), $c, $d (destination guest)"
 slow=${VMTEST_SLOW:-1}
 port=4480
-ram=16777216 # -m 16
 
 # The QEMU trace events that show who carried the device state.
 traces=""
@@ -89,18 +88,6 @@ check_multifd() {
 	result "$4: a load thread wrote the $_n multifd buffers into the resuming fd" \
 		"$([ "$_n" -gt 0 ] && [ -n "$(trace_lines "$2" vfio_load_bufs_thread_end "$4")" ]; echo $?)"
 	diag "$(trace_lines "$2" vfio_load_bufs_thread_ "$4" | sed 's/^[0-9]*@[0-9.]*://')"
-}
-
-# mem_sum NAME FILE: md5 of the guest's whole RAM, saved by QEMU.
-mem_sum() {
-	rm -f "$2"
-	# pmemsave has written the file when the monitor answers.
-	_m_out=$(hmp "$1" "pmemsave 0 $ram \"$2\"")
-	if [ "$(wc -c <"$2" 2>/dev/null)" = "$ram" ]; then
-		md5sum "$2" | cut -d' ' -f1
-	else
-		echo "# pmemsave on $1: $_m_out" >&2
-	fi
 }
 
 # fail_diag SRC DST: what the two QEMUs said.

@@ -151,6 +151,18 @@ migrate_wait() {
 	done
 }
 
+# mem_sum NAME FILE: md5 of the guest's whole RAM (-m 16), saved by QEMU into FILE.
+mem_sum() {
+	rm -f "$2"
+	# pmemsave has written the file when the monitor answers.
+	_q_out=$(hmp "$1" "pmemsave 0 16777216 \"$2\"")
+	if [ "$(wc -c <"$2" 2>/dev/null)" = 16777216 ]; then
+		md5sum "$2" | cut -d' ' -f1
+	else
+		echo "# pmemsave on $1: $_q_out" >&2
+	fi
+}
+
 # qemu_start_dev NAME DEVICE [ARG...]: like qemu_start, but the guest gets the
 # -device string DEVICE (e.g. an mdev: "vfio-pci,sysfsdev=/sys/bus/mdev/devices/UUID,...")
 # instead of a PCI VF with qemu_start's fixed options.
