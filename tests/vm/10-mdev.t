@@ -1,10 +1,13 @@
 #!/bin/sh
 # The simulated VF as mdev instances of mlx5vf_sim's parent: the parent and its
 # types in sysfs (name, description, device_api, available_instances within a
-# capacity), instances created and removed through sysfs, each its own VFIO
-# device in its own IOMMU group; real QEMU live-migrates a guest that owns one to
-# a guest that owns another (state equal, destination running), refuses an
-# incompatible destination before the source stops; an mdev instance and a
+# capacity), instances created and removed through sysfs and through mdevctl,
+# each its own VFIO device in its own IOMMU group. Real QEMU live-migrates a
+# guest that owns one to a guest that owns another while the device writes guest
+# memory (device state and guest memory equal, destination running); a cancelled
+# migration, an incompatible destination and a corrupt stream leave the source
+# running with its device; four guests migrate at once; one guest with two
+# instances migrates with multifd device-state transfer; an mdev instance and a
 # PCI-bound simulated VF live in the same boot; 64 instances created and removed
 # (some opened by QEMU) leave the capacity as it was; unloading the module with
 # instances present removes them; no kernel splat.
@@ -60,9 +63,12 @@ check "instances of one type start in different states" \
 
 # 2. Real QEMU migrates a guest that owns one to a guest that owns the other.
 port=4540
-migrate_to() { # SRC_NAME DST_NAME DST_DEV
+migrate_to() { # SRC_NAME DST_NAME DST_DEV [DST_ARG...]
+	_t_src=$1 _t_dst=$2 _t_dev=$3
+	shift 3
 	port=$((port + 1))
-	qemu_start "$2" "$3" -incoming defer || return 1
+	qemu_start "$_t_dst" "$_t_dev" -incoming defer "$@" || return 1
+	set -- "$_t_src" "$_t_dst"
 	mig_caps "$1"
 	mig_caps "$2"
 	hmp "$2" "migrate_incoming tcp:127.0.0.1:$port" >/dev/null
@@ -71,21 +77,67 @@ migrate_to() { # SRC_NAME DST_NAME DST_DEV
 }
 qemu_start srcA "$a" || bail_out "QEMU did not start with mdev $a: $(cat "$RUN/srcA.stderr")"
 ok "QEMU realizes vfio-pci on the mdev instance"
-sleep 1
-status=$(migrate_to srcA dstB "$b")
+# The instance writes guest memory (4 MiB at 4 MiB) through vfio_dma_rw while it
+# runs: only the container's dirty log can bring those pages to the destination.
+echo "4194304 4194304" >"/sys/kernel/debug/mlx5vf/$a/dma_window"
+check "the instance writes guest memory" wait_for 20 \
+	sh -c "[ \$(sed -n 's/^dma_writes: //p' /sys/kernel/debug/mlx5vf/$a/sim) -gt 100 ]"
+writes0=$(mig_field "$a" dma_writes)
+status=$(migrate_to srcA dstB "$b" -S)
 result "migration of the guest owning $a to the guest owning $b completes (status: $status)" \
 	"$([ "$status" = completed ]; echo $?)"
 [ "$status" = completed ] || diag "source stderr:" "$(cat "$RUN/srcA.stderr")" \
 	"destination stderr:" "$(cat "$RUN/dstB.stderr")" "$(dmesg | tail -n 20)"
 diag "$(hmp srcA "info migrate" | grep -iE 'downtime|vfio' | head -n 4)"
+result "the instance wrote guest memory during the migration ($(($(mig_field "$a" dma_writes) - writes0)) writes, $(mig_field "$a" dma_errors) refused)" \
+	"$([ $(($(mig_field "$a" dma_writes) - writes0)) -gt 20 ]; echo $?)"
 saved=$(mig_field "$a" saved_checksum)
 loaded=$(mig_field "$b" loaded_checksum)
 result "device state arrived intact (saved $saved, loaded $loaded)" \
 	"$([ -n "$saved" ] && [ "$saved" = "$loaded" ] && [ "$saved" != 0000000000000000 ]; echo $?)"
+src_sum=$(mem_sum srcA /tmp/mdev-src.mem)
+dst_sum=$(mem_sum dstB /tmp/mdev-dst.mem)
+result "destination guest memory equals the source's ($src_sum, $dst_sum)" \
+	"$([ -n "$src_sum" ] && [ "$src_sum" = "$dst_sum" ]; echo $?)"
+[ "$src_sum" = "$dst_sum" ] || diag "pages that differ (4 KiB numbers, count):" \
+	"$(cmp -l /tmp/mdev-src.mem /tmp/mdev-dst.mem | awk '{ print int(($1 - 1) / 4096) }' | uniq -c | head -n 20)" \
+	"$(cat "/sys/kernel/debug/mlx5vf/$a/sim")"
+rm -f /tmp/mdev-src.mem /tmp/mdev-dst.mem
+echo "0 0" >"/sys/kernel/debug/mlx5vf/$a/dma_window"
+hmp dstB "cont" >/dev/null
 st=$(hmp dstB "info status")
 check "destination guest runs ($st)" sh -c "echo '$st' | grep -q 'VM status: running'"
 check "destination instance is RUNNING" test "$(mig_field "$b" state)" = RUNNING
 qemu_stop srcA
+
+# A cancelled migration (held in precopy at 64 KiB/s) leaves the source running.
+port=$((port + 1))
+qemu_start dstA "$a" -incoming defer || bail_out "QEMU did not start with $a"
+mig_caps dstB
+mig_caps dstA
+hmp dstB "migrate_set_parameter max-bandwidth 64k" >/dev/null
+hmp dstA "migrate_incoming tcp:127.0.0.1:$port" >/dev/null
+hmp dstB "migrate -d tcp:127.0.0.1:$port" >/dev/null
+check "the source instance entered precopy" wait_for 20 \
+	sh -c "grep -q 'state: PRE_COPY' /sys/kernel/debug/mlx5vf/$b/migration"
+hmp dstB "migrate_cancel" >/dev/null
+status=$(migrate_wait dstB 60)
+result "the migration was cancelled (status: $status)" "$([ "$status" = cancelled ]; echo $?)"
+check "the source instance is back in RUNNING" wait_for 10 \
+	sh -c "grep -q 'state: RUNNING' /sys/kernel/debug/mlx5vf/$b/migration"
+qemu_stop dstA
+hmp dstB "migrate_set_parameter max-bandwidth 1g" >/dev/null
+
+# A corrupt stream (the source's second SAVE comes back short) is refused; the
+# source keeps running.
+echo "save 2 short-image" >"/sys/kernel/debug/mlx5vf/$b/inject"
+status=$(migrate_to dstB dstA "$a")
+result "a migration with a corrupt image fails (status: $status)" "$([ "$status" = failed ]; echo $?)"
+st=$(hmp dstB "info status")
+check "the source guest still runs ($st)" sh -c "echo '$st' | grep -q 'VM status: running'"
+check "the source instance is back in RUNNING" wait_for 10 \
+	sh -c "grep -q 'state: RUNNING' /sys/kernel/debug/mlx5vf/$b/migration"
+qemu_stop dstA
 
 # 3. An incompatible destination (another firmware identity) is refused before the
 # source stops: the source guest keeps running with its device.
@@ -104,6 +156,105 @@ check "the destination refused the stream's COMPAT record" \
 qemu_stop dstC
 qemu_stop dstB
 check "remove the incompatible instance" mdev_remove "$c"
+
+# Four guests, each with its own instance, migrate at once to four others.
+qs="" i=0
+while [ $i -lt 4 ]; do
+	s_u=$(mdev_create small) && d_u=$(mdev_create small) || bail_out "cannot create instances for pair $i"
+	qs="$qs $s_u:$d_u"
+	qemu_start "ps$i" "$s_u" && qemu_start "pd$i" "$d_u" -incoming defer ||
+		bail_out "QEMU pair $i did not start"
+	mig_caps "ps$i"
+	mig_caps "pd$i"
+	hmp "pd$i" "migrate_incoming tcp:127.0.0.1:$((4600 + i))" >/dev/null
+	i=$((i + 1))
+done
+i=0
+while [ $i -lt 4 ]; do
+	hmp "ps$i" "migrate -d tcp:127.0.0.1:$((4600 + i))" >/dev/null
+	i=$((i + 1))
+done
+i=0
+for pair in $qs; do
+	s_u=${pair%:*} d_u=${pair#*:}
+	status=$(migrate_wait "ps$i" 90)
+	result "pair $i of 4 concurrent migrations completes (status: $status)" "$([ "$status" = completed ]; echo $?)"
+	sv=$(mig_field "$s_u" saved_checksum)
+	ld=$(mig_field "$d_u" loaded_checksum)
+	result "pair $i: state intact ($sv, $ld)" "$([ -n "$sv" ] && [ "$sv" = "$ld" ]; echo $?)"
+	qemu_stop "ps$i"
+	qemu_stop "pd$i"
+	mdev_remove "$s_u"
+	mdev_remove "$d_u"
+	i=$((i + 1))
+done
+
+# One guest with two instances migrates with multifd device-state transfer (the
+# save and load threads are QEMU's, named by the instance).
+m1=$(mdev_create small) && m2=$(mdev_create whole) && m3=$(mdev_create small) &&
+	m4=$(mdev_create whole) || bail_out "cannot create the multifd instances"
+mopt=enable-migration=on,x-device-dirty-page-tracking=off,x-migration-multifd-transfer=on
+mtr="-trace vfio_save_complete_precopy_thread_end -trace vfio_load_bufs_thread_end"
+# shellcheck disable=SC2086 # $mtr is a list of arguments
+qemu_start_dev mfs "vfio-pci,sysfsdev=/sys/bus/mdev/devices/$m1,id=vf0,addr=0x5,$mopt" \
+	-device "vfio-pci,sysfsdev=/sys/bus/mdev/devices/$m2,id=vf1,addr=0x6,$mopt" $mtr &&
+	qemu_start_dev mfd "vfio-pci,sysfsdev=/sys/bus/mdev/devices/$m3,id=vf0,addr=0x5,$mopt" \
+		-device "vfio-pci,sysfsdev=/sys/bus/mdev/devices/$m4,id=vf1,addr=0x6,$mopt" $mtr \
+		-incoming defer || bail_out "the multifd guests did not start: $(cat "$RUN/mfs.stderr")"
+for q in mfs mfd; do
+	mig_caps "$q"
+	hmp "$q" "migrate_set_capability multifd on" >/dev/null
+	hmp "$q" "migrate_set_parameter multifd-channels 2" >/dev/null
+done
+hmp mfd "migrate_incoming tcp:127.0.0.1:4650" >/dev/null
+hmp mfs "migrate -d tcp:127.0.0.1:4650" >/dev/null
+status=$(migrate_wait mfs 90)
+result "two instances in one guest migrate over multifd (status: $status)" \
+	"$([ "$status" = completed ]; echo $?)"
+[ "$status" = completed ] || diag "$(grep -v '^[0-9]*@' "$RUN/mfs.stderr" | tail -n 10)" \
+	"$(grep -v '^[0-9]*@' "$RUN/mfd.stderr" | tail -n 10)"
+for pair in "$m1:$m3" "$m2:$m4"; do
+	s_u=${pair%:*} d_u=${pair#*:}
+	result "$s_u: a save thread carried its STOP_COPY data, a load thread wrote it on $d_u" \
+		"$(grep -q "vfio_save_complete_precopy_thread_end.*$s_u" "$RUN/mfs.stderr" &&
+			grep -q "vfio_load_bufs_thread_end.*$d_u" "$RUN/mfd.stderr"; echo $?)"
+	sv=$(mig_field "$s_u" saved_checksum)
+	ld=$(mig_field "$d_u" loaded_checksum)
+	result "$s_u's state arrived on $d_u ($sv, $ld)" "$([ -n "$sv" ] && [ "$sv" = "$ld" ]; echo $?)"
+done
+qemu_stop mfs
+qemu_stop mfd
+for u in "$m1" "$m2" "$m3" "$m4"; do mdev_remove "$u"; done
+
+# mdevctl (Debian's): the types with their descriptions; instances defined
+# persistently and started, then migrated like any other.
+if command -v mdevctl >/dev/null 2>&1; then
+	mkdir -p /etc/mdevctl.d/scripts.d/callouts /etc/mdevctl.d/scripts.d/notifiers
+	types_out=$(mdevctl types 2>&1)
+	result "mdevctl types lists the three types with their descriptions" \
+		"$(for t in small large whole; do echo "$types_out" | grep -q "mlx5vf_sim-$t" || exit 1; done
+			echo "$types_out" | grep -q 'simulated ConnectX VF'; echo $?)"
+	u1=$(cat /proc/sys/kernel/random/uuid) u2=$(cat /proc/sys/kernel/random/uuid)
+	check "mdevctl define $u1" mdevctl define -u "$u1" -p mlx5vf_sim -t mlx5vf_sim-small
+	check "mdevctl define $u2" mdevctl define -u "$u2" -p mlx5vf_sim -t mlx5vf_sim-small
+	check "mdevctl lists them defined" sh -c "mdevctl list -d | grep -q $u1 && mdevctl list -d | grep -q $u2"
+	check "mdevctl start $u1" mdevctl start -u "$u1"
+	check "mdevctl start $u2" mdevctl start -u "$u2"
+	check "the started instances exist" test -d "/sys/bus/mdev/devices/$u1" -a -d "/sys/bus/mdev/devices/$u2"
+	qemu_start mc1 "$u1" || bail_out "QEMU did not start with mdevctl's $u1"
+	status=$(migrate_to mc1 mc2 "$u2")
+	result "migration between mdevctl-started instances completes (status: $status)" \
+		"$([ "$status" = completed ]; echo $?)"
+	result "state intact ($(mig_field "$u1" saved_checksum), $(mig_field "$u2" loaded_checksum))" \
+		"$([ "$(mig_field "$u1" saved_checksum)" = "$(mig_field "$u2" loaded_checksum)" ]; echo $?)"
+	qemu_stop mc1
+	qemu_stop mc2
+	check "mdevctl stop both" sh -c "mdevctl stop -u $u1 && mdevctl stop -u $u2"
+	check "mdevctl undefine both" sh -c "mdevctl undefine -u $u1 && mdevctl undefine -u $u2"
+	check "they are gone" test ! -e "/sys/bus/mdev/devices/$u1"
+else
+	skip "mdevctl" "no mdevctl in this initramfs"
+fi
 
 # 4. An mdev instance and a PCI-bound simulated VF in the same boot.
 vf=$(sim_vfs 1) || bail_out "could not bind a PCI simulated VF"
