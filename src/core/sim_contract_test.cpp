@@ -181,23 +181,26 @@ TEST(FwContract, FullSaveMidImageStartsANewImage)
 	EXPECT_TRUE(dev->image_in_progress());
 }
 
-// Rule "set_track": only while the initiator runs. After SUSPEND (initiator,
-// PRE_COPY -> PRE_COPY_P2P) a tracked SAVE fails (in-tree comment in
-// mlx5vf_cmd_suspend_vhca; mlx5vf_precopy_ioctl saves nothing in P2P).
-TEST(FwContract, SetTrackFailsAfterSuspend)
+// Rule "set_track": the in-tree driver sets it with the initiator suspended
+// (RUNNING_P2P -> PRE_COPY_P2P, mlx5vf_pci_save_device_data) but never after
+// SUSPEND responder, and its comment in mlx5vf_cmd_suspend_vhca says a
+// tracked SAVE against a suspended VHCA fails.
+TEST(FwContract, SetTrackFailsAfterSuspendResponder)
 {
 	Device dev(unchunked());
 	Buffer buf(*dev, (64 << 10) + kSimHeaderSize, DmaDir::FromDevice);
-	save_ok(*dev, buf.get(), SaveKind::Full, true);
 	ASSERT_TRUE(dev->suspend(VhcaSide::Initiator).is_ok());
+	save_ok(*dev, buf.get(), SaveKind::Full, true); // RUNNING_P2P -> PRE_COPY_P2P
+	EXPECT_TRUE(dev->tracking());
+	ASSERT_TRUE(dev->suspend(VhcaSide::Responder).is_ok());
 	Recorder done;
 	EXPECT_EQ(kstd::Err::Invalid,
 		  dev->save(SaveRequest{buf.get(), SaveKind::Incremental, true}, done).error());
 	EXPECT_EQ(kstd::Err::Invalid, dev->save(SaveRequest{buf.get(), SaveKind::Full, true}, done).error());
-	// The untracked final delta is what P2P and STOP allow.
-	ASSERT_TRUE(dev->suspend(VhcaSide::Responder).is_ok());
-	EXPECT_TRUE(save_now(*dev, buf.get(), SaveKind::Incremental, false).is_ok());
 	EXPECT_TRUE(done.results.empty());
+	// The untracked final delta is what STOP allows.
+	EXPECT_TRUE(save_now(*dev, buf.get(), SaveKind::Incremental, false).is_ok());
+	EXPECT_FALSE(dev->tracking());
 }
 
 // Rule "cleanup": SAVE incremental=0 set_track=0 with a buffer sized by an
@@ -389,8 +392,9 @@ TEST(SaveFileContract, StopCopyChunksContinueIncrementalUntracked)
 }
 
 // Issue 9, 4a: precopy's chunked initial image followed next_required with
-// tracked continuation SAVEs, also after SUSPEND (PRE_COPY -> PRE_COPY_P2P),
-// where set_track fails. Continuations are incremental and untracked.
+// tracked continuation SAVEs, also after PRE_COPY_P2P -> STOP_COPY suspended
+// the responder, where set_track fails. Continuations are incremental and
+// untracked; the final image follows the initial one.
 TEST(SaveFileContract, PrecopyChunksContinueUntrackedAfterSuspend)
 {
 	Device dev(chunked(64 << 10, 16 << 10));
@@ -398,8 +402,8 @@ TEST(SaveFileContract, PrecopyChunksContinueUntrackedAfterSuspend)
 	auto file = open_save(fw, SaveFile::Mode::PreCopy);
 	ASSERT_TRUE(file.is_ok());
 	SaveFile &f = *file.value();
-	// The first chunk completes; the second waits for a buffer or the
-	// completion. Then the arc to PRE_COPY_P2P: no save in flight, suspend.
+	// The first chunk completes; the arcs to STOP_COPY find no save in
+	// flight and suspend the function with chunks of the image left.
 	if (dev->completion_pending())
 		dev->deliver_completion();
 	rig::VecUser u;
@@ -408,19 +412,21 @@ TEST(SaveFileContract, PrecopyChunksContinueUntrackedAfterSuspend)
 		dev->deliver_completion();
 	ASSERT_TRUE(dev->image_in_progress());
 	ASSERT_TRUE(dev->suspend(VhcaSide::Initiator).is_ok());
+	ASSERT_TRUE(dev->suspend(VhcaSide::Responder).is_ok());
+	ASSERT_TRUE(f.start_final_save().is_ok());
 	std::vector<uint8_t> stream;
 	auto r = read_some(f, *dev, stream, 100);
 	EXPECT_TRUE(r.is_ok()) << static_cast<int>(r.is_error() ? r.error() : kstd::Err::Io);
 	EXPECT_FALSE(f.failed());
 	EXPECT_FALSE(dev->image_in_progress());
-	ASSERT_GE(fw.saves.size(), 4u);
+	ASSERT_GE(fw.saves.size(), 5u);
 	EXPECT_EQ(SaveKind::Full, fw.saves[0].kind);
 	EXPECT_TRUE(fw.saves[0].track);
 	for (size_t i = 1; i < fw.saves.size(); i++) {
-		EXPECT_EQ(SaveKind::Incremental, fw.saves[i].kind) << "chunk " << i;
-		EXPECT_FALSE(fw.saves[i].track) << "chunk " << i;
+		EXPECT_EQ(SaveKind::Incremental, fw.saves[i].kind) << "save " << i;
+		EXPECT_FALSE(fw.saves[i].track) << "save " << i;
 	}
-	EXPECT_TRUE(dev->tracking()); // the first chunk's set_track holds
+	EXPECT_FALSE(dev->tracking()); // the untracked final image ended it
 	close_file(f, *dev);
 }
 

@@ -600,9 +600,10 @@ kstd::Result<void> SimVhca::save(const SaveRequest &req, SaveCompletion &done)
 	if (!buf || buf->backend() != this || buf->dir() != DmaDir::FromDevice)
 		return kstd::Err::Invalid;
 	const bool cont = continues_image(req);
-	// set_track: only on a SAVE that starts an image, never once SUSPEND
-	// stopped the initiator (upstream waits out its tracked SAVE first).
-	if (req.track && (initiator_suspended_ || req.kind == SaveKind::Cleanup))
+	// set_track: only on a SAVE that starts an image, never on a cleanup,
+	// never once the responder is suspended (upstream sets it in RUNNING_P2P
+	// -> PRE_COPY_P2P, but never after SUSPEND responder).
+	if (req.track && (responder_suspended_ || req.kind == SaveKind::Cleanup))
 		return kstd::Err::Invalid;
 	if (!cont && req.kind == SaveKind::Incremental) {
 		// A delta needs tracking; and a new one while chunks of another

@@ -54,8 +54,8 @@
 //    tracked save, lost by an untracked save, Cleanup, BadResourceState and
 //    function_reset()) and with no image open; save(Cleanup) only while
 //    tracking (untracked, the same command would start a full image).
-//  - track only on a save that starts an image (never Cleanup), and only
-//    while the initiator runs: never after SUSPEND.
+//  - track only on a save that starts an image (never Cleanup), and never
+//    after SUSPEND of the responder.
 //  - chunk mode: once an image has reported next_required != 0, it continues
 //    only with save(Incremental, track = false), whatever its first save was;
 //    Cleanup abandons it; a Full save abandons it and starts a new image.
