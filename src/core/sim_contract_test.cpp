@@ -481,5 +481,33 @@ TEST(SaveFileContract, PrecopyCleanupQueryCarriesTheChunkBit)
 	close_file(*file.value(), *dev);
 }
 
+// Rule "set_track" from the other side: precopy entered from RUNNING_P2P
+// sets track with the initiator suspended, as in-tree does, and a chunked
+// migration through PRE_COPY_P2P reproduces the state on the strict VF.
+TEST(SaveFileContract, PrecopyEnteredFromRunningP2pMigrates)
+{
+	using S = MigState;
+	rig::Side src, dst;
+	rig::SimConfig cfg = chunked(256 << 10, 32 << 10);
+	ASSERT_TRUE(src.init(cfg, 32 << 10).is_ok());
+	cfg.seed = 3;
+	ASSERT_TRUE(dst.init(cfg, 32 << 10).is_ok());
+	src.sim->run_activity(200);
+	ASSERT_TRUE(src.go(S::RunningP2p).is_ok());
+	ASSERT_TRUE(src.go(S::PreCopyP2p).is_ok());
+	EXPECT_TRUE(src.sim->tracking());
+	std::vector<uint8_t> stream;
+	ASSERT_TRUE(src.drain(stream, 5000).is_ok());
+	ASSERT_TRUE(src.go(S::StopCopy).is_ok());
+	ASSERT_TRUE(src.drain(stream, 5000).is_ok());
+	EXPECT_FALSE(src.sim->tracking());
+	EXPECT_FALSE(src.sim->image_in_progress());
+	ASSERT_TRUE(src.go(S::Stop).is_ok());
+	ASSERT_TRUE(dst.go(S::Resuming).is_ok());
+	ASSERT_TRUE(dst.feed(stream, 0, stream.size(), 3000).is_ok());
+	ASSERT_TRUE(dst.go(S::Running).is_ok());
+	EXPECT_EQ(src.sim->state_checksum(), dst.sim->state_checksum());
+}
+
 } // namespace
 } // namespace mlx5vf
