@@ -392,7 +392,8 @@ rig::SimConfig chunked_sim()
 }
 
 // Found by the uAPI client: closing a chunked save while a chunk was in
-// flight delivered it, which started the next chunk on a closing file.
+// flight delivered it, which started the next chunk on a closing file. The
+// next migration works whatever the firmware was left with.
 TEST(MigDevice, ClosingAChunkedSaveMidImageLeavesNothingInFlight)
 {
 	for (int how = 0; how < 3; how++) {
@@ -409,7 +410,10 @@ TEST(MigDevice, ClosingAChunkedSaveMidImageLeavesNothingInFlight)
 		}
 		EXPECT_FALSE(src.sim->completion_pending()) << "case " << how;
 		EXPECT_FALSE(src.save->save_in_flight()) << "case " << how;
-		EXPECT_FALSE(src.sim->image_in_progress()) << "case " << how << ": firmware left mid-image";
+		// No cleanup SAVE for an untracked image (firmware-contract.rst,
+		// "Cleanup"): the firmware keeps it open until the next full
+		// SAVE starts over; a reset forgets it.
+		EXPECT_EQ(how != 0, src.sim->image_in_progress()) << "case " << how;
 		// The device is immediately usable for a new migration.
 		if (src.dev->state() != S::Running) {
 			ASSERT_TRUE(src.go(S::Running).is_ok());

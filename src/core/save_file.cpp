@@ -224,7 +224,13 @@ kstd::Result<void> SaveFile::submit(uint32_t need)
 	image_.need = 0;
 	store_release(completion_ready_, false);
 	store_release(inflight_, true);
-	auto r = fw_.save({.buffer = buf, .kind = image_.kind, .track = image_.track}, *this);
+	// Chunks after an image's first continue it: incremental, untracked,
+	// whatever the first was (firmware-contract.rst, "Chunks"). Asking for
+	// the image's own kind again would start a new image.
+	const SaveRequest req =
+		image_.continuing ? SaveRequest{.buffer = buf, .kind = SaveKind::Incremental, .track = false}
+				  : SaveRequest{.buffer = buf, .kind = image_.kind, .track = image_.track};
+	auto r = fw_.save(req, *this);
 	if (r.is_error()) {
 		store_release(inflight_, false);
 		inflight_buf_ = nullptr;
@@ -323,9 +329,9 @@ void SaveFile::integrate(const SaveResult &r)
 		fail();
 		return;
 	}
-	fw_image_open_ = r.next_required != 0;
 	if (r.next_required) {
 		image_.need = r.next_required; // the image continues
+		image_.continuing = true;
 	} else {
 		image_.active = false;
 		if (image_.initial && !initial_done_) {
@@ -559,9 +565,8 @@ kstd::Result<void> SaveFile::start_cleanup_save()
 	// any image still in progress. It runs even on a failed file: that is
 	// when the firmware is most likely to hold leftovers.
 	drop_queue();
-	const StateSize size = TRY(fw_.query_state({.cleanup = true}));
+	const StateSize size = TRY(fw_.query_state({.chunk = fw_.caps().chunk_mode, .cleanup = true}));
 	tracking_ = false;
-	fw_image_open_ = false;
 	final_requested_ = false;
 	start_image(SaveKind::Cleanup, false, false, size.required);
 	auto buf = take_buffer(image_.need);

@@ -84,17 +84,18 @@ public:
 	// holds, else a full image).
 	kstd::Result<void> start_final_save();
 
-	// True while the firmware holds state for this file: tracking, or an
-	// image it has not finished handing out (chunks left).
-	bool needs_fw_cleanup() const { return tracking_ || fw_image_open_; }
+	// True while the firmware tracks changes for this file. Only tracking
+	// needs a cleanup SAVE: an image with chunks left needs none, the next
+	// image's first (full) SAVE starts over (firmware-contract.rst).
+	bool needs_fw_cleanup() const { return tracking_; }
 	// The file is about to close: take in a completion that has arrived
 	// without starting anything new, so needs_fw_cleanup() is current.
 	void quiesce();
-	// Before closing a file that needs_fw_cleanup() (precopy abandoned, a
-	// migration failed mid-image), no save in flight: a cleanup SAVE makes the
-	// firmware drop tracking and the unfinished image, so the next migration
-	// starts clean. Unread data is discarded. The caller waits for it to
-	// complete (save_in_flight()) before close().
+	// Before closing a file that needs_fw_cleanup() (precopy abandoned), no
+	// save in flight: a cleanup SAVE makes the firmware drop tracking (and
+	// any unfinished image), so the next migration starts clean. Unread
+	// data is discarded. The caller waits for it to complete
+	// (save_in_flight()) before close().
 	kstd::Result<void> start_cleanup_save();
 
 	// Detach from the device: frees every buffer (no save may be in flight);
@@ -176,7 +177,6 @@ private:
 
 	Phase phase_;
 	bool tracking_ = false;	     // firmware tracks changes for a delta
-	bool fw_image_open_ = false; // firmware is part-way through an image (chunks left)
 	bool initial_done_ = false;  // the initial image is queued (or was lost)
 	uint64_t initial_end_ = 0;   // stream offset where the initial bytes end
 	uint64_t read_pos_ = 0;	     // stream offset of the next byte to read
@@ -195,8 +195,9 @@ private:
 		bool initial = false; // the precopy's first (full) image
 		bool final = false;   // the stop-copy image: EOF follows it
 		SaveKind kind = SaveKind::Full;
-		bool track = false;
-		uint32_t need = 0; // >0: next chunk to submit, with this many bytes
+		bool track = false;	 // the first SAVE's set_track
+		bool continuing = false; // chunks submitted: the next one continues
+		uint32_t need = 0;	 // >0: next chunk to submit, with this many bytes
 	} image_;
 	bool final_requested_ = false; // start the final image once image_ ends
 	bool abandoned_ = false;       // cleanup requested: no further SAVE but the cleanup

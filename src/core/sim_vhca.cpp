@@ -345,18 +345,25 @@ bool SimVhca::continuing(SimImageKind kind) const
 	return image_.active && image_.kind == kind;
 }
 
+// The one SAVE that continues a chunked image: incremental, no tracking,
+// whatever the image's first SAVE was (firmware-contract.rst, "Chunks").
+bool SimVhca::continues_image(const SaveRequest &req) const
+{
+	return image_.active && req.kind == SaveKind::Incremental && !req.track;
+}
+
 // Bytes a save of this kind would still write for its image, in chunks of at
-// most chunk_cap (0: unchunked).
-kstd::Result<uint64_t> SimVhca::image_bytes(SimImageKind kind, uint64_t chunk_cap) const
+// most chunk_cap (0: unchunked); cont: the rest of the image in progress.
+kstd::Result<uint64_t> SimVhca::image_bytes(SimImageKind kind, uint64_t chunk_cap, bool cont) const
 {
 	switch (kind) {
 	case SimImageKind::Full: {
-		const uint64_t done = continuing(kind) ? image_.next_offset : 0;
+		const uint64_t done = cont ? image_.next_offset : 0;
 		return sim_full_image_size(cfg_.state_size - done, chunk_cap);
 	}
 	case SimImageKind::Incremental:
-		return sim_incremental_image_size(continuing(kind) ? pending_count_ : dirty_count_,
-						  cfg_.track_page_size, chunk_cap);
+		return sim_incremental_image_size(cont ? pending_count_ : dirty_count_, cfg_.track_page_size,
+						  chunk_cap);
 	case SimImageKind::Cleanup: return uint64_t{kSimHeaderSize};
 	}
 	return kstd::Err::Invalid;
@@ -369,23 +376,29 @@ kstd::Result<StateSize> SimVhca::query_state(const QueryFlags &flags)
 		return kstd::Err::Io;
 	if (flags.chunk && !cfg_.chunk_mode)
 		return kstd::Err::OpNotSupp;
+	// The chunk bit follows migration_in_chunks on every query: a query
+	// without it would size an unchunked image the driver never saves.
+	if (flags.chunk != cfg_.chunk_mode)
+		return kstd::Err::Invalid;
 	// Upstream takes save_comp for INC (and INC|CLEANUP) queries only.
 	if ((flags.incremental || flags.cleanup) && completion_pending())
 		return kstd::Err::Busy;
 	const SimImageKind kind = flags.cleanup	      ? SimImageKind::Cleanup
 				  : flags.incremental ? SimImageKind::Incremental
 						      : SimImageKind::Full;
-	if (kind == SimImageKind::Incremental && !tracking_ && !continuing(kind))
+	// Both are incremental=1 on the wire, which an untracked VHCA refuses.
+	if (kind != SimImageKind::Full && !tracking_)
 		return kstd::Err::Invalid;
+	const bool cont = continuing(kind);
 
 	StateSize size;
 	size.state = migration_state();
 	if (flags.chunk) {
-		size.remaining_total = TRY(image_bytes(kind, cfg_.max_chunk));
+		size.remaining_total = TRY(image_bytes(kind, cfg_.max_chunk, cont));
 		size.required =
 			static_cast<uint32_t>(kstd::min<uint64_t>(cfg_.max_chunk, size.remaining_total));
 	} else {
-		const uint64_t total = TRY(image_bytes(kind, 0));
+		const uint64_t total = TRY(image_bytes(kind, 0, cont));
 		if (total > kMaxCommandSize)
 			return kstd::Err::Overflow;
 		size.required = static_cast<uint32_t>(total);
@@ -440,19 +453,19 @@ kstd::Result<void> SimVhca::resume(VhcaSide side)
 // `required` now; but an incremental image that keeps tracking may be clipped
 // to the buffer (what does not fit stays dirty or pending), because a running
 // function keeps dirtying pages between the caller's query and its save.
-kstd::Result<void> SimVhca::check_save_room(const SaveRequest &req, uint64_t capacity) const
+kstd::Result<void> SimVhca::check_save_room(const SaveRequest &req, uint64_t capacity, bool cont) const
 {
-	const SimImageKind kind = image_kind(req.kind);
+	const SimImageKind kind = cont ? image_.kind : image_kind(req.kind);
 	uint64_t needed;
 	if (kind == SimImageKind::Cleanup) {
 		needed = kSimHeaderSize;
-	} else if (kind == SimImageKind::Incremental && (continuing(kind) ? tracking_ : req.track)) {
-		const uint64_t pages = continuing(kind) ? pending_count_ : dirty_count_;
+	} else if (kind == SimImageKind::Incremental && (cont ? tracking_ : req.track)) {
+		const uint64_t pages = cont ? pending_count_ : dirty_count_;
 		needed = kSimHeaderSize + (pages ? record_size_ : 0);
 	} else if (cfg_.chunk_mode) {
-		needed = kstd::min<uint64_t>(cfg_.max_chunk, TRY(image_bytes(kind, cfg_.max_chunk)));
+		needed = kstd::min<uint64_t>(cfg_.max_chunk, TRY(image_bytes(kind, cfg_.max_chunk, cont)));
 	} else {
-		needed = TRY(image_bytes(kind, 0));
+		needed = TRY(image_bytes(kind, 0, cont));
 	}
 	return capacity < needed ? kstd::Err::NoSpc : kstd::ok();
 }
@@ -473,7 +486,8 @@ void SimVhca::start_image(const SaveRequest &req)
 {
 	// The new image captures every page a reconfiguration added.
 	new_init_ = false;
-	image_ = ImageCursor{};
+	// A new image replaces one still open: its chunks left are never saved.
+	abandon_image();
 	image_.active = true;
 	image_.kind = image_kind(req.kind);
 	if (image_.kind == SimImageKind::Incremental) {
@@ -537,18 +551,19 @@ kstd::Result<uint32_t> SimVhca::write_incremental_chunk(DataBuffer &buf, uint64_
 }
 
 // Captures the next image (or chunk of it) into buf; the room checks passed.
-kstd::Result<uint32_t> SimVhca::write_image(const SaveRequest &req, DataBuffer &buf, uint32_t *next_required)
+kstd::Result<uint32_t> SimVhca::write_image(const SaveRequest &req, DataBuffer &buf, uint32_t *next_required,
+					    bool cont)
 {
 	*next_required = 0;
-	const SimImageKind kind = image_kind(req.kind);
-	if (kind == SimImageKind::Cleanup) {
+	if (req.kind == SaveKind::Cleanup) {
 		abandon_image();
 		drop_tracking();
-		TRY(write_header(buf, header_for(kind)));
+		TRY(write_header(buf, header_for(SimImageKind::Cleanup)));
 		return kSimHeaderSize;
 	}
-	if (!continuing(kind))
+	if (!cont)
 		start_image(req);
+	const SimImageKind kind = image_.kind;
 	const uint64_t room = kstd::min(buf.capacity(), kMaxCommandSize);
 	const uint32_t written = kind == SimImageKind::Full ? TRY(write_full_chunk(buf, room))
 							    : TRY(write_incremental_chunk(buf, room));
@@ -557,7 +572,7 @@ kstd::Result<uint32_t> SimVhca::write_image(const SaveRequest &req, DataBuffer &
 	const bool more =
 		kind == SimImageKind::Full ? image_.next_offset < cfg_.state_size : pending_count_ != 0;
 	if (more && cfg_.chunk_mode) {
-		const uint64_t rest = TRY(image_bytes(kind, cfg_.max_chunk));
+		const uint64_t rest = TRY(image_bytes(kind, cfg_.max_chunk, true));
 		*next_required = static_cast<uint32_t>(kstd::min<uint64_t>(cfg_.max_chunk, rest));
 		return written;
 	}
@@ -585,12 +600,23 @@ kstd::Result<void> SimVhca::save(const SaveRequest &req, SaveCompletion &done)
 	DataBuffer *buf = req.buffer;
 	if (!buf || buf->backend() != this || buf->dir() != DmaDir::FromDevice)
 		return kstd::Err::Invalid;
-	const SimImageKind kind = image_kind(req.kind);
-	if (kind != SimImageKind::Cleanup && image_.active && image_.kind != kind)
-		return kstd::Err::Invalid; // finish or clean up the chunked image first
-	if (kind == SimImageKind::Incremental && !continuing(kind) && !tracking_)
+	const bool cont = continues_image(req);
+	// set_track: only on a SAVE that starts an image, never on a cleanup,
+	// never once the responder is suspended (upstream sets it in RUNNING_P2P
+	// -> PRE_COPY_P2P, but never after SUSPEND responder).
+	if (req.track && (responder_suspended_ || req.kind == SaveKind::Cleanup))
 		return kstd::Err::Invalid;
-	TRY(check_save_room(req, buf->capacity()));
+	if (!cont && req.kind == SaveKind::Incremental) {
+		// A delta needs tracking; and a new one while chunks of another
+		// image remain is no command upstream issues.
+		if (!tracking_ || image_.active)
+			return kstd::Err::Invalid;
+	}
+	// On the wire a cleanup is an untracked full SAVE: only tracking
+	// makes it a cleanup, otherwise it would start a new full image.
+	if (req.kind == SaveKind::Cleanup && !tracking_)
+		return kstd::Err::Invalid;
+	TRY(check_save_room(req, buf->capacity(), cont));
 
 	SaveResult result;
 	if (faulted && fault == SimFault::SaveCompleteError) {
@@ -603,7 +629,7 @@ kstd::Result<void> SimVhca::save(const SaveRequest &req, SaveCompletion &done)
 		drop_tracking();
 		result.status = FwStatus::BadResourceState;
 	} else {
-		result.image_size = TRY(write_image(req, *buf, &result.next_required));
+		result.image_size = TRY(write_image(req, *buf, &result.next_required, cont));
 		if (faulted && fault == SimFault::ShortImage)
 			result.image_size--;
 	}

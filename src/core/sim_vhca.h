@@ -41,15 +41,24 @@
 //    tracking / nothing dirty / pages dirty), are our reading of the names:
 //    no driver depends on them.
 //
-// Device-side legality (anything else returns Err::Invalid, changes nothing):
+// Device-side legality (anything else returns Err::Invalid, changes nothing;
+// each rule's source and test: Documentation/firmware-contract.rst):
 //  - suspend(Initiator) when running; suspend(Responder) after the initiator;
 //    resume(Responder) when stopped; resume(Initiator) after the responder.
 //    Invariant: responder suspended => initiator suspended.
 //  - load() only while suspended as both initiator and responder.
-//  - save(Incremental) only while tracking (set by a tracked save, lost by an
-//    untracked save, Cleanup, BadResourceState and function_reset()).
-//  - chunk mode: once an image has reported next_required != 0, only saves of
-//    the same kind (which continue it) or Cleanup (which abandons it).
+//  - queries carry the chunk flag exactly when the firmware is in chunk mode;
+//    incremental and cleanup queries (incremental=1 on the wire) only while
+//    tracking.
+//  - save(Incremental) starting an image only while tracking (set by a
+//    tracked save, lost by an untracked save, Cleanup, BadResourceState and
+//    function_reset()) and with no image open; save(Cleanup) only while
+//    tracking (untracked, the same command would start a full image).
+//  - track only on a save that starts an image (never Cleanup), and never
+//    after SUSPEND of the responder.
+//  - chunk mode: once an image has reported next_required != 0, it continues
+//    only with save(Incremental, track = false), whatever its first save was;
+//    Cleanup abandons it; a Full save abandons it and starts a new image.
 // Ordering with the single in-flight save (firmware.h guarantees it, the sim
 // enforces it with Err::Busy): save, suspend and incremental/cleanup queries
 // are refused while a completion is pending, as upstream serialises them on
@@ -270,13 +279,15 @@ private:
 	void abandon_image();
 	kstd::Result<uint64_t> take_pending_page();
 	bool continuing(SimImageKind kind) const;
-	kstd::Result<uint64_t> image_bytes(SimImageKind kind, uint64_t chunk_cap) const;
-	kstd::Result<void> check_save_room(const SaveRequest &req, uint64_t capacity) const;
+	bool continues_image(const SaveRequest &req) const;
+	kstd::Result<uint64_t> image_bytes(SimImageKind kind, uint64_t chunk_cap, bool cont) const;
+	kstd::Result<void> check_save_room(const SaveRequest &req, uint64_t capacity, bool cont) const;
 	SimImageHeader header_for(SimImageKind kind) const;
 	void start_image(const SaveRequest &req);
 	kstd::Result<uint32_t> write_full_chunk(DataBuffer &buf, uint64_t room);
 	kstd::Result<uint32_t> write_incremental_chunk(DataBuffer &buf, uint64_t room);
-	kstd::Result<uint32_t> write_image(const SaveRequest &req, DataBuffer &buf, uint32_t *next_required);
+	kstd::Result<uint32_t> write_image(const SaveRequest &req, DataBuffer &buf, uint32_t *next_required,
+					   bool cont);
 	kstd::Result<void> reject_load(SimLoadError why);
 	SimLoadError check_image_order(const SimImageHeader &h) const;
 	kstd::Result<SimLoadError> check_payload(const DataBuffer &buf, const SimImageHeader &h) const;

@@ -131,6 +131,7 @@ Image save_image(SimVhca &sim, SaveKind kind, bool track)
 	QueryFlags q;
 	q.incremental = kind == SaveKind::Incremental;
 	q.cleanup = kind == SaveKind::Cleanup;
+	q.chunk = sim.config().chunk_mode; // every query carries the mode's chunk bit
 	auto size = sim.query_state(q);
 	EXPECT_TRUE(size.is_ok());
 	if (size.is_error())
@@ -159,7 +160,10 @@ std::vector<Image> save_chunks(SimVhca &sim, SaveKind kind, bool track)
 	uint32_t need = size.value().required;
 	while (need && chunks.size() < 10000) {
 		Buffer buf(sim, need, DmaDir::FromDevice);
-		const SaveResult r = save_now(sim, buf.get(), kind, track);
+		// Chunks after the first continue the image: incremental, untracked.
+		const bool first = chunks.empty();
+		const SaveResult r =
+			save_now(sim, buf.get(), first ? kind : SaveKind::Incremental, first && track);
 		EXPECT_EQ(FwStatus::Ok, r.status);
 		if (r.status != FwStatus::Ok)
 			break;
@@ -369,7 +373,8 @@ TEST(SimVhca, ChunkedPrecopyWithActivityBetweenChunks)
 	int chunks = 0;
 	while (need) {
 		Buffer buf(*src, need, DmaDir::FromDevice);
-		const SaveResult r = save_now(*src, buf.get(), SaveKind::Full, true);
+		const SaveResult r = chunks ? save_now(*src, buf.get(), SaveKind::Incremental, false)
+					    : save_now(*src, buf.get(), SaveKind::Full, true);
 		ASSERT_EQ(FwStatus::Ok, r.status);
 		expect_loads(*dst, read_image(*buf, r.image_size));
 		src->run_activity(5);
@@ -572,8 +577,8 @@ TEST(SimVhca, ChunkQueryReportsRequiredAndRemaining)
 	// An image smaller than a chunk is required whole.
 	Device small(chunk_config(8 << 10, 16 << 10));
 	EXPECT_EQ((8u << 10) + kH, small->query_state(q).value().required);
-	// A query without the chunk flag sizes one unchunked image.
-	EXPECT_EQ(kH + (8u << 10), small->query_state(QueryFlags{}).value().required);
+	// A query without the chunk bit is refused in chunk mode.
+	EXPECT_EQ(kstd::Err::Invalid, small->query_state(QueryFlags{}).error());
 	// Abandon the half-saved image so nothing is left in progress.
 	(void)save_image(*dev, SaveKind::Cleanup, false);
 	EXPECT_FALSE(dev->image_in_progress());
@@ -861,11 +866,16 @@ TEST(SimVhca, SaveValidatesItsBuffer)
 	EXPECT_EQ(kstd::Err::Invalid, dev->save(SaveRequest{nullptr, SaveKind::Full, false}, done).error());
 	Buffer small(*dev, 65536 + kH - 1, DmaDir::FromDevice);
 	EXPECT_EQ(kstd::Err::NoSpc, dev->save(SaveRequest{small.get(), SaveKind::Full, false}, done).error());
+	EXPECT_FALSE(dev->completion_pending());
+	EXPECT_TRUE(dev.scheduler.delays.empty());
+	// A cleanup (which needs tracking) takes a header at least.
+	Buffer whole(*dev, 65536 + kH, DmaDir::FromDevice);
+	(void)save_now(*dev, whole.get(), SaveKind::Full, true);
 	Buffer tiny(*dev, kH - 1, DmaDir::FromDevice);
 	EXPECT_EQ(kstd::Err::NoSpc,
 		  dev->save(SaveRequest{tiny.get(), SaveKind::Cleanup, false}, done).error());
 	EXPECT_FALSE(dev->completion_pending());
-	EXPECT_TRUE(dev.scheduler.delays.empty());
+	EXPECT_EQ(1u, dev.scheduler.delays.size());
 }
 
 TEST(SimVhca, ChunkedImageMustBeFinishedOrCleanedUp)
@@ -890,7 +900,7 @@ TEST(SimVhca, ChunkedImageMustBeFinishedOrCleanedUp)
 	Buffer small(*dev, (16 << 10) - 1, DmaDir::FromDevice);
 	EXPECT_EQ(kstd::Err::NoSpc, dev->save(SaveRequest{small.get(), SaveKind::Full, false}, done).error());
 	while (dev->image_in_progress())
-		(void)save_now(*dev, buf.get(), SaveKind::Full, false);
+		(void)save_now(*dev, buf.get(), SaveKind::Incremental, false);
 }
 
 TEST(SimVhca, TrackedIncrementalIsClippedAndTheRestStaysDirty)
@@ -1027,8 +1037,13 @@ TEST(SimVhca, NothingAllocatesAfterCreateExceptBuffers)
 	Recorder done;
 	auto pump = [&](SaveKind kind, bool track) {
 		uint32_t next;
+		bool first = true;
 		do {
-			ASSERT_TRUE(src->save(SaveRequest{out.get(), kind, track}, done).is_ok());
+			// Chunks after the first continue the image: incremental, untracked.
+			const SaveRequest req = first ? SaveRequest{out.get(), kind, track}
+						      : SaveRequest{out.get(), SaveKind::Incremental, false};
+			first = false;
+			ASSERT_TRUE(src->save(req, done).is_ok());
 			src->deliver_completion();
 			const SaveResult r = done.results.back();
 			ASSERT_EQ(FwStatus::Ok, r.status);
