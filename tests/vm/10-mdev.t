@@ -9,8 +9,9 @@
 # running with its device; four guests migrate at once; one guest with two
 # instances migrates with multifd device-state transfer; an mdev instance and a
 # PCI-bound simulated VF live in the same boot; 64 instances created and removed
-# (some opened by QEMU) leave the capacity as it was; unloading the module with
-# instances present removes them; no kernel splat.
+# (some opened by QEMU) leave the capacity as it was; removing an instance a guest
+# owns waits for the guest to let it go; unloading the module with instances
+# present removes them; no kernel splat.
 # shellcheck source=lib.sh
 . "${TESTS_DIR:-$(dirname "$0")}/lib.sh"
 # shellcheck source=qemu.sh
@@ -291,6 +292,19 @@ done
 result "64 instances created and removed ($made made, $opened opened by QEMU)" \
 	"$([ $made -eq 64 ] && [ $opened -eq 4 ]; echo $?)"
 check "the capacity is whole again (64)" test "$(available whole)" = 64
+
+# Removing an instance that a guest still owns waits until the guest lets it go.
+r=$(mdev_create small) || bail_out "cannot create the instance to remove while open"
+qemu_start hold "$r" -S || bail_out "QEMU did not start with $r"
+rm -f /tmp/mdev-remove.done
+(echo 1 >"/sys/bus/mdev/devices/$r/remove"; echo $? >/tmp/mdev-remove.done) &
+sleep 3
+check "removing an instance QEMU holds waits for it" test ! -e /tmp/mdev-remove.done
+st=$(hmp hold "info status")
+check "QEMU still answers meanwhile ($st)" sh -c "echo '$st' | grep -q 'VM status'"
+qemu_stop hold
+check "the remove completes once QEMU let go" wait_for 30 test -s /tmp/mdev-remove.done
+check "the instance is gone" test ! -e "/sys/bus/mdev/devices/$r"
 
 # 7. Unloading with instances present removes them.
 d=$(mdev_create large) || bail_out "cannot create an instance before unloading"
