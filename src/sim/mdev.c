@@ -212,6 +212,16 @@ static int mlx5vf_sim_mdev_region_info(struct vfio_region_info *info)
 	return 0;
 }
 
+#ifdef MLX5VF_HAVE_VFIO_GET_REGION_INFO_CAPS
+/* Where the VFIO core answers GET_REGION_INFO itself, from this op. */
+static int mlx5vf_sim_mdev_get_region_info_caps(struct vfio_device *vdev,
+						struct vfio_region_info *info,
+						struct vfio_info_cap *caps)
+{
+	return mlx5vf_sim_mdev_region_info(info);
+}
+#endif
+
 static long mlx5vf_sim_mdev_ioctl(struct vfio_device *vdev, unsigned int cmd, unsigned long arg)
 {
 	struct mlx5vf_sim_mdev *m = to_sim_mdev(vdev);
@@ -395,6 +405,9 @@ static const struct vfio_device_ops mlx5vf_sim_mdev_ops = {
 	.read = mlx5vf_sim_mdev_read,
 	.write = mlx5vf_sim_mdev_write,
 	.ioctl = mlx5vf_sim_mdev_ioctl,
+#ifdef MLX5VF_HAVE_VFIO_GET_REGION_INFO_CAPS
+	.get_region_info_caps = mlx5vf_sim_mdev_get_region_info_caps,
+#endif
 	.device_feature = mlx5vf_sim_mdev_device_feature,
 #ifdef MLX5VF_HAVE_VFIO_IOMMUFD_OPS
 	.bind_iommufd = vfio_iommufd_emulated_bind,
