@@ -2106,10 +2106,61 @@ void suite_slow(Ctx &c)
 
 void on_signal(int) {}
 
+// A data_fd outlives its device: an mdev instance is removed while
+// userspace still holds a RESUMING data_fd whose stream was refused, then
+// writes to it and closes it. Nothing the instance took with it may be
+// touched (the driver once kept the instance's struct device without a
+// reference: KASAN reports that use after free on the debug kernel, and the
+// per-suite kernel-log check fails). Leaves the instance removed.
+void suite_orphan(Ctx &c)
+{
+	Device &d = *c.src;
+	const std::string inst = "/sys/bus/mdev/devices/" + d.bdf();
+	if (access((inst + "/remove").c_str(), W_OK)) {
+		tap.check(false, "orphan: %s is not an mdev instance", d.bdf().c_str());
+		return;
+	}
+	const std::vector<uint8_t> junk(64, 0xa5);
+	int fd;
+	const int err = d.set_state(kResuming, &fd);
+	Fd f(fd);
+	const int first = err ? err : write_cuts(fd, junk.data(), junk.size(), {});
+	tap.check(!err && first, "orphan: RESUMING, a corrupt record refused with %s",
+		  errname(err ? err : first).c_str());
+
+	// Only the data_fd holds the device now; removal need not wait for it.
+	d.close();
+	const int rfd = open((inst + "/remove").c_str(), O_WRONLY | O_CLOEXEC);
+	const bool wrote = rfd >= 0 && write(rfd, "1", 1) == 1;
+	if (rfd >= 0)
+		close(rfd);
+	progress("remove the instance");
+	const bool gone = access(inst.c_str(), F_OK) != 0;
+	tap.check(wrote && gone, "orphan: instance removed while its data_fd is open (%s)",
+		  gone ? "gone from sysfs" : "still there");
+
+	c.kmsg.mark();
+	const int after = write_cuts(fd, junk.data(), junk.size(), {});
+	tap.check(after == ENODEV, "orphan: a write to the orphaned data_fd fails with %s (want ENODEV)",
+		  errname(after).c_str());
+	f.reset(); // the last reference: the instance's release runs now
+	progress("close the orphaned data_fd");
+	const std::vector<std::string> log = c.kmsg.since();
+	const std::vector<std::string> mine = grep(log, d.bdf());
+	size_t splats = 0;
+	for (const auto &l : log)
+		splats += is_splat(l);
+	tap.check(!splats && mine.size() == 1, "orphan: write and close: %zu lines naming %s, no splat (%s)",
+		  mine.size(), d.bdf().c_str(), mine.empty() ? "no line" : mine[0].c_str());
+	if (splats)
+		for (const auto &l : log)
+			tap.diag("kmsg: %s", l.c_str());
+}
+
 int usage()
 {
 	fprintf(stderr, "usage: mlx5vf-mig --src BDF [--dst BDF] [--stall SECS] "
-			"[flags|arcs|migrate|hostile|races|precopy|multifd|reinit|dirty|slow|stats|all]...\n"
+			"[flags|arcs|migrate|hostile|races|precopy|multifd|reinit|dirty|slow|stats|orphan|all]...\n"
 			"       mlx5vf-mig --stall SECS --selftest hang|slow\n");
 	return 2;
 }
@@ -2228,6 +2279,8 @@ int main(int argc, char **argv)
 			suite_multifd(c);
 		else if (s == "dirty")
 			suite_dirty(*c.src);
+		else if (s == "orphan")
+			suite_orphan(c);
 		else
 			return usage();
 		// Whatever a suite did, the kernel must not have complained.

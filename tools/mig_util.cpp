@@ -169,7 +169,10 @@ int Vfio::open_device(const std::string &bdf, std::string *why)
 	if (int err = init(why))
 		return -err;
 	char link[256];
-	const std::string path = "/sys/bus/pci/devices/" + bdf + "/iommu_group";
+	// A PCI function by its address, or an mdev instance by its UUID.
+	std::string path = "/sys/bus/pci/devices/" + bdf + "/iommu_group";
+	if (access(path.c_str(), F_OK))
+		path = "/sys/bus/mdev/devices/" + bdf + "/iommu_group";
 	const ssize_t n = readlink(path.c_str(), link, sizeof(link) - 1);
 	if (n < 0) {
 		*why = strf("readlink %s: %s", path.c_str(), strerror(errno));

@@ -37,6 +37,7 @@ struct mlx5vf_sim_config {
 	uint64_t configured_size;        /* state configured at power-on; 0: all of it */
 	bool chunk_mode;
 	bool migration_state;            /* FW cap: queries report the migration state */
+	bool no_page_tracker;            /* FW cap: the VHCA has no dirty-page tracker */
 	/* Arrange one mlx5vf_core_sim_deliver() delay_ns from now; must not sleep. */
 	void (*request_completion)(void *ctx, uint64_t delay_ns);
 	void *sched_ctx;

@@ -47,6 +47,7 @@ struct CSide {
 	const mlx5vf_observer_ops *obs = nullptr; // set before init()
 	void *obs_ctx = nullptr;
 	bool accept_fw_build_mismatch = false; // set before init()
+	bool no_page_tracker = false;          // set before init()
 
 	void init(uint64_t identity, uint64_t seed)
 	{
@@ -54,6 +55,7 @@ struct CSide {
 		sc.state_size = 32 * 1024;
 		sc.configured_size = configured;
 		sc.migration_state = mig_state_cap;
+		sc.no_page_tracker = no_page_tracker;
 		sc.identity = identity;
 		sc.seed = seed;
 		sc.request_completion = request_completion;
@@ -229,6 +231,27 @@ TEST(AbiMig, OutOfRangeStatesAreRefusedWithTheStateUnchanged)
 	for (unsigned bad : {8u, 0x102u, 0xffffffffu}) {
 		EXPECT_EQ(-MLX5VF_EINVAL, s.go(bad)) << bad;
 		EXPECT_EQ(MLX5VF_MIG_RUNNING, mlx5vf_core_dev_state(s.dev));
+	}
+}
+
+// A VHCA without a page tracker (an mdev type of mlx5vf_sim): the device
+// offers no DMA logging and refuses a start, the one with it tracks.
+TEST(AbiMig, PageTrackerFollowsTheSimulatedCaps)
+{
+	for (bool tracker : {false, true}) {
+		CSide s;
+		s.no_page_tracker = !tracker;
+		s.init(3, 1);
+		EXPECT_EQ(tracker, mlx5vf_core_dev_log_supported(s.dev));
+		const mlx5vf_iova_range r = {0x100000, 0x10000};
+		uint64_t page = 4096;
+		const int rc = mlx5vf_core_dev_log_start(s.dev, &r, 1, &page);
+		if (tracker) {
+			EXPECT_EQ(0, rc);
+			mlx5vf_core_dev_log_stop(s.dev);
+		} else {
+			EXPECT_EQ(-MLX5VF_EOPNOTSUPP, rc);
+		}
 	}
 }
 

@@ -97,6 +97,8 @@ extern "C" int mlx5vf_core_sim_create(const mlx5vf_sim_config *cfg, mlx5vf_sim *
 		sc.segment_size = cfg->segment_size;
 	if (cfg->track_max_ranges)
 		sc.track_caps.max_ranges = cfg->track_max_ranges;
+	if (cfg->no_page_tracker)
+		sc.track_caps.max_ranges = 0; // what the caps of such a VHCA say
 	sc.configured_size = cfg->configured_size;
 	sc.chunk_mode = cfg->chunk_mode;
 	sc.migration_state = cfg->migration_state;

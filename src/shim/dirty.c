@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * VFIO DMA logging (device dirty-page tracking): the vfio_log_ops of a VF
- * whose firmware can track. The core shapes requests and validates reports
- * (src/core/dirty_tracker.h); this file only converts the VFIO core's
- * interval tree and iova_bitmap, and serialises on the state mutex.
+ * VFIO DMA logging (device dirty-page tracking) for a VF whose firmware can
+ * track: what the vfio_log_ops of every VFIO device type embedding a struct
+ * mlx5vf_device forward to (only that type can find mvdev from its vdev).
+ * The core shapes requests and validates reports (src/core/dirty_tracker.h);
+ * this file only converts the VFIO core's interval tree and iova_bitmap, and
+ * serialises on the state mutex.
  *
  * Reports land in an iova_bitmap: vfio.ko's own in 6.1, later only in
  * kernels with CONFIG_IOMMUFD_DRIVER (src/shim/compat.h probes which).
@@ -38,10 +40,9 @@ static void mlx5vf_log_failure(struct mlx5vf_device *mvdev, const char *what, in
 			     st.error ?: "no reason recorded", ret);
 }
 
-static int mlx5vf_log_start(struct vfio_device *vdev, struct rb_root_cached *ranges, u32 nnodes,
-			    u64 *page_size)
+int mlx5vf_dirty_log_start(struct mlx5vf_device *mvdev, struct rb_root_cached *ranges, u32 nnodes,
+			   u64 *page_size)
 {
-	struct mlx5vf_device *mvdev = to_mlx5vf(vdev);
 	struct mlx5vf_iova_range *arr;
 	struct interval_tree_node *node;
 	u32 n = 0;
@@ -64,16 +65,16 @@ static int mlx5vf_log_start(struct vfio_device *vdev, struct rb_root_cached *ran
 	kvfree(arr);
 	return ret;
 }
+EXPORT_SYMBOL_NS_GPL(mlx5vf_dirty_log_start, MLX5VF_NS);
 
-static int mlx5vf_log_stop(struct vfio_device *vdev)
+int mlx5vf_dirty_log_stop(struct mlx5vf_device *mvdev)
 {
-	struct mlx5vf_device *mvdev = to_mlx5vf(vdev);
-
 	mlx5vf_state_mutex_lock(mvdev);
 	mlx5vf_core_dev_log_stop(mvdev->mig);
 	mlx5vf_state_mutex_unlock(mvdev);
 	return 0;
 }
+EXPORT_SYMBOL_NS_GPL(mlx5vf_dirty_log_stop, MLX5VF_NS);
 
 struct mlx5vf_iova_bitmap {
 	struct mlx5vf_dirty_bitmap base;
@@ -87,10 +88,9 @@ static void mlx5vf_iova_bitmap_set(struct mlx5vf_dirty_bitmap *bm, u64 iova, u64
 	iova_bitmap_set(b->dirty, iova, length);
 }
 
-static int mlx5vf_log_read_and_clear(struct vfio_device *vdev, unsigned long iova,
-				     unsigned long length, struct iova_bitmap *dirty)
+int mlx5vf_dirty_log_read_and_clear(struct mlx5vf_device *mvdev, unsigned long iova,
+				    unsigned long length, struct iova_bitmap *dirty)
 {
-	struct mlx5vf_device *mvdev = to_mlx5vf(vdev);
 	struct mlx5vf_iova_bitmap bm = {
 		.base.set = mlx5vf_iova_bitmap_set,
 		.dirty = dirty,
@@ -121,33 +121,34 @@ static int mlx5vf_log_read_and_clear(struct vfio_device *vdev, unsigned long iov
 	mlx5vf_state_mutex_unlock(mvdev);
 	return ret;
 }
-
-static const struct vfio_log_ops mlx5vf_log_ops = {
-	.log_start = mlx5vf_log_start,
-	.log_stop = mlx5vf_log_stop,
-	.log_read_and_clear = mlx5vf_log_read_and_clear,
-};
-
-const char *mlx5vf_dirty_setup(struct mlx5vf_device *mvdev)
-{
-	if (!mlx5vf_core_dev_log_supported(mvdev->mig))
-		return "device dirty tracking off: the firmware has no page tracker";
-	mvdev->vdev->log_ops = &mlx5vf_log_ops;
-	return "device dirty tracking";
-}
-
-#else
-
-/* QEMU then tracks the VF's DMA through the type1 container's dirty log. */
-#define MLX5VF_NO_IOMMUFD_DRIVER \
-	"device dirty tracking off: kernel without CONFIG_IOMMUFD_DRIVER; QEMU needs vfio-pci enable-migration=on"
-
-const char *mlx5vf_dirty_setup(struct mlx5vf_device *mvdev)
-{
-	return MLX5VF_NO_IOMMUFD_DRIVER;
-}
+EXPORT_SYMBOL_NS_GPL(mlx5vf_dirty_log_read_and_clear, MLX5VF_NS);
 
 #endif
+
+/*
+ * Decides once, at bind, whether the VFIO device offers DMA logging: through
+ * the forwarders of the type that embeds mvdev, if the firmware tracks.
+ */
+void mlx5vf_dirty_offer(struct mlx5vf_device *mvdev)
+{
+	if (mvdev->log_ops && mlx5vf_core_dev_log_supported(mvdev->mig))
+		mvdev->vdev->log_ops = mvdev->log_ops;
+}
+
+/* What mlx5vf_dirty_offer() decided, and why, for the bind message. */
+const char *mlx5vf_dirty_summary(const struct mlx5vf_device *mvdev)
+{
+	if (mvdev->vdev->log_ops)
+		return "device dirty tracking";
+#ifndef MLX5VF_HAVE_IOVA_BITMAP
+	/* QEMU then tracks the VF's DMA through the type1 container's dirty log. */
+	return "device dirty tracking off: kernel without CONFIG_IOMMUFD_DRIVER; "
+	       "QEMU needs vfio-pci enable-migration=on";
+#else
+	return "device dirty tracking off: the firmware has no page tracker";
+#endif
+}
+EXPORT_SYMBOL_NS_GPL(mlx5vf_dirty_summary, MLX5VF_NS);
 
 /* The device is being closed: tracking belongs to the user that started it. */
 void mlx5vf_dirty_close(struct mlx5vf_device *mvdev)

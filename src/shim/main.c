@@ -54,6 +54,35 @@ static bool mlx5vf_is_cx_vf(struct pci_dev *pdev)
 	       pdev->device == PCI_DEVICE_ID_MELLANOX_CX7_BF3_VF;
 }
 
+#ifdef MLX5VF_HAVE_IOVA_BITMAP
+static int mlx5vf_log_start(struct vfio_device *vdev, struct rb_root_cached *ranges, u32 nnodes,
+			    u64 *page_size)
+{
+	return mlx5vf_dirty_log_start(to_mlx5vf(vdev), ranges, nnodes, page_size);
+}
+
+static int mlx5vf_log_stop(struct vfio_device *vdev)
+{
+	return mlx5vf_dirty_log_stop(to_mlx5vf(vdev));
+}
+
+static int mlx5vf_log_read_and_clear(struct vfio_device *vdev, unsigned long iova,
+				     unsigned long length, struct iova_bitmap *dirty)
+{
+	return mlx5vf_dirty_log_read_and_clear(to_mlx5vf(vdev), iova, length, dirty);
+}
+
+static const struct vfio_log_ops mlx5vf_pci_log_ops = {
+	.log_start = mlx5vf_log_start,
+	.log_stop = mlx5vf_log_stop,
+	.log_read_and_clear = mlx5vf_log_read_and_clear,
+};
+
+#define MLX5VF_PCI_LOG_OPS (&mlx5vf_pci_log_ops)
+#else
+#define MLX5VF_PCI_LOG_OPS NULL
+#endif
+
 static int mlx5vf_init_dev(struct vfio_device *vdev)
 {
 	int ret;
@@ -61,7 +90,7 @@ static int mlx5vf_init_dev(struct vfio_device *vdev)
 	ret = vfio_pci_core_init_dev(vdev);
 	if (ret)
 		return ret;
-	mlx5vf_device_init(to_mlx5vf(vdev), vdev);
+	mlx5vf_device_init(to_mlx5vf(vdev), vdev, MLX5VF_PCI_LOG_OPS);
 	return 0;
 }
 
@@ -183,12 +212,12 @@ static int mlx5vf_bind(struct pci_dev *pdev, const struct mlx5vf_backend_ops *ba
 			goto out_put;
 		vf->core.vdev.mig_ops = &mlx5vf_mig_ops;
 		dev_info(&pdev->dev, "VFIO migration offered by %s (stop-copy, P2P, precopy; %s)\n",
-			 module_name(backend->owner), mlx5vf_dirty_setup(mvdev));
+			 module_name(backend->owner), mlx5vf_dirty_summary(mvdev));
 	} else if (!mlx5vf_mlx5_init(mvdev)) {
-		vf->core.vdev.migration_flags = mlx5vf_core_dev_features(mvdev->mig);
+		mlx5vf_device_offer(mvdev);
 		vf->core.vdev.mig_ops = &mlx5vf_mig_ops;
 		dev_info(&pdev->dev, "VFIO migration offered (stop-copy, P2P, precopy; %s)\n",
-			 mlx5vf_dirty_setup(mvdev));
+			 mlx5vf_dirty_summary(mvdev));
 	}
 	/* Else the reason was logged; the VF stays plain vfio-pci. */
 

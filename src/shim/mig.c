@@ -82,11 +82,18 @@ void mlx5vf_sync_files(struct mlx5vf_device *mvdev)
 	wake_up_interruptible_all(&mvdev->mig_wq);
 }
 
-/* Before anything else touches mvdev, for the VFIO device that embeds it. */
-void mlx5vf_device_init(struct mlx5vf_device *mvdev, struct vfio_device *vdev)
+/*
+ * Before anything else touches mvdev, for the VFIO device that embeds it.
+ * log_ops: that type's DMA logging forwarders (to mlx5vf_dirty_log_*), or
+ * NULL where the kernel cannot carry device dirty reports.
+ */
+void mlx5vf_device_init(struct mlx5vf_device *mvdev, struct vfio_device *vdev,
+			const struct vfio_log_ops *log_ops)
 {
 	mvdev->vdev = vdev;
-	mvdev->dev = vdev->dev;
+	mvdev->log_ops = log_ops;
+	/* Held until destroy: an open data_fd can outlive the VF or instance. */
+	mvdev->dev = get_device(vdev->dev);
 	mutex_init(&mvdev->state_mutex);
 	spin_lock_init(&mvdev->reset_lock);
 	init_waitqueue_head(&mvdev->mig_wq);
@@ -97,6 +104,7 @@ EXPORT_SYMBOL_NS_GPL(mlx5vf_device_init, MLX5VF_NS);
 void mlx5vf_device_destroy(struct mlx5vf_device *mvdev)
 {
 	mutex_destroy(&mvdev->state_mutex);
+	put_device(mvdev->dev);
 }
 EXPORT_SYMBOL_NS_GPL(mlx5vf_device_destroy, MLX5VF_NS);
 
@@ -115,10 +123,17 @@ int mlx5vf_device_attach(struct mlx5vf_device *mvdev, const struct mlx5vf_backen
 	if (ret)
 		return ret;
 	mvdev->backend = backend;
-	mvdev->vdev->migration_flags = mlx5vf_core_dev_features(mvdev->mig);
+	mlx5vf_device_offer(mvdev);
 	return 0;
 }
 EXPORT_SYMBOL_NS_GPL(mlx5vf_device_attach, MLX5VF_NS);
+
+/* The VFIO device offers what its core device offers, whatever the backend. */
+void mlx5vf_device_offer(struct mlx5vf_device *mvdev)
+{
+	mvdev->vdev->migration_flags = mlx5vf_core_dev_features(mvdev->mig);
+	mlx5vf_dirty_offer(mvdev);
+}
 
 /* The last reference to the VFIO device went: the backend lets go. */
 void mlx5vf_device_release(struct mlx5vf_device *mvdev)

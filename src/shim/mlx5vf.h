@@ -25,8 +25,10 @@
 
 #include "compat.h"
 
+struct iova_bitmap;
 struct mlx5vf_mig_file;
 struct mlx5vf_mlx5;
+struct rb_root_cached;
 
 struct mlx5vf_device;
 
@@ -57,6 +59,8 @@ struct mlx5vf_device {
 	struct mlx5vf_dev *mig;  /* NULL: migration is off (or the VF is gone) */
 	struct mlx5vf_mlx5 *mlx5; /* the mlx5 firmware backend, if any */
 	const struct mlx5vf_backend_ops *backend; /* ... or one in another module */
+	/* The embedding type's DMA logging forwarders (NULL: none in this kernel). */
+	const struct vfio_log_ops *log_ops;
 	void *backend_priv;			  /* that backend's own state */
 	struct mlx5vf_mig_file *saving;   /* attached data_fds; the device holds */
 	struct mlx5vf_mig_file *resuming; /* a reference on each */
@@ -95,13 +99,16 @@ bool mlx5vf_accept_fw_build_mismatch(void);
 /*
  * mig.c. A VFIO device of another module embeds a struct mlx5vf_device:
  * mlx5vf_device_init() once, mlx5vf_device_attach() to give it a backend
- * (which sets the device's migration_flags), and its vfio_migration_ops and
+ * (which sets the device's migration_flags and, where the backend's firmware
+ * tracks dirty pages, its DMA logging ops), and its vfio_migration_ops and
  * device_feature op forward to mlx5vf_mig_set_state() and the rest.
  */
-void mlx5vf_device_init(struct mlx5vf_device *mvdev, struct vfio_device *vdev);
+void mlx5vf_device_init(struct mlx5vf_device *mvdev, struct vfio_device *vdev,
+			const struct vfio_log_ops *log_ops);
 void mlx5vf_device_destroy(struct mlx5vf_device *mvdev);
 int mlx5vf_device_attach(struct mlx5vf_device *mvdev, const struct mlx5vf_backend_ops *backend);
 void mlx5vf_device_release(struct mlx5vf_device *mvdev);
+void mlx5vf_device_offer(struct mlx5vf_device *mvdev);
 struct file *mlx5vf_mig_set_state(struct mlx5vf_device *mvdev, enum vfio_device_mig_state state);
 int mlx5vf_mig_get_state(struct mlx5vf_device *mvdev, enum vfio_device_mig_state *state);
 int mlx5vf_mig_get_data_size(struct mlx5vf_device *mvdev, unsigned long *stop_copy_length);
@@ -124,7 +131,15 @@ struct file *mlx5vf_mig_file_open(struct mlx5vf_device *mvdev, struct mlx5vf_mig
 				  struct mlx5vf_save_file *save, struct mlx5vf_resume_file *resume);
 
 /* dirty.c */
-const char *mlx5vf_dirty_setup(struct mlx5vf_device *mvdev);
+void mlx5vf_dirty_offer(struct mlx5vf_device *mvdev);
+#ifdef MLX5VF_HAVE_IOVA_BITMAP
+int mlx5vf_dirty_log_start(struct mlx5vf_device *mvdev, struct rb_root_cached *ranges, u32 nnodes,
+			   u64 *page_size);
+int mlx5vf_dirty_log_stop(struct mlx5vf_device *mvdev);
+int mlx5vf_dirty_log_read_and_clear(struct mlx5vf_device *mvdev, unsigned long iova,
+				    unsigned long length, struct iova_bitmap *dirty);
+#endif
+const char *mlx5vf_dirty_summary(const struct mlx5vf_device *mvdev);
 void mlx5vf_dirty_close(struct mlx5vf_device *mvdev);
 
 /* trace.c: the core's clock and events (ctx: the struct mlx5vf_device) */

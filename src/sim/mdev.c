@@ -45,6 +45,7 @@ struct mlx5vf_sim_mdev_type {
 	const char *description;
 	unsigned int state_kib;
 	bool chunk_mode;
+	bool page_tracker;
 };
 
 static struct mlx5vf_sim_mdev_type mlx5vf_sim_mdev_types[] = {
@@ -69,12 +70,27 @@ static struct mlx5vf_sim_mdev_type mlx5vf_sim_mdev_types[] = {
 		.state_kib = 1024,
 		.chunk_mode = false,
 	},
+	{
+		/*
+		 * The one type whose firmware tracks dirty pages, so QEMU can use
+		 * device dirty tracking (VFIO DMA logging) where the kernel offers
+		 * it; the others leave tracking to the IOMMU container.
+		 */
+		.type.sysfs_name = "tracked",
+		.type.pretty_name = "simulated VF, 1 MiB state, chunked, dirty tracking",
+		.description =
+			"simulated ConnectX VF: 1 MiB of device state, chunked, with a dirty-page tracker",
+		.state_kib = 1024,
+		.chunk_mode = true,
+		.page_tracker = true,
+	},
 };
 
 static struct mdev_type *mlx5vf_sim_mdev_type_list[] = {
 	&mlx5vf_sim_mdev_types[0].type,
 	&mlx5vf_sim_mdev_types[1].type,
 	&mlx5vf_sim_mdev_types[2].type,
+	&mlx5vf_sim_mdev_types[3].type,
 };
 
 struct mlx5vf_sim_mdev {
@@ -322,6 +338,7 @@ static int mlx5vf_sim_mdev_setup(struct mlx5vf_device *mvdev)
 		.device = MLX5VF_SIM_MDEV_DEVICE,
 		.state_kib = m->type->state_kib,
 		.chunk_mode = m->type->chunk_mode,
+		.page_tracker = m->type->page_tracker,
 	};
 
 	memcpy(&shape.seed, mdev->uuid.b, sizeof(shape.seed));
@@ -366,6 +383,36 @@ static const struct vfio_migration_ops mlx5vf_sim_mdev_mig_ops = {
 #endif
 };
 
+#ifdef MLX5VF_HAVE_IOVA_BITMAP
+static int mlx5vf_sim_mdev_log_start(struct vfio_device *vdev, struct rb_root_cached *ranges,
+				     u32 nnodes, u64 *page_size)
+{
+	return mlx5vf_dirty_log_start(&to_sim_mdev(vdev)->mvdev, ranges, nnodes, page_size);
+}
+
+static int mlx5vf_sim_mdev_log_stop(struct vfio_device *vdev)
+{
+	return mlx5vf_dirty_log_stop(&to_sim_mdev(vdev)->mvdev);
+}
+
+static int mlx5vf_sim_mdev_log_read_and_clear(struct vfio_device *vdev, unsigned long iova,
+					      unsigned long length, struct iova_bitmap *dirty)
+{
+	return mlx5vf_dirty_log_read_and_clear(&to_sim_mdev(vdev)->mvdev, iova, length, dirty);
+}
+
+/* Offered only by the types whose firmware tracks (mlx5vf_dirty_offer). */
+static const struct vfio_log_ops mlx5vf_sim_mdev_log_ops = {
+	.log_start = mlx5vf_sim_mdev_log_start,
+	.log_stop = mlx5vf_sim_mdev_log_stop,
+	.log_read_and_clear = mlx5vf_sim_mdev_log_read_and_clear,
+};
+
+#define MLX5VF_SIM_MDEV_LOG_OPS (&mlx5vf_sim_mdev_log_ops)
+#else
+#define MLX5VF_SIM_MDEV_LOG_OPS NULL
+#endif
+
 static int mlx5vf_sim_mdev_init_dev(struct vfio_device *vdev)
 {
 	struct mlx5vf_sim_mdev *m = to_sim_mdev(vdev);
@@ -375,7 +422,7 @@ static int mlx5vf_sim_mdev_init_dev(struct vfio_device *vdev)
 	m->type = container_of(mdev->type, struct mlx5vf_sim_mdev_type, type);
 	mutex_init(&m->regs_lock);
 	mlx5vf_sim_mdev_reset_config(m);
-	mlx5vf_device_init(&m->mvdev, vdev);
+	mlx5vf_device_init(&m->mvdev, vdev, MLX5VF_SIM_MDEV_LOG_OPS);
 	ret = mlx5vf_device_attach(&m->mvdev, &mlx5vf_sim_mdev_backend);
 	if (ret) {
 		mlx5vf_device_destroy(&m->mvdev);
@@ -440,7 +487,8 @@ static int mlx5vf_sim_mdev_probe(struct mdev_device *mdev)
 	}
 	dev_set_drvdata(&mdev->dev, m);
 	mlx5vf_debugfs_add(&m->mvdev);
-	dev_info(&mdev->dev, "simulated VF instance, type %s\n", m->type->type.sysfs_name);
+	dev_info(&mdev->dev, "simulated VF instance, type %s (%s)\n", m->type->type.sysfs_name,
+		 mlx5vf_dirty_summary(&m->mvdev));
 	return 0;
 }
 

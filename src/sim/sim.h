@@ -48,6 +48,7 @@ struct mlx5vf_sim_shape {
 	u64 seed;             /* of its pseudo-random state and activity */
 	unsigned int state_kib;
 	bool chunk_mode;
+	bool page_tracker;    /* its firmware can track dirty pages (VFIO DMA logging) */
 };
 
 /* vf.c: the backend */

@@ -187,6 +187,7 @@ int mlx5vf_sim_setup(struct mlx5vf_device *mvdev, const struct mlx5vf_sim_shape 
 		/* Half configured: room for reconfigurations (debugfs "reconfigure"). */
 		.configured_size = state_size / 2,
 		.migration_state = true,
+		.no_page_tracker = !shape->page_tracker,
 		.max_chunk = SZ_256K,
 		.track_max_ranges = max(sim_track_max_ranges, 1U),
 		.request_completion = mlx5vf_sim_request_completion,
@@ -249,6 +250,7 @@ int mlx5vf_sim_setup_pci(struct mlx5vf_device *mvdev)
 		.seed = pci_dev_id(pdev) + 1,
 		.state_kib = sim_state_kib,
 		.chunk_mode = sim_chunk_mode,
+		.page_tracker = true,
 	};
 
 	return mlx5vf_sim_setup(mvdev, &shape);

@@ -38,7 +38,7 @@ available() {
 
 check "load mlx5vf and mlx5vf_sim" load_sim
 check "the mdev parent exists" test -d "$types"
-for t in small large whole; do
+for t in small large whole tracked; do
 	d=$types/mlx5vf_sim-$t
 	check "type $t: name '$(cat "$d/name" 2>/dev/null)'" test -s "$d/name"
 	check "type $t: description '$(cat "$d/description" 2>/dev/null)'" \
@@ -158,6 +158,74 @@ qemu_stop dstC
 qemu_stop dstB
 check "remove the incompatible instance" mdev_remove "$c"
 
+# The tracked type's firmware has a dirty-page tracker: where the kernel can carry
+# device dirty reports (6.1, the debug kernel) the instance offers VFIO DMA logging
+# and QEMU, left at its default, uses it instead of the container's dirty log;
+# elsewhere the instance says why not. The other types never offer it.
+ta=$(mdev_create tracked) && tb=$(mdev_create tracked) || bail_out "cannot create tracked instances"
+check "a small instance offers no DMA logging" test "$(mig_field "$a" dirty_tracking)" = unavailable
+tline=$(dmesg_since "$mark" | grep "$ta" | grep "type tracked" | head -n 1)
+diag "$tline"
+if echo "$tline" | grep -q "type tracked (device dirty tracking)"; then
+	check "the tracked instance offers DMA logging" test "$(mig_field "$ta" dirty_tracking)" = idle
+	check "a small instance's line says its firmware has no tracker" \
+		sh -c "dmesg | grep '$a' | grep -q 'type small (device dirty tracking off: the firmware has no page tracker)'"
+	topt=enable-migration=on,x-no-mmap=on
+	qemu_start_dev trs "vfio-pci,sysfsdev=/sys/bus/mdev/devices/$ta,id=vf0,addr=0x5,$topt" ||
+		bail_out "QEMU did not start with $ta: $(cat "$RUN/trs.stderr")"
+	echo "4194304 4194304" >"/sys/kernel/debug/mlx5vf/$ta/dma_window"
+	check "the tracked instance writes guest memory" wait_for 20 \
+		sh -c "[ \$(sed -n 's/^dma_writes: //p' /sys/kernel/debug/mlx5vf/$ta/sim) -gt 100 ]"
+	port=$((port + 1))
+	qemu_start_dev trd "vfio-pci,sysfsdev=/sys/bus/mdev/devices/$tb,id=vf0,addr=0x5,$topt" \
+		-incoming defer -S || bail_out "QEMU did not start with $tb"
+	mig_caps trs
+	mig_caps trd
+	# Slow enough that the instance writes while pages are in flight.
+	hmp trs "migrate_set_parameter max-bandwidth 4M" >/dev/null
+	hmp trd "migrate_incoming tcp:127.0.0.1:$port" >/dev/null
+	hmp trs "migrate -d tcp:127.0.0.1:$port" >/dev/null
+	status=$(migrate_wait trs 120)
+	result "tracked migration completes (status: $status)" "$([ "$status" = completed ]; echo $?)"
+	diag "$(grep -hE '^(dirty|dma)_' "/sys/kernel/debug/mlx5vf/$ta/migration" "/sys/kernel/debug/mlx5vf/$ta/sim")"
+	result "QEMU used the instance's tracker ($(mig_field "$ta" dirty_reports) reports)" \
+		"$([ "$(mig_field "$ta" dirty_reports)" -gt 1 ]; echo $?)"
+	result "the tracker reported pages ($(mig_field "$ta" dirty_pages_reported))" \
+		"$([ "$(mig_field "$ta" dirty_pages_reported)" -gt 0 ]; echo $?)"
+	result "every write landed inside the tracked ranges, no tracker error" \
+		"$([ "$(mig_field "$ta" dma_untracked_writes)" = 0 ] && [ "$(mig_field "$ta" dirty_error)" = none ]; echo $?)"
+	sv=$(mig_field "$ta" saved_checksum)
+	ld=$(mig_field "$tb" loaded_checksum)
+	result "tracked: device state intact ($sv, $ld)" "$([ -n "$sv" ] && [ "$sv" = "$ld" ]; echo $?)"
+	src_sum=$(mem_sum trs /tmp/mdev-src.mem)
+	dst_sum=$(mem_sum trd /tmp/mdev-dst.mem)
+	result "tracked: destination guest memory equals the source's ($src_sum, $dst_sum)" \
+		"$([ -n "$src_sum" ] && [ "$src_sum" = "$dst_sum" ]; echo $?)"
+	rm -f /tmp/mdev-src.mem /tmp/mdev-dst.mem
+	qemu_stop trs
+	qemu_stop trd
+else
+	result "no device dirty reports in this kernel: the tracked instance says so" \
+		"$(echo "$tline" | grep -q 'device dirty tracking off: kernel without CONFIG_IOMMUFD_DRIVER'; echo $?)"
+	check "and offers no DMA logging" test "$(mig_field "$ta" dirty_tracking)" = unavailable
+fi
+check "remove the tracked instances" \
+	sh -c "echo 1 >/sys/bus/mdev/devices/$ta/remove && echo 1 >/sys/bus/mdev/devices/$tb/remove"
+
+# A data_fd outlives its instance: the client holds a RESUMING data_fd, closes
+# the device, removes the instance, then writes to and closes the data_fd. The
+# instance counts against the capacity until that last reference goes.
+if command -v mlx5vf-mig >/dev/null 2>&1; then
+	o=$(mdev_create small) || bail_out "cannot create the instance to orphan"
+	before=$(available small)
+	run_client "orphan: a data_fd outlives its instance" --src "$o" orphan
+	check "the instance is gone" test ! -e "/sys/bus/mdev/devices/$o"
+	check "its capacity came back with the last reference ($before -> $(available small))" \
+		test "$(available small)" = $((before + 1))
+else
+	skip "orphaned data_fd" "no mlx5vf-mig in this initramfs"
+fi
+
 # Four guests, each with its own instance, migrate at once to four others.
 qs="" i=0
 while [ $i -lt 4 ]; do
@@ -232,8 +300,8 @@ for u in "$m1" "$m2" "$m3" "$m4"; do mdev_remove "$u"; done
 if command -v mdevctl >/dev/null 2>&1; then
 	mkdir -p /etc/mdevctl.d/scripts.d/callouts /etc/mdevctl.d/scripts.d/notifiers
 	types_out=$(mdevctl types 2>&1)
-	result "mdevctl types lists the three types with their descriptions" \
-		"$(for t in small large whole; do echo "$types_out" | grep -q "mlx5vf_sim-$t" || exit 1; done
+	result "mdevctl types lists the four types with their descriptions" \
+		"$(for t in small large whole tracked; do echo "$types_out" | grep -q "mlx5vf_sim-$t" || exit 1; done
 			echo "$types_out" | grep -q 'simulated ConnectX VF'; echo $?)"
 	u1=$(cat /proc/sys/kernel/random/uuid) u2=$(cat /proc/sys/kernel/random/uuid)
 	check "mdevctl define $u1" mdevctl define -u "$u1" -p mlx5vf_sim -t mlx5vf_sim-small

@@ -156,3 +156,45 @@ unbind_vfs() {
 	done
 	unload_sim
 }
+
+# The uAPI client, tools/mlx5vf-mig ($client, or found in PATH).
+# relay FILE: the client's TAP, renumbered as this test's own lines.
+relay() {
+	_r_plan=""
+	_r_seen=0
+	while IFS= read -r l; do
+		case "$l" in
+		"ok "*) _r_seen=$((_r_seen + 1)); ok "$(printf '%s\n' "$l" | sed -E 's/^ok [0-9]+( - )?//')" ;;
+		"not ok "*) _r_seen=$((_r_seen + 1)); not_ok "$(printf '%s\n' "$l" | sed -E 's/^not ok [0-9]+( - )?//')" ;;
+		1..*) _r_plan=${l#1..} ;;
+		"#"*) echo "$l" ;;
+		"Bail out!"*) _r_seen=$((_r_seen + 1)); not_ok "mlx5vf-mig: ${l#Bail out! }" ;;
+		*) diag "$l" ;;
+		esac
+	done <"$1"
+	[ -n "$_r_plan" ] && [ "$_r_plan" -eq "$_r_seen" ]
+}
+
+# run_client DESC ARGS...: run the client, relay its TAP as it comes (its
+# lines, and its "# working" heartbeat while a long check runs, are this
+# test's progress for /init), then one line for its exit status and plan.
+# No time budget: the client's watchdog bails out when one of its calls has
+# not returned for a minute (vmtest.slow minutes on a debug kernel).
+run_client() {
+	_c_desc=$1
+	shift
+	fifo=/tmp/mlx5vf-mig.$$.fifo
+	rm -f "$fifo"
+	mkfifo "$fifo" || return 1
+	"${client:-mlx5vf-mig}" --stall $((60 * ${VMTEST_SLOW:-1})) "$@" >"$fifo" 2>&1 &
+	_c_pid=$!
+	if relay "$fifo"; then _c_plan=0; else _c_plan=1; fi
+	wait "$_c_pid"
+	_c_rc=$?
+	if [ "$_c_rc" -eq 0 ] && [ "$_c_plan" -eq 0 ]; then
+		ok "$_c_desc: mlx5vf-mig exit 0, plan matches"
+	else
+		not_ok "$_c_desc: mlx5vf-mig exit $_c_rc, plan ${_r_plan:-missing} for $_r_seen results"
+	fi
+	rm -f "$fifo"
+}
