@@ -2159,9 +2159,10 @@ void suite_orphan(Ctx &c)
 
 int usage()
 {
-	fprintf(stderr, "usage: mlx5vf-mig --src BDF [--dst BDF] [--stall SECS] "
-			"[flags|arcs|migrate|hostile|races|precopy|multifd|reinit|dirty|slow|stats|orphan|all]...\n"
-			"       mlx5vf-mig --stall SECS --selftest hang|slow\n");
+	fprintf(stderr,
+		"usage: mlx5vf-mig --src BDF [--dst BDF] [--stall SECS] "
+		"[flags|arcs|migrate|hostile|races|precopy|multifd|reinit|dirty|slow|stats|orphan|all]...\n"
+		"       mlx5vf-mig --stall SECS --selftest hang|slow\n");
 	return 2;
 }
 

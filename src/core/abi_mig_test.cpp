@@ -47,7 +47,7 @@ struct CSide {
 	const mlx5vf_observer_ops *obs = nullptr; // set before init()
 	void *obs_ctx = nullptr;
 	bool accept_fw_build_mismatch = false; // set before init()
-	bool no_page_tracker = false;          // set before init()
+	bool no_page_tracker = false;	       // set before init()
 
 	void init(uint64_t identity, uint64_t seed)
 	{
