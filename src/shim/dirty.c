@@ -128,6 +128,16 @@ static const struct vfio_log_ops mlx5vf_log_ops = {
 	.log_read_and_clear = mlx5vf_log_read_and_clear,
 };
 
+/**
+ * mlx5vf_dirty_setup() - Offer VFIO DMA logging if the device can track.
+ * @mvdev: a device whose core device exists
+ *
+ * Installs the device's vfio_log_ops when the core says the firmware has a
+ * page tracker.
+ *
+ * Return: the part of the bind line that says whether device dirty tracking
+ * is offered, and if not, why.
+ */
 const char *mlx5vf_dirty_setup(struct mlx5vf_device *mvdev)
 {
 	if (!mlx5vf_core_dev_log_supported(mvdev->mig))
@@ -142,6 +152,16 @@ const char *mlx5vf_dirty_setup(struct mlx5vf_device *mvdev)
 #define MLX5VF_NO_IOMMUFD_DRIVER \
 	"device dirty tracking off: kernel without CONFIG_IOMMUFD_DRIVER; QEMU needs vfio-pci enable-migration=on"
 
+/**
+ * mlx5vf_dirty_setup() - Say why device dirty tracking is off on this kernel.
+ * @mvdev: a device whose core device exists
+ *
+ * Without CONFIG_IOMMUFD_DRIVER the kernel cannot carry a device's dirty
+ * report to userspace; QEMU then tracks the VF's DMA through the type1
+ * container's dirty log.
+ *
+ * Return: the part of the bind line that says so.
+ */
 const char *mlx5vf_dirty_setup(struct mlx5vf_device *mvdev)
 {
 	return MLX5VF_NO_IOMMUFD_DRIVER;
@@ -149,7 +169,14 @@ const char *mlx5vf_dirty_setup(struct mlx5vf_device *mvdev)
 
 #endif
 
-/* The device is being closed: tracking belongs to the user that started it. */
+/**
+ * mlx5vf_dirty_close() - Stop dirty tracking as the device closes.
+ * @mvdev: the device being closed
+ *
+ * Tracking belongs to the user that started it, so closing the device ends it.
+ *
+ * Context: Process context; the caller holds the state mutex.
+ */
 void mlx5vf_dirty_close(struct mlx5vf_device *mvdev)
 {
 	lockdep_assert_held(&mvdev->state_mutex);
