@@ -102,6 +102,15 @@ static int mlx5vf_debugfs_stats_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(mlx5vf_debugfs_stats);
 
+/**
+ * mlx5vf_debugfs_add() - Create a device's debugfs directory.
+ * @mvdev: the device; nothing is created while migration is off for it
+ *
+ * Adds the "migration" and "statistics" files under the module's directory,
+ * then lets a backend in another module add its own files.
+ *
+ * Context: Process context, from the bind path.
+ */
 void mlx5vf_debugfs_add(struct mlx5vf_device *mvdev)
 {
 	if (!mlx5vf_debugfs_root || !mvdev->mig)
@@ -114,6 +123,12 @@ void mlx5vf_debugfs_add(struct mlx5vf_device *mvdev)
 }
 EXPORT_SYMBOL_NS_GPL(mlx5vf_debugfs_add, MLX5VF_NS);
 
+/**
+ * mlx5vf_debugfs_remove() - Remove a device's debugfs directory.
+ * @mvdev: the device, with or without a directory
+ *
+ * Context: Process context, from the unbind path.
+ */
 void mlx5vf_debugfs_remove(struct mlx5vf_device *mvdev)
 {
 	debugfs_remove_recursive(mvdev->debugfs);
@@ -121,11 +136,23 @@ void mlx5vf_debugfs_remove(struct mlx5vf_device *mvdev)
 }
 EXPORT_SYMBOL_NS_GPL(mlx5vf_debugfs_remove, MLX5VF_NS);
 
+/**
+ * mlx5vf_debugfs_init() - Create the module's debugfs root.
+ *
+ * debugfs is optional: the module works the same without it.
+ *
+ * Context: Module init.
+ */
 void mlx5vf_debugfs_init(void)
 {
 	mlx5vf_debugfs_root = debugfs_create_dir(KBUILD_MODNAME, NULL);
 }
 
+/**
+ * mlx5vf_debugfs_exit() - Remove the module's debugfs root and all below it.
+ *
+ * Context: Module exit, after every device was unbound.
+ */
 void mlx5vf_debugfs_exit(void)
 {
 	debugfs_remove_recursive(mlx5vf_debugfs_root);

@@ -40,6 +40,17 @@ static void mlx5vf_log_failure(struct mlx5vf_device *mvdev, const char *what, in
 			     st.error ?: "no reason recorded", ret);
 }
 
+/**
+ * mlx5vf_dirty_log_start() - Start tracking the ranges VFIO asks for.
+ * @mvdev: the device
+ * @ranges: the VFIO core's interval tree of IOVA ranges
+ * @nnodes: how many ranges it holds
+ * @page_size: in: the page size asked for; out: the one the tracker uses
+ *
+ * The log_start op of every type that embeds a struct mlx5vf_device.
+ *
+ * Return: 0, or a negative errno with one rate-limited line saying why.
+ */
 int mlx5vf_dirty_log_start(struct mlx5vf_device *mvdev, struct rb_root_cached *ranges, u32 nnodes,
 			   u64 *page_size)
 {
@@ -67,6 +78,12 @@ int mlx5vf_dirty_log_start(struct mlx5vf_device *mvdev, struct rb_root_cached *r
 }
 EXPORT_SYMBOL_NS_GPL(mlx5vf_dirty_log_start, MLX5VF_NS);
 
+/**
+ * mlx5vf_dirty_log_stop() - Stop tracking.
+ * @mvdev: the device
+ *
+ * Return: 0.
+ */
 int mlx5vf_dirty_log_stop(struct mlx5vf_device *mvdev)
 {
 	mlx5vf_state_mutex_lock(mvdev);
@@ -88,6 +105,15 @@ static void mlx5vf_iova_bitmap_set(struct mlx5vf_dirty_bitmap *bm, u64 iova, u64
 	iova_bitmap_set(b->dirty, iova, length);
 }
 
+/**
+ * mlx5vf_dirty_log_read_and_clear() - Report and clear the dirty pages of a range.
+ * @mvdev: the device
+ * @iova: start of the range
+ * @length: its length in bytes
+ * @dirty: the VFIO core's bitmap the pages are set in
+ *
+ * Return: 0, or a negative errno with one rate-limited line saying why.
+ */
 int mlx5vf_dirty_log_read_and_clear(struct mlx5vf_device *mvdev, unsigned long iova,
 				    unsigned long length, struct iova_bitmap *dirty)
 {
@@ -125,9 +151,13 @@ EXPORT_SYMBOL_NS_GPL(mlx5vf_dirty_log_read_and_clear, MLX5VF_NS);
 
 #endif
 
-/*
- * Decides once, at bind, whether the VFIO device offers DMA logging: through
- * the forwarders of the type that embeds mvdev, if the firmware tracks.
+/**
+ * mlx5vf_dirty_offer() - Offer VFIO DMA logging if the device can track.
+ * @mvdev: a device whose core device exists
+ *
+ * Decides once, at bind: the VFIO device gets the log ops of the type that
+ * embeds @mvdev (mlx5vf_device_init()) when the kernel can carry device dirty
+ * reports and the core says the firmware has a page tracker.
  */
 void mlx5vf_dirty_offer(struct mlx5vf_device *mvdev)
 {
@@ -135,7 +165,13 @@ void mlx5vf_dirty_offer(struct mlx5vf_device *mvdev)
 		mvdev->vdev->log_ops = mvdev->log_ops;
 }
 
-/* What mlx5vf_dirty_offer() decided, and why, for the bind message. */
+/**
+ * mlx5vf_dirty_summary() - What mlx5vf_dirty_offer() decided, and why.
+ * @mvdev: a device it decided for
+ *
+ * Return: the part of the bind line that says whether device dirty tracking
+ * is offered, and if not, why.
+ */
 const char *mlx5vf_dirty_summary(const struct mlx5vf_device *mvdev)
 {
 	if (mvdev->vdev->log_ops)
@@ -150,7 +186,14 @@ const char *mlx5vf_dirty_summary(const struct mlx5vf_device *mvdev)
 }
 EXPORT_SYMBOL_NS_GPL(mlx5vf_dirty_summary, MLX5VF_NS);
 
-/* The device is being closed: tracking belongs to the user that started it. */
+/**
+ * mlx5vf_dirty_close() - Stop dirty tracking as the device closes.
+ * @mvdev: the device being closed
+ *
+ * Tracking belongs to the user that started it, so closing the device ends it.
+ *
+ * Context: Process context; the caller holds the state mutex.
+ */
 void mlx5vf_dirty_close(struct mlx5vf_device *mvdev)
 {
 	lockdep_assert_held(&mvdev->state_mutex);

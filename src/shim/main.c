@@ -26,7 +26,13 @@ module_param(max_image_mib, uint, 0444);
 MODULE_PARM_DESC(max_image_mib,
 		 "Largest device image a migration destination loads, in MiB; larger ones fail with EOVERFLOW (default 0: the stream format's limit, 4 GiB - 1)");
 
-/* For the core's device config: bytes, 0 for the format's limit. */
+/**
+ * mlx5vf_max_image_size() - The largest image a destination loads.
+ *
+ * For the core's device config, from the max_image_mib module parameter.
+ *
+ * Return: the limit in bytes, 0 for the stream format's own limit.
+ */
 u64 mlx5vf_max_image_size(void)
 {
 	return (u64)max_image_mib * SZ_1M;
@@ -43,6 +49,13 @@ module_param(accept_fw_build_mismatch, bool, 0644);
 MODULE_PARM_DESC(accept_fw_build_mismatch,
 		 "Migration destination: accept a source whose firmware build differs (same device, PSID and firmware major), with a warning; applies to VFs bound from now on (default: refuse)");
 
+/**
+ * mlx5vf_accept_fw_build_mismatch() - Whether another firmware build is accepted.
+ *
+ * Read when a VF binds, for its core device's config.
+ *
+ * Return: the accept_fw_build_mismatch module parameter's current value.
+ */
 bool mlx5vf_accept_fw_build_mismatch(void)
 {
 	return READ_ONCE(accept_fw_build_mismatch);
@@ -243,9 +256,16 @@ static int mlx5vf_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id
 	return mlx5vf_bind(pdev, NULL);
 }
 
-/*
- * Bind pdev as a VFIO device whose migration firmware is backend's: for a
+/**
+ * mlx5vf_pci_bind() - Bind a PCI function with another module's backend.
+ * @pdev: the function the caller's PCI driver is probing
+ * @backend: its migration firmware, in the caller's module
+ *
+ * Makes @pdev a VFIO device whose migration firmware is @backend's: for a
  * PCI driver in another module, from its probe.
+ *
+ * Context: Process context (a PCI probe).
+ * Return: 0, or a negative errno (-EINVAL without a backend).
  */
 int mlx5vf_pci_bind(struct pci_dev *pdev, const struct mlx5vf_backend_ops *backend)
 {
@@ -262,7 +282,15 @@ static struct mlx5vf_pci_dev *mlx5vf_from_pdev(struct pci_dev *pdev)
 	return container_of(core, struct mlx5vf_pci_dev, core);
 }
 
-/* The remove of every driver that binds through this module. */
+/**
+ * mlx5vf_pci_unbind() - Undo mlx5vf_pci_bind() or this module's own bind.
+ * @pdev: the bound function
+ *
+ * The remove of every driver that binds through this module. A data_fd may
+ * keep the VFIO device alive after it returns.
+ *
+ * Context: Process context (a PCI remove).
+ */
 void mlx5vf_pci_unbind(struct pci_dev *pdev)
 {
 	struct mlx5vf_pci_dev *vf = mlx5vf_from_pdev(pdev);

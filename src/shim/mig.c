@@ -15,6 +15,14 @@
 #include "mlx5vf.h"
 #include "mlx5vf_trace.h"
 
+/**
+ * mlx5vf_state_mutex_lock() - Take a device's state mutex.
+ * @mvdev: the device
+ *
+ * Serialises every call into the core for @mvdev.
+ *
+ * Context: Process context; may sleep.
+ */
 void mlx5vf_state_mutex_lock(struct mlx5vf_device *mvdev)
 {
 	mutex_lock(&mvdev->state_mutex);
@@ -33,6 +41,15 @@ static void mlx5vf_mig_reset(struct mlx5vf_device *mvdev)
 	mlx5vf_sync_files(mvdev);
 }
 
+/**
+ * mlx5vf_state_mutex_unlock() - Drop a device's state mutex.
+ * @mvdev: the device, its state mutex held
+ *
+ * Before dropping the lock, applies any reset that mlx5vf_mig_reset_done()
+ * could not apply itself because the lock was held.
+ *
+ * Context: Process context; releases the state mutex.
+ */
 void mlx5vf_state_mutex_unlock(struct mlx5vf_device *mvdev)
 {
 	for (;;) {
@@ -49,6 +66,17 @@ void mlx5vf_state_mutex_unlock(struct mlx5vf_device *mvdev)
 }
 EXPORT_SYMBOL_NS_GPL(mlx5vf_state_mutex_unlock, MLX5VF_NS);
 
+/**
+ * mlx5vf_mig_reset_done() - Note that the function was reset.
+ * @mvdev: the device
+ *
+ * Applies the reset now if the state mutex is free, or leaves it to the
+ * holder, which applies it when it unlocks: this cannot wait for the mutex,
+ * whose holders may be faulting in user pages.
+ *
+ * Context: Process context (the PCI reset_done handler); does not sleep on
+ * the state mutex.
+ */
 void mlx5vf_mig_reset_done(struct mlx5vf_device *mvdev)
 {
 	spin_lock(&mvdev->reset_lock);
@@ -63,7 +91,15 @@ void mlx5vf_mig_reset_done(struct mlx5vf_device *mvdev)
 }
 EXPORT_SYMBOL_NS_GPL(mlx5vf_mig_reset_done, MLX5VF_NS);
 
-/* Give up the device's reference on every data_fd the core has closed. */
+/**
+ * mlx5vf_sync_files() - Drop the device's reference on closed data_fds.
+ * @mvdev: the device
+ *
+ * Gives up the device's reference on every data_fd the core has closed, and
+ * wakes their readers and pollers.
+ *
+ * Context: The caller holds the state mutex.
+ */
 void mlx5vf_sync_files(struct mlx5vf_device *mvdev)
 {
 	struct mlx5vf_save_file *save;
@@ -82,10 +118,16 @@ void mlx5vf_sync_files(struct mlx5vf_device *mvdev)
 	wake_up_interruptible_all(&mvdev->mig_wq);
 }
 
-/*
- * Before anything else touches mvdev, for the VFIO device that embeds it.
- * log_ops: that type's DMA logging forwarders (to mlx5vf_dirty_log_*), or
- * NULL where the kernel cannot carry device dirty reports.
+/**
+ * mlx5vf_device_init() - Initialise the migration half of a VFIO device.
+ * @mvdev: the state to initialise, embedded in @vdev's device
+ * @vdev: the VFIO device that embeds it
+ * @log_ops: that type's DMA logging forwarders (to mlx5vf_dirty_log_*), or
+ *	NULL where the kernel cannot carry device dirty reports
+ *
+ * Called before anything else touches @mvdev. Holds a reference on @vdev's
+ * device until mlx5vf_device_destroy(): a data_fd can outlive the VF or the
+ * mdev instance.
  */
 void mlx5vf_device_init(struct mlx5vf_device *mvdev, struct vfio_device *vdev,
 			const struct vfio_log_ops *log_ops)
@@ -100,7 +142,12 @@ void mlx5vf_device_init(struct mlx5vf_device *mvdev, struct vfio_device *vdev,
 }
 EXPORT_SYMBOL_NS_GPL(mlx5vf_device_init, MLX5VF_NS);
 
-/* After the device's release (mlx5vf_device_release). */
+/**
+ * mlx5vf_device_destroy() - Free what mlx5vf_device_init() set up.
+ * @mvdev: the device
+ *
+ * Called after the device's release (mlx5vf_device_release()).
+ */
 void mlx5vf_device_destroy(struct mlx5vf_device *mvdev)
 {
 	mutex_destroy(&mvdev->state_mutex);
@@ -108,10 +155,15 @@ void mlx5vf_device_destroy(struct mlx5vf_device *mvdev)
 }
 EXPORT_SYMBOL_NS_GPL(mlx5vf_device_destroy, MLX5VF_NS);
 
-/*
- * Give the device a backend in another module. Its setup creates the core
- * device; then the VFIO device offers what the core offers. On failure
- * nothing is left to undo.
+/**
+ * mlx5vf_device_attach() - Give a device a backend in another module.
+ * @mvdev: the device
+ * @backend: the backend; its setup creates the core device
+ *
+ * Then the VFIO device offers what the core offers. On failure nothing is
+ * left to undo.
+ *
+ * Return: 0, or -EINVAL for an incomplete backend, or what its setup returned.
  */
 int mlx5vf_device_attach(struct mlx5vf_device *mvdev, const struct mlx5vf_backend_ops *backend)
 {
@@ -128,14 +180,26 @@ int mlx5vf_device_attach(struct mlx5vf_device *mvdev, const struct mlx5vf_backen
 }
 EXPORT_SYMBOL_NS_GPL(mlx5vf_device_attach, MLX5VF_NS);
 
-/* The VFIO device offers what its core device offers, whatever the backend. */
+/**
+ * mlx5vf_device_offer() - Offer what the core device offers.
+ * @mvdev: the device, with its core device created
+ *
+ * Sets the VFIO device's migration_flags from the core's features and its
+ * DMA logging ops where the firmware tracks, whatever the backend.
+ */
 void mlx5vf_device_offer(struct mlx5vf_device *mvdev)
 {
 	mvdev->vdev->migration_flags = mlx5vf_core_dev_features(mvdev->mig);
 	mlx5vf_dirty_offer(mvdev);
 }
 
-/* The last reference to the VFIO device went: the backend lets go. */
+/**
+ * mlx5vf_device_release() - Let the backend go.
+ * @mvdev: the device
+ *
+ * The last reference to the VFIO device went: the backend tears down its
+ * state.
+ */
 void mlx5vf_device_release(struct mlx5vf_device *mvdev)
 {
 	if (mvdev->backend)
@@ -144,9 +208,16 @@ void mlx5vf_device_release(struct mlx5vf_device *mvdev)
 }
 EXPORT_SYMBOL_NS_GPL(mlx5vf_device_release, MLX5VF_NS);
 
-/*
- * The core device of a VF, with what this module decides for every backend:
- * the clock and events (trace.c) and the largest image a destination loads.
+/**
+ * mlx5vf_mig_dev_create() - Create the core device of a VF.
+ * @mvdev: the device
+ * @cfg: the backend's config; this fills in what the module decides
+ *
+ * What this module decides for every backend: the clock and events
+ * (trace.c), the largest image a destination loads and whether another
+ * firmware build is accepted.
+ *
+ * Return: 0, or a negative errno from the core.
  */
 int mlx5vf_mig_dev_create(struct mlx5vf_device *mvdev, struct mlx5vf_dev_config *cfg)
 {
@@ -158,6 +229,10 @@ int mlx5vf_mig_dev_create(struct mlx5vf_device *mvdev, struct mlx5vf_dev_config 
 }
 EXPORT_SYMBOL_NS_GPL(mlx5vf_mig_dev_create, MLX5VF_NS);
 
+/**
+ * mlx5vf_mig_dev_destroy() - Destroy the core device of a VF.
+ * @mvdev: the device; migration is off for it afterwards
+ */
 void mlx5vf_mig_dev_destroy(struct mlx5vf_device *mvdev)
 {
 	mlx5vf_core_dev_destroy(mvdev->mig);
@@ -165,7 +240,14 @@ void mlx5vf_mig_dev_destroy(struct mlx5vf_device *mvdev)
 }
 EXPORT_SYMBOL_NS_GPL(mlx5vf_mig_dev_destroy, MLX5VF_NS);
 
-/* Close every data_fd's file (a firmware cleanup SAVE may follow). */
+/**
+ * mlx5vf_mig_close_files() - Close every data_fd's file of a device.
+ * @mvdev: the device
+ *
+ * A firmware cleanup SAVE may follow.
+ *
+ * Context: The caller holds the state mutex.
+ */
 void mlx5vf_mig_close_files(struct mlx5vf_device *mvdev)
 {
 	lockdep_assert_held(&mvdev->state_mutex);
@@ -174,6 +256,15 @@ void mlx5vf_mig_close_files(struct mlx5vf_device *mvdev)
 }
 EXPORT_SYMBOL_NS_GPL(mlx5vf_mig_close_files, MLX5VF_NS);
 
+/**
+ * mlx5vf_mig_open() - The VFIO device was opened.
+ * @mvdev: the device
+ *
+ * A freshly opened device runs, whatever its last user left; then the
+ * backend's open hook runs.
+ *
+ * Context: Process context; takes the state mutex.
+ */
 void mlx5vf_mig_open(struct mlx5vf_device *mvdev)
 {
 	mlx5vf_state_mutex_lock(mvdev);
@@ -185,6 +276,15 @@ void mlx5vf_mig_open(struct mlx5vf_device *mvdev)
 }
 EXPORT_SYMBOL_NS_GPL(mlx5vf_mig_open, MLX5VF_NS);
 
+/**
+ * mlx5vf_mig_close() - The VFIO device is being closed.
+ * @mvdev: the device
+ *
+ * Runs the backend's close hook, stops dirty tracking and closes every
+ * data_fd's file.
+ *
+ * Context: Process context; takes the state mutex.
+ */
 void mlx5vf_mig_close(struct mlx5vf_device *mvdev)
 {
 	mlx5vf_state_mutex_lock(mvdev);
@@ -220,7 +320,17 @@ static void mlx5vf_log_arc_failure(struct mlx5vf_device *mvdev, enum mlx5vf_mig_
 				     mlx5vf_core_mig_state_name(at), ret);
 }
 
-/* vfio_migration_ops, for the VFIO device that embeds mvdev. */
+/**
+ * mlx5vf_mig_set_state() - vfio_migration_ops.migration_set_state.
+ * @mvdev: the device
+ * @new_state: the state userspace asks for
+ *
+ * For the VFIO device that embeds @mvdev. A failed arc is logged in one line.
+ *
+ * Context: Process context; takes the state mutex.
+ * Return: the new data_fd's file if the arcs opened one, NULL if none, or an
+ * ERR_PTR.
+ */
 struct file *mlx5vf_mig_set_state(struct mlx5vf_device *mvdev, enum vfio_device_mig_state new_state)
 {
 	enum mlx5vf_mig_state from, to = (enum mlx5vf_mig_state)new_state;
@@ -255,6 +365,14 @@ struct file *mlx5vf_mig_set_state(struct mlx5vf_device *mvdev, enum vfio_device_
 }
 EXPORT_SYMBOL_NS_GPL(mlx5vf_mig_set_state, MLX5VF_NS);
 
+/**
+ * mlx5vf_mig_get_state() - vfio_migration_ops.migration_get_state.
+ * @mvdev: the device
+ * @curr_state: where to store the current state
+ *
+ * Context: Process context; takes the state mutex.
+ * Return: 0.
+ */
 int mlx5vf_mig_get_state(struct mlx5vf_device *mvdev, enum vfio_device_mig_state *curr_state)
 {
 	mlx5vf_state_mutex_lock(mvdev);
@@ -264,6 +382,14 @@ int mlx5vf_mig_get_state(struct mlx5vf_device *mvdev, enum vfio_device_mig_state
 }
 EXPORT_SYMBOL_NS_GPL(mlx5vf_mig_get_state, MLX5VF_NS);
 
+/**
+ * mlx5vf_mig_get_data_size() - vfio_migration_ops.migration_get_data_size.
+ * @mvdev: the device
+ * @stop_copy_length: where to store the estimated stop-copy size
+ *
+ * Context: Process context; takes the state mutex.
+ * Return: 0, or a negative errno from the core.
+ */
 int mlx5vf_mig_get_data_size(struct mlx5vf_device *mvdev, unsigned long *stop_copy_length)
 {
 	u64 size;
@@ -304,7 +430,14 @@ static int mlx5vf_data_size_feature(struct mlx5vf_device *mvdev, u32 flags, void
 }
 #endif
 
-/* Whether PRECOPY_INFO reports v2 (flags as output) for this device. */
+/**
+ * mlx5vf_precopy_v2() - Whether PRECOPY_INFO answers in version 2.
+ * @mvdev: the device
+ *
+ * Version 2 has flags as output, for users that opted in.
+ *
+ * Return: true if the device's user opted into PRECOPY_INFOv2.
+ */
 bool mlx5vf_precopy_v2(struct mlx5vf_device *mvdev)
 {
 	return mlx5vf_precopy_info_v2(mvdev->vdev, &mvdev->precopy_info_v2);
@@ -333,9 +466,18 @@ static int mlx5vf_precopy_v2_feature(struct mlx5vf_device *mvdev, u32 flags, siz
 }
 #endif
 
-/*
- * VFIO_DEVICE_FEATURE: the migration features this kernel's VFIO core leaves
- * to drivers; -ENOTTY for any other, which the caller's own device answers.
+/**
+ * mlx5vf_mig_device_feature() - The migration features left to drivers.
+ * @mvdev: the device
+ * @flags: VFIO_DEVICE_FEATURE flags and feature number
+ * @arg: the user's feature payload
+ * @argsz: its size
+ *
+ * VFIO_DEVICE_FEATURE: answers the migration features this kernel's VFIO core
+ * leaves to drivers.
+ *
+ * Return: the feature's result, or -ENOTTY for any other feature, which the
+ * caller's own device then answers.
  */
 int mlx5vf_mig_device_feature(struct mlx5vf_device *mvdev, u32 flags, void __user *arg,
 			      size_t argsz)

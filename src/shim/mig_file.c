@@ -191,10 +191,19 @@ static const struct file_operations mlx5vf_resume_fops = {
 	.release = mlx5vf_mig_file_release,
 };
 
-/*
- * Wrap a file the core just opened. The fd holds one reference (given to
- * userspace by the VFIO core), the device another until the core closes the
- * file. On failure the core file is detached and destroyed.
+/**
+ * mlx5vf_mig_file_open() - Wrap a file the core just opened as a data_fd.
+ * @mvdev: the device
+ * @mf: the data_fd's state, allocated by the caller
+ * @save: the saving file, or NULL
+ * @resume: the resuming file, or NULL (exactly one of @save and @resume)
+ *
+ * The fd holds one reference (given to userspace by the VFIO core), the
+ * device another until the core closes the file.
+ *
+ * Context: The caller holds the state mutex.
+ * Return: the file, or an ERR_PTR; then the core file is detached and
+ * destroyed.
  */
 struct file *mlx5vf_mig_file_open(struct mlx5vf_device *mvdev, struct mlx5vf_mig_file *mf,
 				  struct mlx5vf_save_file *save, struct mlx5vf_resume_file *resume)

@@ -32,16 +32,38 @@ static void mlx5vf_cmd_query_other_cap(u32 *in, u16 function_id, u16 cap_type, u
 	MLX5_SET(query_hca_cap_in, in, function_id, function_id);
 }
 
+/**
+ * mlx5vf_cmd_query_vf_general_cap() - QUERY_HCA_CAP of a VF: general caps.
+ * @in: the zeroed inbox
+ * @function_id: the VF, as QUERY_HCA_CAP names another function
+ *
+ * Current values, for the VF's vhca_id.
+ */
 void mlx5vf_cmd_query_vf_general_cap(u32 *in, u16 function_id)
 {
 	mlx5vf_cmd_query_other_cap(in, function_id, MLX5_CAP_GENERAL, HCA_CAP_OPMOD_GET_CUR);
 }
 
+/**
+ * mlx5vf_cmd_query_vf_general2_cap() - QUERY_HCA_CAP of a VF: general caps 2.
+ * @in: the zeroed inbox
+ * @function_id: the VF, as QUERY_HCA_CAP names another function
+ *
+ * Maximum values: the eswitch manager (devlink "migratable") sets the VF's
+ * migratable bit there.
+ */
 void mlx5vf_cmd_query_vf_general2_cap(u32 *in, u16 function_id)
 {
 	mlx5vf_cmd_query_other_cap(in, function_id, MLX5_CAP_GENERAL_2, HCA_CAP_OPMOD_GET_MAX);
 }
 
+/**
+ * mlx5vf_cmd_query_vhca_migration_state() - QUERY_VHCA_MIGRATION_STATE inbox.
+ * @in: the zeroed inbox
+ * @vhca_id: the VF
+ * @incremental: ask for the size of an incremental image
+ * @chunk: ask in chunk mode (the remaining total comes back too)
+ */
 void mlx5vf_cmd_query_vhca_migration_state(u32 *in, u16 vhca_id, bool incremental, bool chunk)
 {
 	MLX5_SET(query_vhca_migration_state_in, in, opcode, MLX5_CMD_OP_QUERY_VHCA_MIGRATION_STATE);
@@ -51,6 +73,12 @@ void mlx5vf_cmd_query_vhca_migration_state(u32 *in, u16 vhca_id, bool incrementa
 	MLX5_SET(query_vhca_migration_state_in, in, chunk, chunk);
 }
 
+/**
+ * mlx5vf_cmd_suspend_vhca() - SUSPEND_VHCA inbox.
+ * @in: the zeroed inbox
+ * @vhca_id: the VF
+ * @op_mod: MLX5_SUSPEND_VHCA_IN_OP_MOD_* (initiator or responder)
+ */
 void mlx5vf_cmd_suspend_vhca(u32 *in, u16 vhca_id, u16 op_mod)
 {
 	MLX5_SET(suspend_vhca_in, in, opcode, MLX5_CMD_OP_SUSPEND_VHCA);
@@ -58,6 +86,12 @@ void mlx5vf_cmd_suspend_vhca(u32 *in, u16 vhca_id, u16 op_mod)
 	MLX5_SET(suspend_vhca_in, in, vhca_id, vhca_id);
 }
 
+/**
+ * mlx5vf_cmd_resume_vhca() - RESUME_VHCA inbox.
+ * @in: the zeroed inbox
+ * @vhca_id: the VF
+ * @op_mod: MLX5_RESUME_VHCA_IN_OP_MOD_* (initiator or responder)
+ */
 void mlx5vf_cmd_resume_vhca(u32 *in, u16 vhca_id, u16 op_mod)
 {
 	MLX5_SET(resume_vhca_in, in, opcode, MLX5_CMD_OP_RESUME_VHCA);
@@ -65,6 +99,16 @@ void mlx5vf_cmd_resume_vhca(u32 *in, u16 vhca_id, u16 op_mod)
 	MLX5_SET(resume_vhca_in, in, vhca_id, vhca_id);
 }
 
+/**
+ * mlx5vf_cmd_save_vhca_state() - SAVE_VHCA_STATE inbox.
+ * @in: the zeroed inbox
+ * @vhca_id: the VF
+ * @incremental: save what changed since the last SAVE
+ * @set_track: keep tracking changes for later incremental SAVEs
+ * @mkey: the buffer's memory key
+ * @va: offset into the mkey's address space (the buffer's start is 0)
+ * @size: bytes the firmware may write
+ */
 void mlx5vf_cmd_save_vhca_state(u32 *in, u16 vhca_id, bool incremental, bool set_track, u32 mkey,
 				u64 va, u32 size)
 {
@@ -78,6 +122,14 @@ void mlx5vf_cmd_save_vhca_state(u32 *in, u16 vhca_id, bool incremental, bool set
 	MLX5_SET(save_vhca_state_in, in, size, size);
 }
 
+/**
+ * mlx5vf_cmd_load_vhca_state() - LOAD_VHCA_STATE inbox.
+ * @in: the zeroed inbox
+ * @vhca_id: the VF
+ * @mkey: the image buffer's memory key
+ * @va: offset into the mkey's address space (the buffer's start is 0)
+ * @size: bytes of image to load
+ */
 void mlx5vf_cmd_load_vhca_state(u32 *in, u16 vhca_id, u32 mkey, u64 va, u32 size)
 {
 	MLX5_SET(load_vhca_state_in, in, opcode, MLX5_CMD_OP_LOAD_VHCA_STATE);
@@ -88,11 +140,20 @@ void mlx5vf_cmd_load_vhca_state(u32 *in, u16 vhca_id, u32 mkey, u64 va, u32 size
 	MLX5_SET(load_vhca_state_in, in, size, size);
 }
 
+/**
+ * mlx5vf_cmd_alloc_pd() - ALLOC_PD inbox.
+ * @in: the zeroed inbox
+ */
 void mlx5vf_cmd_alloc_pd(u32 *in)
 {
 	MLX5_SET(alloc_pd_in, in, opcode, MLX5_CMD_OP_ALLOC_PD);
 }
 
+/**
+ * mlx5vf_cmd_dealloc_pd() - DEALLOC_PD inbox.
+ * @in: the zeroed inbox
+ * @pdn: the protection domain to free
+ */
 void mlx5vf_cmd_dealloc_pd(u32 *in, u32 pdn)
 {
 	MLX5_SET(dealloc_pd_in, in, opcode, MLX5_CMD_OP_DEALLOC_PD);
@@ -104,6 +165,15 @@ static u32 mlx5vf_cmd_mtt_entries(u32 npages)
 	return round_up(npages, MLX5VF_MTT_PER_OCTWORD);
 }
 
+/**
+ * mlx5vf_cmd_create_mkey_inlen() - Size of a CREATE_MKEY inbox.
+ * @npages: pages the mkey translates
+ *
+ * The inbox grows with its translation table.
+ *
+ * Return: the inbox's size in bytes, or 0 if @npages is 0 or too large for
+ * one command.
+ */
 size_t mlx5vf_cmd_create_mkey_inlen(u32 npages)
 {
 	size_t len = MLX5_ST_SZ_BYTES(create_mkey_in) +
@@ -115,6 +185,16 @@ size_t mlx5vf_cmd_create_mkey_inlen(u32 npages)
 	return len;
 }
 
+/**
+ * mlx5vf_cmd_create_mkey() - CREATE_MKEY inbox over a list of pages.
+ * @in: the zeroed inbox of mlx5vf_cmd_create_mkey_inlen(@npages) bytes
+ * @pdn: the protection domain
+ * @dma: page-aligned device address of each page, in order
+ * @npages: number of pages
+ * @page_shift: log2 of the page size
+ *
+ * One MTT entry per page, local and remote read and write, any QP.
+ */
 void mlx5vf_cmd_create_mkey(u32 *in, u32 pdn, const dma_addr_t *dma, u32 npages, u8 page_shift)
 {
 	u32 octwords = DIV_ROUND_UP(npages, MLX5VF_MTT_PER_OCTWORD);
@@ -144,16 +224,38 @@ void mlx5vf_cmd_create_mkey(u32 *in, u32 pdn, const dma_addr_t *dma, u32 npages,
 	}
 }
 
+/**
+ * mlx5vf_cmd_save_status() - A SAVE completion's status.
+ * @out: the SAVE_VHCA_STATE outbox
+ *
+ * The asynchronous SAVE's status is read here, not by mlx5_core.
+ *
+ * Return: the outbox's status field.
+ */
 u8 mlx5vf_cmd_save_status(const void *out)
 {
 	return MLX5_GET(save_vhca_state_out, out, status);
 }
 
+/**
+ * mlx5vf_cmd_save_syndrome() - A SAVE completion's firmware syndrome.
+ * @out: the SAVE_VHCA_STATE outbox
+ *
+ * Return: the outbox's syndrome field.
+ */
 u32 mlx5vf_cmd_save_syndrome(const void *out)
 {
 	return MLX5_GET(save_vhca_state_out, out, syndrome);
 }
 
+/**
+ * mlx5vf_cmd_parse_migration_state() - Read a QUERY_VHCA_MIGRATION_STATE outbox.
+ * @out: the outbox
+ * @chunk: whether the query was in chunk mode
+ * @required: the buffer size the next SAVE needs
+ * @remaining_total: the bytes of the image still to save; without @chunk, the
+ * required size
+ */
 void mlx5vf_cmd_parse_migration_state(const void *out, bool chunk, u32 *required,
 				      u64 *remaining_total)
 {
@@ -163,22 +265,45 @@ void mlx5vf_cmd_parse_migration_state(const void *out, bool chunk, u32 *required
 		*required;
 }
 
+/**
+ * mlx5vf_cmd_parse_save() - Read a SAVE_VHCA_STATE outbox.
+ * @out: the outbox
+ * @image_size: bytes the SAVE wrote
+ * @next_required: nonzero while more chunks of the image remain
+ */
 void mlx5vf_cmd_parse_save(const void *out, u32 *image_size, u32 *next_required)
 {
 	*image_size = MLX5_GET(save_vhca_state_out, out, actual_image_size);
 	*next_required = MLX5_GET(save_vhca_state_out, out, next_required_umem_size);
 }
 
+/**
+ * mlx5vf_cmd_parse_alloc_pd() - Read an ALLOC_PD outbox.
+ * @out: the outbox
+ *
+ * Return: the new protection domain's number.
+ */
 u32 mlx5vf_cmd_parse_alloc_pd(const void *out)
 {
 	return MLX5_GET(alloc_pd_out, out, pd);
 }
 
+/**
+ * mlx5vf_cmd_hca_cap() - The capability page inside a QUERY_HCA_CAP outbox.
+ * @out: the outbox
+ *
+ * Return: a pointer into @out.
+ */
 const void *mlx5vf_cmd_hca_cap(const void *out)
 {
 	return MLX5_ADDR_OF(query_hca_cap_out, out, capability);
 }
 
+/**
+ * mlx5vf_cmd_parse_general_caps() - Read what migration needs of general caps.
+ * @cap: a cmd_hca_cap page (QUERY_HCA_CAP's, or the PF's cached one)
+ * @caps: the values read
+ */
 void mlx5vf_cmd_parse_general_caps(const void *cap, struct mlx5vf_cmd_general_caps *caps)
 {
 	caps->migration = MLX5_GET(cmd_hca_cap, cap, migration);
@@ -187,6 +312,11 @@ void mlx5vf_cmd_parse_general_caps(const void *cap, struct mlx5vf_cmd_general_ca
 	caps->vhca_id = MLX5_GET(cmd_hca_cap, cap, vhca_id);
 }
 
+/**
+ * mlx5vf_cmd_parse_general2_caps() - Read what migration needs of caps 2.
+ * @cap: a cmd_hca_cap_2 page
+ * @caps: the values read
+ */
 void mlx5vf_cmd_parse_general2_caps(const void *cap, struct mlx5vf_cmd_general2_caps *caps)
 {
 	caps->migratable = MLX5_GET(cmd_hca_cap_2, cap, migratable);

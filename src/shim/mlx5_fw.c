@@ -923,6 +923,16 @@ static int mlx5vf_mlx5_create_dev(struct mlx5vf_mlx5 *fw, u64 identity)
 	return mlx5vf_mig_dev_create(fw->mvdev, &cfg);
 }
 
+/**
+ * mlx5vf_mlx5_init() - Set up migration of a ConnectX VF through its PF.
+ * @mvdev: the device of the VF
+ *
+ * Makes @mvdev migratable, driven by its firmware. Otherwise migration stays
+ * off, the reason is logged in one line and the VF works as plain vfio-pci.
+ *
+ * Context: Process context (the bind path).
+ * Return: 0, or a negative errno.
+ */
 int mlx5vf_mlx5_init(struct mlx5vf_device *mvdev)
 {
 	struct pci_dev *pdev = to_pci_dev(mvdev->dev);
@@ -1030,6 +1040,14 @@ static void mlx5vf_mlx5_leave_pf(struct mlx5vf_mlx5 *fw)
 	kfree(n);
 }
 
+/**
+ * mlx5vf_mlx5_uninit() - Release what mlx5vf_mlx5_init() set up.
+ * @mvdev: the device; nothing happens if mlx5vf_mlx5_init() did not set it up
+ *
+ * Closes the device's data_fds and waits for a SAVE completion still to come.
+ *
+ * Context: Process context (release time); takes the state mutex.
+ */
 void mlx5vf_mlx5_uninit(struct mlx5vf_device *mvdev)
 {
 	struct mlx5vf_mlx5 *fw = mvdev->mlx5;

@@ -131,6 +131,11 @@ struct mlx5vf_track {
 	bool broken;
 };
 
+/**
+ * mlx5vf_track_caps() - The PF's dirty-page tracker limits.
+ * @mdev: the PF
+ * @caps: the limits, from mlx5_core's cached capabilities
+ */
 void mlx5vf_track_caps(struct mlx5_core_dev *mdev, struct mlx5vf_fw_track_caps *caps)
 {
 	struct mlx5_hca_cap *adv = mdev->caps.hca[MLX5_CAP_ADV_VIRTUALIZATION];
@@ -468,7 +473,16 @@ static int mlx5vf_track_destroy_obj(struct mlx5vf_track *t)
 	return mlx5_cmd_exec(t->mdev, in, sizeof(in), out, sizeof(out));
 }
 
-/* Whatever was set up, in reverse; also unwinds a failed create. */
+/**
+ * mlx5vf_track_destroy() - Stop tracking and release everything.
+ * @t: the tracker
+ *
+ * Releases whatever was set up, in reverse; also unwinds a failed create.
+ *
+ * Context: Process context; the caller serializes calls per tracker.
+ * Return: false if firmware kept objects that can still reach our memory:
+ * those leak, and so must the caller's protection domain.
+ */
 bool mlx5vf_track_destroy(struct mlx5vf_track *t)
 {
 	bool quiet = true; /* firmware can no longer write to our memory */
@@ -508,6 +522,19 @@ bool mlx5vf_track_destroy(struct mlx5vf_track *t)
 	return true;
 }
 
+/**
+ * mlx5vf_track_create() - Start tracking the writes of a function.
+ * @mdev: the PF
+ * @dev: the VF, which names the tracker in messages
+ * @vhca_id: the tracked function
+ * @pdn: protection domain of the ring's mkey and the QPs, held by the caller
+ * until mlx5vf_track_destroy()
+ * @caps: the PF's limits, from mlx5vf_track_caps()
+ * @req: the ranges and page size; fits @caps (the core shaped it)
+ *
+ * Context: Process context; the caller serializes calls per tracker.
+ * Return: the tracker, or an ERR_PTR.
+ */
 struct mlx5vf_track *mlx5vf_track_create(struct mlx5_core_dev *mdev, struct device *dev,
 					 u16 vhca_id, u32 pdn,
 					 const struct mlx5vf_fw_track_caps *caps,
@@ -768,6 +795,19 @@ static int mlx5vf_track_start_report(struct mlx5vf_track *t, u64 iova, u64 lengt
 	return mlx5_cmd_exec(t->mdev, in, sizeof(in), out, sizeof(out));
 }
 
+/**
+ * mlx5vf_track_report() - Report and clear the dirty pages of a window.
+ * @t: the tracker
+ * @iova: the window's start
+ * @length: its length
+ * @sink: where each dirty page goes
+ *
+ * Calls mlx5vf_core_fw_report_dirty(@sink, page) once per dirty page firmware
+ * reports. An error breaks the tracker: every later report fails with -EIO.
+ *
+ * Context: Process context; the caller serializes calls per tracker.
+ * Return: 0, or a negative errno.
+ */
 int mlx5vf_track_report(struct mlx5vf_track *t, u64 iova, u64 length,
 			struct mlx5vf_fw_dirty_sink *sink)
 {

@@ -54,6 +54,14 @@ static bool mlx5vf_track_caps_usable(const struct mlx5vf_fw_track_caps *c)
 	       c->log_min_msg_size <= MLX5VF_TRACK_LOG_MAX_MSG;
 }
 
+/**
+ * mlx5vf_track_cmd_parse_caps() - The PF's tracker limits from its caps.
+ * @gen: the PF's cmd_hca_cap page
+ * @adv: its adv_virtualization_cap page, only looked at when @gen advertises
+ * adv_virtualization (mlx5_core queries that page only then)
+ * @caps: the limits; max_ranges is 0 when there is no tracker or none this
+ * driver can use
+ */
 void mlx5vf_track_cmd_parse_caps(const void *gen, const void *adv,
 				 struct mlx5vf_fw_track_caps *caps)
 {
@@ -77,6 +85,14 @@ void mlx5vf_track_cmd_parse_caps(const void *gen, const void *adv,
 		caps->max_ranges = 0;
 }
 
+/**
+ * mlx5vf_track_pick_log_msg() - Choose the report message size.
+ * @caps: the PF's limits
+ * @page_shift: log2 of the host page size
+ *
+ * Return: log2 of the message size: a page if firmware allows it, else the
+ * nearest size it does.
+ */
 u8 mlx5vf_track_pick_log_msg(const struct mlx5vf_fw_track_caps *caps, u8 page_shift)
 {
 	unsigned int lo = max_t(unsigned int, caps->log_min_msg_size, MLX5VF_TRACK_LOG_ENTRY_SIZE);
@@ -94,6 +110,12 @@ static void mlx5vf_track_obj_hdr(void *hdr, u16 opcode, u32 obj_id)
 	MLX5_SET(general_obj_in_cmd_hdr, hdr, obj_id, obj_id);
 }
 
+/**
+ * mlx5vf_track_cmd_create_obj_inlen() - Size of a PAGE_TRACK CREATE inbox.
+ * @nr_ranges: ranges the object tracks
+ *
+ * Return: the inbox's size in bytes, 0 if the object cannot hold @nr_ranges.
+ */
 size_t mlx5vf_track_cmd_create_obj_inlen(u32 nr_ranges)
 {
 	if (!nr_ranges || nr_ranges >= BIT(__mlx5_bit_sz(page_track, num_ranges)))
@@ -102,6 +124,13 @@ size_t mlx5vf_track_cmd_create_obj_inlen(u32 nr_ranges)
 	       nr_ranges * MLX5_ST_SZ_BYTES(page_track_range);
 }
 
+/**
+ * mlx5vf_track_cmd_create_obj() - CREATE_GENERAL_OBJECT inbox of a PAGE_TRACK.
+ * @in: the zeroed inbox of mlx5vf_track_cmd_create_obj_inlen() bytes
+ * @attr: the object's attributes
+ * @ranges: the IOVA ranges to track
+ * @nr_ranges: their number
+ */
 void mlx5vf_track_cmd_create_obj(u32 *in, const struct mlx5vf_track_obj_attr *attr,
 				 const struct mlx5vf_iova_range *ranges, u32 nr_ranges)
 {
@@ -124,11 +153,24 @@ void mlx5vf_track_cmd_create_obj(u32 *in, const struct mlx5vf_track_obj_attr *at
 	}
 }
 
+/**
+ * mlx5vf_track_cmd_parse_obj_id() - Read a CREATE_GENERAL_OBJECT outbox.
+ * @out: the outbox (general_obj_out_cmd_hdr)
+ *
+ * Return: the new object's id.
+ */
 u32 mlx5vf_track_cmd_parse_obj_id(const void *out)
 {
 	return MLX5_GET(general_obj_out_cmd_hdr, out, obj_id);
 }
 
+/**
+ * mlx5vf_track_cmd_report() - MODIFY inbox that moves a tracker to REPORTING.
+ * @in: the zeroed inbox
+ * @obj_id: the tracker
+ * @iova: start of the window to report and clear
+ * @length: its length
+ */
 void mlx5vf_track_cmd_report(u32 *in, u32 obj_id, u64 iova, u64 length)
 {
 	void *obj = MLX5_ADDR_OF(modify_page_track_obj_in, in, obj_context);
@@ -142,16 +184,32 @@ void mlx5vf_track_cmd_report(u32 *in, u32 obj_id, u64 iova, u64 length)
 	MLX5_SET64(page_track, obj, length, length);
 }
 
+/**
+ * mlx5vf_track_cmd_query_obj() - QUERY inbox of a PAGE_TRACK object.
+ * @in: the zeroed inbox (general_obj_in_cmd_hdr)
+ * @obj_id: the tracker
+ */
 void mlx5vf_track_cmd_query_obj(u32 *in, u32 obj_id)
 {
 	mlx5vf_track_obj_hdr(in, MLX5_CMD_OP_QUERY_GENERAL_OBJECT, obj_id);
 }
 
+/**
+ * mlx5vf_track_cmd_parse_state() - Read a PAGE_TRACK QUERY outbox.
+ * @out: the outbox (query_page_track_obj_out)
+ *
+ * Return: the tracker's state.
+ */
 u8 mlx5vf_track_cmd_parse_state(const void *out)
 {
 	return MLX5_GET(query_page_track_obj_out, out, obj_context.state);
 }
 
+/**
+ * mlx5vf_track_cmd_destroy_obj() - DESTROY inbox of a PAGE_TRACK object.
+ * @in: the zeroed inbox
+ * @obj_id: the tracker
+ */
 void mlx5vf_track_cmd_destroy_obj(u32 *in, u32 obj_id)
 {
 	mlx5vf_track_obj_hdr(in, MLX5_CMD_OP_DESTROY_GENERAL_OBJECT, obj_id);
@@ -167,12 +225,25 @@ static void mlx5vf_track_set_pas(__be64 *pas, const dma_addr_t *pages, u32 npage
 		pas[i] = cpu_to_be64(pages[i]);
 }
 
+/**
+ * mlx5vf_track_cmd_create_cq_inlen() - Size of a CREATE_CQ inbox.
+ * @npages: pages of the CQ's buffer
+ *
+ * Return: the inbox's size in bytes.
+ */
 size_t mlx5vf_track_cmd_create_cq_inlen(u32 npages)
 {
 	return MLX5_ST_SZ_BYTES(create_cq_in) +
 	       (size_t)npages * MLX5_FLD_SZ_BYTES(create_cq_in, pas[0]);
 }
 
+/**
+ * mlx5vf_track_cmd_create_cq() - CREATE_CQ inbox of the report channel's CQ.
+ * @in: the zeroed inbox of mlx5vf_track_cmd_create_cq_inlen() bytes
+ * @attr: the CQ's attributes
+ * @pages: the device address of each buffer page, in order
+ * @npages: their number
+ */
 void mlx5vf_track_cmd_create_cq(u32 *in, const struct mlx5vf_track_cq_attr *attr,
 				const dma_addr_t *pages, u32 npages)
 {
@@ -188,12 +259,25 @@ void mlx5vf_track_cmd_create_cq(u32 *in, const struct mlx5vf_track_cq_attr *attr
 	mlx5vf_track_set_pas(MLX5_ADDR_OF(create_cq_in, in, pas), pages, npages);
 }
 
+/**
+ * mlx5vf_track_cmd_create_qp_inlen() - Size of a CREATE_QP inbox.
+ * @npages: pages of the QP's receive ring (0: none)
+ *
+ * Return: the inbox's size in bytes.
+ */
 size_t mlx5vf_track_cmd_create_qp_inlen(u32 npages)
 {
 	return MLX5_ST_SZ_BYTES(create_qp_in) +
 	       (size_t)npages * MLX5_FLD_SZ_BYTES(create_qp_in, pas[0]);
 }
 
+/**
+ * mlx5vf_track_cmd_create_qp() - CREATE_QP inbox: an RC QP without a send queue.
+ * @in: the zeroed inbox of mlx5vf_track_cmd_create_qp_inlen() bytes
+ * @attr: the QP's attributes
+ * @pages: the device address of each ring page, in order (none without a ring)
+ * @npages: their number
+ */
 void mlx5vf_track_cmd_create_qp(u32 *in, const struct mlx5vf_track_qp_attr *attr,
 				const dma_addr_t *pages, u32 npages)
 {
@@ -222,18 +306,33 @@ void mlx5vf_track_cmd_create_qp(u32 *in, const struct mlx5vf_track_qp_attr *attr
 	mlx5vf_track_set_pas(MLX5_ADDR_OF(create_qp_in, in, pas), pages, npages);
 }
 
+/**
+ * mlx5vf_track_cmd_parse_qpn() - Read a CREATE_QP outbox.
+ * @out: the outbox
+ *
+ * Return: the new QP's number.
+ */
 u32 mlx5vf_track_cmd_parse_qpn(const void *out)
 {
 	return MLX5_GET(create_qp_out, out, qpn);
 }
 
+/**
+ * mlx5vf_track_cmd_destroy_qp() - DESTROY_QP inbox.
+ * @in: the zeroed inbox
+ * @qpn: the QP
+ */
 void mlx5vf_track_cmd_destroy_qp(u32 *in, u32 qpn)
 {
 	MLX5_SET(destroy_qp_in, in, opcode, MLX5_CMD_OP_DESTROY_QP);
 	MLX5_SET(destroy_qp_in, in, qpn, qpn);
 }
 
-/*
+/**
+ * mlx5vf_track_cmd_rst2init() - RST2INIT_QP inbox for a loopback pair on port 1.
+ * @in: the zeroed inbox
+ * @qpn: the QP
+ *
  * No remote read or write access on either QP: firmware reports with SENDs
  * into posted receive buffers, which need none.
  */
@@ -247,6 +346,13 @@ void mlx5vf_track_cmd_rst2init(u32 *in, u32 qpn)
 	MLX5_SET(qpc, qpc, primary_address_path.vhca_port_num, MLX5VF_TRACK_PORT);
 }
 
+/**
+ * mlx5vf_track_cmd_init2rtr() - INIT2RTR_QP inbox for a loopback pair on port 1.
+ * @in: the zeroed inbox
+ * @qpn: the QP
+ * @remote_qpn: the other QP of the pair
+ * @log_msg_max: log2 of the largest message
+ */
 void mlx5vf_track_cmd_init2rtr(u32 *in, u32 qpn, u32 remote_qpn, u8 log_msg_max)
 {
 	void *qpc = MLX5_ADDR_OF(init2rtr_qp_in, in, qpc);
@@ -262,6 +368,11 @@ void mlx5vf_track_cmd_init2rtr(u32 *in, u32 qpn, u32 remote_qpn, u8 log_msg_max)
 	MLX5_SET(qpc, qpc, primary_address_path.vhca_port_num, MLX5VF_TRACK_PORT);
 }
 
+/**
+ * mlx5vf_track_cmd_rtr2rts() - RTR2RTS_QP inbox for a loopback pair on port 1.
+ * @in: the zeroed inbox
+ * @qpn: the QP
+ */
 void mlx5vf_track_cmd_rtr2rts(u32 *in, u32 qpn)
 {
 	void *qpc = MLX5_ADDR_OF(rtr2rts_qp_in, in, qpc);
@@ -273,6 +384,13 @@ void mlx5vf_track_cmd_rtr2rts(u32 *in, u32 qpn)
 	MLX5_SET(qpc, qpc, primary_address_path.ack_timeout, MLX5VF_TRACK_ACK_TIMEOUT);
 }
 
+/**
+ * mlx5vf_track_rq_wqe() - Fill one receive WQE of the host QP.
+ * @wqe: the WQE
+ * @lkey: the ring's mkey
+ * @addr: offset of the slot in the mkey's address space
+ * @len: the slot's length
+ */
 void mlx5vf_track_rq_wqe(struct mlx5vf_track_rq_wqe *wqe, u32 lkey, u64 addr, u32 len)
 {
 	wqe->byte_count = cpu_to_be32(len);
@@ -282,6 +400,15 @@ void mlx5vf_track_rq_wqe(struct mlx5vf_track_rq_wqe *wqe, u32 lkey, u64 addr, u3
 
 /* ---- Completions and events ------------------------------------------------ */
 
+/**
+ * mlx5vf_track_cqe_sw_owned() - Whether a CQE is software's.
+ * @cqe: the CQE at consumer index @ci
+ * @ci: the consumer index
+ * @log_size: log2 of the CQ's number of entries
+ *
+ * Return: true if the CQE is valid and its owner bit is the one of this pass
+ * over the ring (it flips on every pass).
+ */
 bool mlx5vf_track_cqe_sw_owned(const struct mlx5_cqe64 *cqe, u32 ci, u8 log_size)
 {
 	u8 op_own = READ_ONCE(cqe->op_own);
@@ -291,6 +418,11 @@ bool mlx5vf_track_cqe_sw_owned(const struct mlx5_cqe64 *cqe, u32 ci, u8 log_size
 	       (op_own & MLX5VF_TRACK_CQE_OWNER_MASK) == ((ci >> log_size) & 1);
 }
 
+/**
+ * mlx5vf_track_parse_cqe() - Read the fields of a CQE the tracker needs.
+ * @cqe: the CQE, software's
+ * @out: its fields
+ */
 void mlx5vf_track_parse_cqe(const struct mlx5_cqe64 *cqe, struct mlx5vf_track_cqe *out)
 {
 	const struct mlx5_err_cqe *err = (const struct mlx5_err_cqe *)cqe;
@@ -312,6 +444,18 @@ void mlx5vf_track_parse_cqe(const struct mlx5_cqe64 *cqe, struct mlx5vf_track_cq
 	out->state = be32_to_cpu(cqe->immediate) >> 28;
 }
 
+/**
+ * mlx5vf_track_classify_event() - What an asynchronous PF event means to a tracker.
+ * @type: the event type
+ * @eqe: the event queue entry
+ * @host_qpn: the tracker's host QP
+ * @fw_qpn: its firmware QP
+ * @obj_id: its PAGE_TRACK object
+ *
+ * Return: MLX5VF_TRACK_EVENT_QP_ERROR if one of its QPs went to an error
+ * state, MLX5VF_TRACK_EVENT_OBJ_CHANGE if its object changed, else
+ * MLX5VF_TRACK_EVENT_NONE.
+ */
 enum mlx5vf_track_event mlx5vf_track_classify_event(unsigned long type,
 						    const struct mlx5_eqe *eqe,
 						    u32 host_qpn, u32 fw_qpn,
@@ -340,16 +484,38 @@ enum mlx5vf_track_event mlx5vf_track_classify_event(unsigned long type,
 
 /* ---- The report ring ---------------------------------------------------- */
 
+/**
+ * mlx5vf_track_ring_slot() - The slot a completion's WQE counter names.
+ * @ring: the report ring
+ * @wqe_counter: the counter (16 bits, wrapping)
+ *
+ * Return: the slot index.
+ */
 u32 mlx5vf_track_ring_slot(const struct mlx5vf_track_ring *ring, u16 wqe_counter)
 {
 	return wqe_counter & (BIT(ring->log_nslots) - 1);
 }
 
+/**
+ * mlx5vf_track_slot_offset() - A slot's byte offset in the ring.
+ * @ring: the report ring
+ * @slot: the slot
+ *
+ * Return: the offset, in the ring and in the mkey's address space.
+ */
 u64 mlx5vf_track_slot_offset(const struct mlx5vf_track_ring *ring, u32 slot)
 {
 	return (u64)slot << ring->log_msg_size;
 }
 
+/**
+ * mlx5vf_track_msg_check() - Check a report message's length.
+ * @ring: the report ring
+ * @byte_cnt: the message's length
+ *
+ * Return: 0, -EMSGSIZE if it is longer than a slot, -EBADMSG if it is not
+ * whole entries.
+ */
 int mlx5vf_track_msg_check(const struct mlx5vf_track_ring *ring, u32 byte_cnt)
 {
 	if (byte_cnt > BIT(ring->log_msg_size))
@@ -359,10 +525,17 @@ int mlx5vf_track_msg_check(const struct mlx5vf_track_ring *ring, u32 byte_cnt)
 	return 0;
 }
 
-/*
+/**
+ * mlx5vf_track_msg_entry() - One dirty address of a report message.
+ * @ring: the report ring
+ * @slot: the message's slot
+ * @i: the entry's index
+ *
  * Entries are 8-byte aligned and segments a multiple of 8 bytes, so an entry
- * never straddles two segments; a checked message ends inside its slot,
- * the last slot inside the ring.
+ * never straddles two segments; a checked message ends inside its slot, the
+ * last slot inside the ring.
+ *
+ * Return: the dirty address of entry @i.
  */
 u64 mlx5vf_track_msg_entry(const struct mlx5vf_track_ring *ring, u32 slot, u32 i)
 {
@@ -380,6 +553,21 @@ static bool mlx5vf_track_in_window(const struct mlx5vf_track_window *win, u64 ad
 	       addr - win->start < win->length;
 }
 
+/**
+ * mlx5vf_track_msg_decode() - Pass on every dirty address of a report message.
+ * @ring: the report ring
+ * @slot: the message's slot
+ * @byte_cnt: the message's length
+ * @win: the report window
+ * @fn: called as fn(@arg, address) for each entry, in order
+ * @arg: its first argument
+ *
+ * All or nothing: the message is checked whole first, and an entry outside
+ * the window or not on a page boundary fails it before any is passed on.
+ *
+ * Return: the number of entries, or a negative errno (-ERANGE for an entry
+ * outside @win, or what mlx5vf_track_msg_check() returns).
+ */
 int mlx5vf_track_msg_decode(const struct mlx5vf_track_ring *ring, u32 slot, u32 byte_cnt,
 			    const struct mlx5vf_track_window *win,
 			    void (*fn)(void *arg, u64 addr), void *arg)

@@ -124,6 +124,14 @@ static const struct file_operations mlx5vf_sim_debugfs_inject_fops = {
 	.write = mlx5vf_sim_debugfs_inject_write,
 };
 
+/**
+ * mlx5vf_sim_debugfs() - Add the simulator's files to a device's directory.
+ * @mvdev: the device
+ * @dir: its debugfs directory
+ *
+ * The backend's debugfs hook: "sim", "inject", "dma_window" and
+ * "reconfigure".
+ */
 void mlx5vf_sim_debugfs(struct mlx5vf_device *mvdev, struct dentry *dir)
 {
 	debugfs_create_file("sim", 0400, dir, mvdev, &mlx5vf_sim_debugfs_state_fops);

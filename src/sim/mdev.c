@@ -535,6 +535,14 @@ static void mlx5vf_sim_mdev_parent_release(struct device *dev)
 	/* Static: nothing to free. */
 }
 
+/**
+ * mlx5vf_sim_mdev_init() - Offer simulated VFs as mdev instances.
+ *
+ * Registers the mdev driver and the parent device its types hang under.
+ *
+ * Context: Module init.
+ * Return: 0, or a negative errno with nothing left registered.
+ */
 int mlx5vf_sim_mdev_init(void)
 {
 	struct device *dev = &mlx5vf_sim_mdev_host.dev;
@@ -572,7 +580,13 @@ out_driver:
 	return ret;
 }
 
-/* Removes every instance first (each waits for its last user). */
+/**
+ * mlx5vf_sim_mdev_exit() - Undo mlx5vf_sim_mdev_init().
+ *
+ * Removes every instance first (each waits for its last user).
+ *
+ * Context: Module exit.
+ */
 void mlx5vf_sim_mdev_exit(void)
 {
 	mdev_unregister_parent(&mlx5vf_sim_mdev_host.parent);

@@ -170,9 +170,15 @@ static const struct mlx5vf_dev_ops mlx5vf_sim_dev_ops = {
 	.wait_save_idle = mlx5vf_sim_wait_save_idle,
 };
 
-/*
+/**
+ * mlx5vf_sim_setup() - Create a simulated VF's firmware and core device.
+ * @mvdev: the device
+ * @shape: the function's IDs, state size and save mode
+ *
  * The simulated firmware, then the core device over it, for a function of
  * the given shape. The module parameters supply the rest.
+ *
+ * Return: 0, or a negative errno (logged) with nothing left to undo.
  */
 int mlx5vf_sim_setup(struct mlx5vf_device *mvdev, const struct mlx5vf_sim_shape *shape)
 {
@@ -240,7 +246,14 @@ out_free:
 	return ret;
 }
 
-/* A PCI function bound to this module: its IDs, state as the parameters say. */
+/**
+ * mlx5vf_sim_setup_pci() - The backend's setup for a PCI function.
+ * @mvdev: the device of a PCI function bound to this module
+ *
+ * Its IDs are the function's, its state as the module parameters say.
+ *
+ * Return: 0, or a negative errno.
+ */
 int mlx5vf_sim_setup_pci(struct mlx5vf_device *mvdev)
 {
 	struct pci_dev *pdev = to_pci_dev(mvdev->dev);
@@ -256,7 +269,14 @@ int mlx5vf_sim_setup_pci(struct mlx5vf_device *mvdev)
 	return mlx5vf_sim_setup(mvdev, &shape);
 }
 
-/* The backend's teardown, from the device's release: nothing may run after. */
+/**
+ * mlx5vf_sim_teardown() - The backend's teardown.
+ * @mvdev: the device
+ *
+ * Runs from the device's release: nothing of the simulator may run after it.
+ *
+ * Context: Process context; takes the state mutex.
+ */
 void mlx5vf_sim_teardown(struct mlx5vf_device *mvdev)
 {
 	struct mlx5vf_sim_vf *svf = mlx5vf_sim_vf(mvdev);
@@ -275,7 +295,17 @@ void mlx5vf_sim_teardown(struct mlx5vf_device *mvdev)
 	mvdev->backend_priv = NULL;
 }
 
-/* Test control: make the nth next command of a kind fail ("save 2 short-image"). */
+/**
+ * mlx5vf_sim_inject() - Test control: make a later command of a kind fail.
+ * @mvdev: the device
+ * @op: the command kind ("query", "save", "track-report", ...)
+ * @nth: which next command of that kind fails
+ * @fault: how it fails ("error", "short-image", "lose-dirty", ...)
+ *
+ * For example "save 2 short-image" through debugfs "inject".
+ *
+ * Return: 0, or -EINVAL for an unknown kind or fault.
+ */
 int mlx5vf_sim_inject(struct mlx5vf_device *mvdev, const char *op, unsigned int nth,
 		      const char *fault)
 {
@@ -295,9 +325,14 @@ int mlx5vf_sim_inject(struct mlx5vf_device *mvdev, const char *op, unsigned int 
 	return ret;
 }
 
-/*
- * Test control: reconfigure the running function, which configures up to
- * pages more pages of its state: during PRE_COPY, new initial data.
+/**
+ * mlx5vf_sim_reconfigure() - Test control: reconfigure the running function.
+ * @mvdev: the device
+ * @pages: how many more pages of its state to configure, at most
+ *
+ * During PRE_COPY this is new initial data.
+ *
+ * Return: 0, or a negative errno.
  */
 int mlx5vf_sim_reconfigure(struct mlx5vf_device *mvdev, u64 pages)
 {
@@ -313,7 +348,14 @@ int mlx5vf_sim_reconfigure(struct mlx5vf_device *mvdev, u64 pages)
 	return ret;
 }
 
-/* Test control: the guest memory the function writes (length 0: none). */
+/**
+ * mlx5vf_sim_set_dma_window() - Test control: the guest memory the function writes.
+ * @mvdev: the device
+ * @iova: the window's start
+ * @length: its length (0: none)
+ *
+ * Return: 0, or -EINVAL for a window that is not aligned or wraps.
+ */
 int mlx5vf_sim_set_dma_window(struct mlx5vf_device *mvdev, u64 iova, u64 length)
 {
 	struct mlx5vf_sim_vf *svf = mlx5vf_sim_vf(mvdev);
@@ -327,13 +369,26 @@ int mlx5vf_sim_set_dma_window(struct mlx5vf_device *mvdev, u64 iova, u64 length)
 	return 0;
 }
 
-/* The device was opened or is being closed (state mutex held): DMA needs it open. */
+/**
+ * mlx5vf_sim_open() - The backend's open hook: the function may do DMA.
+ * @mvdev: the device, just opened
+ *
+ * DMA needs the device open.
+ *
+ * Context: The caller holds the state mutex.
+ */
 void mlx5vf_sim_open(struct mlx5vf_device *mvdev)
 {
 	lockdep_assert_held(&mvdev->state_mutex);
 	mlx5vf_sim_vf(mvdev)->dma_open = true;
 }
 
+/**
+ * mlx5vf_sim_close() - The backend's close hook: the function stops DMA.
+ * @mvdev: the device being closed
+ *
+ * Context: The caller holds the state mutex.
+ */
 void mlx5vf_sim_close(struct mlx5vf_device *mvdev)
 {
 	lockdep_assert_held(&mvdev->state_mutex);
