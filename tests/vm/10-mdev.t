@@ -7,7 +7,10 @@
 # memory (device state and guest memory equal, destination running); a cancelled
 # migration, an incompatible destination and a corrupt stream leave the source
 # running with its device; four guests migrate at once; one guest with two
-# instances migrates with multifd device-state transfer; an mdev instance and a
+# instances migrates with multifd device-state transfer; the tracked type's
+# instances migrate with device dirty tracking where the kernel has it (and say
+# why not elsewhere); a data_fd held past its instance's removal touches nothing
+# freed (KASAN on the debug kernel); an mdev instance and a
 # PCI-bound simulated VF live in the same boot; 64 instances created and removed
 # (some opened by QEMU) leave the capacity as it was; removing an instance a guest
 # owns waits for the guest to let it go; unloading the module with instances
