@@ -398,16 +398,25 @@ if [ -n "$holder" ] && [ -n "$ram_b" ]; then
 else
 	not_ok "guest RAM on both hosts (source file ${ram_a:-missing}, destination ${ram_b:-missing})"
 fi
+# The capabilities libvirt set up for the incoming side (the destination is
+# still paused): return-path and switchover-ack are what let the destination
+# refuse an incompatible stream before the source stops (section 4).
+caps=$(vsh hostB qemu-monitor-command "$dom" --hmp 'info migrate_capabilities' 2>&1 | tr -d '\r')
+result "libvirt turned on return-path and switchover-ack ($(printf '%s\n' "$caps" | grep -E '^(return-path|switchover-ack):' | tr '\n' ' '))" \
+	"$(printf '%s\n' "$caps" | grep -qx 'return-path: on' && printf '%s\n' "$caps" | grep -qx 'switchover-ack: on'; echo $?)"
 sum_b=$(vsh hostB qemu-monitor-command "$dom" --hmp "pmemsave 0 16777216 \"$LV/pmem-b\"" >/dev/null 2>&1 &&
 	md5sum <"$LV/pmem-b" | cut -d' ' -f1)
 diag "pmemsave on hostB through virsh qemu-monitor-command --hmp: ${sum_b:-failed}"
-for h in hostA hostB; do
-	raw=$(vsh "$h" domjobinfo "$dom" --completed --rawstats 2>&1)
-	diag "$h: domjobinfo --completed --rawstats:" "$raw"
-	vfio=$(printf '%s\n' "$raw" | sed -n 's/^vfio_data_transferred[^0-9]*\([0-9][0-9]*\).*/\1/p')
-	result "domjobinfo --completed on $h counts the VFIO device data (vfio_data_transferred ${vfio:-missing})" \
-		"$([ -n "$vfio" ] && [ "$vfio" -gt 0 ]; echo $?)"
-done
+# The source's QEMU counts the device data it sent; libvirt keeps the completed
+# job's statistics with the (persistent, now inactive) domain there.
+info=$(vsh hostA domjobinfo "$dom" --completed 2>&1)
+raw=$(vsh hostA domjobinfo "$dom" --completed --rawstats 2>&1)
+diag "hostA: domjobinfo --completed:" "$info"
+vfio=$(printf '%s\n' "$raw" | sed -n 's/^vfio_data_transferred[^0-9]*\([0-9][0-9]*\).*/\1/p')
+mem=$(printf '%s\n' "$raw" | sed -n 's/^memory_processed[^0-9]*\([0-9][0-9]*\).*/\1/p')
+result "domjobinfo --completed on hostA counts the VFIO device data (vfio_data_transferred ${vfio:-missing}, RAM ${mem:-?} bytes)" \
+	"$([ -n "$vfio" ] && [ "$vfio" -gt 0 ]; echo $?)"
+[ -n "$vfio" ] || diag "$raw"
 check "virsh resume on hostB" vsh hostB resume "$dom"
 check "the guest runs on hostB" test "$(domstate hostB)" = running
 check "the destination VF is RUNNING" test "$(mig_field "$bdfb" state)" = RUNNING
