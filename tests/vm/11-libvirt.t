@@ -10,9 +10,9 @@
 # neither sees the other's domains and libvirt's "migrating to the same host"
 # check (host UUIDs) passes honestly. They share the kernel, the network
 # namespace, /tmp and /var/cache/libvirt (the QEMU capability cache: one QEMU
-# binary, probed once by hostA, which takes minutes under TCG; hostB starts
-# after it and finds the cache valid). The migration is
-# peer-to-peer (virsh migrate --live --p2p): virsh talks to the source daemon
+# binary, probed once by hostA, about 10 s under TCG; hostB starts after it
+# and finds the cache valid). The migration is peer-to-peer
+# (virsh migrate --live --p2p): virsh talks to the source daemon
 # only, which opens qemu+unix:// to the destination daemon's socket and has QEMU
 # stream over TCP on 127.0.0.1 (--migrateuri, --listen-address: qemu.conf refuses
 # a local address for migration_host, which is meant for real hosts).
@@ -33,6 +33,10 @@
 # device doesn't support device and IOMMU dirty tracking"), and x-no-mmap (the
 # type1 container's dirty log refuses the VF's sub-page BAR mappings).
 #
+# The guest is defined (persistent) on hostA; the live migration leaves it
+# paused on hostB (--suspend, as the other tests' destinations start with -S)
+# until RAM is compared, then resumes it.
+#
 # Checks: libvirt binds the VF to mlx5vf_sim; a postcopy migration is refused
 # with QEMU's message and the guest runs on; a destination whose instance has
 # another firmware identity refuses the stream before the source pauses (the
@@ -42,7 +46,8 @@
 # source VF's debugfs is snapshotted by the source's "stopped" hook, before
 # libvirt unbinds it), guest RAM (file-backed, shared) on both sides is equal
 # byte for byte while the mdev instance wrote guest memory during the
-# migration, and `virsh domjobinfo --completed` counts the VFIO device data.
+# migration, libvirt turned on return-path and switchover-ack on both sides,
+# and `virsh domjobinfo --completed` counts the VFIO device data.
 # No step has a time budget: migrations are watched for progress (domjobinfo).
 # shellcheck source=lib.sh
 . "${TESTS_DIR:-$(dirname "$0")}/lib.sh"
@@ -85,7 +90,7 @@ host_uuid = "$2"
 auth_unix_rw = "none"
 auth_unix_ro = "none"
 log_outputs = "1:file:/var/log/libvirt/libvirtd.log"
-log_filters = "2:qemu.qemu_migration 2:qemu.qemu_process 2:util.pci 2:hypervisor.virhostdev 2:qemu.qemu_capabilities 3:*"
+log_filters = "1:qemu.qemu_monitor 2:qemu.qemu_migration 2:qemu.qemu_process 2:util.pci 2:hypervisor.virhostdev 3:*"
 EOF
 	cat >"$_d/etc/qemu.conf" <<EOF
 user = "root"
@@ -360,6 +365,9 @@ echo "4194304 4194304" >"/sys/kernel/debug/mlx5vf/$ma/dma_window"
 check "the instance writes guest memory" wait_for $((20 * slow)) \
 	sh -c "[ \$(sed -n 's/^dma_writes: //p' /sys/kernel/debug/mlx5vf/$ma/sim) -gt 100 ]"
 writes0=$(mig_field "$ma" dma_writes)
+# The daemons' logs from here on are this migration's (libvirtd appends).
+: >"$LV/hostA/log/libvirtd.log"
+: >"$LV/hostB/log/libvirtd.log"
 t0=$(uptime_s)
 st=$(migrate_watch "$LV/migrate.out" --live --p2p --suspend --verbose "$dom" "$(uri hostB)" --xml "$LV/dom-b.xml")
 t1=$(uptime_s)
@@ -398,18 +406,21 @@ if [ -n "$holder" ] && [ -n "$ram_b" ]; then
 else
 	not_ok "guest RAM on both hosts (source file ${ram_a:-missing}, destination ${ram_b:-missing})"
 fi
-# The capabilities libvirt set up for the incoming side (the destination is
-# still paused): return-path and switchover-ack are what let the destination
-# refuse an incompatible stream before the source stops (section 4).
-caps=$(vsh hostB qemu-monitor-command "$dom" --hmp 'info migrate_capabilities' 2>&1 | tr -d '\r')
-result "libvirt turned on return-path and switchover-ack ($(printf '%s\n' "$caps" | grep -E '^(return-path|switchover-ack):' | tr '\n' ' '))" \
-	"$(printf '%s\n' "$caps" | grep -qx 'return-path: on' && printf '%s\n' "$caps" | grep -qx 'switchover-ack: on'; echo $?)"
+# The migration capabilities libvirt gave QEMU on each side for this migration
+# (its QMP commands are in its log; it resets them when the job ends).
+for h in hostA hostB; do
+	on=$(grep -o '"capability":"[a-z-]*","state":true' "$LV/$h/log/libvirtd.log" 2>/dev/null |
+		sed 's/"capability":"\([a-z-]*\)".*/\1/' | sort -u | tr '\n' ' ')
+	result "libvirt turned on return-path and switchover-ack on $h (capabilities set on: ${on:-none seen})" \
+		"$(echo " $on" | grep -q ' return-path ' && echo " $on" | grep -q ' switchover-ack '; echo $?)"
+done
 sum_b=$(vsh hostB qemu-monitor-command "$dom" --hmp "pmemsave 0 16777216 \"$LV/pmem-b\"" >/dev/null 2>&1 &&
 	md5sum <"$LV/pmem-b" | cut -d' ' -f1)
 diag "pmemsave on hostB through virsh qemu-monitor-command --hmp: ${sum_b:-failed}"
 # The source's QEMU counts the device data it sent; libvirt keeps the completed
 # job's statistics with the (persistent, now inactive) domain there.
-info=$(vsh hostA domjobinfo "$dom" --completed 2>&1)
+# (Reading completed statistics discards them unless told to keep them.)
+info=$(vsh hostA domjobinfo "$dom" --completed --keep-completed 2>&1)
 raw=$(vsh hostA domjobinfo "$dom" --completed --rawstats 2>&1)
 diag "hostA: domjobinfo --completed:" "$info"
 vfio=$(printf '%s\n' "$raw" | sed -n 's/^vfio_data_transferred[^0-9]*\([0-9][0-9]*\).*/\1/p')
