@@ -195,7 +195,9 @@ EOF
 
 # migrate_watch OUT ARGS...: run `virsh migrate ARGS` on hostA in the background
 # and wait for it; "stalled" (and the job aborted) once neither the job's state
-# nor its processed bytes have moved for 60 s (times vmtest.slow). Prints
+# nor its processed bytes have moved for 120 s (times vmtest.slow: starting the
+# destination's QEMU, before any byte moves, takes tens of seconds on a busy
+# TCG host). Prints
 # virsh's exit status, or "stalled"; its output goes to OUT.
 migrate_watch() {
 	_o=$1
@@ -210,7 +212,7 @@ migrate_watch() {
 		if [ "$_j" != "$_mk" ]; then
 			_mk=$_j
 			_since=$_now
-		elif [ $((_now - _since)) -ge $((60 * slow)) ]; then
+		elif [ $((_now - _since)) -ge $((120 * slow)) ]; then
 			vsh hostA domjobabort "$dom" >/dev/null 2>&1
 			sleep 5
 			kill "$_p" 2>/dev/null
@@ -355,6 +357,7 @@ check "the guest is not on hostB" sh -c "! virsh -q -c '$(uri hostB)' domstate $
 # removes it; the destination stays paused (--suspend) until RAM is compared.
 ram_a=$(ls "$LV"/hostA/lib/qemu/ram/*/pc.ram 2>/dev/null | head -n 1)
 if [ -n "$ram_a" ]; then
+	# shellcheck disable=SC2217 # sleep holds the file open, to read it later
 	sleep 2147483647 <"$ram_a" &
 	holder=$!
 else
