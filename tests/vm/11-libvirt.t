@@ -237,6 +237,7 @@ modprobe igb || bail_out "modprobe igb"
 check "load mlx5vf and mlx5vf_sim" load_sim
 pf=$(pci_find 0x8086 0x10c9 | head -n 1)
 [ -n "$pf" ] || bail_out "no igb PF"
+[ "$(cat "$pf/sriov_numvfs")" = 0 ] || echo 0 >"$pf/sriov_numvfs"
 echo 2 >"$pf/sriov_numvfs" || bail_out "cannot create VFs"
 vfa=$(readlink -f "$pf/virtfn0")
 vfb=$(readlink -f "$pf/virtfn1")
