@@ -31,8 +31,8 @@ constexpr ArcPlan kArcPlans[] = {
 	{S::PreCopy,
 	 S::StopCopy,
 	 {A::WaitSaveIdle, A::SuspendInitiator, A::SuspendResponder, A::StartFinalSave}},
-	{S::PreCopy, S::Running, {A::CloseSaveFile}},
-	{S::PreCopyP2p, S::RunningP2p, {A::CloseSaveFile}},
+	{S::PreCopy, S::Running, {A::AbandonPrecopy}},
+	{S::PreCopyP2p, S::RunningP2p, {A::AbandonPrecopy}},
 };
 
 } // namespace
@@ -148,7 +148,8 @@ kstd::Result<void> MigDevice::run_step(ArcStep step, void *file_owner, Opened &o
 		if (!saving_)
 			return kstd::Err::BadF; // userspace lost the file mid-precopy
 		return saving_->start_final_save();
-	case ArcStep::CloseSaveFile: close_save_file(true); return kstd::ok();
+	case ArcStep::CloseSaveFile: close_save_file(false); return kstd::ok();
+	case ArcStep::AbandonPrecopy: close_save_file(true); return kstd::ok();
 	case ArcStep::OpenResumeFile: {
 		close_resume_file();
 		file_opened();

@@ -42,7 +42,8 @@ enum class ArcStep : uint8_t {
 	OpenPrecopyFile,  // new saving file: initial image with tracking
 	OpenStopCopyFile, // new saving file: one full image
 	StartFinalSave,	  // saving file: final delta (or full) image
-	CloseSaveFile,	  // cleanup SAVE first if firmware still tracks or has an open image
+	CloseSaveFile,	  // the stream ends; the firmware needs no command
+	AbandonPrecopy,	  // cleanup SAVE first if the firmware still tracks, then close
 	OpenResumeFile,
 	FinishResume, // the stream must be complete; loads happened in write()
 	CloseResumeFile,

@@ -239,6 +239,11 @@ kstd::Result<void> SaveFile::submit(uint32_t need)
 		return_buffer(buf);
 		return r.error();
 	}
+	// The final image is untracked: once its first SAVE is in, the firmware
+	// tracks no more (firmware-contract.rst, rule 15), so nothing needs a
+	// cleanup from here on.
+	if (image_.final && !req.track)
+		tracking_ = false;
 	return kstd::ok();
 }
 
