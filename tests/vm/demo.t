@@ -59,6 +59,9 @@ result "device state on the destination equals the source's at switchover ($load
 	"$([ -n "$saved" ] && [ "$saved" = "$loaded" ]; echo $?)"
 result "destination VF is $(mig_field "$dst_vf" state), source VF is $(mig_field "$src_vf" state)" \
 	"$([ "$(mig_field "$dst_vf" state)" = RUNNING ]; echo $?)"
+# The per-device statistics of this migration (debugfs), as "# stats: " lines.
+diag "$(sed 's/^/stats: source: /' "/sys/kernel/debug/mlx5vf/$src_vf/statistics")"
+diag "$(sed 's/^/stats: destination: /' "/sys/kernel/debug/mlx5vf/$dst_vf/statistics")"
 if [ -d "$T/events/mlx5vf" ]; then
 	echo 0 >"$T/tracing_on"
 	echo 0 >"$T/events/mlx5vf/enable"
