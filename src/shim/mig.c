@@ -16,18 +16,18 @@
 #include "mlx5vf_trace.h"
 
 /**
- * mlx5vf_state_mutex_lock() - Take a device's state mutex.
+ * mlx5vf_state_lock() - Take a device's state mutex.
  * @mvdev: the device
  *
  * Serialises every call into the core for @mvdev.
  *
  * Context: Process context; may sleep.
  */
-void mlx5vf_state_mutex_lock(struct mlx5vf_device *mvdev)
+void mlx5vf_state_lock(struct mlx5vf_device *mvdev)
 {
 	mutex_lock(&mvdev->state_mutex);
 }
-EXPORT_SYMBOL_NS_GPL(mlx5vf_state_mutex_lock, MLX5VF_NS);
+EXPORT_SYMBOL_NS_GPL(mlx5vf_state_lock, MLX5VF_NS);
 
 /*
  * Drop the state lock, first applying any reset that reset_done() could not
@@ -42,7 +42,7 @@ static void mlx5vf_mig_reset(struct mlx5vf_device *mvdev)
 }
 
 /**
- * mlx5vf_state_mutex_unlock() - Drop a device's state mutex.
+ * mlx5vf_state_unlock() - Drop a device's state mutex.
  * @mvdev: the device, its state mutex held
  *
  * Before dropping the lock, applies any reset that mlx5vf_mig_reset_done()
@@ -50,7 +50,7 @@ static void mlx5vf_mig_reset(struct mlx5vf_device *mvdev)
  *
  * Context: Process context; releases the state mutex.
  */
-void mlx5vf_state_mutex_unlock(struct mlx5vf_device *mvdev)
+void mlx5vf_state_unlock(struct mlx5vf_device *mvdev)
 {
 	for (;;) {
 		spin_lock(&mvdev->reset_lock);
@@ -64,7 +64,7 @@ void mlx5vf_state_mutex_unlock(struct mlx5vf_device *mvdev)
 	mutex_unlock(&mvdev->state_mutex);
 	spin_unlock(&mvdev->reset_lock);
 }
-EXPORT_SYMBOL_NS_GPL(mlx5vf_state_mutex_unlock, MLX5VF_NS);
+EXPORT_SYMBOL_NS_GPL(mlx5vf_state_unlock, MLX5VF_NS);
 
 /**
  * mlx5vf_mig_reset_done() - Note that the function was reset.
@@ -87,7 +87,7 @@ void mlx5vf_mig_reset_done(struct mlx5vf_device *mvdev)
 		return;
 	}
 	spin_unlock(&mvdev->reset_lock);
-	mlx5vf_state_mutex_unlock(mvdev);
+	mlx5vf_state_unlock(mvdev);
 }
 EXPORT_SYMBOL_NS_GPL(mlx5vf_mig_reset_done, MLX5VF_NS);
 
@@ -267,12 +267,12 @@ EXPORT_SYMBOL_NS_GPL(mlx5vf_mig_close_files, MLX5VF_NS);
  */
 void mlx5vf_mig_open(struct mlx5vf_device *mvdev)
 {
-	mlx5vf_state_mutex_lock(mvdev);
+	mlx5vf_state_lock(mvdev);
 	/* A freshly opened device runs, whatever the last user left. */
 	mlx5vf_mig_reset(mvdev);
 	if (mvdev->backend && mvdev->backend->open)
 		mvdev->backend->open(mvdev);
-	mlx5vf_state_mutex_unlock(mvdev);
+	mlx5vf_state_unlock(mvdev);
 }
 EXPORT_SYMBOL_NS_GPL(mlx5vf_mig_open, MLX5VF_NS);
 
@@ -287,12 +287,12 @@ EXPORT_SYMBOL_NS_GPL(mlx5vf_mig_open, MLX5VF_NS);
  */
 void mlx5vf_mig_close(struct mlx5vf_device *mvdev)
 {
-	mlx5vf_state_mutex_lock(mvdev);
+	mlx5vf_state_lock(mvdev);
 	if (mvdev->backend && mvdev->backend->close)
 		mvdev->backend->close(mvdev);
 	mlx5vf_dirty_close(mvdev);
 	mlx5vf_mig_close_files(mvdev);
-	mlx5vf_state_mutex_unlock(mvdev);
+	mlx5vf_state_unlock(mvdev);
 }
 EXPORT_SYMBOL_NS_GPL(mlx5vf_mig_close, MLX5VF_NS);
 
@@ -345,7 +345,7 @@ struct file *mlx5vf_mig_set_state(struct mlx5vf_device *mvdev, enum vfio_device_
 	if (!mf)
 		return ERR_PTR(-ENOMEM);
 
-	mlx5vf_state_mutex_lock(mvdev);
+	mlx5vf_state_lock(mvdev);
 	from = mlx5vf_core_dev_state(mvdev->mig);
 	ret = mlx5vf_core_dev_set_state(mvdev->mig, to, mf, &save, &resume);
 	if (ret) {
@@ -359,7 +359,7 @@ struct file *mlx5vf_mig_set_state(struct mlx5vf_device *mvdev, enum vfio_device_
 		if (!IS_ERR(filp))
 			mf = NULL; /* owned by the file now */
 	}
-	mlx5vf_state_mutex_unlock(mvdev);
+	mlx5vf_state_unlock(mvdev);
 	kfree(mf);
 	return filp;
 }
@@ -375,9 +375,9 @@ EXPORT_SYMBOL_NS_GPL(mlx5vf_mig_set_state, MLX5VF_NS);
  */
 int mlx5vf_mig_get_state(struct mlx5vf_device *mvdev, enum vfio_device_mig_state *curr_state)
 {
-	mlx5vf_state_mutex_lock(mvdev);
+	mlx5vf_state_lock(mvdev);
 	*curr_state = (enum vfio_device_mig_state)mlx5vf_core_dev_state(mvdev->mig);
-	mlx5vf_state_mutex_unlock(mvdev);
+	mlx5vf_state_unlock(mvdev);
 	return 0;
 }
 EXPORT_SYMBOL_NS_GPL(mlx5vf_mig_get_state, MLX5VF_NS);
@@ -395,9 +395,9 @@ int mlx5vf_mig_get_data_size(struct mlx5vf_device *mvdev, unsigned long *stop_co
 	u64 size;
 	int ret;
 
-	mlx5vf_state_mutex_lock(mvdev);
+	mlx5vf_state_lock(mvdev);
 	ret = mlx5vf_core_dev_data_size(mvdev->mig, &size);
-	mlx5vf_state_mutex_unlock(mvdev);
+	mlx5vf_state_unlock(mvdev);
 	if (!ret)
 		*stop_copy_length = size;
 	return ret;
@@ -459,9 +459,9 @@ static int mlx5vf_precopy_v2_feature(struct mlx5vf_device *mvdev, u32 flags, siz
 	ret = vfio_check_feature(flags, argsz, VFIO_DEVICE_FEATURE_SET, 0);
 	if (ret != 1)
 		return ret;
-	mlx5vf_state_mutex_lock(mvdev);
+	mlx5vf_state_lock(mvdev);
 	WRITE_ONCE(mvdev->precopy_info_v2, true);
-	mlx5vf_state_mutex_unlock(mvdev);
+	mlx5vf_state_unlock(mvdev);
 	return 0;
 }
 #endif

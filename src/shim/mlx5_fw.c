@@ -142,7 +142,7 @@ static int mlx5vf_mlx5_get_pd(struct mlx5vf_mlx5 *fw)
 
 	mutex_lock(&fw->pd_lock);
 	if (!fw->pd_users) {
-		mlx5vf_cmd_alloc_pd(in);
+		mlx5vf_inbox_alloc_pd(in);
 		ret = mlx5_cmd_exec_inout(fw->mdev, alloc_pd, in, out);
 		if (!ret)
 			fw->pdn = mlx5vf_cmd_parse_alloc_pd(out);
@@ -160,7 +160,7 @@ static void mlx5vf_mlx5_put_pd(struct mlx5vf_mlx5 *fw)
 
 	mutex_lock(&fw->pd_lock);
 	if (!WARN_ON(!fw->pd_users) && !--fw->pd_users) {
-		mlx5vf_cmd_dealloc_pd(in, fw->pdn);
+		mlx5vf_inbox_dealloc_pd(in, fw->pdn);
 		ret = mlx5_cmd_exec_in(fw->mdev, dealloc_pd, in);
 		if (ret)
 			dev_warn(mlx5vf_mlx5_vf_dev(fw), "migration: DEALLOC_PD %u failed: %d\n",
@@ -246,7 +246,7 @@ static int mlx5vf_mlx5_buf_map(struct mlx5vf_mlx5_buf *buf)
 static int mlx5vf_mlx5_buf_register(struct mlx5vf_mlx5_buf *buf)
 {
 	struct mlx5vf_mlx5 *fw = buf->fw;
-	size_t inlen = mlx5vf_cmd_create_mkey_inlen(buf->npages);
+	size_t inlen = mlx5vf_inbox_create_mkey_len(buf->npages);
 	u32 *in;
 	int ret;
 
@@ -260,7 +260,7 @@ static int mlx5vf_mlx5_buf_register(struct mlx5vf_mlx5_buf *buf)
 		mlx5vf_mlx5_put_pd(fw);
 		return -ENOMEM;
 	}
-	mlx5vf_cmd_create_mkey(in, fw->pdn, buf->dma, buf->npages, PAGE_SHIFT);
+	mlx5vf_inbox_create_mkey(in, fw->pdn, buf->dma, buf->npages, PAGE_SHIFT);
 	ret = mlx5_core_create_mkey(fw->mdev, &buf->mkey, in, inlen);
 	kvfree(in);
 	if (ret) {
@@ -396,7 +396,7 @@ static int mlx5vf_mlx5_query_state(void *ctx, unsigned int flags,
 		return -EOPNOTSUPP;
 	if (mlx5vf_mlx5_detached(fw))
 		return -ENOTCONN;
-	mlx5vf_cmd_query_vhca_migration_state(in, fw->vhca_id, inc, fw->chunk_mode);
+	mlx5vf_inbox_query_vhca_migration_state(in, fw->vhca_id, inc, fw->chunk_mode);
 	ret = mlx5_cmd_exec_inout(fw->mdev, query_vhca_migration_state, in, out);
 	if (ret)
 		return ret;
@@ -418,7 +418,7 @@ static int mlx5vf_mlx5_suspend(void *ctx, enum mlx5vf_fw_suspend_op_mod op_mod)
 		return -EINVAL;
 	if (mlx5vf_mlx5_detached(fw))
 		return -ENOTCONN;
-	mlx5vf_cmd_suspend_vhca(in, fw->vhca_id, op_mod);
+	mlx5vf_inbox_suspend_vhca(in, fw->vhca_id, op_mod);
 	return mlx5_cmd_exec_in(fw->mdev, suspend_vhca, in);
 }
 
@@ -432,7 +432,7 @@ static int mlx5vf_mlx5_resume(void *ctx, enum mlx5vf_fw_resume_op_mod op_mod)
 		return -EINVAL;
 	if (mlx5vf_mlx5_detached(fw))
 		return -ENOTCONN;
-	mlx5vf_cmd_resume_vhca(in, fw->vhca_id, op_mod);
+	mlx5vf_inbox_resume_vhca(in, fw->vhca_id, op_mod);
 	return mlx5_cmd_exec_in(fw->mdev, resume_vhca, in);
 }
 
@@ -448,7 +448,7 @@ static int mlx5vf_mlx5_load(void *ctx, struct mlx5vf_fw_buffer *desc, unsigned i
 		return -EINVAL;
 	if (mlx5vf_mlx5_detached(fw))
 		return -ENOTCONN;
-	mlx5vf_cmd_load_vhca_state(in, fw->vhca_id, buf->mkey, 0, size);
+	mlx5vf_inbox_load_vhca_state(in, fw->vhca_id, buf->mkey, 0, size);
 	mlx5vf_mlx5_buf_sync(buf, size, true);
 	ret = mlx5_cmd_exec_in(fw->mdev, load_vhca_state, in);
 	mlx5vf_mlx5_buf_sync(buf, size, false);
@@ -586,9 +586,10 @@ static int mlx5vf_mlx5_save(void *ctx, const struct mlx5vf_fw_save_req *req,
 		return -EINVAL;
 	if (mlx5vf_mlx5_detached(fw))
 		return -ENOTCONN;
-	mlx5vf_cmd_save_vhca_state(in, fw->vhca_id, req->kind == MLX5VF_FW_SAVE_INCREMENTAL,
-				   req->kind != MLX5VF_FW_SAVE_CLEANUP && req->track, buf->mkey, 0,
-				   min_t(u64, buf->desc.capacity, MLX5VF_MAX_IMAGE));
+	mlx5vf_inbox_save_vhca_state(in, fw->vhca_id, req->kind == MLX5VF_FW_SAVE_INCREMENTAL,
+				     req->kind != MLX5VF_FW_SAVE_CLEANUP && req->track,
+				     buf->mkey, 0,
+				     min_t(u64, buf->desc.capacity, MLX5VF_MAX_IMAGE));
 
 	/*
 	 * Keep the data_fd alive until the completion has run. The file being
@@ -777,7 +778,7 @@ static void mlx5vf_mlx5_detach(struct mlx5vf_mlx5 *fw)
 {
 	struct mlx5vf_device *mvdev = fw->mvdev;
 
-	mlx5vf_state_mutex_lock(mvdev);
+	mlx5vf_state_lock(mvdev);
 	/* No new command from now on; closing frees every buffer (and the PD). */
 	WRITE_ONCE(fw->detached, true);
 	trace_mlx5vf_pf(dev_name(mvdev->dev), false);
@@ -786,7 +787,7 @@ static void mlx5vf_mlx5_detach(struct mlx5vf_mlx5 *fw)
 	mlx5vf_sync_files(mvdev);
 	/* The PF is still up: the tracker goes now, while it can. */
 	mlx5vf_mlx5_track_release(fw, true);
-	mlx5vf_state_mutex_unlock(mvdev);
+	mlx5vf_state_unlock(mvdev);
 	flush_work(&fw->err_work);
 }
 
@@ -794,13 +795,13 @@ static void mlx5vf_mlx5_attach(struct mlx5vf_mlx5 *fw)
 {
 	struct mlx5vf_device *mvdev = fw->mvdev;
 
-	mlx5vf_state_mutex_lock(mvdev);
+	mlx5vf_state_lock(mvdev);
 	/* A reloaded PF may come back with other firmware. */
 	mlx5vf_track_caps(fw->mdev, &fw->track_caps);
 	WRITE_ONCE(fw->detached, false);
 	trace_mlx5vf_pf(dev_name(mvdev->dev), true);
 	mlx5vf_core_dev_attach(mvdev->mig);
-	mlx5vf_state_mutex_unlock(mvdev);
+	mlx5vf_state_unlock(mvdev);
 }
 
 static int mlx5vf_mlx5_vf_event(struct notifier_block *nb, unsigned long event, void *data)
@@ -842,7 +843,7 @@ static int mlx5vf_mlx5_query_vf_caps(struct mlx5_core_dev *mdev, int vf_id,
 	out = kzalloc(MLX5_ST_SZ_BYTES(query_hca_cap_out), GFP_KERNEL);
 	if (!out)
 		return -ENOMEM;
-	mlx5vf_cmd_query_vf_general2_cap(in, fid);
+	mlx5vf_inbox_query_vf_general2_cap(in, fid);
 	ret = mlx5_cmd_exec_inout(mdev, query_hca_cap, in, out);
 	if (ret)
 		goto out;
@@ -850,7 +851,7 @@ static int mlx5vf_mlx5_query_vf_caps(struct mlx5_core_dev *mdev, int vf_id,
 
 	memset(in, 0, sizeof(in));
 	memset(out, 0, MLX5_ST_SZ_BYTES(query_hca_cap_out));
-	mlx5vf_cmd_query_vf_general_cap(in, fid);
+	mlx5vf_inbox_query_vf_general_cap(in, fid);
 	ret = mlx5_cmd_exec_inout(mdev, query_hca_cap, in, out);
 	if (!ret)
 		mlx5vf_cmd_parse_general_caps(mlx5vf_cmd_hca_cap(out), gen);
@@ -1059,14 +1060,14 @@ void mlx5vf_mlx5_uninit(struct mlx5vf_device *mvdev)
 
 	mlx5vf_mlx5_leave_pf(fw);
 	/* data_fds may outlive this: they find no device from now on. */
-	mlx5vf_state_mutex_lock(mvdev);
+	mlx5vf_state_lock(mvdev);
 	mlx5vf_core_dev_close_files(mvdev->mig);
 	mlx5vf_sync_files(mvdev);
 	/* A detach released it already if the PF went away (see leave_pf). */
 	mlx5vf_mlx5_track_release(fw, device_is_registered(mvdev->dev));
 	mig = mvdev->mig;
 	mvdev->mig = NULL;
-	mlx5vf_state_mutex_unlock(mvdev);
+	mlx5vf_state_unlock(mvdev);
 	/* Waits for a SAVE completion still to come (a save given up on). */
 	mlx5_cmd_cleanup_async_ctx(&fw->async_ctx);
 	cancel_work_sync(&fw->err_work);
