@@ -79,6 +79,15 @@ struct mlx5vf_observer_ops {
 	void (*fw_cmd)(void *ctx, const struct mlx5vf_fw_cmd_info *info);
 	/* A stream record queued for the reader (save) or parsed (resume). */
 	void (*record)(void *ctx, bool save, uint32_t tag, uint64_t length);
+	/*
+	 * The device closed (detached) a file it had handed out: exactly one of
+	 * save and resume, once per file, on whatever path closed it (an arc,
+	 * reset, close_files, a failed set_state, forget_save/forget_resume of
+	 * an attached file, destroy). The file object stays the caller's until
+	 * it destroys it. The shim drops the data_fd's device reference here.
+	 */
+	void (*file_closed)(void *ctx, struct mlx5vf_save_file *save,
+			    struct mlx5vf_resume_file *resume);
 };
 
 /*

@@ -70,6 +70,12 @@ public:
 		if (ops->record)
 			ops->record(ctx, save, tag, length);
 	}
+	void file_closed(SaveFile *save, ResumeFile *resume) override
+	{
+		if (ops->file_closed)
+			ops->file_closed(ctx, reinterpret_cast<mlx5vf_save_file *>(save),
+					 reinterpret_cast<mlx5vf_resume_file *>(resume));
+	}
 };
 
 int to_rc(const kstd::Result<void> &r)

@@ -17,6 +17,7 @@ namespace {
 struct Pending {
 	mlx5vf_sim *sim = nullptr;
 	int requests = 0;
+	bool fail_wait = false; // the shim's wait fails (the device is gone)
 };
 
 void request_completion(void *ctx, uint64_t)
@@ -27,6 +28,8 @@ void request_completion(void *ctx, uint64_t)
 int wait_save_idle(void *ctx, mlx5vf_save_file *)
 {
 	auto *p = static_cast<Pending *>(ctx);
+	if (p->fail_wait)
+		return -MLX5VF_ENODEV;
 	if (mlx5vf_core_sim_completion_pending(p->sim))
 		mlx5vf_core_sim_deliver(p->sim);
 	return 0;
@@ -368,6 +371,195 @@ TEST(AbiMig, ObserverAndStatisticsThroughTheCAbi)
 	EXPECT_EQ(de.records, st.last.records_read);
 	EXPECT_EQ(saves, st.last.load_chunks);
 	EXPECT_GT(st.last.load_ns, 0u);
+}
+
+} // namespace
+
+namespace {
+
+// Issue 9, item 5: the core tells the shim when it closes (detaches) a file it
+// handed out, so the shim drops the data_fd's device reference then instead of
+// diffing the attached files after every call.
+struct Closed {
+	std::vector<std::pair<mlx5vf_save_file *, mlx5vf_resume_file *>> files;
+	size_t count(mlx5vf_save_file *s) const
+	{
+		size_t n = 0;
+		for (const auto &f : files)
+			n += f.first == s && !f.second;
+		return n;
+	}
+	size_t count(mlx5vf_resume_file *r) const
+	{
+		size_t n = 0;
+		for (const auto &f : files)
+			n += f.second == r && !f.first;
+		return n;
+	}
+};
+
+void ev_file_closed(void *ctx, mlx5vf_save_file *save, mlx5vf_resume_file *resume)
+{
+	EXPECT_TRUE(!save != !resume) << "exactly one file per call";
+	static_cast<Closed *>(ctx)->files.emplace_back(save, resume);
+}
+
+const mlx5vf_observer_ops kClosedObs = {.file_closed = ev_file_closed};
+
+struct ClosingSide : CSide {
+	Closed closed;
+	void init(uint64_t seed)
+	{
+		obs = &kClosedObs;
+		obs_ctx = &closed;
+		CSide::init(3, seed);
+	}
+	// The file a set_state opened: the caller drops it (as a data_fd would),
+	// after the core closed it.
+	void drop_save()
+	{
+		mlx5vf_core_dev_forget_save(dev, save);
+		mlx5vf_core_save_destroy(save);
+		save = nullptr;
+	}
+	void drop_resume()
+	{
+		mlx5vf_core_dev_forget_resume(dev, resume);
+		mlx5vf_core_resume_destroy(resume);
+		resume = nullptr;
+	}
+};
+
+TEST(AbiMigFileClosed, ArcsThatCloseAFileSayWhichOnce)
+{
+	ClosingSide s;
+	s.init(1);
+	// PRE_COPY -> STOP_COPY keeps the file; STOP_COPY -> STOP closes it.
+	ASSERT_EQ(0, s.go(MLX5VF_MIG_PRE_COPY));
+	mlx5vf_save_file *first = s.save;
+	ASSERT_NE(nullptr, first);
+	EXPECT_TRUE(s.closed.files.empty());
+	ASSERT_EQ(0, s.go(MLX5VF_MIG_STOP_COPY));
+	EXPECT_EQ(first, s.save);
+	EXPECT_TRUE(s.closed.files.empty());
+	ASSERT_EQ(0, s.go(MLX5VF_MIG_STOP));
+	ASSERT_EQ(1u, s.closed.files.size());
+	EXPECT_EQ(1u, s.closed.count(first));
+	s.drop_save();
+	EXPECT_EQ(1u, s.closed.files.size()); // dropping a closed file is no second close
+
+	// PRE_COPY -> RUNNING closes the precopy file.
+	ASSERT_EQ(0, s.go(MLX5VF_MIG_RUNNING));
+	ASSERT_EQ(0, s.go(MLX5VF_MIG_PRE_COPY));
+	mlx5vf_save_file *second = s.save;
+	ASSERT_EQ(0, s.go(MLX5VF_MIG_RUNNING));
+	ASSERT_EQ(2u, s.closed.files.size());
+	EXPECT_EQ(1u, s.closed.count(second));
+	s.drop_save();
+
+	// RESUMING -> STOP closes the resuming file (here: an empty stream, refused).
+	ASSERT_EQ(0, s.go(MLX5VF_MIG_STOP));
+	ASSERT_EQ(0, s.go(MLX5VF_MIG_RESUMING));
+	mlx5vf_resume_file *resume = s.resume;
+	ASSERT_NE(nullptr, resume);
+	EXPECT_NE(0, s.go(MLX5VF_MIG_STOP));
+	ASSERT_EQ(3u, s.closed.files.size());
+	EXPECT_EQ(1u, s.closed.count(resume));
+	s.drop_resume();
+	EXPECT_EQ(3u, s.closed.files.size());
+}
+
+TEST(AbiMigFileClosed, ResetAndCloseFilesSayWhichOnce)
+{
+	ClosingSide s;
+	s.init(1);
+	mlx5vf_core_dev_reset(s.dev); // no file: nothing to say
+	mlx5vf_core_dev_close_files(s.dev);
+	EXPECT_TRUE(s.closed.files.empty());
+
+	ASSERT_EQ(0, s.go(MLX5VF_MIG_STOP_COPY));
+	mlx5vf_save_file *save = s.save;
+	mlx5vf_core_dev_reset(s.dev);
+	ASSERT_EQ(1u, s.closed.files.size());
+	EXPECT_EQ(1u, s.closed.count(save));
+	mlx5vf_core_dev_reset(s.dev);
+	mlx5vf_core_dev_close_files(s.dev);
+	EXPECT_EQ(1u, s.closed.files.size());
+	s.drop_save();
+
+	ASSERT_EQ(0, s.go(MLX5VF_MIG_STOP));
+	ASSERT_EQ(0, s.go(MLX5VF_MIG_RESUMING));
+	mlx5vf_resume_file *resume = s.resume;
+	mlx5vf_core_dev_close_files(s.dev);
+	ASSERT_EQ(2u, s.closed.files.size());
+	EXPECT_EQ(1u, s.closed.count(resume));
+	mlx5vf_core_dev_close_files(s.dev);
+	EXPECT_EQ(2u, s.closed.files.size());
+	s.drop_resume();
+
+	mlx5vf_core_dev_reset(s.dev);
+	ASSERT_EQ(0, s.go(MLX5VF_MIG_PRE_COPY));
+	save = s.save;
+	mlx5vf_core_dev_reset(s.dev); // a SAVE in flight: waited for, then closed
+	ASSERT_EQ(3u, s.closed.files.size());
+	EXPECT_EQ(1u, s.closed.count(save));
+	s.drop_save();
+	EXPECT_EQ(3u, s.closed.files.size());
+}
+
+TEST(AbiMigFileClosed, FailedArcsAndReleasedFdsSayWhichOnce)
+{
+	ClosingSide s;
+	s.init(1);
+	// A failing arc closes the device's files.
+	ASSERT_EQ(0, s.go(MLX5VF_MIG_PRE_COPY));
+	mlx5vf_save_file *save = s.save;
+	ASSERT_EQ(0, mlx5vf_core_sim_inject_fault(s.sim, MLX5VF_SIM_SUSPEND, 1, MLX5VF_SIM_FAULT_ERROR));
+	EXPECT_NE(0, s.go(MLX5VF_MIG_STOP_COPY));
+	ASSERT_EQ(1u, s.closed.files.size());
+	EXPECT_EQ(1u, s.closed.count(save));
+	s.drop_save();
+	EXPECT_EQ(1u, s.closed.files.size());
+
+	// The fd of an attached file released (the shim could not wrap the file):
+	// forgetting it closes it.
+	mlx5vf_core_dev_reset(s.dev);
+	ASSERT_EQ(0, s.go(MLX5VF_MIG_STOP_COPY));
+	save = s.save;
+	s.drop_save();
+	ASSERT_EQ(2u, s.closed.files.size());
+	EXPECT_EQ(1u, s.closed.count(save));
+
+	// The device goes with a file attached.
+	ASSERT_EQ(0, s.go(MLX5VF_MIG_STOP));
+	ASSERT_EQ(0, s.go(MLX5VF_MIG_RESUMING));
+	mlx5vf_resume_file *resume = s.resume;
+	mlx5vf_core_dev_destroy(s.dev);
+	s.dev = nullptr;
+	ASSERT_EQ(3u, s.closed.files.size());
+	EXPECT_EQ(1u, s.closed.count(resume));
+	mlx5vf_core_resume_destroy(resume);
+	s.resume = nullptr;
+}
+
+// The SAVE that cannot be waited for: the file is detached with it in flight
+// (its own pin keeps it alive), and that is a close too.
+TEST(AbiMigFileClosed, DetachedWithASaveInFlightSaysWhichOnce)
+{
+	ClosingSide s;
+	s.init(1);
+	ASSERT_EQ(0, s.go(MLX5VF_MIG_PRE_COPY));
+	mlx5vf_save_file *save = s.save;
+	ASSERT_TRUE(mlx5vf_core_save_in_flight(save));
+	s.pending.fail_wait = true;
+	mlx5vf_core_dev_reset(s.dev);
+	s.pending.fail_wait = false;
+	while (mlx5vf_core_sim_completion_pending(s.sim))
+		mlx5vf_core_sim_deliver(s.sim);
+	ASSERT_EQ(1u, s.closed.files.size());
+	EXPECT_EQ(1u, s.closed.count(save));
+	s.drop_save();
+	EXPECT_EQ(1u, s.closed.files.size());
 }
 
 } // namespace

@@ -2,8 +2,8 @@
 /*
  * VFIO migration callbacks: the state machine lives in the core; this file
  * takes the device's lock, turns files the core opens into data_fds, drops
- * the device's reference on files the core closed, and applies resets that
- * arrived while the lock was busy.
+ * the device's reference on a file when the core says it closed it, and
+ * applies resets that arrived while the lock was busy.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -38,7 +38,6 @@ static void mlx5vf_mig_reset(struct mlx5vf_device *mvdev)
 {
 	trace_mlx5vf_reset(dev_name(mvdev->dev), mlx5vf_core_dev_state(mvdev->mig));
 	mlx5vf_core_dev_reset(mvdev->mig);
-	mlx5vf_sync_files(mvdev);
 }
 
 /**
@@ -92,30 +91,32 @@ void mlx5vf_mig_reset_done(struct mlx5vf_device *mvdev)
 EXPORT_SYMBOL_NS_GPL(mlx5vf_mig_reset_done, MLX5VF_NS);
 
 /**
- * mlx5vf_sync_files() - Drop the device's reference on closed data_fds.
- * @mvdev: the device
+ * mlx5vf_mig_file_closed() - The core closed a file: drop its data_fd.
+ * @ctx: the device (the observer's context)
+ * @save: the saving file closed, or NULL
+ * @resume: the resuming file closed, or NULL (exactly one of @save, @resume)
  *
- * Gives up the device's reference on every data_fd the core has closed, and
- * wakes their readers and pollers.
+ * The core's file_closed callback (include/mlx5vf/mig.h), once per file on
+ * every path that closes one. Gives up the device's reference on the file's
+ * data_fd, if the file is attached to one (a file whose data_fd could not be
+ * made, or whose walk failed after opening it, never was), and wakes the
+ * data_fds' readers and pollers.
  *
- * Context: The caller holds the state mutex.
+ * Context: Inside a core call, under the state mutex (or from the core
+ * device's destruction, when no file is attached); does not sleep.
  */
-void mlx5vf_sync_files(struct mlx5vf_device *mvdev)
+void mlx5vf_mig_file_closed(void *ctx, struct mlx5vf_save_file *save,
+			    struct mlx5vf_resume_file *resume)
 {
-	struct mlx5vf_save_file *save;
-	struct mlx5vf_resume_file *resume;
+	struct mlx5vf_device *mvdev = ctx;
+	struct mlx5vf_mig_file **slot = save ? &mvdev->saving : &mvdev->resuming;
+	struct mlx5vf_mig_file *mf = *slot;
 
-	lockdep_assert_held(&mvdev->state_mutex);
-	mlx5vf_core_dev_files(mvdev->mig, &save, &resume);
-	if (mvdev->saving && mvdev->saving->save != save) {
-		fput(mvdev->saving->filp);
-		mvdev->saving = NULL;
-	}
-	if (mvdev->resuming && mvdev->resuming->resume != resume) {
-		fput(mvdev->resuming->filp);
-		mvdev->resuming = NULL;
-	}
 	wake_up_interruptible_all(&mvdev->mig_wq);
+	if (!mf || (save ? mf->save != save : mf->resume != resume))
+		return;
+	*slot = NULL;
+	fput(mf->filp);
 }
 
 /**
@@ -252,7 +253,6 @@ void mlx5vf_mig_close_files(struct mlx5vf_device *mvdev)
 {
 	lockdep_assert_held(&mvdev->state_mutex);
 	mlx5vf_core_dev_close_files(mvdev->mig);
-	mlx5vf_sync_files(mvdev);
 }
 EXPORT_SYMBOL_NS_GPL(mlx5vf_mig_close_files, MLX5VF_NS);
 
@@ -352,8 +352,7 @@ struct file *mlx5vf_mig_set_state(struct mlx5vf_device *mvdev, enum vfio_device_
 		mlx5vf_log_arc_failure(mvdev, from, to, ret);
 		filp = ERR_PTR(ret);
 	}
-	/* Drop the files the walk closed before attaching the one it opened. */
-	mlx5vf_sync_files(mvdev);
+	/* The files the walk closed are dropped already (file_closed). */
 	if (!ret && (save || resume)) {
 		filp = mlx5vf_mig_file_open(mvdev, mf, save, resume);
 		if (!IS_ERR(filp))

@@ -784,7 +784,6 @@ static void mlx5vf_mlx5_detach(struct mlx5vf_mlx5 *fw)
 	trace_mlx5vf_pf(dev_name(mvdev->dev), false);
 	mlx5vf_core_dev_detach(mvdev->mig);
 	mlx5vf_core_dev_close_files(mvdev->mig);
-	mlx5vf_sync_files(mvdev);
 	/* The PF is still up: the tracker goes now, while it can. */
 	mlx5vf_mlx5_track_release(fw, true);
 	mlx5vf_state_unlock(mvdev);
@@ -1062,7 +1061,6 @@ void mlx5vf_mlx5_uninit(struct mlx5vf_device *mvdev)
 	/* data_fds may outlive this: they find no device from now on. */
 	mlx5vf_state_lock(mvdev);
 	mlx5vf_core_dev_close_files(mvdev->mig);
-	mlx5vf_sync_files(mvdev);
 	/* A detach released it already if the PF went away (see leave_pf). */
 	mlx5vf_mlx5_track_release(fw, device_is_registered(mvdev->dev));
 	mig = mvdev->mig;

@@ -119,7 +119,8 @@ void mlx5vf_state_unlock(struct mlx5vf_device *mvdev);
 void mlx5vf_mig_reset_done(struct mlx5vf_device *mvdev);
 void mlx5vf_mig_open(struct mlx5vf_device *mvdev);
 void mlx5vf_mig_close(struct mlx5vf_device *mvdev);
-void mlx5vf_sync_files(struct mlx5vf_device *mvdev);
+void mlx5vf_mig_file_closed(void *ctx, struct mlx5vf_save_file *save,
+			    struct mlx5vf_resume_file *resume);
 int mlx5vf_mig_dev_create(struct mlx5vf_device *mvdev, struct mlx5vf_dev_config *cfg);
 void mlx5vf_mig_dev_destroy(struct mlx5vf_device *mvdev);
 void mlx5vf_mig_close_files(struct mlx5vf_device *mvdev);
