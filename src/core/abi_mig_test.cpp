@@ -47,7 +47,8 @@ struct CSide {
 	mlx5vf_resume_file *resume = nullptr;
 	uint64_t configured = 0; // set before init()
 	bool mig_state_cap = false;
-	const mlx5vf_observer_ops *obs = nullptr; // set before init()
+	const mlx5vf_observer_ops *obs = nullptr;	  // set before init()
+	const mlx5vf_fw_ops *fw_ops = &mlx5vf_sim_fw_ops; // set before init()
 	void *obs_ctx = nullptr;
 	bool accept_fw_build_mismatch = false; // set before init()
 	bool no_page_tracker = false;	       // set before init()
@@ -66,7 +67,7 @@ struct CSide {
 		ASSERT_EQ(0, mlx5vf_core_sim_create(&sc, &sim));
 		pending.sim = sim;
 		mlx5vf_dev_config dc = {};
-		dc.fw_ops = &mlx5vf_sim_fw_ops;
+		dc.fw_ops = fw_ops;
 		dc.fw_ctx = sim;
 		dc.ops = &kOps;
 		dc.ops_ctx = &pending;
@@ -130,7 +131,6 @@ TEST(AbiMig, PrecopyMigrationThroughTheCAbi)
 	ASSERT_NE(mlx5vf_core_sim_checksum(src.sim), mlx5vf_core_sim_checksum(dst.sim));
 	ASSERT_EQ(0, src.go(MLX5VF_MIG_PRE_COPY));
 	ASSERT_NE(nullptr, src.save);
-	EXPECT_EQ(&src, mlx5vf_core_save_owner(src.save));
 	uint64_t initial = 0, dirty = 0;
 	uint32_t flags = ~0u;
 	ASSERT_EQ(0, mlx5vf_core_dev_precopy_info(src.dev, src.save, true, &flags, &initial, &dirty));
@@ -560,6 +560,65 @@ TEST(AbiMigFileClosed, DetachedWithASaveInFlightSaysWhichOnce)
 	EXPECT_EQ(1u, s.closed.count(save));
 	s.drop_save();
 	EXPECT_EQ(1u, s.closed.files.size());
+}
+
+} // namespace
+
+namespace {
+
+// Issue 9, item 5 (c): every SAVE request carries the owner of the file it
+// fills (what the backend pins while the SAVE is in flight), so the mlx5
+// backend never asks the core which file is saving.
+struct OwnerSeen {
+	std::vector<void *> owners;
+	std::vector<uint32_t> kinds;
+};
+OwnerSeen *g_seen;
+
+int recording_save(void *ctx, const mlx5vf_fw_save_req *req, mlx5vf_fw_save_done *done)
+{
+	g_seen->owners.push_back(req->owner);
+	g_seen->kinds.push_back(req->kind);
+	return mlx5vf_sim_fw_ops.save(ctx, req, done);
+}
+
+TEST(AbiMigSaveOwner, EverySaveRequestCarriesItsFilesOwner)
+{
+	OwnerSeen seen;
+	g_seen = &seen;
+	mlx5vf_fw_ops ops = mlx5vf_sim_fw_ops;
+	ops.save = recording_save;
+	CSide s;
+	s.fw_ops = &ops;
+	s.init(3, 1);
+	// The initial image, the final delta: the precopy file's owner.
+	ASSERT_EQ(0, s.go(MLX5VF_MIG_PRE_COPY));
+	std::vector<uint8_t> stream;
+	EXPECT_EQ(-MLX5VF_ENOMSG, read_to_eof(s, stream));
+	ASSERT_EQ(0, s.go(MLX5VF_MIG_STOP_COPY));
+	EXPECT_EQ(0, read_to_eof(s, stream));
+	ASSERT_GE(seen.owners.size(), 2u);
+	for (void *o : seen.owners)
+		EXPECT_EQ(&s, o);
+	// Another file, another owner: a precopy abandoned (its cleanup SAVE too).
+	ASSERT_EQ(0, s.go(MLX5VF_MIG_STOP));
+	mlx5vf_core_dev_forget_save(s.dev, s.save);
+	mlx5vf_core_save_destroy(s.save);
+	s.save = nullptr;
+	ASSERT_EQ(0, s.go(MLX5VF_MIG_RUNNING));
+	int other = 0;
+	seen.owners.clear();
+	seen.kinds.clear();
+	mlx5vf_save_file *sf = nullptr;
+	mlx5vf_resume_file *rf = nullptr;
+	ASSERT_EQ(0, mlx5vf_core_dev_set_state(s.dev, MLX5VF_MIG_PRE_COPY, &other, &sf, &rf));
+	s.save = sf;
+	ASSERT_EQ(0, s.go(MLX5VF_MIG_RUNNING));
+	ASSERT_GE(seen.owners.size(), 2u);
+	EXPECT_EQ(MLX5VF_FW_SAVE_CLEANUP, seen.kinds.back());
+	for (void *o : seen.owners)
+		EXPECT_EQ(&other, o);
+	g_seen = nullptr;
 }
 
 } // namespace

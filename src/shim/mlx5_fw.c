@@ -113,6 +113,7 @@ struct mlx5vf_mlx5 {
 	struct mlx5vf_mlx5_buf *save_buf;
 	struct mlx5vf_fw_save_done *save_done;
 	struct file *save_pin; /* the data_fd, held until the completion */
+	struct mlx5vf_mig_file *save_owner; /* the request's owner: whose data_fd to pin */
 
 	/* A failed SAVE's outbox, printed from process context. */
 	struct work_struct err_work;
@@ -543,6 +544,7 @@ static void mlx5vf_mlx5_save_done(int status, struct mlx5_async_work *work)
 	fw->save_buf = NULL;
 	fw->save_done = NULL;
 	fw->save_pin = NULL;
+	fw->save_owner = NULL;
 	fw->save_busy = false;
 	spin_unlock_irqrestore(&fw->save_lock, flags);
 	/* mlx5_core calls back once per accepted command. */
@@ -561,22 +563,13 @@ static void mlx5vf_mlx5_save_done(int status, struct mlx5_async_work *work)
 		fput(pin);
 }
 
-/* The data_fd of the device's saving file, if it has one yet. */
-static struct file *mlx5vf_mlx5_owner_file(struct mlx5vf_save_file *file)
-{
-	struct mlx5vf_mig_file *mf = file ? mlx5vf_core_save_owner(file) : NULL;
-
-	return mf ? mf->filp : NULL;
-}
-
 static int mlx5vf_mlx5_save(void *ctx, const struct mlx5vf_fw_save_req *req,
 			    struct mlx5vf_fw_save_done *done)
 {
 	u32 in[MLX5_ST_SZ_DW(save_vhca_state_in)] = {};
 	struct mlx5vf_mlx5_buf *buf = mlx5vf_mlx5_buf_of(req->buffer);
+	struct mlx5vf_mig_file *owner = req->owner;
 	struct mlx5vf_mlx5 *fw = ctx;
-	struct mlx5vf_resume_file *resume;
-	struct mlx5vf_save_file *saving;
 	struct file *filp;
 	unsigned long flags;
 	int ret;
@@ -592,12 +585,11 @@ static int mlx5vf_mlx5_save(void *ctx, const struct mlx5vf_fw_save_req *req,
 				     min_t(u64, buf->desc.capacity, MLX5VF_MAX_IMAGE));
 
 	/*
-	 * Keep the data_fd alive until the completion has run. The file being
-	 * saved is the device's saving file; while the core is still creating
-	 * it, it has no fd yet and wait_save_idle() makes up for it.
+	 * Keep the data_fd alive until the completion has run: the request
+	 * names its file's owner. While the core is still creating the file it
+	 * has no fd yet, and wait_save_idle() makes up for it.
 	 */
-	mlx5vf_core_dev_files(fw->mvdev->mig, &saving, &resume);
-	filp = mlx5vf_mlx5_owner_file(saving);
+	filp = owner ? owner->filp : NULL;
 
 	spin_lock_irqsave(&fw->save_lock, flags);
 	if (fw->save_busy) {
@@ -608,6 +600,7 @@ static int mlx5vf_mlx5_save(void *ctx, const struct mlx5vf_fw_save_req *req,
 	fw->save_buf = buf;
 	fw->save_done = done;
 	fw->save_pin = filp ? get_file(filp) : NULL;
+	fw->save_owner = owner;
 	spin_unlock_irqrestore(&fw->save_lock, flags);
 
 	memset(fw->save_out, 0, sizeof(fw->save_out));
@@ -623,6 +616,7 @@ static int mlx5vf_mlx5_save(void *ctx, const struct mlx5vf_fw_save_req *req,
 	fw->save_pin = NULL;
 	fw->save_buf = NULL;
 	fw->save_done = NULL;
+	fw->save_owner = NULL;
 	fw->save_busy = false;
 	spin_unlock_irqrestore(&fw->save_lock, flags);
 	mlx5vf_mlx5_buf_sync(buf, buf->desc.capacity, false);
@@ -632,18 +626,18 @@ static int mlx5vf_mlx5_save(void *ctx, const struct mlx5vf_fw_save_req *req,
 }
 
 /*
- * The SAVE of file is still in flight after a long wait. Give up on it only
+ * The SAVE is still in flight after a long wait. Give up on it only
  * if its data_fd is pinned: the completion may then come whenever it likes.
+ * Its owner (from the request) has its fd by now if the file got one.
  */
-static bool mlx5vf_mlx5_pin_overdue(struct mlx5vf_mlx5 *fw, struct mlx5vf_save_file *file)
+static bool mlx5vf_mlx5_pin_overdue(struct mlx5vf_mlx5 *fw)
 {
-	struct file *filp = mlx5vf_mlx5_owner_file(file);
 	unsigned long flags;
 	bool pinned;
 
 	spin_lock_irqsave(&fw->save_lock, flags);
-	if (fw->save_busy && !fw->save_pin && filp)
-		fw->save_pin = get_file(filp);
+	if (fw->save_busy && !fw->save_pin && fw->save_owner && fw->save_owner->filp)
+		fw->save_pin = get_file(fw->save_owner->filp);
 	pinned = fw->save_busy && fw->save_pin;
 	spin_unlock_irqrestore(&fw->save_lock, flags);
 	return pinned;
@@ -659,7 +653,7 @@ static int mlx5vf_mlx5_wait_save_idle(void *ctx, struct mlx5vf_save_file *file)
 		if (wait_event_timeout(fw->mvdev->mig_wq, !mlx5vf_core_save_in_flight(file),
 				       MLX5VF_SAVE_WAIT))
 			return 0;
-		if (mlx5vf_mlx5_pin_overdue(fw, file)) {
+		if (mlx5vf_mlx5_pin_overdue(fw)) {
 			dev_warn(mlx5vf_mlx5_vf_dev(fw),
 				 "migration: SAVE_VHCA_STATE not completed after %u s; giving up on it\n",
 				 MLX5VF_SAVE_WAIT / HZ);
