@@ -52,9 +52,9 @@ static void query_hca_cap_case(struct kunit *test, bool general2)
 	for (i = 0; i < ARRAY_SIZE(fids); i++) {
 		memset(in, 0, sizeof(in));
 		if (general2)
-			mlx5vf_cmd_query_vf_general2_cap(in, fids[i]);
+			mlx5vf_inbox_query_vf_general2_cap(in, fids[i]);
 		else
-			mlx5vf_cmd_query_vf_general_cap(in, fids[i]);
+			mlx5vf_inbox_query_vf_general_cap(in, fids[i]);
 		expect_header(test, in, MLX5_CMD_OP_QUERY_HCA_CAP, op_mod);
 		KUNIT_EXPECT_EQ(test, MLX5_GET(query_hca_cap_in, in, opcode), 0x100);
 		KUNIT_EXPECT_EQ(test, MLX5_GET(query_hca_cap_in, in, op_mod), op_mod);
@@ -89,7 +89,7 @@ static void query_migration_state_case(struct kunit *test, u16 vhca_id, bool inc
 {
 	u32 in[MLX5_ST_SZ_DW(query_vhca_migration_state_in)] = {};
 
-	mlx5vf_cmd_query_vhca_migration_state(in, vhca_id, inc, chunk);
+	mlx5vf_inbox_query_vhca_migration_state(in, vhca_id, inc, chunk);
 	expect_header(test, in, MLX5_CMD_OP_QUERY_VHCA_MIGRATION_STATE, 0);
 	KUNIT_EXPECT_EQ(test, MLX5_GET(query_vhca_migration_state_in, in, opcode), 0x117);
 	KUNIT_EXPECT_EQ(test, MLX5_GET(query_vhca_migration_state_in, in, op_mod), 0);
@@ -138,7 +138,7 @@ static void suspend_vhca_test(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, sides[s].op_mod, sides[s].want);
 		for (i = 0; i < ARRAY_SIZE(ids); i++) {
 			memset(in, 0, sizeof(in));
-			mlx5vf_cmd_suspend_vhca(in, ids[i], sides[s].op_mod);
+			mlx5vf_inbox_suspend_vhca(in, ids[i], sides[s].op_mod);
 			expect_header(test, in, MLX5_CMD_OP_SUSPEND_VHCA, sides[s].want);
 			KUNIT_EXPECT_EQ(test, MLX5_GET(suspend_vhca_in, in, opcode), 0x115);
 			KUNIT_EXPECT_EQ(test, MLX5_GET(suspend_vhca_in, in, op_mod), sides[s].want);
@@ -171,7 +171,7 @@ static void resume_vhca_test(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, sides[s].op_mod, sides[s].want);
 		for (i = 0; i < ARRAY_SIZE(ids); i++) {
 			memset(in, 0, sizeof(in));
-			mlx5vf_cmd_resume_vhca(in, ids[i], sides[s].op_mod);
+			mlx5vf_inbox_resume_vhca(in, ids[i], sides[s].op_mod);
 			expect_header(test, in, MLX5_CMD_OP_RESUME_VHCA, sides[s].want);
 			KUNIT_EXPECT_EQ(test, MLX5_GET(resume_vhca_in, in, opcode), 0x116);
 			KUNIT_EXPECT_EQ(test, MLX5_GET(resume_vhca_in, in, op_mod), sides[s].want);
@@ -190,7 +190,7 @@ static void save_vhca_state_case(struct kunit *test, u16 vhca_id, bool inc, bool
 {
 	u32 in[MLX5_ST_SZ_DW(save_vhca_state_in)] = {};
 
-	mlx5vf_cmd_save_vhca_state(in, vhca_id, inc, track, mkey, va, size);
+	mlx5vf_inbox_save_vhca_state(in, vhca_id, inc, track, mkey, va, size);
 	expect_header(test, in, MLX5_CMD_OP_SAVE_VHCA_STATE, 0);
 	KUNIT_EXPECT_EQ(test, MLX5_GET(save_vhca_state_in, in, opcode), 0x118);
 	KUNIT_EXPECT_EQ(test, MLX5_GET(save_vhca_state_in, in, op_mod), 0);
@@ -243,7 +243,7 @@ static void load_vhca_state_test(struct kunit *test)
 		u64 va = 0x8000000000000000ull >> i;
 
 		memset(in, 0, sizeof(in));
-		mlx5vf_cmd_load_vhca_state(in, ids[i], mkey, va, size);
+		mlx5vf_inbox_load_vhca_state(in, ids[i], mkey, va, size);
 		expect_header(test, in, MLX5_CMD_OP_LOAD_VHCA_STATE, 0);
 		KUNIT_EXPECT_EQ(test, MLX5_GET(load_vhca_state_in, in, opcode), 0x119);
 		KUNIT_EXPECT_EQ(test, MLX5_GET(load_vhca_state_in, in, op_mod), 0);
@@ -268,7 +268,7 @@ static void pd_test(struct kunit *test)
 	u32 din[MLX5_ST_SZ_DW(dealloc_pd_in)];
 	int i;
 
-	mlx5vf_cmd_alloc_pd(in);
+	mlx5vf_inbox_alloc_pd(in);
 	expect_header(test, in, MLX5_CMD_OP_ALLOC_PD, 0);
 	KUNIT_EXPECT_EQ(test, MLX5_GET(alloc_pd_in, in, opcode), 0x800);
 	KUNIT_EXPECT_EQ(test, MLX5_GET(alloc_pd_in, in, op_mod), 0);
@@ -278,7 +278,7 @@ static void pd_test(struct kunit *test)
 
 	for (i = 0; i < ARRAY_SIZE(pdns); i++) {
 		memset(din, 0, sizeof(din));
-		mlx5vf_cmd_dealloc_pd(din, pdns[i]);
+		mlx5vf_inbox_dealloc_pd(din, pdns[i]);
 		expect_header(test, din, MLX5_CMD_OP_DEALLOC_PD, 0);
 		KUNIT_EXPECT_EQ(test, MLX5_GET(dealloc_pd_in, din, opcode), 0x801);
 		KUNIT_EXPECT_EQ(test, MLX5_GET(dealloc_pd_in, din, op_mod), 0);
@@ -296,19 +296,19 @@ static void create_mkey_inlen_test(struct kunit *test)
 	/* The fixed part of the PRM layout, then 8 bytes per MTT entry, in pairs. */
 	KUNIT_EXPECT_EQ(test, base, (size_t)0x110);
 	KUNIT_EXPECT_EQ(test, MLX5_ST_SZ_BYTES(mtt), 8);
-	KUNIT_EXPECT_EQ(test, mlx5vf_cmd_create_mkey_inlen(0), (size_t)0);
-	KUNIT_EXPECT_EQ(test, mlx5vf_cmd_create_mkey_inlen(1), base + 16);
-	KUNIT_EXPECT_EQ(test, mlx5vf_cmd_create_mkey_inlen(2), base + 16);
-	KUNIT_EXPECT_EQ(test, mlx5vf_cmd_create_mkey_inlen(3), base + 32);
-	KUNIT_EXPECT_EQ(test, mlx5vf_cmd_create_mkey_inlen(1u << 20), base + (8u << 20));
+	KUNIT_EXPECT_EQ(test, mlx5vf_inbox_create_mkey_len(0), (size_t)0);
+	KUNIT_EXPECT_EQ(test, mlx5vf_inbox_create_mkey_len(1), base + 16);
+	KUNIT_EXPECT_EQ(test, mlx5vf_inbox_create_mkey_len(2), base + 16);
+	KUNIT_EXPECT_EQ(test, mlx5vf_inbox_create_mkey_len(3), base + 32);
+	KUNIT_EXPECT_EQ(test, mlx5vf_inbox_create_mkey_len(1u << 20), base + (8u << 20));
 	/* Beyond what one command's int length can carry. */
-	KUNIT_EXPECT_EQ(test, mlx5vf_cmd_create_mkey_inlen(1u << 28), (size_t)0);
-	KUNIT_EXPECT_EQ(test, mlx5vf_cmd_create_mkey_inlen(U32_MAX), (size_t)0);
+	KUNIT_EXPECT_EQ(test, mlx5vf_inbox_create_mkey_len(1u << 28), (size_t)0);
+	KUNIT_EXPECT_EQ(test, mlx5vf_inbox_create_mkey_len(U32_MAX), (size_t)0);
 }
 
 static void create_mkey_case(struct kunit *test, u32 npages, u8 page_shift, u32 pdn)
 {
-	size_t inlen = mlx5vf_cmd_create_mkey_inlen(npages);
+	size_t inlen = mlx5vf_inbox_create_mkey_len(npages);
 	u32 octwords = DIV_ROUND_UP(npages, 2);
 	dma_addr_t *dma;
 	void *mkc;
@@ -325,7 +325,7 @@ static void create_mkey_case(struct kunit *test, u32 npages, u8 page_shift, u32 
 		dma[i] = ((dma_addr_t)0x12345 << 32 | (u64)(i * 7 + 3) << page_shift) &
 			 ~(((dma_addr_t)1 << page_shift) - 1);
 
-	mlx5vf_cmd_create_mkey(in, pdn, dma, npages, page_shift);
+	mlx5vf_inbox_create_mkey(in, pdn, dma, npages, page_shift);
 	expect_header(test, in, MLX5_CMD_OP_CREATE_MKEY, 0);
 	KUNIT_EXPECT_EQ(test, MLX5_GET(create_mkey_in, in, opcode), 0x200);
 	KUNIT_EXPECT_EQ(test, MLX5_GET(create_mkey_in, in, op_mod), 0);

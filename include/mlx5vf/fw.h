@@ -123,6 +123,12 @@ struct mlx5vf_fw_buffer {
 
 struct mlx5vf_fw_save_req {
 	struct mlx5vf_fw_buffer *buffer;
+	/*
+	 * The owner of the file the image is for (set_state's owner): what the
+	 * backend pins while the SAVE is in flight, so that it never asks the
+	 * core which file is saving. The shim's struct mlx5vf_mig_file.
+	 */
+	void *owner;
 	enum mlx5vf_fw_save_kind kind;
 	bool track; /* start or keep tracking changes for a later incremental save */
 };

@@ -79,6 +79,15 @@ struct mlx5vf_observer_ops {
 	void (*fw_cmd)(void *ctx, const struct mlx5vf_fw_cmd_info *info);
 	/* A stream record queued for the reader (save) or parsed (resume). */
 	void (*record)(void *ctx, bool save, uint32_t tag, uint64_t length);
+	/*
+	 * The device closed (detached) a file it had handed out: exactly one of
+	 * save and resume, once per file, on whatever path closed it (an arc,
+	 * reset, close_files, a failed set_state, forget_save/forget_resume of
+	 * an attached file, destroy). The file object stays the caller's until
+	 * it destroys it. The shim drops the data_fd's device reference here.
+	 */
+	void (*file_closed)(void *ctx, struct mlx5vf_save_file *save,
+			    struct mlx5vf_resume_file *resume);
 };
 
 /*
@@ -144,9 +153,10 @@ uint32_t mlx5vf_core_dev_features(const struct mlx5vf_dev *dev);
 enum mlx5vf_mig_state mlx5vf_core_dev_state(const struct mlx5vf_dev *dev);
 /*
  * Walk to target. A file opened by the final arc is returned in *save or
- * *resume (the caller owns it; owner is stored in a saving file for the
- * backend to pin it while a SAVE is in flight). On error the device stays in
- * the last state reached and its files are closed.
+ * *resume (the caller owns it). owner is stored in a saving file and carried
+ * by each of its SAVE requests (fw.h, struct mlx5vf_fw_save_req), for the
+ * backend to pin it while that SAVE is in flight. On error the device stays
+ * in the last state reached and its files are closed.
  */
 int mlx5vf_core_dev_set_state(struct mlx5vf_dev *dev, uint32_t target, void *owner,
 			      struct mlx5vf_save_file **save, struct mlx5vf_resume_file **resume);
@@ -165,9 +175,6 @@ void mlx5vf_core_dev_reset(struct mlx5vf_dev *dev);
 void mlx5vf_core_dev_close_files(struct mlx5vf_dev *dev);
 void mlx5vf_core_dev_detach(struct mlx5vf_dev *dev);
 void mlx5vf_core_dev_attach(struct mlx5vf_dev *dev);
-/* The files currently attached (NULL if none), to learn which ones an arc closed. */
-void mlx5vf_core_dev_files(const struct mlx5vf_dev *dev, struct mlx5vf_save_file **save,
-			   struct mlx5vf_resume_file **resume);
 /* Any value: a state's name, or a placeholder for a value that is none. */
 const char *mlx5vf_core_mig_state_name(uint32_t state);
 /* The fd is being released: detach the file if it is still attached. */
@@ -206,7 +213,6 @@ void mlx5vf_core_dev_log_status(const struct mlx5vf_dev *dev, struct mlx5vf_log_
 long mlx5vf_core_save_read(struct mlx5vf_save_file *file, struct mlx5vf_user_io *io, size_t len);
 bool mlx5vf_core_save_readable(const struct mlx5vf_save_file *file);
 bool mlx5vf_core_save_in_flight(const struct mlx5vf_save_file *file);
-void *mlx5vf_core_save_owner(const struct mlx5vf_save_file *file);
 void mlx5vf_core_save_destroy(struct mlx5vf_save_file *file);
 /* Why the stream was refused (NULL if it was not) and at which stream offset. */
 const char *mlx5vf_core_resume_error(const struct mlx5vf_resume_file *file, uint64_t *offset);

@@ -70,6 +70,12 @@ public:
 		if (ops->record)
 			ops->record(ctx, save, tag, length);
 	}
+	void file_closed(SaveFile *save, ResumeFile *resume) override
+	{
+		if (ops->file_closed)
+			ops->file_closed(ctx, reinterpret_cast<mlx5vf_save_file *>(save),
+					 reinterpret_cast<mlx5vf_resume_file *>(resume));
+	}
 };
 
 int to_rc(const kstd::Result<void> &r)
@@ -230,13 +236,6 @@ extern "C" void mlx5vf_core_dev_attach(mlx5vf_dev *dev)
 	dev->dev->attach();
 }
 
-extern "C" void mlx5vf_core_dev_files(const mlx5vf_dev *dev, mlx5vf_save_file **save,
-				      mlx5vf_resume_file **resume)
-{
-	*save = reinterpret_cast<mlx5vf_save_file *>(dev->dev->saving());
-	*resume = reinterpret_cast<mlx5vf_resume_file *>(dev->dev->resuming());
-}
-
 extern "C" const char *mlx5vf_core_mig_state_name(uint32_t state)
 {
 	return state < kMigStateCount ? mig_state_name(static_cast<MigState>(state)) : "(no state)";
@@ -269,11 +268,6 @@ extern "C" bool mlx5vf_core_save_readable(const mlx5vf_save_file *file)
 extern "C" bool mlx5vf_core_save_in_flight(const mlx5vf_save_file *file)
 {
 	return reinterpret_cast<const SaveFile *>(file)->save_in_flight();
-}
-
-extern "C" void *mlx5vf_core_save_owner(const mlx5vf_save_file *file)
-{
-	return reinterpret_cast<const SaveFile *>(file)->owner();
 }
 
 extern "C" void mlx5vf_core_save_destroy(mlx5vf_save_file *file)

@@ -17,6 +17,7 @@ namespace {
 struct Pending {
 	mlx5vf_sim *sim = nullptr;
 	int requests = 0;
+	bool fail_wait = false; // the shim's wait fails (the device is gone)
 };
 
 void request_completion(void *ctx, uint64_t)
@@ -27,6 +28,8 @@ void request_completion(void *ctx, uint64_t)
 int wait_save_idle(void *ctx, mlx5vf_save_file *)
 {
 	auto *p = static_cast<Pending *>(ctx);
+	if (p->fail_wait)
+		return -MLX5VF_ENODEV;
 	if (mlx5vf_core_sim_completion_pending(p->sim))
 		mlx5vf_core_sim_deliver(p->sim);
 	return 0;
@@ -44,7 +47,8 @@ struct CSide {
 	mlx5vf_resume_file *resume = nullptr;
 	uint64_t configured = 0; // set before init()
 	bool mig_state_cap = false;
-	const mlx5vf_observer_ops *obs = nullptr; // set before init()
+	const mlx5vf_observer_ops *obs = nullptr;	  // set before init()
+	const mlx5vf_fw_ops *fw_ops = &mlx5vf_sim_fw_ops; // set before init()
 	void *obs_ctx = nullptr;
 	bool accept_fw_build_mismatch = false; // set before init()
 	bool no_page_tracker = false;	       // set before init()
@@ -63,7 +67,7 @@ struct CSide {
 		ASSERT_EQ(0, mlx5vf_core_sim_create(&sc, &sim));
 		pending.sim = sim;
 		mlx5vf_dev_config dc = {};
-		dc.fw_ops = &mlx5vf_sim_fw_ops;
+		dc.fw_ops = fw_ops;
 		dc.fw_ctx = sim;
 		dc.ops = &kOps;
 		dc.ops_ctx = &pending;
@@ -127,7 +131,6 @@ TEST(AbiMig, PrecopyMigrationThroughTheCAbi)
 	ASSERT_NE(mlx5vf_core_sim_checksum(src.sim), mlx5vf_core_sim_checksum(dst.sim));
 	ASSERT_EQ(0, src.go(MLX5VF_MIG_PRE_COPY));
 	ASSERT_NE(nullptr, src.save);
-	EXPECT_EQ(&src, mlx5vf_core_save_owner(src.save));
 	uint64_t initial = 0, dirty = 0;
 	uint32_t flags = ~0u;
 	ASSERT_EQ(0, mlx5vf_core_dev_precopy_info(src.dev, src.save, true, &flags, &initial, &dirty));
@@ -368,6 +371,254 @@ TEST(AbiMig, ObserverAndStatisticsThroughTheCAbi)
 	EXPECT_EQ(de.records, st.last.records_read);
 	EXPECT_EQ(saves, st.last.load_chunks);
 	EXPECT_GT(st.last.load_ns, 0u);
+}
+
+} // namespace
+
+namespace {
+
+// Issue 9, item 5: the core tells the shim when it closes (detaches) a file it
+// handed out, so the shim drops the data_fd's device reference then instead of
+// diffing the attached files after every call.
+struct Closed {
+	std::vector<std::pair<mlx5vf_save_file *, mlx5vf_resume_file *>> files;
+	size_t count(mlx5vf_save_file *s) const
+	{
+		size_t n = 0;
+		for (const auto &f : files)
+			n += f.first == s && !f.second;
+		return n;
+	}
+	size_t count(mlx5vf_resume_file *r) const
+	{
+		size_t n = 0;
+		for (const auto &f : files)
+			n += f.second == r && !f.first;
+		return n;
+	}
+};
+
+void ev_file_closed(void *ctx, mlx5vf_save_file *save, mlx5vf_resume_file *resume)
+{
+	EXPECT_TRUE(!save != !resume) << "exactly one file per call";
+	static_cast<Closed *>(ctx)->files.emplace_back(save, resume);
+}
+
+const mlx5vf_observer_ops kClosedObs = {.file_closed = ev_file_closed};
+
+struct ClosingSide : CSide {
+	Closed closed;
+	void init(uint64_t seed)
+	{
+		obs = &kClosedObs;
+		obs_ctx = &closed;
+		CSide::init(3, seed);
+	}
+	// The file a set_state opened: the caller drops it (as a data_fd would),
+	// after the core closed it.
+	void drop_save()
+	{
+		mlx5vf_core_dev_forget_save(dev, save);
+		mlx5vf_core_save_destroy(save);
+		save = nullptr;
+	}
+	void drop_resume()
+	{
+		mlx5vf_core_dev_forget_resume(dev, resume);
+		mlx5vf_core_resume_destroy(resume);
+		resume = nullptr;
+	}
+};
+
+TEST(AbiMigFileClosed, ArcsThatCloseAFileSayWhichOnce)
+{
+	ClosingSide s;
+	s.init(1);
+	// PRE_COPY -> STOP_COPY keeps the file; STOP_COPY -> STOP closes it.
+	ASSERT_EQ(0, s.go(MLX5VF_MIG_PRE_COPY));
+	mlx5vf_save_file *first = s.save;
+	ASSERT_NE(nullptr, first);
+	EXPECT_TRUE(s.closed.files.empty());
+	ASSERT_EQ(0, s.go(MLX5VF_MIG_STOP_COPY));
+	EXPECT_EQ(first, s.save);
+	EXPECT_TRUE(s.closed.files.empty());
+	ASSERT_EQ(0, s.go(MLX5VF_MIG_STOP));
+	ASSERT_EQ(1u, s.closed.files.size());
+	EXPECT_EQ(1u, s.closed.count(first));
+	s.drop_save();
+	EXPECT_EQ(1u, s.closed.files.size()); // dropping a closed file is no second close
+
+	// PRE_COPY -> RUNNING closes the precopy file.
+	ASSERT_EQ(0, s.go(MLX5VF_MIG_RUNNING));
+	ASSERT_EQ(0, s.go(MLX5VF_MIG_PRE_COPY));
+	mlx5vf_save_file *second = s.save;
+	ASSERT_EQ(0, s.go(MLX5VF_MIG_RUNNING));
+	ASSERT_EQ(2u, s.closed.files.size());
+	EXPECT_EQ(1u, s.closed.count(second));
+	s.drop_save();
+
+	// RESUMING -> STOP closes the resuming file (here: an empty stream, refused).
+	ASSERT_EQ(0, s.go(MLX5VF_MIG_STOP));
+	ASSERT_EQ(0, s.go(MLX5VF_MIG_RESUMING));
+	mlx5vf_resume_file *resume = s.resume;
+	ASSERT_NE(nullptr, resume);
+	EXPECT_NE(0, s.go(MLX5VF_MIG_STOP));
+	ASSERT_EQ(3u, s.closed.files.size());
+	EXPECT_EQ(1u, s.closed.count(resume));
+	s.drop_resume();
+	EXPECT_EQ(3u, s.closed.files.size());
+}
+
+TEST(AbiMigFileClosed, ResetAndCloseFilesSayWhichOnce)
+{
+	ClosingSide s;
+	s.init(1);
+	mlx5vf_core_dev_reset(s.dev); // no file: nothing to say
+	mlx5vf_core_dev_close_files(s.dev);
+	EXPECT_TRUE(s.closed.files.empty());
+
+	ASSERT_EQ(0, s.go(MLX5VF_MIG_STOP_COPY));
+	mlx5vf_save_file *save = s.save;
+	mlx5vf_core_dev_reset(s.dev);
+	ASSERT_EQ(1u, s.closed.files.size());
+	EXPECT_EQ(1u, s.closed.count(save));
+	mlx5vf_core_dev_reset(s.dev);
+	mlx5vf_core_dev_close_files(s.dev);
+	EXPECT_EQ(1u, s.closed.files.size());
+	s.drop_save();
+
+	ASSERT_EQ(0, s.go(MLX5VF_MIG_STOP));
+	ASSERT_EQ(0, s.go(MLX5VF_MIG_RESUMING));
+	mlx5vf_resume_file *resume = s.resume;
+	mlx5vf_core_dev_close_files(s.dev);
+	ASSERT_EQ(2u, s.closed.files.size());
+	EXPECT_EQ(1u, s.closed.count(resume));
+	mlx5vf_core_dev_close_files(s.dev);
+	EXPECT_EQ(2u, s.closed.files.size());
+	s.drop_resume();
+
+	mlx5vf_core_dev_reset(s.dev);
+	ASSERT_EQ(0, s.go(MLX5VF_MIG_PRE_COPY));
+	save = s.save;
+	mlx5vf_core_dev_reset(s.dev); // a SAVE in flight: waited for, then closed
+	ASSERT_EQ(3u, s.closed.files.size());
+	EXPECT_EQ(1u, s.closed.count(save));
+	s.drop_save();
+	EXPECT_EQ(3u, s.closed.files.size());
+}
+
+TEST(AbiMigFileClosed, FailedArcsAndReleasedFdsSayWhichOnce)
+{
+	ClosingSide s;
+	s.init(1);
+	// A failing arc closes the device's files.
+	ASSERT_EQ(0, s.go(MLX5VF_MIG_PRE_COPY));
+	mlx5vf_save_file *save = s.save;
+	ASSERT_EQ(0, mlx5vf_core_sim_inject_fault(s.sim, MLX5VF_SIM_SUSPEND, 1, MLX5VF_SIM_FAULT_ERROR));
+	EXPECT_NE(0, s.go(MLX5VF_MIG_STOP_COPY));
+	ASSERT_EQ(1u, s.closed.files.size());
+	EXPECT_EQ(1u, s.closed.count(save));
+	s.drop_save();
+	EXPECT_EQ(1u, s.closed.files.size());
+
+	// The fd of an attached file released (the shim could not wrap the file):
+	// forgetting it closes it.
+	mlx5vf_core_dev_reset(s.dev);
+	ASSERT_EQ(0, s.go(MLX5VF_MIG_STOP_COPY));
+	save = s.save;
+	s.drop_save();
+	ASSERT_EQ(2u, s.closed.files.size());
+	EXPECT_EQ(1u, s.closed.count(save));
+
+	// The device goes with a file attached.
+	ASSERT_EQ(0, s.go(MLX5VF_MIG_STOP));
+	ASSERT_EQ(0, s.go(MLX5VF_MIG_RESUMING));
+	mlx5vf_resume_file *resume = s.resume;
+	mlx5vf_core_dev_destroy(s.dev);
+	s.dev = nullptr;
+	ASSERT_EQ(3u, s.closed.files.size());
+	EXPECT_EQ(1u, s.closed.count(resume));
+	mlx5vf_core_resume_destroy(resume);
+	s.resume = nullptr;
+}
+
+// The SAVE that cannot be waited for: the file is detached with it in flight
+// (its own pin keeps it alive), and that is a close too.
+TEST(AbiMigFileClosed, DetachedWithASaveInFlightSaysWhichOnce)
+{
+	ClosingSide s;
+	s.init(1);
+	ASSERT_EQ(0, s.go(MLX5VF_MIG_PRE_COPY));
+	mlx5vf_save_file *save = s.save;
+	ASSERT_TRUE(mlx5vf_core_save_in_flight(save));
+	s.pending.fail_wait = true;
+	mlx5vf_core_dev_reset(s.dev);
+	s.pending.fail_wait = false;
+	while (mlx5vf_core_sim_completion_pending(s.sim))
+		mlx5vf_core_sim_deliver(s.sim);
+	ASSERT_EQ(1u, s.closed.files.size());
+	EXPECT_EQ(1u, s.closed.count(save));
+	s.drop_save();
+	EXPECT_EQ(1u, s.closed.files.size());
+}
+
+} // namespace
+
+namespace {
+
+// Issue 9, item 5 (c): every SAVE request carries the owner of the file it
+// fills (what the backend pins while the SAVE is in flight), so the mlx5
+// backend never asks the core which file is saving.
+struct OwnerSeen {
+	std::vector<void *> owners;
+	std::vector<uint32_t> kinds;
+};
+OwnerSeen *g_seen;
+
+int recording_save(void *ctx, const mlx5vf_fw_save_req *req, mlx5vf_fw_save_done *done)
+{
+	g_seen->owners.push_back(req->owner);
+	g_seen->kinds.push_back(req->kind);
+	return mlx5vf_sim_fw_ops.save(ctx, req, done);
+}
+
+TEST(AbiMigSaveOwner, EverySaveRequestCarriesItsFilesOwner)
+{
+	OwnerSeen seen;
+	g_seen = &seen;
+	mlx5vf_fw_ops ops = mlx5vf_sim_fw_ops;
+	ops.save = recording_save;
+	CSide s;
+	s.fw_ops = &ops;
+	s.init(3, 1);
+	// The initial image, the final delta: the precopy file's owner.
+	ASSERT_EQ(0, s.go(MLX5VF_MIG_PRE_COPY));
+	std::vector<uint8_t> stream;
+	EXPECT_EQ(-MLX5VF_ENOMSG, read_to_eof(s, stream));
+	ASSERT_EQ(0, s.go(MLX5VF_MIG_STOP_COPY));
+	EXPECT_EQ(0, read_to_eof(s, stream));
+	ASSERT_GE(seen.owners.size(), 2u);
+	for (void *o : seen.owners)
+		EXPECT_EQ(&s, o);
+	// Another file, another owner: a precopy abandoned (its cleanup SAVE too).
+	ASSERT_EQ(0, s.go(MLX5VF_MIG_STOP));
+	mlx5vf_core_dev_forget_save(s.dev, s.save);
+	mlx5vf_core_save_destroy(s.save);
+	s.save = nullptr;
+	ASSERT_EQ(0, s.go(MLX5VF_MIG_RUNNING));
+	int other = 0;
+	seen.owners.clear();
+	seen.kinds.clear();
+	mlx5vf_save_file *sf = nullptr;
+	mlx5vf_resume_file *rf = nullptr;
+	ASSERT_EQ(0, mlx5vf_core_dev_set_state(s.dev, MLX5VF_MIG_PRE_COPY, &other, &sf, &rf));
+	s.save = sf;
+	ASSERT_EQ(0, s.go(MLX5VF_MIG_RUNNING));
+	ASSERT_GE(seen.owners.size(), 2u);
+	EXPECT_EQ(MLX5VF_FW_SAVE_CLEANUP, seen.kinds.back());
+	for (void *o : seen.owners)
+		EXPECT_EQ(&other, o);
+	g_seen = nullptr;
 }
 
 } // namespace

@@ -60,7 +60,8 @@ enum class SaveKind : uint8_t {
 struct SaveRequest {
 	DataBuffer *buffer = nullptr;
 	SaveKind kind = SaveKind::Full;
-	bool track = false; // start/continue tracking changes for a later incremental save
+	bool track = false;    // start/continue tracking changes for a later incremental save
+	void *owner = nullptr; // the file's owner (the shim's data_fd), pinned while in flight
 };
 
 // Firmware status of a completed command, beyond "it worked".

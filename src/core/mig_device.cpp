@@ -186,11 +186,12 @@ void MigDevice::close_save_file(bool fw_cleanup)
 	if (wait_idle().is_error() && saving_->save_in_flight()) {
 		mlx5vf_shim_log(MLX5VF_LOG_ERR, "saving file detached with a save in flight");
 		saving_->forget_stats();
-		saving_ = nullptr;
-		return;
+	} else {
+		saving_->close();
 	}
-	saving_->close();
+	SaveFile *const closed = saving_;
 	saving_ = nullptr;
+	announce_closed(closed, nullptr);
 }
 
 void MigDevice::close_resume_file()
@@ -198,7 +199,17 @@ void MigDevice::close_resume_file()
 	if (!resuming_)
 		return;
 	resuming_->close();
+	ResumeFile *const closed = resuming_;
 	resuming_ = nullptr;
+	announce_closed(nullptr, closed);
+}
+
+// The one place a detached file is announced: the shim drops its data_fd's
+// device reference then (include/mlx5vf/mig.h, file_closed).
+void MigDevice::announce_closed(SaveFile *save, ResumeFile *resume)
+{
+	if (Observer *obs = stats_.observer())
+		obs->file_closed(save, resume);
 }
 
 void MigDevice::close_files()

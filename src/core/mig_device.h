@@ -132,6 +132,7 @@ private:
 	void file_opened();
 	void close_save_file(bool fw_cleanup);
 	void close_resume_file();
+	void announce_closed(SaveFile *save, ResumeFile *resume);
 
 	MigStats stats_; // before gate_, which reports to it
 	FirmwareGate gate_;

@@ -19,6 +19,9 @@
 
 namespace mlx5vf {
 
+class SaveFile;
+class ResumeFile;
+
 using MigCounters = mlx5vf_mig_counters;
 
 enum class FwCmdKind : uint32_t {
@@ -37,6 +40,13 @@ public:
 	virtual void arc(MigState from, MigState to, uint64_t duration_ns, int err) = 0;
 	virtual void fw_cmd(const mlx5vf_fw_cmd_info &info) = 0;
 	virtual void record(bool save, uint32_t tag, uint64_t length) = 0;
+	// The device closed (detached) one file it had handed out: exactly one
+	// of save and resume, once per file (MigDevice, on every closing path).
+	virtual void file_closed(SaveFile *save, ResumeFile *resume)
+	{
+		(void)save;
+		(void)resume;
+	}
 
 protected:
 	~Observer() = default;

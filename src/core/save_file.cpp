@@ -228,8 +228,13 @@ kstd::Result<void> SaveFile::submit(uint32_t need)
 	// whatever the first was (firmware-contract.rst, "Chunks"). Asking for
 	// the image's own kind again would start a new image.
 	const SaveRequest req =
-		image_.continuing ? SaveRequest{.buffer = buf, .kind = SaveKind::Incremental, .track = false}
-				  : SaveRequest{.buffer = buf, .kind = image_.kind, .track = image_.track};
+		image_.continuing
+			? SaveRequest{.buffer = buf,
+				      .kind = SaveKind::Incremental,
+				      .track = false,
+				      .owner = owner_}
+			: SaveRequest{
+				  .buffer = buf, .kind = image_.kind, .track = image_.track, .owner = owner_};
 	auto r = fw_.save(req, *this);
 	if (r.is_error()) {
 		store_release(inflight_, false);

@@ -47,7 +47,7 @@ public:
 		Firmware *fw = nullptr;
 		stream::CompatInfo compat;
 		Mode mode = Mode::PreCopy;
-		void *owner = nullptr;			 // the shim's file, for pinning during a save
+		void *owner = nullptr;			 // the shim's file: each SAVE request carries it
 		uint64_t max_chunk_size = kMaxChunkSize; // tests shrink it
 		MigStats *stats = nullptr;		 // the device's counters, or none
 	};
@@ -110,7 +110,6 @@ public:
 	bool save_in_flight() const;
 	bool closed() const { return phase_ == Phase::Closed; }
 	bool failed() const { return phase_ == Phase::Error; }
-	void *owner() const { return owner_; }
 
 	// SaveCompletion: publish only (maybe atomic context).
 	void save_done(const SaveResult &result) override;

@@ -178,6 +178,7 @@ kstd::Result<void> ShimFirmware::save(const SaveRequest &req, SaveCompletion &do
 	creq.buffer = buf->desc();
 	creq.kind = to_c(req.kind);
 	creq.track = req.track;
+	creq.owner = req.owner;
 	// Armed before submission: the completion may run before save() returns.
 	slot_.done = &done;
 	slot_.buffer = buf;

@@ -18,7 +18,7 @@ static int mlx5vf_debugfs_state_show(struct seq_file *m, void *unused)
 	struct mlx5vf_device *mvdev = m->private;
 	struct mlx5vf_log_status log;
 
-	mlx5vf_state_mutex_lock(mvdev);
+	mlx5vf_state_lock(mvdev);
 	seq_printf(m, "state: %s\n", mlx5vf_core_mig_state_name(mlx5vf_core_dev_state(mvdev->mig)));
 	mlx5vf_core_dev_log_status(mvdev->mig, &log);
 	seq_printf(m, "dirty_tracking: %s\n",
@@ -28,7 +28,7 @@ static int mlx5vf_debugfs_state_show(struct seq_file *m, void *unused)
 	seq_printf(m, "dirty_reports: %llu\n", log.reports);
 	seq_printf(m, "dirty_pages_reported: %llu\n", log.pages_reported);
 	seq_printf(m, "dirty_error: %s\n", log.error ?: "none");
-	mlx5vf_state_mutex_unlock(mvdev);
+	mlx5vf_state_unlock(mvdev);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(mlx5vf_debugfs_state);
@@ -82,9 +82,9 @@ static int mlx5vf_debugfs_stats_show(struct seq_file *m, void *unused)
 	struct mlx5vf_mig_stats st;
 	size_t i;
 
-	mlx5vf_state_mutex_lock(mvdev);
+	mlx5vf_state_lock(mvdev);
 	mlx5vf_core_dev_stats(mvdev->mig, &st);
-	mlx5vf_state_mutex_unlock(mvdev);
+	mlx5vf_state_unlock(mvdev);
 
 	seq_printf(m, "%-20s %20s %20s\n", "field", "last", "total");
 	for (i = 0; i < ARRAY_SIZE(fields); i++)

@@ -68,11 +68,11 @@ int mlx5vf_dirty_log_start(struct mlx5vf_device *mvdev, struct rb_root_cached *r
 		arr[n].length = node->last - node->start + 1;
 		n++;
 	}
-	mlx5vf_state_mutex_lock(mvdev);
+	mlx5vf_state_lock(mvdev);
 	ret = mlx5vf_core_dev_log_start(mvdev->mig, arr, n, page_size);
 	if (ret)
 		mlx5vf_log_failure(mvdev, "start", ret);
-	mlx5vf_state_mutex_unlock(mvdev);
+	mlx5vf_state_unlock(mvdev);
 	kvfree(arr);
 	return ret;
 }
@@ -86,9 +86,9 @@ EXPORT_SYMBOL_NS_GPL(mlx5vf_dirty_log_start, MLX5VF_NS);
  */
 int mlx5vf_dirty_log_stop(struct mlx5vf_device *mvdev)
 {
-	mlx5vf_state_mutex_lock(mvdev);
+	mlx5vf_state_lock(mvdev);
 	mlx5vf_core_dev_log_stop(mvdev->mig);
-	mlx5vf_state_mutex_unlock(mvdev);
+	mlx5vf_state_unlock(mvdev);
 	return 0;
 }
 EXPORT_SYMBOL_NS_GPL(mlx5vf_dirty_log_stop, MLX5VF_NS);
@@ -126,7 +126,7 @@ int mlx5vf_dirty_log_read_and_clear(struct mlx5vf_device *mvdev, unsigned long i
 	u64 start = 0;
 	int ret;
 
-	mlx5vf_state_mutex_lock(mvdev);
+	mlx5vf_state_lock(mvdev);
 	/* Only for the tracepoint: nothing extra while it is off. */
 	traced = trace_mlx5vf_dirty_report_enabled();
 	if (traced) {
@@ -144,7 +144,7 @@ int mlx5vf_dirty_log_read_and_clear(struct mlx5vf_device *mvdev, unsigned long i
 	}
 	if (ret)
 		mlx5vf_log_failure(mvdev, "report", ret);
-	mlx5vf_state_mutex_unlock(mvdev);
+	mlx5vf_state_unlock(mvdev);
 	return ret;
 }
 EXPORT_SYMBOL_NS_GPL(mlx5vf_dirty_log_read_and_clear, MLX5VF_NS);

@@ -85,13 +85,13 @@ static int mlx5vf_log_read_and_clear(struct vfio_device *vdev, unsigned long iov
 	return mlx5vf_dirty_log_read_and_clear(to_mlx5vf(vdev), iova, length, dirty);
 }
 
-static const struct vfio_log_ops mlx5vf_pci_log_ops = {
+static const struct vfio_log_ops mlx5vf_vfio_log_ops = {
 	.log_start = mlx5vf_log_start,
 	.log_stop = mlx5vf_log_stop,
 	.log_read_and_clear = mlx5vf_log_read_and_clear,
 };
 
-#define MLX5VF_PCI_LOG_OPS (&mlx5vf_pci_log_ops)
+#define MLX5VF_PCI_LOG_OPS (&mlx5vf_vfio_log_ops)
 #else
 #define MLX5VF_PCI_LOG_OPS NULL
 #endif
@@ -155,7 +155,7 @@ static int mlx5vf_device_feature(struct vfio_device *vdev, u32 flags, void __use
 	return ret == -ENOTTY ? vfio_pci_core_ioctl_feature(vdev, flags, arg, argsz) : ret;
 }
 
-static const struct vfio_device_ops mlx5vf_pci_ops = {
+static const struct vfio_device_ops mlx5vf_vfio_ops = {
 	.name = "mlx5vf",
 	.init = mlx5vf_init_dev,
 	.release = mlx5vf_release_dev,
@@ -214,7 +214,7 @@ static int mlx5vf_bind(struct pci_dev *pdev, const struct mlx5vf_backend_ops *ba
 	struct mlx5vf_device *mvdev;
 	int ret;
 
-	vf = vfio_alloc_device(mlx5vf_pci_dev, core.vdev, &pdev->dev, &mlx5vf_pci_ops);
+	vf = vfio_alloc_device(mlx5vf_pci_dev, core.vdev, &pdev->dev, &mlx5vf_vfio_ops);
 	if (IS_ERR(vf))
 		return PTR_ERR(vf);
 	mvdev = &vf->mvdev;
@@ -246,7 +246,7 @@ out_put:
 	return ret;
 }
 
-static int mlx5vf_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
+static int mlx5vf_cx_vf_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 {
 	if (!mlx5vf_is_cx_vf(pdev)) {
 		dev_info(&pdev->dev,
@@ -317,17 +317,17 @@ const struct pci_error_handlers mlx5vf_pci_err_handlers = {
 };
 EXPORT_SYMBOL_NS_GPL(mlx5vf_pci_err_handlers, MLX5VF_NS);
 
-static const struct pci_device_id mlx5vf_pci_table[] = {
+static const struct pci_device_id mlx5vf_cx_vf_ids[] = {
 	{ PCI_DRIVER_OVERRIDE_DEVICE_VFIO(PCI_VENDOR_ID_MELLANOX,
 					  PCI_DEVICE_ID_MELLANOX_CX7_BF3_VF) },
 	{}
 };
-MODULE_DEVICE_TABLE(pci, mlx5vf_pci_table);
+MODULE_DEVICE_TABLE(pci, mlx5vf_cx_vf_ids);
 
-static struct pci_driver mlx5vf_pci_driver = {
+static struct pci_driver mlx5vf_cx_vf_driver = {
 	.name = KBUILD_MODNAME,
-	.id_table = mlx5vf_pci_table,
-	.probe = mlx5vf_pci_probe,
+	.id_table = mlx5vf_cx_vf_ids,
+	.probe = mlx5vf_cx_vf_probe,
 	.remove = mlx5vf_pci_unbind,
 	.err_handler = &mlx5vf_pci_err_handlers,
 	.driver_managed_dma = true,
@@ -338,7 +338,7 @@ static int __init mlx5vf_init(void)
 	int ret;
 
 	mlx5vf_debugfs_init();
-	ret = pci_register_driver(&mlx5vf_pci_driver);
+	ret = pci_register_driver(&mlx5vf_cx_vf_driver);
 	if (ret) {
 		mlx5vf_debugfs_exit();
 		return ret;
@@ -349,7 +349,7 @@ static int __init mlx5vf_init(void)
 
 static void __exit mlx5vf_exit(void)
 {
-	pci_unregister_driver(&mlx5vf_pci_driver);
+	pci_unregister_driver(&mlx5vf_cx_vf_driver);
 	mlx5vf_debugfs_exit();
 }
 

@@ -2,8 +2,8 @@
 /*
  * VFIO migration callbacks: the state machine lives in the core; this file
  * takes the device's lock, turns files the core opens into data_fds, drops
- * the device's reference on files the core closed, and applies resets that
- * arrived while the lock was busy.
+ * the device's reference on a file when the core says it closed it, and
+ * applies resets that arrived while the lock was busy.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -16,18 +16,18 @@
 #include "mlx5vf_trace.h"
 
 /**
- * mlx5vf_state_mutex_lock() - Take a device's state mutex.
+ * mlx5vf_state_lock() - Take a device's state mutex.
  * @mvdev: the device
  *
  * Serialises every call into the core for @mvdev.
  *
  * Context: Process context; may sleep.
  */
-void mlx5vf_state_mutex_lock(struct mlx5vf_device *mvdev)
+void mlx5vf_state_lock(struct mlx5vf_device *mvdev)
 {
 	mutex_lock(&mvdev->state_mutex);
 }
-EXPORT_SYMBOL_NS_GPL(mlx5vf_state_mutex_lock, MLX5VF_NS);
+EXPORT_SYMBOL_NS_GPL(mlx5vf_state_lock, MLX5VF_NS);
 
 /*
  * Drop the state lock, first applying any reset that reset_done() could not
@@ -38,11 +38,10 @@ static void mlx5vf_mig_reset(struct mlx5vf_device *mvdev)
 {
 	trace_mlx5vf_reset(dev_name(mvdev->dev), mlx5vf_core_dev_state(mvdev->mig));
 	mlx5vf_core_dev_reset(mvdev->mig);
-	mlx5vf_sync_files(mvdev);
 }
 
 /**
- * mlx5vf_state_mutex_unlock() - Drop a device's state mutex.
+ * mlx5vf_state_unlock() - Drop a device's state mutex.
  * @mvdev: the device, its state mutex held
  *
  * Before dropping the lock, applies any reset that mlx5vf_mig_reset_done()
@@ -50,7 +49,7 @@ static void mlx5vf_mig_reset(struct mlx5vf_device *mvdev)
  *
  * Context: Process context; releases the state mutex.
  */
-void mlx5vf_state_mutex_unlock(struct mlx5vf_device *mvdev)
+void mlx5vf_state_unlock(struct mlx5vf_device *mvdev)
 {
 	for (;;) {
 		spin_lock(&mvdev->reset_lock);
@@ -64,7 +63,7 @@ void mlx5vf_state_mutex_unlock(struct mlx5vf_device *mvdev)
 	mutex_unlock(&mvdev->state_mutex);
 	spin_unlock(&mvdev->reset_lock);
 }
-EXPORT_SYMBOL_NS_GPL(mlx5vf_state_mutex_unlock, MLX5VF_NS);
+EXPORT_SYMBOL_NS_GPL(mlx5vf_state_unlock, MLX5VF_NS);
 
 /**
  * mlx5vf_mig_reset_done() - Note that the function was reset.
@@ -87,35 +86,37 @@ void mlx5vf_mig_reset_done(struct mlx5vf_device *mvdev)
 		return;
 	}
 	spin_unlock(&mvdev->reset_lock);
-	mlx5vf_state_mutex_unlock(mvdev);
+	mlx5vf_state_unlock(mvdev);
 }
 EXPORT_SYMBOL_NS_GPL(mlx5vf_mig_reset_done, MLX5VF_NS);
 
 /**
- * mlx5vf_sync_files() - Drop the device's reference on closed data_fds.
- * @mvdev: the device
+ * mlx5vf_mig_file_closed() - The core closed a file: drop its data_fd.
+ * @ctx: the device (the observer's context)
+ * @save: the saving file closed, or NULL
+ * @resume: the resuming file closed, or NULL (exactly one of @save, @resume)
  *
- * Gives up the device's reference on every data_fd the core has closed, and
- * wakes their readers and pollers.
+ * The core's file_closed callback (include/mlx5vf/mig.h), once per file on
+ * every path that closes one. Gives up the device's reference on the file's
+ * data_fd, if the file is attached to one (a file whose data_fd could not be
+ * made, or whose walk failed after opening it, never was), and wakes the
+ * data_fds' readers and pollers.
  *
- * Context: The caller holds the state mutex.
+ * Context: Inside a core call, under the state mutex (or from the core
+ * device's destruction, when no file is attached); does not sleep.
  */
-void mlx5vf_sync_files(struct mlx5vf_device *mvdev)
+void mlx5vf_mig_file_closed(void *ctx, struct mlx5vf_save_file *save,
+			    struct mlx5vf_resume_file *resume)
 {
-	struct mlx5vf_save_file *save;
-	struct mlx5vf_resume_file *resume;
+	struct mlx5vf_device *mvdev = ctx;
+	struct mlx5vf_mig_file **slot = save ? &mvdev->saving : &mvdev->resuming;
+	struct mlx5vf_mig_file *mf = *slot;
 
-	lockdep_assert_held(&mvdev->state_mutex);
-	mlx5vf_core_dev_files(mvdev->mig, &save, &resume);
-	if (mvdev->saving && mvdev->saving->save != save) {
-		fput(mvdev->saving->filp);
-		mvdev->saving = NULL;
-	}
-	if (mvdev->resuming && mvdev->resuming->resume != resume) {
-		fput(mvdev->resuming->filp);
-		mvdev->resuming = NULL;
-	}
 	wake_up_interruptible_all(&mvdev->mig_wq);
+	if (!mf || (save ? mf->save != save : mf->resume != resume))
+		return;
+	*slot = NULL;
+	fput(mf->filp);
 }
 
 /**
@@ -252,7 +253,6 @@ void mlx5vf_mig_close_files(struct mlx5vf_device *mvdev)
 {
 	lockdep_assert_held(&mvdev->state_mutex);
 	mlx5vf_core_dev_close_files(mvdev->mig);
-	mlx5vf_sync_files(mvdev);
 }
 EXPORT_SYMBOL_NS_GPL(mlx5vf_mig_close_files, MLX5VF_NS);
 
@@ -267,12 +267,12 @@ EXPORT_SYMBOL_NS_GPL(mlx5vf_mig_close_files, MLX5VF_NS);
  */
 void mlx5vf_mig_open(struct mlx5vf_device *mvdev)
 {
-	mlx5vf_state_mutex_lock(mvdev);
+	mlx5vf_state_lock(mvdev);
 	/* A freshly opened device runs, whatever the last user left. */
 	mlx5vf_mig_reset(mvdev);
 	if (mvdev->backend && mvdev->backend->open)
 		mvdev->backend->open(mvdev);
-	mlx5vf_state_mutex_unlock(mvdev);
+	mlx5vf_state_unlock(mvdev);
 }
 EXPORT_SYMBOL_NS_GPL(mlx5vf_mig_open, MLX5VF_NS);
 
@@ -287,12 +287,12 @@ EXPORT_SYMBOL_NS_GPL(mlx5vf_mig_open, MLX5VF_NS);
  */
 void mlx5vf_mig_close(struct mlx5vf_device *mvdev)
 {
-	mlx5vf_state_mutex_lock(mvdev);
+	mlx5vf_state_lock(mvdev);
 	if (mvdev->backend && mvdev->backend->close)
 		mvdev->backend->close(mvdev);
 	mlx5vf_dirty_close(mvdev);
 	mlx5vf_mig_close_files(mvdev);
-	mlx5vf_state_mutex_unlock(mvdev);
+	mlx5vf_state_unlock(mvdev);
 }
 EXPORT_SYMBOL_NS_GPL(mlx5vf_mig_close, MLX5VF_NS);
 
@@ -345,21 +345,20 @@ struct file *mlx5vf_mig_set_state(struct mlx5vf_device *mvdev, enum vfio_device_
 	if (!mf)
 		return ERR_PTR(-ENOMEM);
 
-	mlx5vf_state_mutex_lock(mvdev);
+	mlx5vf_state_lock(mvdev);
 	from = mlx5vf_core_dev_state(mvdev->mig);
 	ret = mlx5vf_core_dev_set_state(mvdev->mig, to, mf, &save, &resume);
 	if (ret) {
 		mlx5vf_log_arc_failure(mvdev, from, to, ret);
 		filp = ERR_PTR(ret);
 	}
-	/* Drop the files the walk closed before attaching the one it opened. */
-	mlx5vf_sync_files(mvdev);
+	/* The files the walk closed are dropped already (file_closed). */
 	if (!ret && (save || resume)) {
 		filp = mlx5vf_mig_file_open(mvdev, mf, save, resume);
 		if (!IS_ERR(filp))
 			mf = NULL; /* owned by the file now */
 	}
-	mlx5vf_state_mutex_unlock(mvdev);
+	mlx5vf_state_unlock(mvdev);
 	kfree(mf);
 	return filp;
 }
@@ -375,9 +374,9 @@ EXPORT_SYMBOL_NS_GPL(mlx5vf_mig_set_state, MLX5VF_NS);
  */
 int mlx5vf_mig_get_state(struct mlx5vf_device *mvdev, enum vfio_device_mig_state *curr_state)
 {
-	mlx5vf_state_mutex_lock(mvdev);
+	mlx5vf_state_lock(mvdev);
 	*curr_state = (enum vfio_device_mig_state)mlx5vf_core_dev_state(mvdev->mig);
-	mlx5vf_state_mutex_unlock(mvdev);
+	mlx5vf_state_unlock(mvdev);
 	return 0;
 }
 EXPORT_SYMBOL_NS_GPL(mlx5vf_mig_get_state, MLX5VF_NS);
@@ -395,9 +394,9 @@ int mlx5vf_mig_get_data_size(struct mlx5vf_device *mvdev, unsigned long *stop_co
 	u64 size;
 	int ret;
 
-	mlx5vf_state_mutex_lock(mvdev);
+	mlx5vf_state_lock(mvdev);
 	ret = mlx5vf_core_dev_data_size(mvdev->mig, &size);
-	mlx5vf_state_mutex_unlock(mvdev);
+	mlx5vf_state_unlock(mvdev);
 	if (!ret)
 		*stop_copy_length = size;
 	return ret;
@@ -459,9 +458,9 @@ static int mlx5vf_precopy_v2_feature(struct mlx5vf_device *mvdev, u32 flags, siz
 	ret = vfio_check_feature(flags, argsz, VFIO_DEVICE_FEATURE_SET, 0);
 	if (ret != 1)
 		return ret;
-	mlx5vf_state_mutex_lock(mvdev);
+	mlx5vf_state_lock(mvdev);
 	WRITE_ONCE(mvdev->precopy_info_v2, true);
-	mlx5vf_state_mutex_unlock(mvdev);
+	mlx5vf_state_unlock(mvdev);
 	return 0;
 }
 #endif

@@ -62,7 +62,7 @@ static void mlx5vf_uio_init(struct mlx5vf_uio *u, char __user *ubuf)
 	u->done = 0;
 }
 
-static ssize_t mlx5vf_save_read(struct file *filp, char __user *buf, size_t len, loff_t *pos)
+static ssize_t mlx5vf_data_fd_read(struct file *filp, char __user *buf, size_t len, loff_t *pos)
 {
 	struct mlx5vf_mig_file *mf = filp->private_data;
 	struct mlx5vf_device *mvdev = mf->mvdev;
@@ -74,9 +74,9 @@ static ssize_t mlx5vf_save_read(struct file *filp, char __user *buf, size_t len,
 	len = min_t(size_t, len, MAX_RW_COUNT);
 	for (;;) {
 		mlx5vf_uio_init(&u, buf);
-		mlx5vf_state_mutex_lock(mvdev);
+		mlx5vf_state_lock(mvdev);
 		ret = mlx5vf_core_save_read(mf->save, &u.io, len);
-		mlx5vf_state_mutex_unlock(mvdev);
+		mlx5vf_state_unlock(mvdev);
 		if (ret != -EAGAIN || (filp->f_flags & O_NONBLOCK))
 			return ret;
 		if (wait_event_interruptible(mvdev->mig_wq, mlx5vf_core_save_readable(mf->save)))
@@ -84,7 +84,7 @@ static ssize_t mlx5vf_save_read(struct file *filp, char __user *buf, size_t len,
 	}
 }
 
-static __poll_t mlx5vf_save_poll(struct file *filp, struct poll_table_struct *wait)
+static __poll_t mlx5vf_data_fd_poll(struct file *filp, struct poll_table_struct *wait)
 {
 	struct mlx5vf_mig_file *mf = filp->private_data;
 
@@ -92,7 +92,7 @@ static __poll_t mlx5vf_save_poll(struct file *filp, struct poll_table_struct *wa
 	return mlx5vf_core_save_readable(mf->save) ? EPOLLIN | EPOLLRDNORM : 0;
 }
 
-static long mlx5vf_precopy_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
+static long mlx5vf_data_fd_precopy_info(struct file *filp, unsigned int cmd, unsigned long arg)
 {
 	struct mlx5vf_mig_file *mf = filp->private_data;
 	struct mlx5vf_device *mvdev = mf->mvdev;
@@ -108,13 +108,13 @@ static long mlx5vf_precopy_ioctl(struct file *filp, unsigned int cmd, unsigned l
 	if (ret)
 		return ret;
 
-	mlx5vf_state_mutex_lock(mvdev);
+	mlx5vf_state_lock(mvdev);
 	/* The core decides what to answer; it only learns whether v2 is on. */
 	v2 = mlx5vf_precopy_v2(mvdev);
 	ret = mvdev->mig ? mlx5vf_core_dev_precopy_info(mvdev->mig, mf->save, v2, &out, &initial,
 							&dirty) :
 			   -ENODEV;
-	mlx5vf_state_mutex_unlock(mvdev);
+	mlx5vf_state_unlock(mvdev);
 	trace_mlx5vf_precopy_info(dev_name(mvdev->dev), ret ? 0 : out, ret ? 0 : initial,
 				  ret ? 0 : dirty, ret);
 	if (ret)
@@ -127,8 +127,8 @@ static long mlx5vf_precopy_ioctl(struct file *filp, unsigned int cmd, unsigned l
 	return copy_to_user((void __user *)arg, &info, minsz) ? -EFAULT : 0;
 }
 
-static ssize_t mlx5vf_resume_write(struct file *filp, const char __user *buf, size_t len,
-				   loff_t *pos)
+static ssize_t mlx5vf_data_fd_write(struct file *filp, const char __user *buf, size_t len,
+				    loff_t *pos)
 {
 	struct mlx5vf_mig_file *mf = filp->private_data;
 	struct mlx5vf_device *mvdev = mf->mvdev;
@@ -141,7 +141,7 @@ static ssize_t mlx5vf_resume_write(struct file *filp, const char __user *buf, si
 		return -ESPIPE;
 	len = min_t(size_t, len, MAX_RW_COUNT);
 	mlx5vf_uio_init(&u, (char __user *)buf);
-	mlx5vf_state_mutex_lock(mvdev);
+	mlx5vf_state_lock(mvdev);
 	ret = mvdev->mig ? mlx5vf_core_dev_resume_write(mvdev->mig, mf->resume, &u.io, len) :
 			   -ENODEV;
 	if (ret < 0 && mvdev->mig) {
@@ -151,7 +151,7 @@ static ssize_t mlx5vf_resume_write(struct file *filp, const char __user *buf, si
 					     "migration stream refused at byte %llu: %s (%ld)\n",
 					     offset, why, ret);
 	}
-	mlx5vf_state_mutex_unlock(mvdev);
+	mlx5vf_state_unlock(mvdev);
 	return ret;
 }
 
@@ -176,18 +176,18 @@ static int mlx5vf_mig_file_release(struct inode *inode, struct file *filp)
 	return 0;
 }
 
-static const struct file_operations mlx5vf_save_fops = {
+static const struct file_operations mlx5vf_save_fd_fops = {
 	.owner = THIS_MODULE,
-	.read = mlx5vf_save_read,
-	.poll = mlx5vf_save_poll,
-	.unlocked_ioctl = mlx5vf_precopy_ioctl,
+	.read = mlx5vf_data_fd_read,
+	.poll = mlx5vf_data_fd_poll,
+	.unlocked_ioctl = mlx5vf_data_fd_precopy_info,
 	.compat_ioctl = compat_ptr_ioctl,
 	.release = mlx5vf_mig_file_release,
 };
 
-static const struct file_operations mlx5vf_resume_fops = {
+static const struct file_operations mlx5vf_resume_fd_fops = {
 	.owner = THIS_MODULE,
-	.write = mlx5vf_resume_write,
+	.write = mlx5vf_data_fd_write,
 	.release = mlx5vf_mig_file_release,
 };
 
@@ -214,7 +214,8 @@ struct file *mlx5vf_mig_file_open(struct mlx5vf_device *mvdev, struct mlx5vf_mig
 	mf->mvdev = mvdev;
 	mf->save = save;
 	mf->resume = resume;
-	filp = anon_inode_getfile("mlx5vf_mig", save ? &mlx5vf_save_fops : &mlx5vf_resume_fops, mf,
+	filp = anon_inode_getfile("mlx5vf_mig",
+				  save ? &mlx5vf_save_fd_fops : &mlx5vf_resume_fd_fops, mf,
 				  save ? O_RDONLY : O_WRONLY);
 	if (IS_ERR(filp)) {
 		if (save) {

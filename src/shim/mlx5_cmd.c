@@ -33,38 +33,38 @@ static void mlx5vf_cmd_query_other_cap(u32 *in, u16 function_id, u16 cap_type, u
 }
 
 /**
- * mlx5vf_cmd_query_vf_general_cap() - QUERY_HCA_CAP of a VF: general caps.
+ * mlx5vf_inbox_query_vf_general_cap() - QUERY_HCA_CAP of a VF: general caps.
  * @in: the zeroed inbox
  * @function_id: the VF, as QUERY_HCA_CAP names another function
  *
  * Current values, for the VF's vhca_id.
  */
-void mlx5vf_cmd_query_vf_general_cap(u32 *in, u16 function_id)
+void mlx5vf_inbox_query_vf_general_cap(u32 *in, u16 function_id)
 {
 	mlx5vf_cmd_query_other_cap(in, function_id, MLX5_CAP_GENERAL, HCA_CAP_OPMOD_GET_CUR);
 }
 
 /**
- * mlx5vf_cmd_query_vf_general2_cap() - QUERY_HCA_CAP of a VF: general caps 2.
+ * mlx5vf_inbox_query_vf_general2_cap() - QUERY_HCA_CAP of a VF: general caps 2.
  * @in: the zeroed inbox
  * @function_id: the VF, as QUERY_HCA_CAP names another function
  *
  * Maximum values: the eswitch manager (devlink "migratable") sets the VF's
  * migratable bit there.
  */
-void mlx5vf_cmd_query_vf_general2_cap(u32 *in, u16 function_id)
+void mlx5vf_inbox_query_vf_general2_cap(u32 *in, u16 function_id)
 {
 	mlx5vf_cmd_query_other_cap(in, function_id, MLX5_CAP_GENERAL_2, HCA_CAP_OPMOD_GET_MAX);
 }
 
 /**
- * mlx5vf_cmd_query_vhca_migration_state() - QUERY_VHCA_MIGRATION_STATE inbox.
+ * mlx5vf_inbox_query_vhca_migration_state() - QUERY_VHCA_MIGRATION_STATE inbox.
  * @in: the zeroed inbox
  * @vhca_id: the VF
  * @incremental: ask for the size of an incremental image
  * @chunk: ask in chunk mode (the remaining total comes back too)
  */
-void mlx5vf_cmd_query_vhca_migration_state(u32 *in, u16 vhca_id, bool incremental, bool chunk)
+void mlx5vf_inbox_query_vhca_migration_state(u32 *in, u16 vhca_id, bool incremental, bool chunk)
 {
 	MLX5_SET(query_vhca_migration_state_in, in, opcode, MLX5_CMD_OP_QUERY_VHCA_MIGRATION_STATE);
 	MLX5_SET(query_vhca_migration_state_in, in, op_mod, 0);
@@ -74,12 +74,12 @@ void mlx5vf_cmd_query_vhca_migration_state(u32 *in, u16 vhca_id, bool incrementa
 }
 
 /**
- * mlx5vf_cmd_suspend_vhca() - SUSPEND_VHCA inbox.
+ * mlx5vf_inbox_suspend_vhca() - SUSPEND_VHCA inbox.
  * @in: the zeroed inbox
  * @vhca_id: the VF
  * @op_mod: MLX5_SUSPEND_VHCA_IN_OP_MOD_* (initiator or responder)
  */
-void mlx5vf_cmd_suspend_vhca(u32 *in, u16 vhca_id, u16 op_mod)
+void mlx5vf_inbox_suspend_vhca(u32 *in, u16 vhca_id, u16 op_mod)
 {
 	MLX5_SET(suspend_vhca_in, in, opcode, MLX5_CMD_OP_SUSPEND_VHCA);
 	MLX5_SET(suspend_vhca_in, in, op_mod, op_mod);
@@ -87,12 +87,12 @@ void mlx5vf_cmd_suspend_vhca(u32 *in, u16 vhca_id, u16 op_mod)
 }
 
 /**
- * mlx5vf_cmd_resume_vhca() - RESUME_VHCA inbox.
+ * mlx5vf_inbox_resume_vhca() - RESUME_VHCA inbox.
  * @in: the zeroed inbox
  * @vhca_id: the VF
  * @op_mod: MLX5_RESUME_VHCA_IN_OP_MOD_* (initiator or responder)
  */
-void mlx5vf_cmd_resume_vhca(u32 *in, u16 vhca_id, u16 op_mod)
+void mlx5vf_inbox_resume_vhca(u32 *in, u16 vhca_id, u16 op_mod)
 {
 	MLX5_SET(resume_vhca_in, in, opcode, MLX5_CMD_OP_RESUME_VHCA);
 	MLX5_SET(resume_vhca_in, in, op_mod, op_mod);
@@ -100,7 +100,7 @@ void mlx5vf_cmd_resume_vhca(u32 *in, u16 vhca_id, u16 op_mod)
 }
 
 /**
- * mlx5vf_cmd_save_vhca_state() - SAVE_VHCA_STATE inbox.
+ * mlx5vf_inbox_save_vhca_state() - SAVE_VHCA_STATE inbox.
  * @in: the zeroed inbox
  * @vhca_id: the VF
  * @incremental: save what changed since the last SAVE
@@ -109,8 +109,8 @@ void mlx5vf_cmd_resume_vhca(u32 *in, u16 vhca_id, u16 op_mod)
  * @va: offset into the mkey's address space (the buffer's start is 0)
  * @size: bytes the firmware may write
  */
-void mlx5vf_cmd_save_vhca_state(u32 *in, u16 vhca_id, bool incremental, bool set_track, u32 mkey,
-				u64 va, u32 size)
+void mlx5vf_inbox_save_vhca_state(u32 *in, u16 vhca_id, bool incremental, bool set_track, u32 mkey,
+				  u64 va, u32 size)
 {
 	MLX5_SET(save_vhca_state_in, in, opcode, MLX5_CMD_OP_SAVE_VHCA_STATE);
 	MLX5_SET(save_vhca_state_in, in, op_mod, 0);
@@ -123,14 +123,14 @@ void mlx5vf_cmd_save_vhca_state(u32 *in, u16 vhca_id, bool incremental, bool set
 }
 
 /**
- * mlx5vf_cmd_load_vhca_state() - LOAD_VHCA_STATE inbox.
+ * mlx5vf_inbox_load_vhca_state() - LOAD_VHCA_STATE inbox.
  * @in: the zeroed inbox
  * @vhca_id: the VF
  * @mkey: the image buffer's memory key
  * @va: offset into the mkey's address space (the buffer's start is 0)
  * @size: bytes of image to load
  */
-void mlx5vf_cmd_load_vhca_state(u32 *in, u16 vhca_id, u32 mkey, u64 va, u32 size)
+void mlx5vf_inbox_load_vhca_state(u32 *in, u16 vhca_id, u32 mkey, u64 va, u32 size)
 {
 	MLX5_SET(load_vhca_state_in, in, opcode, MLX5_CMD_OP_LOAD_VHCA_STATE);
 	MLX5_SET(load_vhca_state_in, in, op_mod, 0);
@@ -141,20 +141,20 @@ void mlx5vf_cmd_load_vhca_state(u32 *in, u16 vhca_id, u32 mkey, u64 va, u32 size
 }
 
 /**
- * mlx5vf_cmd_alloc_pd() - ALLOC_PD inbox.
+ * mlx5vf_inbox_alloc_pd() - ALLOC_PD inbox.
  * @in: the zeroed inbox
  */
-void mlx5vf_cmd_alloc_pd(u32 *in)
+void mlx5vf_inbox_alloc_pd(u32 *in)
 {
 	MLX5_SET(alloc_pd_in, in, opcode, MLX5_CMD_OP_ALLOC_PD);
 }
 
 /**
- * mlx5vf_cmd_dealloc_pd() - DEALLOC_PD inbox.
+ * mlx5vf_inbox_dealloc_pd() - DEALLOC_PD inbox.
  * @in: the zeroed inbox
  * @pdn: the protection domain to free
  */
-void mlx5vf_cmd_dealloc_pd(u32 *in, u32 pdn)
+void mlx5vf_inbox_dealloc_pd(u32 *in, u32 pdn)
 {
 	MLX5_SET(dealloc_pd_in, in, opcode, MLX5_CMD_OP_DEALLOC_PD);
 	MLX5_SET(dealloc_pd_in, in, pd, pdn);
@@ -166,7 +166,7 @@ static u32 mlx5vf_cmd_mtt_entries(u32 npages)
 }
 
 /**
- * mlx5vf_cmd_create_mkey_inlen() - Size of a CREATE_MKEY inbox.
+ * mlx5vf_inbox_create_mkey_len() - Size of a CREATE_MKEY inbox.
  * @npages: pages the mkey translates
  *
  * The inbox grows with its translation table.
@@ -174,7 +174,7 @@ static u32 mlx5vf_cmd_mtt_entries(u32 npages)
  * Return: the inbox's size in bytes, or 0 if @npages is 0 or too large for
  * one command.
  */
-size_t mlx5vf_cmd_create_mkey_inlen(u32 npages)
+size_t mlx5vf_inbox_create_mkey_len(u32 npages)
 {
 	size_t len = MLX5_ST_SZ_BYTES(create_mkey_in) +
 		     (size_t)mlx5vf_cmd_mtt_entries(npages) * MLX5_ST_SZ_BYTES(mtt);
@@ -186,8 +186,8 @@ size_t mlx5vf_cmd_create_mkey_inlen(u32 npages)
 }
 
 /**
- * mlx5vf_cmd_create_mkey() - CREATE_MKEY inbox over a list of pages.
- * @in: the zeroed inbox of mlx5vf_cmd_create_mkey_inlen(@npages) bytes
+ * mlx5vf_inbox_create_mkey() - CREATE_MKEY inbox over a list of pages.
+ * @in: the zeroed inbox of mlx5vf_inbox_create_mkey_len(@npages) bytes
  * @pdn: the protection domain
  * @dma: page-aligned device address of each page, in order
  * @npages: number of pages
@@ -195,7 +195,7 @@ size_t mlx5vf_cmd_create_mkey_inlen(u32 npages)
  *
  * One MTT entry per page, local and remote read and write, any QP.
  */
-void mlx5vf_cmd_create_mkey(u32 *in, u32 pdn, const dma_addr_t *dma, u32 npages, u8 page_shift)
+void mlx5vf_inbox_create_mkey(u32 *in, u32 pdn, const dma_addr_t *dma, u32 npages, u8 page_shift)
 {
 	u32 octwords = DIV_ROUND_UP(npages, MLX5VF_MTT_PER_OCTWORD);
 	void *mkc = MLX5_ADDR_OF(create_mkey_in, in, memory_key_mkey_entry);

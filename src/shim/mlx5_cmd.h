@@ -9,7 +9,7 @@
  * Inboxes are u32 arrays of MLX5_ST_SZ_DW(<command>_in) words that the caller
  * zeroes; builders set every field they own and leave the rest alone.
  * CREATE_MKEY's inbox grows with its translation table:
- * mlx5vf_cmd_create_mkey_inlen() bytes.
+ * mlx5vf_inbox_create_mkey_len() bytes.
  *
  * Addressing: commands name the VF by vhca_id, except QUERY_HCA_CAP of another
  * function, which names it by function_id (VF index + 1 on its PF).
@@ -28,32 +28,32 @@ static inline u16 mlx5vf_cmd_vf_function_id(int vf_id)
 }
 
 /* QUERY_HCA_CAP, other function: general caps, current values (for vhca_id). */
-void mlx5vf_cmd_query_vf_general_cap(u32 *in, u16 function_id);
+void mlx5vf_inbox_query_vf_general_cap(u32 *in, u16 function_id);
 /*
  * QUERY_HCA_CAP, other function: general caps 2, maximum values. The eswitch
  * manager (devlink "migratable") sets the VF's migratable bit there.
  */
-void mlx5vf_cmd_query_vf_general2_cap(u32 *in, u16 function_id);
+void mlx5vf_inbox_query_vf_general2_cap(u32 *in, u16 function_id);
 
-void mlx5vf_cmd_query_vhca_migration_state(u32 *in, u16 vhca_id, bool incremental, bool chunk);
+void mlx5vf_inbox_query_vhca_migration_state(u32 *in, u16 vhca_id, bool incremental, bool chunk);
 /* op_mod: MLX5_SUSPEND_VHCA_IN_OP_MOD_* resp. MLX5_RESUME_VHCA_IN_OP_MOD_*. */
-void mlx5vf_cmd_suspend_vhca(u32 *in, u16 vhca_id, u16 op_mod);
-void mlx5vf_cmd_resume_vhca(u32 *in, u16 vhca_id, u16 op_mod);
+void mlx5vf_inbox_suspend_vhca(u32 *in, u16 vhca_id, u16 op_mod);
+void mlx5vf_inbox_resume_vhca(u32 *in, u16 vhca_id, u16 op_mod);
 /* va: offset into the mkey's address space (the buffer's start is 0). */
-void mlx5vf_cmd_save_vhca_state(u32 *in, u16 vhca_id, bool incremental, bool set_track, u32 mkey,
-				u64 va, u32 size);
-void mlx5vf_cmd_load_vhca_state(u32 *in, u16 vhca_id, u32 mkey, u64 va, u32 size);
-void mlx5vf_cmd_alloc_pd(u32 *in);
-void mlx5vf_cmd_dealloc_pd(u32 *in, u32 pdn);
+void mlx5vf_inbox_save_vhca_state(u32 *in, u16 vhca_id, bool incremental, bool set_track, u32 mkey,
+				  u64 va, u32 size);
+void mlx5vf_inbox_load_vhca_state(u32 *in, u16 vhca_id, u32 mkey, u64 va, u32 size);
+void mlx5vf_inbox_alloc_pd(u32 *in);
+void mlx5vf_inbox_dealloc_pd(u32 *in, u32 pdn);
 
 /*
  * CREATE_MKEY over npages pages of 1 << page_shift bytes each, one MTT entry
  * per page from dma[] (page-aligned device addresses), local and remote read
- * and write, any QP. The inbox is mlx5vf_cmd_create_mkey_inlen(npages) bytes;
+ * and write, any QP. The inbox is mlx5vf_inbox_create_mkey_len(npages) bytes;
  * 0 means npages is too large for one command.
  */
-size_t mlx5vf_cmd_create_mkey_inlen(u32 npages);
-void mlx5vf_cmd_create_mkey(u32 *in, u32 pdn, const dma_addr_t *dma, u32 npages, u8 page_shift);
+size_t mlx5vf_inbox_create_mkey_len(u32 npages);
+void mlx5vf_inbox_create_mkey(u32 *in, u32 pdn, const dma_addr_t *dma, u32 npages, u8 page_shift);
 
 /*
  * Outboxes. Synchronous commands have their status checked by mlx5_core;

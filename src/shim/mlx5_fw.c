@@ -113,6 +113,7 @@ struct mlx5vf_mlx5 {
 	struct mlx5vf_mlx5_buf *save_buf;
 	struct mlx5vf_fw_save_done *save_done;
 	struct file *save_pin; /* the data_fd, held until the completion */
+	struct mlx5vf_mig_file *save_owner; /* the request's owner: whose data_fd to pin */
 
 	/* A failed SAVE's outbox, printed from process context. */
 	struct work_struct err_work;
@@ -142,7 +143,7 @@ static int mlx5vf_mlx5_get_pd(struct mlx5vf_mlx5 *fw)
 
 	mutex_lock(&fw->pd_lock);
 	if (!fw->pd_users) {
-		mlx5vf_cmd_alloc_pd(in);
+		mlx5vf_inbox_alloc_pd(in);
 		ret = mlx5_cmd_exec_inout(fw->mdev, alloc_pd, in, out);
 		if (!ret)
 			fw->pdn = mlx5vf_cmd_parse_alloc_pd(out);
@@ -160,7 +161,7 @@ static void mlx5vf_mlx5_put_pd(struct mlx5vf_mlx5 *fw)
 
 	mutex_lock(&fw->pd_lock);
 	if (!WARN_ON(!fw->pd_users) && !--fw->pd_users) {
-		mlx5vf_cmd_dealloc_pd(in, fw->pdn);
+		mlx5vf_inbox_dealloc_pd(in, fw->pdn);
 		ret = mlx5_cmd_exec_in(fw->mdev, dealloc_pd, in);
 		if (ret)
 			dev_warn(mlx5vf_mlx5_vf_dev(fw), "migration: DEALLOC_PD %u failed: %d\n",
@@ -246,7 +247,7 @@ static int mlx5vf_mlx5_buf_map(struct mlx5vf_mlx5_buf *buf)
 static int mlx5vf_mlx5_buf_register(struct mlx5vf_mlx5_buf *buf)
 {
 	struct mlx5vf_mlx5 *fw = buf->fw;
-	size_t inlen = mlx5vf_cmd_create_mkey_inlen(buf->npages);
+	size_t inlen = mlx5vf_inbox_create_mkey_len(buf->npages);
 	u32 *in;
 	int ret;
 
@@ -260,7 +261,7 @@ static int mlx5vf_mlx5_buf_register(struct mlx5vf_mlx5_buf *buf)
 		mlx5vf_mlx5_put_pd(fw);
 		return -ENOMEM;
 	}
-	mlx5vf_cmd_create_mkey(in, fw->pdn, buf->dma, buf->npages, PAGE_SHIFT);
+	mlx5vf_inbox_create_mkey(in, fw->pdn, buf->dma, buf->npages, PAGE_SHIFT);
 	ret = mlx5_core_create_mkey(fw->mdev, &buf->mkey, in, inlen);
 	kvfree(in);
 	if (ret) {
@@ -396,7 +397,7 @@ static int mlx5vf_mlx5_query_state(void *ctx, unsigned int flags,
 		return -EOPNOTSUPP;
 	if (mlx5vf_mlx5_detached(fw))
 		return -ENOTCONN;
-	mlx5vf_cmd_query_vhca_migration_state(in, fw->vhca_id, inc, fw->chunk_mode);
+	mlx5vf_inbox_query_vhca_migration_state(in, fw->vhca_id, inc, fw->chunk_mode);
 	ret = mlx5_cmd_exec_inout(fw->mdev, query_vhca_migration_state, in, out);
 	if (ret)
 		return ret;
@@ -418,7 +419,7 @@ static int mlx5vf_mlx5_suspend(void *ctx, enum mlx5vf_fw_suspend_op_mod op_mod)
 		return -EINVAL;
 	if (mlx5vf_mlx5_detached(fw))
 		return -ENOTCONN;
-	mlx5vf_cmd_suspend_vhca(in, fw->vhca_id, op_mod);
+	mlx5vf_inbox_suspend_vhca(in, fw->vhca_id, op_mod);
 	return mlx5_cmd_exec_in(fw->mdev, suspend_vhca, in);
 }
 
@@ -432,7 +433,7 @@ static int mlx5vf_mlx5_resume(void *ctx, enum mlx5vf_fw_resume_op_mod op_mod)
 		return -EINVAL;
 	if (mlx5vf_mlx5_detached(fw))
 		return -ENOTCONN;
-	mlx5vf_cmd_resume_vhca(in, fw->vhca_id, op_mod);
+	mlx5vf_inbox_resume_vhca(in, fw->vhca_id, op_mod);
 	return mlx5_cmd_exec_in(fw->mdev, resume_vhca, in);
 }
 
@@ -448,7 +449,7 @@ static int mlx5vf_mlx5_load(void *ctx, struct mlx5vf_fw_buffer *desc, unsigned i
 		return -EINVAL;
 	if (mlx5vf_mlx5_detached(fw))
 		return -ENOTCONN;
-	mlx5vf_cmd_load_vhca_state(in, fw->vhca_id, buf->mkey, 0, size);
+	mlx5vf_inbox_load_vhca_state(in, fw->vhca_id, buf->mkey, 0, size);
 	mlx5vf_mlx5_buf_sync(buf, size, true);
 	ret = mlx5_cmd_exec_in(fw->mdev, load_vhca_state, in);
 	mlx5vf_mlx5_buf_sync(buf, size, false);
@@ -543,6 +544,7 @@ static void mlx5vf_mlx5_save_done(int status, struct mlx5_async_work *work)
 	fw->save_buf = NULL;
 	fw->save_done = NULL;
 	fw->save_pin = NULL;
+	fw->save_owner = NULL;
 	fw->save_busy = false;
 	spin_unlock_irqrestore(&fw->save_lock, flags);
 	/* mlx5_core calls back once per accepted command. */
@@ -561,22 +563,13 @@ static void mlx5vf_mlx5_save_done(int status, struct mlx5_async_work *work)
 		fput(pin);
 }
 
-/* The data_fd of the device's saving file, if it has one yet. */
-static struct file *mlx5vf_mlx5_owner_file(struct mlx5vf_save_file *file)
-{
-	struct mlx5vf_mig_file *mf = file ? mlx5vf_core_save_owner(file) : NULL;
-
-	return mf ? mf->filp : NULL;
-}
-
 static int mlx5vf_mlx5_save(void *ctx, const struct mlx5vf_fw_save_req *req,
 			    struct mlx5vf_fw_save_done *done)
 {
 	u32 in[MLX5_ST_SZ_DW(save_vhca_state_in)] = {};
 	struct mlx5vf_mlx5_buf *buf = mlx5vf_mlx5_buf_of(req->buffer);
+	struct mlx5vf_mig_file *owner = req->owner;
 	struct mlx5vf_mlx5 *fw = ctx;
-	struct mlx5vf_resume_file *resume;
-	struct mlx5vf_save_file *saving;
 	struct file *filp;
 	unsigned long flags;
 	int ret;
@@ -586,17 +579,17 @@ static int mlx5vf_mlx5_save(void *ctx, const struct mlx5vf_fw_save_req *req,
 		return -EINVAL;
 	if (mlx5vf_mlx5_detached(fw))
 		return -ENOTCONN;
-	mlx5vf_cmd_save_vhca_state(in, fw->vhca_id, req->kind == MLX5VF_FW_SAVE_INCREMENTAL,
-				   req->kind != MLX5VF_FW_SAVE_CLEANUP && req->track, buf->mkey, 0,
-				   min_t(u64, buf->desc.capacity, MLX5VF_MAX_IMAGE));
+	mlx5vf_inbox_save_vhca_state(in, fw->vhca_id, req->kind == MLX5VF_FW_SAVE_INCREMENTAL,
+				     req->kind != MLX5VF_FW_SAVE_CLEANUP && req->track,
+				     buf->mkey, 0,
+				     min_t(u64, buf->desc.capacity, MLX5VF_MAX_IMAGE));
 
 	/*
-	 * Keep the data_fd alive until the completion has run. The file being
-	 * saved is the device's saving file; while the core is still creating
-	 * it, it has no fd yet and wait_save_idle() makes up for it.
+	 * Keep the data_fd alive until the completion has run: the request
+	 * names its file's owner. While the core is still creating the file it
+	 * has no fd yet, and wait_save_idle() makes up for it.
 	 */
-	mlx5vf_core_dev_files(fw->mvdev->mig, &saving, &resume);
-	filp = mlx5vf_mlx5_owner_file(saving);
+	filp = owner ? owner->filp : NULL;
 
 	spin_lock_irqsave(&fw->save_lock, flags);
 	if (fw->save_busy) {
@@ -607,6 +600,7 @@ static int mlx5vf_mlx5_save(void *ctx, const struct mlx5vf_fw_save_req *req,
 	fw->save_buf = buf;
 	fw->save_done = done;
 	fw->save_pin = filp ? get_file(filp) : NULL;
+	fw->save_owner = owner;
 	spin_unlock_irqrestore(&fw->save_lock, flags);
 
 	memset(fw->save_out, 0, sizeof(fw->save_out));
@@ -622,6 +616,7 @@ static int mlx5vf_mlx5_save(void *ctx, const struct mlx5vf_fw_save_req *req,
 	fw->save_pin = NULL;
 	fw->save_buf = NULL;
 	fw->save_done = NULL;
+	fw->save_owner = NULL;
 	fw->save_busy = false;
 	spin_unlock_irqrestore(&fw->save_lock, flags);
 	mlx5vf_mlx5_buf_sync(buf, buf->desc.capacity, false);
@@ -631,18 +626,18 @@ static int mlx5vf_mlx5_save(void *ctx, const struct mlx5vf_fw_save_req *req,
 }
 
 /*
- * The SAVE of file is still in flight after a long wait. Give up on it only
+ * The SAVE is still in flight after a long wait. Give up on it only
  * if its data_fd is pinned: the completion may then come whenever it likes.
+ * Its owner (from the request) has its fd by now if the file got one.
  */
-static bool mlx5vf_mlx5_pin_overdue(struct mlx5vf_mlx5 *fw, struct mlx5vf_save_file *file)
+static bool mlx5vf_mlx5_pin_overdue(struct mlx5vf_mlx5 *fw)
 {
-	struct file *filp = mlx5vf_mlx5_owner_file(file);
 	unsigned long flags;
 	bool pinned;
 
 	spin_lock_irqsave(&fw->save_lock, flags);
-	if (fw->save_busy && !fw->save_pin && filp)
-		fw->save_pin = get_file(filp);
+	if (fw->save_busy && !fw->save_pin && fw->save_owner && fw->save_owner->filp)
+		fw->save_pin = get_file(fw->save_owner->filp);
 	pinned = fw->save_busy && fw->save_pin;
 	spin_unlock_irqrestore(&fw->save_lock, flags);
 	return pinned;
@@ -658,7 +653,7 @@ static int mlx5vf_mlx5_wait_save_idle(void *ctx, struct mlx5vf_save_file *file)
 		if (wait_event_timeout(fw->mvdev->mig_wq, !mlx5vf_core_save_in_flight(file),
 				       MLX5VF_SAVE_WAIT))
 			return 0;
-		if (mlx5vf_mlx5_pin_overdue(fw, file)) {
+		if (mlx5vf_mlx5_pin_overdue(fw)) {
 			dev_warn(mlx5vf_mlx5_vf_dev(fw),
 				 "migration: SAVE_VHCA_STATE not completed after %u s; giving up on it\n",
 				 MLX5VF_SAVE_WAIT / HZ);
@@ -777,16 +772,15 @@ static void mlx5vf_mlx5_detach(struct mlx5vf_mlx5 *fw)
 {
 	struct mlx5vf_device *mvdev = fw->mvdev;
 
-	mlx5vf_state_mutex_lock(mvdev);
+	mlx5vf_state_lock(mvdev);
 	/* No new command from now on; closing frees every buffer (and the PD). */
 	WRITE_ONCE(fw->detached, true);
 	trace_mlx5vf_pf(dev_name(mvdev->dev), false);
 	mlx5vf_core_dev_detach(mvdev->mig);
 	mlx5vf_core_dev_close_files(mvdev->mig);
-	mlx5vf_sync_files(mvdev);
 	/* The PF is still up: the tracker goes now, while it can. */
 	mlx5vf_mlx5_track_release(fw, true);
-	mlx5vf_state_mutex_unlock(mvdev);
+	mlx5vf_state_unlock(mvdev);
 	flush_work(&fw->err_work);
 }
 
@@ -794,13 +788,13 @@ static void mlx5vf_mlx5_attach(struct mlx5vf_mlx5 *fw)
 {
 	struct mlx5vf_device *mvdev = fw->mvdev;
 
-	mlx5vf_state_mutex_lock(mvdev);
+	mlx5vf_state_lock(mvdev);
 	/* A reloaded PF may come back with other firmware. */
 	mlx5vf_track_caps(fw->mdev, &fw->track_caps);
 	WRITE_ONCE(fw->detached, false);
 	trace_mlx5vf_pf(dev_name(mvdev->dev), true);
 	mlx5vf_core_dev_attach(mvdev->mig);
-	mlx5vf_state_mutex_unlock(mvdev);
+	mlx5vf_state_unlock(mvdev);
 }
 
 static int mlx5vf_mlx5_vf_event(struct notifier_block *nb, unsigned long event, void *data)
@@ -842,7 +836,7 @@ static int mlx5vf_mlx5_query_vf_caps(struct mlx5_core_dev *mdev, int vf_id,
 	out = kzalloc(MLX5_ST_SZ_BYTES(query_hca_cap_out), GFP_KERNEL);
 	if (!out)
 		return -ENOMEM;
-	mlx5vf_cmd_query_vf_general2_cap(in, fid);
+	mlx5vf_inbox_query_vf_general2_cap(in, fid);
 	ret = mlx5_cmd_exec_inout(mdev, query_hca_cap, in, out);
 	if (ret)
 		goto out;
@@ -850,7 +844,7 @@ static int mlx5vf_mlx5_query_vf_caps(struct mlx5_core_dev *mdev, int vf_id,
 
 	memset(in, 0, sizeof(in));
 	memset(out, 0, MLX5_ST_SZ_BYTES(query_hca_cap_out));
-	mlx5vf_cmd_query_vf_general_cap(in, fid);
+	mlx5vf_inbox_query_vf_general_cap(in, fid);
 	ret = mlx5_cmd_exec_inout(mdev, query_hca_cap, in, out);
 	if (!ret)
 		mlx5vf_cmd_parse_general_caps(mlx5vf_cmd_hca_cap(out), gen);
@@ -1059,14 +1053,13 @@ void mlx5vf_mlx5_uninit(struct mlx5vf_device *mvdev)
 
 	mlx5vf_mlx5_leave_pf(fw);
 	/* data_fds may outlive this: they find no device from now on. */
-	mlx5vf_state_mutex_lock(mvdev);
+	mlx5vf_state_lock(mvdev);
 	mlx5vf_core_dev_close_files(mvdev->mig);
-	mlx5vf_sync_files(mvdev);
 	/* A detach released it already if the PF went away (see leave_pf). */
 	mlx5vf_mlx5_track_release(fw, device_is_registered(mvdev->dev));
 	mig = mvdev->mig;
 	mvdev->mig = NULL;
-	mlx5vf_state_mutex_unlock(mvdev);
+	mlx5vf_state_unlock(mvdev);
 	/* Waits for a SAVE completion still to come (a save given up on). */
 	mlx5_cmd_cleanup_async_ctx(&fw->async_ctx);
 	cancel_work_sync(&fw->err_work);

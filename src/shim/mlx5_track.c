@@ -214,13 +214,13 @@ static int mlx5vf_track_alloc_ring(struct mlx5vf_track *t, u8 log_msg, u8 log_ns
 		t->ring_mapped++;
 	}
 
-	inlen = mlx5vf_cmd_create_mkey_inlen(t->ring_npages);
+	inlen = mlx5vf_inbox_create_mkey_len(t->ring_npages);
 	if (!inlen)
 		return -E2BIG;
 	in = kvzalloc(inlen, GFP_KERNEL);
 	if (!in)
 		return -ENOMEM;
-	mlx5vf_cmd_create_mkey(in, t->pdn, t->ring_dma, t->ring_npages, PAGE_SHIFT);
+	mlx5vf_inbox_create_mkey(in, t->pdn, t->ring_dma, t->ring_npages, PAGE_SHIFT);
 	ret = mlx5_core_create_mkey(t->mdev, &t->mkey, in, inlen);
 	kvfree(in);
 	if (ret)

@@ -114,12 +114,13 @@ int mlx5vf_mig_get_state(struct mlx5vf_device *mvdev, enum vfio_device_mig_state
 int mlx5vf_mig_get_data_size(struct mlx5vf_device *mvdev, unsigned long *stop_copy_length);
 int mlx5vf_mig_device_feature(struct mlx5vf_device *mvdev, u32 flags, void __user *arg,
 			      size_t argsz);
-void mlx5vf_state_mutex_lock(struct mlx5vf_device *mvdev);
-void mlx5vf_state_mutex_unlock(struct mlx5vf_device *mvdev);
+void mlx5vf_state_lock(struct mlx5vf_device *mvdev);
+void mlx5vf_state_unlock(struct mlx5vf_device *mvdev);
 void mlx5vf_mig_reset_done(struct mlx5vf_device *mvdev);
 void mlx5vf_mig_open(struct mlx5vf_device *mvdev);
 void mlx5vf_mig_close(struct mlx5vf_device *mvdev);
-void mlx5vf_sync_files(struct mlx5vf_device *mvdev);
+void mlx5vf_mig_file_closed(void *ctx, struct mlx5vf_save_file *save,
+			    struct mlx5vf_resume_file *resume);
 int mlx5vf_mig_dev_create(struct mlx5vf_device *mvdev, struct mlx5vf_dev_config *cfg);
 void mlx5vf_mig_dev_destroy(struct mlx5vf_device *mvdev);
 void mlx5vf_mig_close_files(struct mlx5vf_device *mvdev);

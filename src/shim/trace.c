@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The core's observer (include/mlx5vf/mig.h): its clock and the events it
- * reports, as tracepoints. The tracepoints themselves are created here.
+ * reports, as tracepoints, and the files it closes (to mig.c). The
+ * tracepoints themselves are created here.
  * Every callback may run under the state mutex; fw_cmd also from a SAVE's
  * completion (atomic): none sleeps.
  */
@@ -45,4 +46,5 @@ const struct mlx5vf_observer_ops mlx5vf_observer_ops = {
 	.arc = mlx5vf_obs_arc,
 	.fw_cmd = mlx5vf_obs_fw_cmd,
 	.record = mlx5vf_obs_record,
+	.file_closed = mlx5vf_mig_file_closed, /* mig.c: drops the data_fd */
 };

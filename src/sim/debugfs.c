@@ -25,7 +25,7 @@ static int mlx5vf_sim_debugfs_state_show(struct seq_file *m, void *unused)
 	struct mlx5vf_sim_vf *svf = mlx5vf_sim_vf(mvdev);
 	struct mlx5vf_sim_dma_stats dma;
 
-	mlx5vf_state_mutex_lock(mvdev);
+	mlx5vf_state_lock(mvdev);
 	seq_printf(m, "sim_checksum: %016llx\n", mlx5vf_core_sim_checksum(svf->sim));
 	seq_printf(m, "saved_checksum: %016llx\n", mlx5vf_core_sim_saved_checksum(svf->sim));
 	seq_printf(m, "loaded_checksum: %016llx\n", mlx5vf_core_sim_loaded_checksum(svf->sim));
@@ -37,7 +37,7 @@ static int mlx5vf_sim_debugfs_state_show(struct seq_file *m, void *unused)
 	seq_printf(m, "dma_pages_marked: %llu\n", dma.pages_marked);
 	seq_printf(m, "dma_pages_dirty: %llu\n", dma.dirty_pages);
 	seq_printf(m, "dma_untracked_writes: %llu\n", dma.untracked_writes);
-	mlx5vf_state_mutex_unlock(mvdev);
+	mlx5vf_state_unlock(mvdev);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(mlx5vf_sim_debugfs_state);

@@ -5,7 +5,7 @@
  * every mdev instance of its parent a VFIO device of this module; either way
  * the migration firmware is the core's simulated VHCA, plugged in through
  * mlx5vf.ko's backend API (struct mlx5vf_backend_ops). All state below is
- * guarded by the device's state mutex (mlx5vf_state_mutex_lock).
+ * guarded by the device's state mutex (mlx5vf_state_lock).
  */
 #ifndef MLX5VF_SIM_VF_H
 #define MLX5VF_SIM_VF_H

@@ -90,7 +90,7 @@ static void mlx5vf_sim_complete_work(struct work_struct *work)
 	struct mlx5vf_device *mvdev = svf->mvdev;
 	u64 now;
 
-	mlx5vf_state_mutex_lock(mvdev);
+	mlx5vf_state_lock(mvdev);
 	now = ktime_get_ns();
 	/* A SAVE armed after this run was queued is not due yet. */
 	if (svf->armed && svf->due_ns > now)
@@ -98,7 +98,7 @@ static void mlx5vf_sim_complete_work(struct work_struct *work)
 				 nsecs_to_jiffies(svf->due_ns - now));
 	else
 		mlx5vf_sim_deliver_locked(mvdev);
-	mlx5vf_state_mutex_unlock(mvdev);
+	mlx5vf_state_unlock(mvdev);
 }
 
 /*
@@ -140,11 +140,11 @@ static void mlx5vf_sim_activity_work(struct work_struct *work)
 	struct mlx5vf_sim_vf *svf = to_sim_vf_work(work, true);
 	struct mlx5vf_device *mvdev = svf->mvdev;
 
-	mlx5vf_state_mutex_lock(mvdev);
+	mlx5vf_state_lock(mvdev);
 	/* The simulated function itself ignores writes while suspended. */
 	mlx5vf_core_sim_run_activity(svf->sim, READ_ONCE(sim_writes_per_tick));
 	mlx5vf_sim_dma_tick(mvdev);
-	mlx5vf_state_mutex_unlock(mvdev);
+	mlx5vf_state_unlock(mvdev);
 	schedule_delayed_work(&svf->activity_work, MLX5VF_SIM_TICK);
 }
 
@@ -283,10 +283,10 @@ void mlx5vf_sim_teardown(struct mlx5vf_device *mvdev)
 
 	cancel_delayed_work_sync(&svf->activity_work);
 	/* Closing may still SAVE (a firmware cleanup), delivered inline. */
-	mlx5vf_state_mutex_lock(mvdev);
+	mlx5vf_state_lock(mvdev);
 	mlx5vf_mig_close_files(mvdev);
 	mlx5vf_sim_deliver_locked(mvdev);
-	mlx5vf_state_mutex_unlock(mvdev);
+	mlx5vf_state_unlock(mvdev);
 	cancel_delayed_work_sync(&svf->complete_work);
 	mlx5vf_mig_dev_destroy(mvdev);
 	mlx5vf_core_sim_destroy(svf->sim);
@@ -319,9 +319,9 @@ int mlx5vf_sim_inject(struct mlx5vf_device *mvdev, const char *op, unsigned int 
 
 	if (o < 0 || f < 0)
 		return -EINVAL;
-	mlx5vf_state_mutex_lock(mvdev);
+	mlx5vf_state_lock(mvdev);
 	ret = mlx5vf_core_sim_inject_fault(mlx5vf_sim_vf(mvdev)->sim, o, nth, f);
-	mlx5vf_state_mutex_unlock(mvdev);
+	mlx5vf_state_unlock(mvdev);
 	return ret;
 }
 
@@ -339,9 +339,9 @@ int mlx5vf_sim_reconfigure(struct mlx5vf_device *mvdev, u64 pages)
 	u64 added;
 	int ret;
 
-	mlx5vf_state_mutex_lock(mvdev);
+	mlx5vf_state_lock(mvdev);
 	ret = mlx5vf_core_sim_reconfigure(mlx5vf_sim_vf(mvdev)->sim, pages, &added);
-	mlx5vf_state_mutex_unlock(mvdev);
+	mlx5vf_state_unlock(mvdev);
 	if (!ret)
 		dev_dbg(mvdev->dev, "simulated VF reconfigured: %llu more pages\n",
 			added);
@@ -362,10 +362,10 @@ int mlx5vf_sim_set_dma_window(struct mlx5vf_device *mvdev, u64 iova, u64 length)
 
 	if (length && (!IS_ALIGNED(iova | length, MLX5VF_SIM_DMA_BYTES) || iova + length < iova))
 		return -EINVAL;
-	mlx5vf_state_mutex_lock(mvdev);
+	mlx5vf_state_lock(mvdev);
 	svf->dma_window = iova;
 	svf->dma_window_len = length;
-	mlx5vf_state_mutex_unlock(mvdev);
+	mlx5vf_state_unlock(mvdev);
 	return 0;
 }
 
