@@ -45,25 +45,28 @@ static void query_hca_cap_case(struct kunit *test, bool general2)
 	u32 in[MLX5_ST_SZ_DW(query_hca_cap_in)];
 	u16 op_mod = general2 ? (MLX5_CAP_GENERAL_2 << 1) | HCA_CAP_OPMOD_GET_MAX :
 				(MLX5_CAP_GENERAL << 1) | HCA_CAP_OPMOD_GET_CUR;
-	int i;
+	int i, ec;
 
 	/* The numbers themselves: GENERAL_2 is 0x20, GET_MAX 0, GET_CUR 1. */
 	KUNIT_EXPECT_EQ(test, op_mod, general2 ? 0x40 : 0x1);
-	for (i = 0; i < ARRAY_SIZE(fids); i++) {
+	for (i = 0; i < 2 * ARRAY_SIZE(fids); i++) {
+		ec = i >= ARRAY_SIZE(fids);
 		memset(in, 0, sizeof(in));
 		if (general2)
-			mlx5vf_inbox_query_vf_general2_cap(in, fids[i]);
+			mlx5vf_inbox_query_vf_general2_cap(in, fids[i % ARRAY_SIZE(fids)], ec);
 		else
-			mlx5vf_inbox_query_vf_general_cap(in, fids[i]);
+			mlx5vf_inbox_query_vf_general_cap(in, fids[i % ARRAY_SIZE(fids)], ec);
 		expect_header(test, in, MLX5_CMD_OP_QUERY_HCA_CAP, op_mod);
 		KUNIT_EXPECT_EQ(test, MLX5_GET(query_hca_cap_in, in, opcode), 0x100);
 		KUNIT_EXPECT_EQ(test, MLX5_GET(query_hca_cap_in, in, op_mod), op_mod);
 		KUNIT_EXPECT_EQ(test, MLX5_GET(query_hca_cap_in, in, other_function), 1);
-		KUNIT_EXPECT_EQ(test, MLX5_GET(query_hca_cap_in, in, ec_vf_function), 0);
-		KUNIT_EXPECT_EQ(test, MLX5_GET(query_hca_cap_in, in, function_id), fids[i]);
+		KUNIT_EXPECT_EQ(test, MLX5_GET(query_hca_cap_in, in, ec_vf_function), ec);
+		KUNIT_EXPECT_EQ(test, MLX5_GET(query_hca_cap_in, in, function_id),
+				fids[i % ARRAY_SIZE(fids)]);
 		MLX5_SET(query_hca_cap_in, in, opcode, 0);
 		MLX5_SET(query_hca_cap_in, in, op_mod, 0);
 		MLX5_SET(query_hca_cap_in, in, other_function, 0);
+		MLX5_SET(query_hca_cap_in, in, ec_vf_function, 0);
 		MLX5_SET(query_hca_cap_in, in, function_id, 0);
 		KUNIT_EXPECT_TRUE(test, mailbox_is_zero(in, sizeof(in)));
 	}
@@ -77,6 +80,15 @@ static void query_vf_general_cap_test(struct kunit *test)
 static void query_vf_general2_cap_test(struct kunit *test)
 {
 	query_hca_cap_case(test, true);
+}
+
+/* mlx5_core's rule (pci_irq.c, mlx5_set_msix_vec_count): EC VFs only on an ECPF with EC SR-IOV. */
+static void vfs_are_ec_vfs_test(struct kunit *test)
+{
+	KUNIT_EXPECT_FALSE(test, mlx5vf_cmd_vfs_are_ec_vfs(false, 0));
+	KUNIT_EXPECT_FALSE(test, mlx5vf_cmd_vfs_are_ec_vfs(false, 0x40));
+	KUNIT_EXPECT_FALSE(test, mlx5vf_cmd_vfs_are_ec_vfs(true, 0));
+	KUNIT_EXPECT_TRUE(test, mlx5vf_cmd_vfs_are_ec_vfs(true, 0x40));
 }
 
 static void vf_function_id_test(struct kunit *test)
@@ -545,6 +557,7 @@ static void parse_general2_caps_test(struct kunit *test)
 
 static struct kunit_case mlx5vf_mailbox_cases[] = {
 	KUNIT_CASE(vf_function_id_test),
+	KUNIT_CASE(vfs_are_ec_vfs_test),
 	KUNIT_CASE(query_vf_general_cap_test),
 	KUNIT_CASE(query_vf_general2_cap_test),
 	KUNIT_CASE(query_migration_state_test),

@@ -24,11 +24,13 @@ static_assert((int)MLX5VF_FW_RESUME_INITIATOR == (int)MLX5_RESUME_VHCA_IN_OP_MOD
 /* Two MTT entries per translation octword. */
 #define MLX5VF_MTT_PER_OCTWORD 2
 
-static void mlx5vf_cmd_query_other_cap(u32 *in, u16 function_id, u16 cap_type, u16 which)
+static void mlx5vf_cmd_query_other_cap(u32 *in, u16 function_id, bool ec_vf, u16 cap_type,
+				       u16 which)
 {
 	MLX5_SET(query_hca_cap_in, in, opcode, MLX5_CMD_OP_QUERY_HCA_CAP);
 	MLX5_SET(query_hca_cap_in, in, op_mod, (cap_type << 1) | which);
 	MLX5_SET(query_hca_cap_in, in, other_function, 1);
+	MLX5_SET(query_hca_cap_in, in, ec_vf_function, ec_vf);
 	MLX5_SET(query_hca_cap_in, in, function_id, function_id);
 }
 
@@ -36,25 +38,29 @@ static void mlx5vf_cmd_query_other_cap(u32 *in, u16 function_id, u16 cap_type, u
  * mlx5vf_inbox_query_vf_general_cap() - QUERY_HCA_CAP of a VF: general caps.
  * @in: the zeroed inbox
  * @function_id: the VF, as QUERY_HCA_CAP names another function
+ * @ec_vf: the PF numbers its VFs as EC VFs (mlx5vf_cmd_vfs_are_ec_vfs())
  *
  * Current values, for the VF's vhca_id.
  */
-void mlx5vf_inbox_query_vf_general_cap(u32 *in, u16 function_id)
+void mlx5vf_inbox_query_vf_general_cap(u32 *in, u16 function_id, bool ec_vf)
 {
-	mlx5vf_cmd_query_other_cap(in, function_id, MLX5_CAP_GENERAL, HCA_CAP_OPMOD_GET_CUR);
+	mlx5vf_cmd_query_other_cap(in, function_id, ec_vf, MLX5_CAP_GENERAL,
+				   HCA_CAP_OPMOD_GET_CUR);
 }
 
 /**
  * mlx5vf_inbox_query_vf_general2_cap() - QUERY_HCA_CAP of a VF: general caps 2.
  * @in: the zeroed inbox
  * @function_id: the VF, as QUERY_HCA_CAP names another function
+ * @ec_vf: the PF numbers its VFs as EC VFs (mlx5vf_cmd_vfs_are_ec_vfs())
  *
  * Maximum values: the eswitch manager (devlink "migratable") sets the VF's
  * migratable bit there.
  */
-void mlx5vf_inbox_query_vf_general2_cap(u32 *in, u16 function_id)
+void mlx5vf_inbox_query_vf_general2_cap(u32 *in, u16 function_id, bool ec_vf)
 {
-	mlx5vf_cmd_query_other_cap(in, function_id, MLX5_CAP_GENERAL_2, HCA_CAP_OPMOD_GET_MAX);
+	mlx5vf_cmd_query_other_cap(in, function_id, ec_vf, MLX5_CAP_GENERAL_2,
+				   HCA_CAP_OPMOD_GET_MAX);
 }
 
 /**

@@ -27,13 +27,24 @@ static inline u16 mlx5vf_cmd_vf_function_id(int vf_id)
 	return (u16)(vf_id + 1);
 }
 
+/*
+ * Whether the PF's VFs are EC VFs, named with ec_vf_function=1 by commands on
+ * another function: on a BlueField's embedded CPU (ECPF) with EC SR-IOV
+ * (HCA_CAP_2 ec_vf_vport_base set), as mlx5_core itself names them when it
+ * sets a VF's MSI-X count. function_id stays the VF index + 1.
+ */
+static inline bool mlx5vf_cmd_vfs_are_ec_vfs(bool pf_is_ecpf, u16 ec_vf_vport_base)
+{
+	return pf_is_ecpf && ec_vf_vport_base;
+}
+
 /* QUERY_HCA_CAP, other function: general caps, current values (for vhca_id). */
-void mlx5vf_inbox_query_vf_general_cap(u32 *in, u16 function_id);
+void mlx5vf_inbox_query_vf_general_cap(u32 *in, u16 function_id, bool ec_vf);
 /*
  * QUERY_HCA_CAP, other function: general caps 2, maximum values. The eswitch
  * manager (devlink "migratable") sets the VF's migratable bit there.
  */
-void mlx5vf_inbox_query_vf_general2_cap(u32 *in, u16 function_id);
+void mlx5vf_inbox_query_vf_general2_cap(u32 *in, u16 function_id, bool ec_vf);
 
 void mlx5vf_inbox_query_vhca_migration_state(u32 *in, u16 vhca_id, bool incremental, bool chunk);
 /* op_mod: MLX5_SUSPEND_VHCA_IN_OP_MOD_* resp. MLX5_RESUME_VHCA_IN_OP_MOD_*. */

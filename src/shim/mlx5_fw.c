@@ -830,13 +830,15 @@ static int mlx5vf_mlx5_query_vf_caps(struct mlx5_core_dev *mdev, int vf_id,
 {
 	u32 in[MLX5_ST_SZ_DW(query_hca_cap_in)] = {};
 	u16 fid = mlx5vf_cmd_vf_function_id(vf_id);
+	bool ec_vf = mlx5vf_cmd_vfs_are_ec_vfs(mlx5_core_is_ecpf(mdev),
+					       MLX5_CAP_GEN_2(mdev, ec_vf_vport_base));
 	void *out;
 	int ret;
 
 	out = kzalloc(MLX5_ST_SZ_BYTES(query_hca_cap_out), GFP_KERNEL);
 	if (!out)
 		return -ENOMEM;
-	mlx5vf_inbox_query_vf_general2_cap(in, fid);
+	mlx5vf_inbox_query_vf_general2_cap(in, fid, ec_vf);
 	ret = mlx5_cmd_exec_inout(mdev, query_hca_cap, in, out);
 	if (ret)
 		goto out;
@@ -844,7 +846,7 @@ static int mlx5vf_mlx5_query_vf_caps(struct mlx5_core_dev *mdev, int vf_id,
 
 	memset(in, 0, sizeof(in));
 	memset(out, 0, MLX5_ST_SZ_BYTES(query_hca_cap_out));
-	mlx5vf_inbox_query_vf_general_cap(in, fid);
+	mlx5vf_inbox_query_vf_general_cap(in, fid, ec_vf);
 	ret = mlx5_cmd_exec_inout(mdev, query_hca_cap, in, out);
 	if (!ret)
 		mlx5vf_cmd_parse_general_caps(mlx5vf_cmd_hca_cap(out), gen);
