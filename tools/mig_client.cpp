@@ -1362,6 +1362,21 @@ uint64_t fw_bytes(const Bytes &s)
 	return n;
 }
 
+// Waits until the simulated function has run at least once more (its state
+// checksum changed), rather than sleeping for as long as a tick should take
+// on an idle machine. False if it stays unchanged for 30 s: the function's
+// activity work has stopped.
+bool wait_for_activity(const Device &d)
+{
+	const uint64_t before = d.debugfs_hex("sim_checksum");
+	for (int i = 0; i < 3000; i++) {
+		sleep_ms(10);
+		if (d.debugfs_hex("sim_checksum") != before)
+			return true;
+	}
+	return false;
+}
+
 void suite_precopy(Ctx &c)
 {
 	Device &d = *c.src;
@@ -1372,68 +1387,87 @@ void suite_precopy(Ctx &c)
 		return;
 	}
 	Fd f(fd);
-	PrecopyInfo i0, i1, i2;
+	PrecopyInfo i0, i2;
 	int err = precopy_info(fd, &i0);
 	tap.check(!err && i0.initial_bytes > 0 && i0.dirty_bytes == 0,
 		  "precopy: on entry initial_bytes %llu > 0, dirty_bytes %llu == 0 (%s)",
 		  static_cast<unsigned long long>(i0.initial_bytes),
 		  static_cast<unsigned long long>(i0.dirty_bytes), errname(err).c_str());
 
-	// The initial image is saved asynchronously: until it is queued,
-	// initial_bytes is the device's estimate. Wait for it (poll), then the
-	// count must follow every byte read.
+	// The initial image is saved asynchronously, in chunks in pass 2: until
+	// its last chunk is queued, initial_bytes counts the device's estimate
+	// (an upper bound), then the real size. Either way every byte read
+	// lowers it by one. Read the image a piece at a time (a blocking read
+	// waits for the next chunk) and sample initial_bytes before each read:
+	// every sample plus what was read by then is the estimate, then (from
+	// some point on, for good) the real size. No timing is assumed: the
+	// loop ends when initial_bytes reaches 0 or a read fails.
 	Bytes initial(72);
 	long n = read_once(fd, initial.data(), initial.size());
 	struct pollfd p = {.fd = fd, .events = POLLIN, .revents = 0};
-	const int pw = poll(&p, 1, 10000);
-	// A chunked initial image replaces the estimate when its last chunk
-	// lands: wait until the count holds still.
-	PrecopyInfo iq;
-	err = precopy_info(fd, &iq);
-	for (int i = 0; i < 100 && !err; i++) {
-		sleep_ms(20);
-		PrecopyInfo again;
-		err = precopy_info(fd, &again);
-		if (!err && again.initial_bytes == iq.initial_bytes)
-			break;
-		iq = again;
-	}
-	tap.check(
-		n == 72 && pw == 1 && !err && iq.initial_bytes > 0 &&
-			iq.initial_bytes <= i0.initial_bytes - 72,
-		"precopy: after the 72 metadata bytes and the initial SAVE, initial_bytes %llu <= %llu - 72 "
-		"(estimate replaced by the real size)",
-		static_cast<unsigned long long>(iq.initial_bytes),
-		static_cast<unsigned long long>(i0.initial_bytes));
+	struct Sample {
+		uint64_t read, left;
+	};
+	std::vector<Sample> samples;
 	Bytes buf(1 << 20);
-	n = read_once(fd, buf.data(), 100);
-	if (n > 0)
-		initial.insert(initial.end(), buf.begin(), buf.begin() + n);
-	err = precopy_info(fd, &i1);
-	tap.check(n == 100 && !err && i1.initial_bytes == iq.initial_bytes - 100 && i1.dirty_bytes == 0,
-		  "precopy: reading 100 bytes lowers initial_bytes by 100 (%llu -> %llu)",
-		  static_cast<unsigned long long>(iq.initial_bytes),
-		  static_cast<unsigned long long>(i1.initial_bytes));
-
-	// Read exactly the rest of the initial bytes.
-	uint64_t left = i1.initial_bytes;
-	bool rok = true;
-	while (left && rok) {
-		n = read_once(fd, buf.data(), std::min<uint64_t>(left, buf.size()));
+	uint64_t got = 0;
+	bool rok = n == 72;
+	if (!rok)
+		why = n < 0 ? errname(-n) : strf("%ld of 72 bytes", n);
+	while (rok) {
+		PrecopyInfo now;
+		err = precopy_info(fd, &now);
+		// The sample that says 0 may report (and start saving) a delta.
+		if (err || (now.initial_bytes && now.dirty_bytes)) {
+			rok = false;
+			why = err ? errname(err)
+				  : strf("dirty_bytes %llu during the initial image",
+					 static_cast<unsigned long long>(now.dirty_bytes));
+			break;
+		}
+		samples.push_back({got, now.initial_bytes});
+		if (!now.initial_bytes)
+			break;
+		// 100 bytes first, then up to 1 MiB a read.
+		const uint64_t want = std::min<uint64_t>(now.initial_bytes, got ? buf.size() : 100);
+		n = read_once(fd, buf.data(), want);
 		if (n <= 0) {
 			rok = false;
 			why = n ? errname(-n) : "EOF";
 			break;
 		}
 		initial.insert(initial.end(), buf.begin(), buf.begin() + n);
-		left -= n;
+		got += n;
 	}
-	// Nothing queued, no save in flight: the temporary end of stream. (No
-	// PRECOPY_INFO before this read: the driver starts the next delta from
-	// there, after which read() waits for it.)
-	n = read_once(fd, buf.data(), buf.size());
-	tap.check(n == -ENOMSG, "precopy: read at the temporary end of stream = %s (want ENOMSG)",
-		  n < 0 ? errname(-n).c_str() : strf("%ld bytes", n).c_str());
+	const uint64_t est = samples.empty() ? 0 : samples[0].left;
+	size_t on_est = 0, on_real = 0, off = 0;
+	for (const Sample &smp : samples) {
+		const uint64_t sum = smp.read + smp.left;
+		if (sum == est && !on_real)
+			on_est++;
+		else if (sum == got)
+			on_real++;
+		else
+			off++;
+	}
+	tap.check(rok && samples.size() >= 3 && est == i0.initial_bytes - 72 && got > 0 && got <= est,
+		  "precopy: the initial image read in %zu pieces: %llu bytes, at most the estimate %llu "
+		  "(on entry %llu - 72 metadata bytes)%s%s",
+		  samples.empty() ? 0 : samples.size() - 1, static_cast<unsigned long long>(got),
+		  static_cast<unsigned long long>(est), static_cast<unsigned long long>(i0.initial_bytes),
+		  rok ? "" : ": ", rok ? "" : why.c_str());
+	tap.check(rok && off == 0 && samples.size() >= 2 && samples[1].left == samples[0].left - 100,
+		  "precopy: reading 100 bytes lowers initial_bytes by 100, and every read by what it read "
+		  "(%zu samples on the estimate, then %zu on the real size, %zu off both)",
+		  on_est, on_real, off);
+	// initial_bytes 0: what follows is a delta the last PRECOPY_INFO may
+	// have started, and then the temporary end of stream.
+	Bytes first_delta;
+	err = read_to_enomsg(fd, &first_delta);
+	tap.check(!err && (first_delta.empty() || fw_bytes(first_delta) > 0),
+		  "precopy: after the initial image, reads end at the temporary end of stream = ENOMSG "
+		  "(%s; %zu delta bytes first)",
+		  err < 0 ? "EOF" : errname(err).c_str(), first_delta.size());
 	int pr = poll(&p, 1, 0);
 	tap.check(pr == 1 && (p.revents & POLLIN),
 		  "precopy: poll at the temporary end reports readable (ENOMSG is "
@@ -1450,11 +1484,11 @@ void suite_precopy(Ctx &c)
 
 	// The function keeps running: it dirties state, PRECOPY_INFO reports it
 	// and starts saving the delta.
-	sleep_ms(50);
+	const bool ran = wait_for_activity(d);
 	PrecopyInfo i3;
 	err = precopy_info(fd, &i3);
-	tap.check(!err && i3.initial_bytes == 0 && i3.dirty_bytes > 0,
-		  "precopy: after 50 ms of activity dirty_bytes %llu > 0, initial_bytes %llu (%s)",
+	tap.check(ran && !err && i3.initial_bytes == 0 && i3.dirty_bytes > 0,
+		  "precopy: after the function ran, dirty_bytes %llu > 0, initial_bytes %llu (%s)",
 		  static_cast<unsigned long long>(i3.dirty_bytes),
 		  static_cast<unsigned long long>(i3.initial_bytes), errname(err).c_str());
 	Bytes delta;
@@ -1469,7 +1503,7 @@ void suite_precopy(Ctx &c)
 
 	// PRE_COPY_P2P: the device is not asked again, so dirty_bytes follows
 	// exactly what is read.
-	sleep_ms(30);
+	wait_for_activity(d);
 	PrecopyInfo i4, i5, i6;
 	precopy_info(fd, &i4); // queues the next delta
 	err = d.set_state(kPreCopyP2p, &nfd);
@@ -1630,7 +1664,7 @@ void multifd_save(Device &d, Before before, MultifdSave *out)
 			}
 			out->stream.insert(out->stream.end(), initial.begin(), initial.end());
 		}
-		sleep_ms(30); // the function dirties some state
+		wait_for_activity(d); // the function dirties some state
 		PrecopyInfo info;
 		if (int err = precopy_info(fd, &info)) {
 			out->why = "PRECOPY_INFO: " + errname(err);
@@ -1815,31 +1849,55 @@ void reinit_migration(Ctx &c, bool v2)
 			  static_cast<unsigned long long>(after.dirty_bytes), errname(e4).c_str());
 
 	if (v2) {
-		// The new initial bytes count down as they are read: wait for the
-		// save (a chunked estimate becomes exact when it lands), read 100.
-		struct pollfd p = {.fd = fd, .events = POLLIN, .revents = 0};
-		poll(&p, 1, 10000);
-		int e5;
-		PrecopyInfo iq = info_with_sentinel(fd, &e5);
-		for (int i = 0; i < 100 && !e5; i++) {
-			sleep_ms(20);
-			const PrecopyInfo again = info_with_sentinel(fd, &e5);
-			if (!e5 && again.initial_bytes == iq.initial_bytes)
+		// The new initial bytes count down as they are read: an estimate
+		// (an upper bound) until the tracked SAVE lands, then exact. Sample
+		// initial_bytes before each read (100 bytes first) until it says 0;
+		// every sample plus what was read by then is the first sample's
+		// estimate, then the real size. No timing assumed.
+		int e5 = 0;
+		uint64_t got = 0;
+		long n = 1;
+		unsigned odd_flags = 0;
+		std::vector<std::pair<uint64_t, uint64_t>> samples; // read, left
+		while (!e5 && n > 0) {
+			const PrecopyInfo now = info_with_sentinel(fd, &e5);
+			if (e5)
 				break;
-			iq = again;
+			odd_flags |= now.flags;
+			samples.push_back({got, now.initial_bytes});
+			if (!now.initial_bytes)
+				break;
+			Bytes piece(std::min<uint64_t>(now.initial_bytes, got ? 1u << 20 : 100));
+			n = read_once(fd, piece.data(), piece.size());
+			if (n > 0 && !werr)
+				werr = write_cuts(rfd, piece.data(), n, {});
+			if (n > 0)
+				got += n;
 		}
-		Bytes head(100);
-		const long n = read_once(fd, head.data(), head.size());
-		if (n > 0 && !werr)
-			werr = write_cuts(rfd, head.data(), n, {});
-		int e6;
-		const PrecopyInfo i1 = info_with_sentinel(fd, &e6);
-		tap.check(!e5 && !e6 && n == 100 && iq.initial_bytes > 100 &&
-				  i1.initial_bytes == iq.initial_bytes - 100 && i1.flags == 0,
-			  "%s: reading 100 bytes lowers the new initial_bytes by 100 (%llu -> %llu), no "
-			  "second REINIT (flags %#x)",
-			  v, static_cast<unsigned long long>(iq.initial_bytes),
-			  static_cast<unsigned long long>(i1.initial_bytes), i1.flags);
+		const uint64_t est = samples.empty() ? 0 : samples[0].second;
+		size_t off = 0;
+		bool on_real = false;
+		for (const auto &[read, left] : samples) {
+			if (read + left == est && !on_real)
+				continue;
+			if (read + left == got)
+				on_real = true;
+			else
+				off++;
+		}
+		tap.check(!e5 && n > 0 && samples.size() >= 3 && est > 100 && got <= est &&
+				  samples[1].second == est - 100 && off == 0 && odd_flags == 0,
+			  "%s: reading 100 bytes lowers the new initial_bytes by 100 (%llu -> %llu), every "
+			  "read "
+			  "by what it read (%llu bytes, estimate %llu, %zu samples off), no second REINIT "
+			  "(flags %#x) (%s)",
+			  v, static_cast<unsigned long long>(est),
+			  static_cast<unsigned long long>(samples.size() >= 2 ? samples[1].second : 0),
+			  static_cast<unsigned long long>(got), static_cast<unsigned long long>(est), off,
+			  odd_flags,
+			  n > 0 ? errname(e5).c_str()
+			  : n	? errname(-n).c_str()
+				: "EOF");
 		const int e7 = forward(nullptr);
 		int e8;
 		const PrecopyInfo i2 = info_with_sentinel(fd, &e8);

@@ -176,7 +176,7 @@ wait_for $((20 * slow)) sh -c "grep -q 'dirty_tracking: active' $dbg_a/migration
 hmp srcA "migrate_cancel" >/dev/null
 status=$(migrate_wait srcA $((30 * slow)))
 result "migrate_cancel during tracked precopy (status: $status)" "$([ "$status" = cancelled ]; echo $?)"
-check "the source guest runs on" sh -c "printf 'info status\n' >$RUN/srcA.in; sleep 0.5; tail -n 3 $RUN/srcA.log | grep -q running"
+check "the source guest runs on" guest_runs srcA
 check "QEMU stopped the tracker" wait_for $((10 * slow)) \
 	sh -c "grep -q 'dirty_tracking: idle' $dbg_a/migration"
 check "the source VF is RUNNING" wait_for $((10 * slow)) grep -q "state: RUNNING" "$dbg_a/migration"

@@ -130,7 +130,7 @@ result "destination guest memory equals the source's ($src_sum, $dst_sum)" \
 	"$([ -n "$src_sum" ] && [ "$src_sum" = "$dst_sum" ]; echo $?)"
 rm -f /tmp/mf-src.mem /tmp/mf-dst.mem
 hmp dstCD "cont" >/dev/null
-check "destination guest runs" sh -c "printf 'info status\n' >$RUN/dstCD.in; sleep 0.5; tail -n 3 $RUN/dstCD.log | grep -q running"
+check "destination guest runs" guest_runs dstCD
 for vf in "$c" "$d"; do
 	check "destination VF $vf is RUNNING" test "$(mig_field "$vf" state)" = RUNNING
 done

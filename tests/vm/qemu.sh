@@ -75,21 +75,38 @@ qemu_start() {
 	# Keep the command FIFO open for writing across hmp calls (qemu_stop ends it).
 	sleep 2147483647 >"$RUN/$_q_name.in" &
 	echo $! >"$RUN/$_q_name.holder"
-	wait_for 60 grep -q '(qemu)' "$RUN/$_q_name.log"
+	qemu_prompt "$_q_name"
 }
 
-# hmp NAME CMD: run a monitor command, print its output.
+# qemu_prompt NAME: wait for the instance's first monitor prompt, as long as
+# QEMU lives (fails once it has exited: a bad command line, a refused device).
+qemu_prompt() {
+	_q_pid=$(cat "$RUN/$1.pid")
+	until grep -q '(qemu)' "$RUN/$1.log"; do
+		kill -0 "$_q_pid" 2>/dev/null || return 1
+		sleep 0.1
+	done
+}
+
+# hmp NAME CMD: run a monitor command, print its output. Waits for the next
+# prompt as long as QEMU lives, however busy the machine: a monitor that never
+# answers is a hang, which the VM's /init catches by the test's silence.
 hmp() {
 	_q_before=$(wc -c <"$RUN/$1.log")
 	printf '%s\n' "$2" >"$RUN/$1.in"
-	_q_tries=100
-	while [ "$_q_tries" -gt 0 ]; do
+	_q_pid=$(cat "$RUN/$1.pid" 2>/dev/null)
+	while :; do
 		_q_new=$(tail -c +"$((_q_before + 1))" "$RUN/$1.log")
 		case "$_q_new" in *"(qemu)"*) break ;; esac
+		kill -0 "$_q_pid" 2>/dev/null || break
 		sleep 0.1
-		_q_tries=$((_q_tries - 1))
 	done
 	printf '%s\n' "$_q_new" | tr -d '\r' | grep -v '^(qemu)' | grep -vF "$2"
+}
+
+# guest_runs NAME: the instance's guest is running (HMP "info status").
+guest_runs() {
+	hmp "$1" "info status" | grep -q 'status: running'
 }
 
 # qemu_stop NAME: quit the instance (kill it if it does not listen).
@@ -178,7 +195,7 @@ qemu_start_dev() {
 	cat "$RUN/$_q_name.out" >>"$RUN/$_q_name.log" &
 	sleep 2147483647 >"$RUN/$_q_name.in" &
 	echo $! >"$RUN/$_q_name.holder"
-	wait_for 60 grep -q '(qemu)' "$RUN/$_q_name.log"
+	qemu_prompt "$_q_name"
 }
 
 # pci_io_bar NAME SLOT BAR: the guest I/O port address the firmware gave BAR
