@@ -816,9 +816,10 @@ static int mlx5vf_mlx5_vf_event(struct notifier_block *nb, unsigned long event, 
 static u64 mlx5vf_mlx5_fw_identity(struct mlx5_core_dev *mdev)
 {
 	u32 psid = jhash(mdev->board_id, strnlen(mdev->board_id, MLX5_BOARD_ID_LEN), 0);
+	u16 major, minor, subminor;
 
-	return (u64)(psid & 0xffff) << 48 | (u64)fw_rev_maj(mdev) << 32 |
-	       (u64)fw_rev_min(mdev) << 16 | fw_rev_sub(mdev);
+	mlx5vf_seam_fw_version(mdev, &major, &minor, &subminor);
+	return (u64)(psid & 0xffff) << 48 | (u64)major << 32 | (u64)minor << 16 | subminor;
 }
 
 static int mlx5vf_mlx5_query_vf_caps(struct mlx5_core_dev *mdev, int vf_id,

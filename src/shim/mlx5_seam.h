@@ -90,6 +90,15 @@ static inline int mlx5vf_seam_vf_index(struct pci_dev *vf)
 	return pci_iov_vf_id(vf);
 }
 
+/* The PF's firmware version: MMIO reads of its initialization segment. */
+static inline void mlx5vf_seam_fw_version(struct mlx5_core_dev *mdev, u16 *major, u16 *minor,
+					  u16 *subminor)
+{
+	*major = fw_rev_maj(mdev);
+	*minor = fw_rev_min(mdev);
+	*subminor = fw_rev_sub(mdev);
+}
+
 static inline dma_addr_t mlx5vf_seam_dma_map_page(struct device *dev, struct page *page,
 						  enum dma_data_direction dir)
 {
@@ -133,6 +142,7 @@ void mlx5vf_seam_notifier_unregister(struct mlx5_core_dev *mdev, int vf_id,
 struct mlx5_core_dev *mlx5vf_seam_get_core_dev(struct pci_dev *vf);
 void mlx5vf_seam_put_core_dev(struct mlx5_core_dev *mdev);
 int mlx5vf_seam_vf_index(struct pci_dev *vf);
+void mlx5vf_seam_fw_version(struct mlx5_core_dev *mdev, u16 *major, u16 *minor, u16 *subminor);
 dma_addr_t mlx5vf_seam_dma_map_page(struct device *dev, struct page *page,
 				    enum dma_data_direction dir);
 int mlx5vf_seam_dma_mapping_error(struct device *dev, dma_addr_t addr);
