@@ -135,14 +135,19 @@ static struct mlx5vf_emu *emu_of_dma_dev(struct device *dev)
 	return container_of(dev, struct mlx5vf_emu, pf_dev);
 }
 
-/* A mailbox no driver may send: fail the test, log it, refuse it. */
-#define emu_malformed(emu, fmt, ...)                                                  \
-	({                                                                           \
-		pr_err("mlx5vf_emu: malformed mailbox: " fmt "\n", ##__VA_ARGS__);  \
-		KUNIT_FAIL((emu)->test, "mlx5vf_emu: malformed mailbox: " fmt,      \
-			   ##__VA_ARGS__);                                           \
-		-EINVAL;                                                             \
-	})
+/* A mailbox no driver may send: fail the test, log it, refuse it (-EINVAL). */
+static __printf(2, 3) int emu_malformed(struct mlx5vf_emu *emu, const char *fmt, ...)
+{
+	char msg[192];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	pr_err("mlx5vf_emu: malformed mailbox: %s\n", msg);
+	KUNIT_FAIL(emu->test, "mlx5vf_emu: malformed mailbox: %s", msg);
+	return -EINVAL;
+}
 
 /* mlx5_core's errno for a failed command status (its cmd_status_to_err()). */
 static int emu_status_errno(u8 status)
@@ -499,11 +504,13 @@ static u8 emu_save(struct mlx5vf_emu *emu, void *in, void *out)
 			return emu_fail(out, MLX5_CMD_STAT_BAD_RES_STATE_ERR, 0xc007);
 		emu->image_pos = emu->dirty_lo;
 		emu->image_end = emu->dirty_hi;
-		emu->dirty_lo = emu->dirty_hi = 0;
+		emu->dirty_lo = 0;
+		emu->dirty_hi = 0;
 	} else {
 		/* A full image; untracked while tracking is the cleanup SAVE (rule 15). */
 		emu->tracking = set_track;
-		emu->dirty_lo = emu->dirty_hi = 0;
+		emu->dirty_lo = 0;
+		emu->dirty_hi = 0;
 		emu->image_pos = 0;
 		emu->image_end = emu->cfg.state_size;
 	}
@@ -586,36 +593,40 @@ static u8 emu_query_hca_cap(struct mlx5vf_emu *emu, void *in, void *out)
 	return MLX5_CMD_STAT_OK;
 }
 
-/* Least input and output of each command the backend may send synchronously. */
+/* Least input and output of each command the backend may send. */
+struct emu_cmd_len {
+	u16 opcode;
+	u16 in_min;
+	u16 out_min;
+};
+
+#define EMU_LEN(op, ifc) { op, MLX5_ST_SZ_BYTES(ifc##_in), MLX5_ST_SZ_BYTES(ifc##_out) }
+static const struct emu_cmd_len emu_cmd_lens[] = {
+	EMU_LEN(MLX5_CMD_OP_QUERY_HCA_CAP, query_hca_cap),
+	EMU_LEN(MLX5_CMD_OP_ALLOC_PD, alloc_pd),
+	EMU_LEN(MLX5_CMD_OP_DEALLOC_PD, dealloc_pd),
+	EMU_LEN(MLX5_CMD_OP_QUERY_VHCA_MIGRATION_STATE, query_vhca_migration_state),
+	EMU_LEN(MLX5_CMD_OP_SUSPEND_VHCA, suspend_vhca),
+	EMU_LEN(MLX5_CMD_OP_RESUME_VHCA, resume_vhca),
+	EMU_LEN(MLX5_CMD_OP_LOAD_VHCA_STATE, load_vhca_state),
+	EMU_LEN(MLX5_CMD_OP_SAVE_VHCA_STATE, save_vhca_state),
+};
+
 static bool emu_lengths_ok(struct mlx5vf_emu *emu, u16 opcode, int inlen, int outlen)
 {
-	int in_min, out_min;
+	const struct emu_cmd_len *l;
 
-	switch (opcode) {
-#define EMU_LEN(op, ifc)                                      \
-	case op:                                              \
-		in_min = MLX5_ST_SZ_BYTES(ifc##_in);          \
-		out_min = MLX5_ST_SZ_BYTES(ifc##_out);        \
-		break
-	EMU_LEN(MLX5_CMD_OP_QUERY_HCA_CAP, query_hca_cap);
-	EMU_LEN(MLX5_CMD_OP_ALLOC_PD, alloc_pd);
-	EMU_LEN(MLX5_CMD_OP_DEALLOC_PD, dealloc_pd);
-	EMU_LEN(MLX5_CMD_OP_QUERY_VHCA_MIGRATION_STATE, query_vhca_migration_state);
-	EMU_LEN(MLX5_CMD_OP_SUSPEND_VHCA, suspend_vhca);
-	EMU_LEN(MLX5_CMD_OP_RESUME_VHCA, resume_vhca);
-	EMU_LEN(MLX5_CMD_OP_LOAD_VHCA_STATE, load_vhca_state);
-	EMU_LEN(MLX5_CMD_OP_SAVE_VHCA_STATE, save_vhca_state);
-#undef EMU_LEN
-	default:
-		emu_malformed(emu, "opcode 0x%x is not part of migration", opcode);
+	for (l = emu_cmd_lens; l < emu_cmd_lens + ARRAY_SIZE(emu_cmd_lens); l++) {
+		if (l->opcode != opcode)
+			continue;
+		if (inlen >= l->in_min && outlen >= l->out_min)
+			return true;
+		emu_malformed(emu, "opcode 0x%x: inbox %d bytes (needs %u), outbox %d (needs %u)",
+			      opcode, inlen, l->in_min, outlen, l->out_min);
 		return false;
 	}
-	if (inlen < in_min || outlen < out_min) {
-		emu_malformed(emu, "opcode 0x%x: inbox %d bytes (needs %d), outbox %d (needs %d)",
-			      opcode, inlen, in_min, outlen, out_min);
-		return false;
-	}
-	return true;
+	emu_malformed(emu, "opcode 0x%x is not part of migration", opcode);
+	return false;
 }
 
 /* Run one command; returns its status (the outbox has it too). Under the lock. */
@@ -863,7 +874,8 @@ int mlx5vf_emu_pf_event(struct mlx5vf_emu *emu, unsigned long event,
 		emu->run = EMU_RUNNING;
 		emu->tracking = false;
 		emu->image_open = false;
-		emu->dirty_lo = emu->dirty_hi = 0;
+		emu->dirty_lo = 0;
+		emu->dirty_hi = 0;
 		mutex_unlock(&emu->lock);
 	}
 	return notifier_to_errno(ret);

@@ -318,7 +318,7 @@ static u32 wait_out_err(struct mlx5vf_emu *emu, u32 calls)
 		mlx5vf_emu_stats(emu, &st);
 		if (st.out_err_calls >= calls)
 			break;
-		msleep(10);
+		usleep_range(10000, 20000);
 	}
 	return st.out_err_calls;
 }

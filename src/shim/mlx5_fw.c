@@ -602,8 +602,8 @@ static int mlx5vf_mlx5_save(void *ctx, const struct mlx5vf_fw_save_req *req,
 
 	memset(fw->save_out, 0, sizeof(fw->save_out));
 	mlx5vf_mlx5_buf_sync(buf, buf->desc.capacity, true);
-	ret = mlx5vf_seam_cmd_exec_cb(&fw->async_ctx, in, sizeof(in), fw->save_out, sizeof(fw->save_out),
-			       mlx5vf_mlx5_save_done, &fw->save_work);
+	ret = mlx5vf_seam_cmd_exec_cb(&fw->async_ctx, in, sizeof(in), fw->save_out,
+				      sizeof(fw->save_out), mlx5vf_mlx5_save_done, &fw->save_work);
 	if (!ret)
 		return 0;
 
