@@ -335,6 +335,14 @@ int mlx5vf_seam_create_mkey(struct mlx5_core_dev *mdev, u32 *mkey, u32 *in, int 
 		return emu_malformed(emu, "CREATE_MKEY without local read/write or any-QP");
 
 	mutex_lock(&emu->lock);
+	if (emu->fail_opcode == MLX5_CMD_OP_CREATE_MKEY) {
+		/* mlx5_core prints the outbox and returns the status's errno. */
+		emu->fail_opcode = 0;
+		emu->st.out_err_calls++;
+		emu->st.out_err_syndrome = emu->fail_syndrome;
+		ret = emu_status_errno(emu->fail_status);
+		goto out;
+	}
 	if (!MLX5_GET(mkc, mkc, pd) || MLX5_GET(mkc, mkc, pd) >= emu->next_pd) {
 		ret = emu_malformed(emu, "CREATE_MKEY on PD %u, never allocated",
 				    MLX5_GET(mkc, mkc, pd));
@@ -843,6 +851,17 @@ void mlx5vf_seam_notifier_unregister(struct mlx5_core_dev *mdev, int vf_id,
 		emu->st.notifiers--;
 }
 
+void mlx5vf_emu_vf_flr(struct mlx5vf_emu *emu)
+{
+	mutex_lock(&emu->lock);
+	emu->run = EMU_RUNNING;
+	emu->tracking = false;
+	emu->image_open = false;
+	emu->dirty_lo = 0;
+	emu->dirty_hi = 0;
+	mutex_unlock(&emu->lock);
+}
+
 struct emu_delayed_completion {
 	struct delayed_work dwork;
 	struct mlx5vf_emu *emu;
@@ -868,16 +887,9 @@ int mlx5vf_emu_pf_event(struct mlx5vf_emu *emu, unsigned long event,
 	ret = blocking_notifier_call_chain(&emu->vf_events, event, NULL);
 	if (complete_held_after_ms)
 		flush_delayed_work(&d.dwork);
-	if (event == MLX5_PF_NOTIFY_DISABLE_VF) {
-		/* The PF tears the VF's function down: its migration state goes too. */
-		mutex_lock(&emu->lock);
-		emu->run = EMU_RUNNING;
-		emu->tracking = false;
-		emu->image_open = false;
-		emu->dirty_lo = 0;
-		emu->dirty_hi = 0;
-		mutex_unlock(&emu->lock);
-	}
+	/* The PF tears the VF's function down: its migration state goes too. */
+	if (event == MLX5_PF_NOTIFY_DISABLE_VF)
+		mlx5vf_emu_vf_flr(emu);
 	return notifier_to_errno(ret);
 }
 

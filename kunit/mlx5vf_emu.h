@@ -50,6 +50,8 @@ void mlx5vf_emu_stats(struct mlx5vf_emu *emu, struct mlx5vf_emu_stats *st);
 u32 mlx5vf_emu_state_sum(struct mlx5vf_emu *emu);
 /* The running VF writes its memory: dirty while tracked. */
 void mlx5vf_emu_vf_write(struct mlx5vf_emu *emu, u32 offset, u32 len, u8 value);
+/* The VF's function level reset: its VHCA runs again, untracked, no image open. */
+void mlx5vf_emu_vf_flr(struct mlx5vf_emu *emu);
 /* The next command with this opcode fails with status and syndrome. */
 void mlx5vf_emu_fail_next(struct mlx5vf_emu *emu, u16 opcode, u8 status, u32 syndrome);
 /* Hold asynchronous commands: accepted, not answered until told. */

@@ -161,6 +161,15 @@ static int side_go(struct eside *s, enum mlx5vf_mig_state target)
 	return ret;
 }
 
+/* VFIO_DEVICE_RESET: the VF's FLR, then the shim's reset_done. */
+static void side_reset(struct eside *s)
+{
+	mlx5vf_emu_vf_flr(s->emu);
+	mlx5vf_state_lock(&s->mvdev);
+	mlx5vf_core_dev_reset(s->mvdev.mig);
+	mlx5vf_state_unlock(&s->mvdev);
+}
+
 static enum mlx5vf_mig_state side_state(struct eside *s)
 {
 	enum mlx5vf_mig_state st;
@@ -352,11 +361,8 @@ static void save_syndrome_surfaces_and_device_recovers(struct kunit *test)
 
 	/* QEMU's recovery: back to RUNNING, else reset; then migrate again. */
 	side_drop_files(&src);
-	if (side_go(&src, MLX5VF_MIG_RUNNING)) {
-		mlx5vf_state_lock(&src.mvdev);
-		mlx5vf_core_dev_reset(src.mvdev.mig);
-		mlx5vf_state_unlock(&src.mvdev);
-	}
+	if (side_go(&src, MLX5VF_MIG_RUNNING))
+		side_reset(&src);
 	KUNIT_EXPECT_EQ(test, MLX5VF_MIG_RUNNING, side_state(&src));
 	stop_copy_to(test, &src, &dst, stream);
 	side_fini(&src);
@@ -408,11 +414,8 @@ static void save_timeout_keeps_buffer_from_reuse(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, -ENODEV, ret);
 
 	/* Recover and migrate again while the given-up SAVE is still out there. */
-	if (side_go(&src, MLX5VF_MIG_RUNNING)) {
-		mlx5vf_state_lock(&src.mvdev);
-		mlx5vf_core_dev_reset(src.mvdev.mig);
-		mlx5vf_state_unlock(&src.mvdev);
-	}
+	if (side_go(&src, MLX5VF_MIG_RUNNING))
+		side_reset(&src);
 	KUNIT_ASSERT_EQ(test, 0, side_go(&src, MLX5VF_MIG_STOP_COPY));
 	/* The firmware finishes the SAVE it was given, now. */
 	mlx5vf_emu_late_save(src.emu);
@@ -458,12 +461,64 @@ static void pf_detach_mid_save_releases_and_reattaches(struct kunit *test)
 	side_drop_files(&src);
 
 	KUNIT_EXPECT_EQ(test, 0, mlx5vf_emu_pf_event(src.emu, MLX5_PF_NOTIFY_ENABLE_VF, 0));
-	if (side_go(&src, MLX5VF_MIG_RUNNING)) {
-		mlx5vf_state_lock(&src.mvdev);
-		mlx5vf_core_dev_reset(src.mvdev.mig);
-		mlx5vf_state_unlock(&src.mvdev);
-	}
+	if (side_go(&src, MLX5VF_MIG_RUNNING))
+		side_reset(&src);
 	KUNIT_EXPECT_EQ(test, MLX5VF_MIG_RUNNING, side_state(&src));
+	stop_copy_to(test, &src, &dst, stream);
+	side_fini(&src);
+	side_fini(&dst);
+}
+
+/* (c) LOAD failing with a syndrome: the write fails with mlx5_core's errno. */
+static void load_syndrome_fails_write_and_destination_recovers(struct kunit *test)
+{
+	u8 *stream = stream_alloc(test);
+	struct mlx5vf_emu_stats st;
+	struct eside src, dst;
+	size_t len = 0;
+
+	side_init(test, &src, 7, 1);
+	side_init(test, &dst, 9, 2);
+	KUNIT_ASSERT_EQ(test, 0, side_go(&src, MLX5VF_MIG_STOP_COPY));
+	KUNIT_ASSERT_EQ(test, 0, side_drain(&src, stream, &len));
+	KUNIT_ASSERT_EQ(test, 0, side_go(&dst, MLX5VF_MIG_RESUMING));
+	mlx5vf_emu_fail_next(dst.emu, MLX5_CMD_OP_LOAD_VHCA_STATE, MLX5_CMD_STAT_BAD_RES_STATE_ERR,
+			     0x10ad);
+	KUNIT_EXPECT_EQ(test, -EINVAL, side_feed(&dst, stream, 0, len));
+	mlx5vf_emu_stats(dst.emu, &st);
+	KUNIT_EXPECT_EQ(test, 0x10adu, st.out_err_syndrome);
+	/* QEMU resets a destination whose stream failed, then resumes again. */
+	side_drop_files(&dst);
+	side_reset(&dst);
+	KUNIT_EXPECT_EQ(test, MLX5VF_MIG_RUNNING, side_state(&dst));
+	KUNIT_ASSERT_EQ(test, 0, side_go(&dst, MLX5VF_MIG_RESUMING));
+	KUNIT_ASSERT_EQ(test, 0, side_feed(&dst, stream, 0, len));
+	KUNIT_ASSERT_EQ(test, 0, side_go(&dst, MLX5VF_MIG_RUNNING));
+	KUNIT_EXPECT_EQ(test, mlx5vf_emu_state_sum(src.emu), mlx5vf_emu_state_sum(dst.emu));
+	side_fini(&src);
+	side_fini(&dst);
+}
+
+/* A buffer whose CREATE_MKEY fails unwinds its pages and the PD; nothing leaks. */
+static void create_mkey_failure_unwinds(struct kunit *test)
+{
+	u8 *stream = stream_alloc(test);
+	struct mlx5vf_emu_stats st;
+	struct eside src, dst;
+	int ret;
+
+	side_init(test, &src, 7, 1);
+	side_init(test, &dst, 9, 2);
+	mlx5vf_emu_fail_next(src.emu, MLX5_CMD_OP_CREATE_MKEY, MLX5_CMD_STAT_LIM_ERR, 0x3c3c);
+	ret = side_go(&src, MLX5VF_MIG_STOP_COPY);
+	KUNIT_EXPECT_EQ(test, -ENOMEM, ret);
+	side_drop_files(&src);
+	if (side_go(&src, MLX5VF_MIG_RUNNING))
+		side_reset(&src);
+	mlx5vf_emu_stats(src.emu, &st);
+	KUNIT_EXPECT_EQ(test, 0u, st.mkeys_live);
+	KUNIT_EXPECT_EQ(test, 0u, st.pds_live);
+	KUNIT_EXPECT_EQ(test, 0u, st.pages_mapped);
 	stop_copy_to(test, &src, &dst, stream);
 	side_fini(&src);
 	side_fini(&dst);
@@ -476,6 +531,8 @@ static struct kunit_case mlx5vf_mlx5_emu_cases[] = {
 	KUNIT_CASE(suspend_syndrome_is_precise_errno),
 	KUNIT_CASE(save_timeout_keeps_buffer_from_reuse),
 	KUNIT_CASE(pf_detach_mid_save_releases_and_reattaches),
+	KUNIT_CASE(load_syndrome_fails_write_and_destination_recovers),
+	KUNIT_CASE(create_mkey_failure_unwinds),
 	{}
 };
 
