@@ -499,23 +499,35 @@ static u8 emu_save(struct mlx5vf_emu *emu, void *in, void *out)
 	}
 	if (emu->given_up && MLX5_GET(save_vhca_state_in, emu->given_up->in, mkey) == key)
 		emu->st.saves_into_given_up_mkey++;
-	if (emu->image_open) {
+	if (!incremental && !set_track && emu->tracking) {
+		/* Rule 15: the cleanup; a header only, tracking and any open image end. */
+		emu->st.cleanups++;
+		emu->tracking = false;
+		emu->image_open = false;
+		emu->dirty_lo = 0;
+		emu->dirty_hi = 0;
+		emu->image_pos = 0;
+		emu->image_end = 0;
+	} else if (emu->image_open && incremental) {
 		/* Rule 10: every chunk after the first, incremental=1 set_track=0. */
 		emu->st.continuation_saves++;
-		if (!incremental || set_track) {
+		if (set_track) {
 			emu->st.continuation_bad_bits++;
-			emu_malformed(emu, "continuation SAVE with incremental=%u set_track=%u",
-				      incremental, set_track);
+			emu_malformed(emu, "continuation SAVE with set_track=1 (rules 10, 12)");
 		}
 	} else if (incremental) {
 		if (!emu->tracking)
 			return emu_fail(out, MLX5_CMD_STAT_BAD_RES_STATE_ERR, 0xc007);
+		/* Rule 14: an untracked SAVE (the final delta) ends tracking. */
+		emu->tracking = set_track;
 		emu->image_pos = emu->dirty_lo;
 		emu->image_end = emu->dirty_hi;
 		emu->dirty_lo = 0;
 		emu->dirty_hi = 0;
 	} else {
-		/* A full image; untracked while tracking is the cleanup SAVE (rule 15). */
+		/* Rule 11: a full SAVE mid-image drops the rest and starts over. */
+		if (emu->image_open)
+			emu->st.images_restarted++;
 		emu->tracking = set_track;
 		emu->dirty_lo = 0;
 		emu->dirty_hi = 0;
@@ -966,6 +978,7 @@ void mlx5vf_emu_stats(struct mlx5vf_emu *emu, struct mlx5vf_emu_stats *st)
 {
 	mutex_lock(&emu->lock);
 	*st = emu->st;
+	st->tracking = emu->tracking;
 	mutex_unlock(&emu->lock);
 }
 

@@ -28,7 +28,10 @@ struct mlx5vf_emu_config {
 struct mlx5vf_emu_stats {
 	u32 saves;
 	u32 continuation_saves;   /* SAVEs of a chunked image after its first */
-	u32 continuation_bad_bits; /* ... not incremental=1 set_track=0 */
+	u32 continuation_bad_bits; /* ... with set_track=1 */
+	u32 images_restarted;     /* a full SAVE while chunks of an image remained */
+	u32 cleanups;             /* untracked full SAVEs while tracking (rule 15) */
+	bool tracking;            /* the VHCA tracks its writes now */
 	u32 loads;
 	u32 queries;
 	u32 mkeys_live;

@@ -270,6 +270,7 @@ static void stop_copy_chunked_image_arrives_whole(struct kunit *test)
 	/* One image of FULL_CHUNKS SAVEs, every one after the first a continuation. */
 	KUNIT_EXPECT_EQ(test, (u32)FULL_CHUNKS - 1, sst.continuation_saves);
 	KUNIT_EXPECT_EQ(test, 0u, sst.continuation_bad_bits);
+	KUNIT_EXPECT_EQ(test, 0u, sst.images_restarted);
 	KUNIT_EXPECT_GE(test, dst_st.loads, (u32)FULL_CHUNKS);
 	side_fini(&src);
 	side_fini(&dst);
@@ -313,6 +314,7 @@ static void precopy_chunked_rounds_reproduce_state(struct kunit *test)
 	/* The initial image's continuations and at least one incremental image's. */
 	KUNIT_EXPECT_GE(test, sst.continuation_saves, (u32)FULL_CHUNKS);
 	KUNIT_EXPECT_EQ(test, 0u, sst.continuation_bad_bits);
+	KUNIT_EXPECT_EQ(test, 0u, sst.images_restarted);
 	side_fini(&src);
 	side_fini(&dst);
 }
@@ -499,6 +501,39 @@ static void load_syndrome_fails_write_and_destination_recovers(struct kunit *tes
 	side_fini(&dst);
 }
 
+/*
+ * PRE_COPY abandoned mid-image (back to RUNNING): one cleanup SAVE ends the
+ * VHCA's tracking, and the next migration starts from a full image.
+ */
+static void abandoned_precopy_cleans_up_tracking(struct kunit *test)
+{
+	u8 *stream = stream_alloc(test);
+	struct mlx5vf_emu_stats st;
+	struct eside src, dst;
+	struct kbuf_io k;
+
+	side_init(test, &src, 7, 1);
+	side_init(test, &dst, 9, 2);
+	KUNIT_ASSERT_EQ(test, 0, side_go(&src, MLX5VF_MIG_PRE_COPY));
+	/* One read: the initial image's first chunk, more chunks to come. */
+	kbuf_init(&k, stream, 5000);
+	mlx5vf_emu_flush(src.emu);
+	mlx5vf_state_lock(&src.mvdev);
+	KUNIT_EXPECT_GT(test, mlx5vf_core_save_read(src.save, &k.io, k.cap), 0L);
+	mlx5vf_state_unlock(&src.mvdev);
+	mlx5vf_emu_stats(src.emu, &st);
+	KUNIT_EXPECT_TRUE(test, st.tracking);
+	KUNIT_ASSERT_EQ(test, 0, side_go(&src, MLX5VF_MIG_RUNNING));
+	mlx5vf_emu_flush(src.emu);
+	mlx5vf_emu_stats(src.emu, &st);
+	KUNIT_EXPECT_EQ(test, 1u, st.cleanups);
+	KUNIT_EXPECT_FALSE(test, st.tracking);
+	side_drop_files(&src);
+	stop_copy_to(test, &src, &dst, stream);
+	side_fini(&src);
+	side_fini(&dst);
+}
+
 /* A buffer whose CREATE_MKEY fails unwinds its pages and the PD; nothing leaks. */
 static void create_mkey_failure_unwinds(struct kunit *test)
 {
@@ -533,6 +568,7 @@ static struct kunit_case mlx5vf_mlx5_emu_cases[] = {
 	KUNIT_CASE(pf_detach_mid_save_releases_and_reattaches),
 	KUNIT_CASE(load_syndrome_fails_write_and_destination_recovers),
 	KUNIT_CASE(create_mkey_failure_unwinds),
+	KUNIT_CASE(abandoned_precopy_cleans_up_tracking),
 	{}
 };
 
