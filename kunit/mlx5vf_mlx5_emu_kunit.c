@@ -83,11 +83,11 @@ static void kbuf_init(struct kbuf_io *k, u8 *buf, size_t cap)
 	k->cap = cap;
 }
 
-static void side_init(struct kunit *test, struct eside *s, u16 vhca_id, u8 seed)
+static void side_init_mode(struct kunit *test, struct eside *s, u16 vhca_id, u8 seed, bool chunks)
 {
 	struct mlx5vf_emu_config cfg = {
 		.vhca_id = vhca_id,
-		.chunk_mode = true,
+		.chunk_mode = chunks,
 		.state_size = STATE_SIZE,
 		.max_chunk = MAX_CHUNK,
 		.seed = seed,
@@ -109,6 +109,11 @@ static void side_init(struct kunit *test, struct eside *s, u16 vhca_id, u8 seed)
 	/* init holds the PF only while it sets up; it stays on the notifier chain. */
 	KUNIT_EXPECT_EQ(test, 0, st.core_dev_refs);
 	KUNIT_EXPECT_EQ(test, 1, st.notifiers);
+}
+
+static void side_init(struct kunit *test, struct eside *s, u16 vhca_id, u8 seed)
+{
+	side_init_mode(test, s, vhca_id, seed, true);
 }
 
 static void side_drop_files(struct eside *s)
@@ -501,6 +506,43 @@ static void load_syndrome_fails_write_and_destination_recovers(struct kunit *tes
 	side_fini(&dst);
 }
 
+/* A PF without migration_in_chunks: every image in one SAVE, unchunked queries. */
+static void unchunked_precopy_migrates(struct kunit *test)
+{
+	u8 *stream = stream_alloc(test);
+	struct mlx5vf_emu_stats sst;
+	struct eside src, dst;
+	u64 initial, dirty;
+	size_t len = 0, fed = 0;
+	u32 flags;
+
+	side_init_mode(test, &src, 7, 1, false);
+	side_init_mode(test, &dst, 9, 2, false);
+	KUNIT_ASSERT_EQ(test, 0, side_go(&src, MLX5VF_MIG_PRE_COPY));
+	KUNIT_ASSERT_EQ(test, 0, side_go(&dst, MLX5VF_MIG_RESUMING));
+	KUNIT_EXPECT_EQ(test, -ENOMSG, side_drain(&src, stream, &len));
+	mlx5vf_emu_vf_write(src.emu, 30000, 9000, 0x5e);
+	mlx5vf_state_lock(&src.mvdev);
+	KUNIT_ASSERT_EQ(test, 0,
+			mlx5vf_core_dev_precopy_info(src.mvdev.mig, src.save, false, &flags,
+						     &initial, &dirty));
+	mlx5vf_state_unlock(&src.mvdev);
+	KUNIT_EXPECT_EQ(test, -ENOMSG, side_drain(&src, stream, &len));
+	KUNIT_ASSERT_EQ(test, 0, side_feed(&dst, stream, fed, len));
+	fed = len;
+	mlx5vf_emu_vf_write(src.emu, 0, 100, 0x11);
+	KUNIT_ASSERT_EQ(test, 0, side_go(&src, MLX5VF_MIG_STOP_COPY));
+	KUNIT_EXPECT_EQ(test, 0, side_drain(&src, stream, &len));
+	KUNIT_ASSERT_EQ(test, 0, side_feed(&dst, stream, fed, len));
+	KUNIT_ASSERT_EQ(test, 0, side_go(&dst, MLX5VF_MIG_RUNNING));
+	KUNIT_EXPECT_EQ(test, mlx5vf_emu_state_sum(src.emu), mlx5vf_emu_state_sum(dst.emu));
+	mlx5vf_emu_stats(src.emu, &sst);
+	KUNIT_EXPECT_EQ(test, 0u, sst.continuation_saves);
+	KUNIT_EXPECT_GE(test, sst.saves, 3u);
+	side_fini(&src);
+	side_fini(&dst);
+}
+
 /*
  * PRE_COPY abandoned mid-image (back to RUNNING): one cleanup SAVE ends the
  * VHCA's tracking, and the next migration starts from a full image.
@@ -569,6 +611,7 @@ static struct kunit_case mlx5vf_mlx5_emu_cases[] = {
 	KUNIT_CASE(load_syndrome_fails_write_and_destination_recovers),
 	KUNIT_CASE(create_mkey_failure_unwinds),
 	KUNIT_CASE(abandoned_precopy_cleans_up_tracking),
+	KUNIT_CASE(unchunked_precopy_migrates),
 	{}
 };
 
