@@ -45,6 +45,7 @@
 
 #include "mlx5_cmd.h"
 #include "mlx5_fw.h"
+#include "mlx5_seam.h"
 #include "mlx5_track.h"
 #include "mlx5vf.h"
 #include "mlx5vf_trace.h"
@@ -144,7 +145,7 @@ static int mlx5vf_mlx5_get_pd(struct mlx5vf_mlx5 *fw)
 	mutex_lock(&fw->pd_lock);
 	if (!fw->pd_users) {
 		mlx5vf_inbox_alloc_pd(in);
-		ret = mlx5_cmd_exec_inout(fw->mdev, alloc_pd, in, out);
+		ret = mlx5vf_seam_exec_inout(fw->mdev, alloc_pd, in, out);
 		if (!ret)
 			fw->pdn = mlx5vf_cmd_parse_alloc_pd(out);
 	}
@@ -162,7 +163,7 @@ static void mlx5vf_mlx5_put_pd(struct mlx5vf_mlx5 *fw)
 	mutex_lock(&fw->pd_lock);
 	if (!WARN_ON(!fw->pd_users) && !--fw->pd_users) {
 		mlx5vf_inbox_dealloc_pd(in, fw->pdn);
-		ret = mlx5_cmd_exec_in(fw->mdev, dealloc_pd, in);
+		ret = mlx5vf_seam_exec_in(fw->mdev, dealloc_pd, in);
 		if (ret)
 			dev_warn(mlx5vf_mlx5_vf_dev(fw), "migration: DEALLOC_PD %u failed: %d\n",
 				 fw->pdn, ret);
@@ -179,12 +180,8 @@ static void mlx5vf_mlx5_buf_sync(struct mlx5vf_mlx5_buf *buf, u64 len, bool for_
 	u32 n = min_t(u64, DIV_ROUND_UP_ULL(len, PAGE_SIZE), buf->mapped);
 	u32 i;
 
-	for (i = 0; i < n; i++) {
-		if (for_device)
-			dma_sync_single_for_device(dev, buf->dma[i], PAGE_SIZE, buf->dir);
-		else
-			dma_sync_single_for_cpu(dev, buf->dma[i], PAGE_SIZE, buf->dir);
-	}
+	for (i = 0; i < n; i++)
+		mlx5vf_seam_dma_sync(dev, buf->dma[i], buf->dir, for_device);
 }
 
 /* Returns false if firmware may still reach the pages: they must then leak. */
@@ -195,7 +192,7 @@ static bool mlx5vf_mlx5_buf_unregister(struct mlx5vf_mlx5_buf *buf)
 
 	if (!buf->has_mkey)
 		return true;
-	ret = mlx5_core_destroy_mkey(fw->mdev, buf->mkey);
+	ret = mlx5vf_seam_destroy_mkey(fw->mdev, buf->mkey);
 	if (ret) {
 		dev_err(mlx5vf_mlx5_vf_dev(fw),
 			"migration: DESTROY_MKEY 0x%x failed (%d): leaking its %u pages\n",
@@ -213,7 +210,7 @@ static void mlx5vf_mlx5_buf_release(struct mlx5vf_mlx5_buf *buf)
 	u32 i;
 
 	for (i = 0; i < buf->mapped; i++)
-		dma_unmap_page(dev, buf->dma[i], PAGE_SIZE, buf->dir);
+		mlx5vf_seam_dma_unmap_page(dev, buf->dma[i], buf->dir);
 	for (i = 0; buf->segs && i < buf->npages && buf->segs[i]; i++)
 		__free_page(virt_to_page(buf->segs[i]));
 	kvfree(buf->dma);
@@ -232,12 +229,12 @@ static int mlx5vf_mlx5_buf_map(struct mlx5vf_mlx5_buf *buf)
 		if (!page)
 			return -ENOMEM;
 		buf->segs[i] = page_address(page);
-		buf->dma[i] = dma_map_page(dev, page, 0, PAGE_SIZE, buf->dir);
-		if (dma_mapping_error(dev, buf->dma[i]))
+		buf->dma[i] = mlx5vf_seam_dma_map_page(dev, page, buf->dir);
+		if (mlx5vf_seam_dma_mapping_error(dev, buf->dma[i]))
 			return -ENOMEM;
 		buf->mapped++;
 		/* Between commands the pages are the CPU's. */
-		dma_sync_single_for_cpu(dev, buf->dma[i], PAGE_SIZE, buf->dir);
+		mlx5vf_seam_dma_sync(dev, buf->dma[i], buf->dir, false);
 		if (!(i % 512))
 			cond_resched();
 	}
@@ -262,7 +259,7 @@ static int mlx5vf_mlx5_buf_register(struct mlx5vf_mlx5_buf *buf)
 		return -ENOMEM;
 	}
 	mlx5vf_inbox_create_mkey(in, fw->pdn, buf->dma, buf->npages, PAGE_SHIFT);
-	ret = mlx5_core_create_mkey(fw->mdev, &buf->mkey, in, inlen);
+	ret = mlx5vf_seam_create_mkey(fw->mdev, &buf->mkey, in, inlen);
 	kvfree(in);
 	if (ret) {
 		mlx5vf_mlx5_put_pd(fw);
@@ -398,7 +395,7 @@ static int mlx5vf_mlx5_query_state(void *ctx, unsigned int flags,
 	if (mlx5vf_mlx5_detached(fw))
 		return -ENOTCONN;
 	mlx5vf_inbox_query_vhca_migration_state(in, fw->vhca_id, inc, fw->chunk_mode);
-	ret = mlx5_cmd_exec_inout(fw->mdev, query_vhca_migration_state, in, out);
+	ret = mlx5vf_seam_exec_inout(fw->mdev, query_vhca_migration_state, in, out);
 	if (ret)
 		return ret;
 	mlx5vf_cmd_parse_migration_state(out, fw->chunk_mode, &required, &total);
@@ -420,7 +417,7 @@ static int mlx5vf_mlx5_suspend(void *ctx, enum mlx5vf_fw_suspend_op_mod op_mod)
 	if (mlx5vf_mlx5_detached(fw))
 		return -ENOTCONN;
 	mlx5vf_inbox_suspend_vhca(in, fw->vhca_id, op_mod);
-	return mlx5_cmd_exec_in(fw->mdev, suspend_vhca, in);
+	return mlx5vf_seam_exec_in(fw->mdev, suspend_vhca, in);
 }
 
 static int mlx5vf_mlx5_resume(void *ctx, enum mlx5vf_fw_resume_op_mod op_mod)
@@ -434,7 +431,7 @@ static int mlx5vf_mlx5_resume(void *ctx, enum mlx5vf_fw_resume_op_mod op_mod)
 	if (mlx5vf_mlx5_detached(fw))
 		return -ENOTCONN;
 	mlx5vf_inbox_resume_vhca(in, fw->vhca_id, op_mod);
-	return mlx5_cmd_exec_in(fw->mdev, resume_vhca, in);
+	return mlx5vf_seam_exec_in(fw->mdev, resume_vhca, in);
 }
 
 static int mlx5vf_mlx5_load(void *ctx, struct mlx5vf_fw_buffer *desc, unsigned int size)
@@ -451,7 +448,7 @@ static int mlx5vf_mlx5_load(void *ctx, struct mlx5vf_fw_buffer *desc, unsigned i
 		return -ENOTCONN;
 	mlx5vf_inbox_load_vhca_state(in, fw->vhca_id, buf->mkey, 0, size);
 	mlx5vf_mlx5_buf_sync(buf, size, true);
-	ret = mlx5_cmd_exec_in(fw->mdev, load_vhca_state, in);
+	ret = mlx5vf_seam_exec_in(fw->mdev, load_vhca_state, in);
 	mlx5vf_mlx5_buf_sync(buf, size, false);
 	return ret;
 }
@@ -483,7 +480,7 @@ static void mlx5vf_mlx5_err_work(struct work_struct *work)
 	spin_unlock_irqrestore(&fw->save_lock, flags);
 
 	if (status == -EREMOTEIO)
-		mlx5_cmd_out_err(fw->mdev, MLX5_CMD_OP_SAVE_VHCA_STATE, 0, out);
+		mlx5vf_seam_cmd_out_err(fw->mdev, MLX5_CMD_OP_SAVE_VHCA_STATE, 0, out);
 	else
 		dev_warn(mlx5vf_mlx5_vf_dev(fw), "migration: SAVE_VHCA_STATE failed: %d\n", status);
 	if (dropped)
@@ -605,8 +602,8 @@ static int mlx5vf_mlx5_save(void *ctx, const struct mlx5vf_fw_save_req *req,
 
 	memset(fw->save_out, 0, sizeof(fw->save_out));
 	mlx5vf_mlx5_buf_sync(buf, buf->desc.capacity, true);
-	ret = mlx5_cmd_exec_cb(&fw->async_ctx, in, sizeof(in), fw->save_out, sizeof(fw->save_out),
-			       mlx5vf_mlx5_save_done, &fw->save_work);
+	ret = mlx5vf_seam_cmd_exec_cb(&fw->async_ctx, in, sizeof(in), fw->save_out,
+				      sizeof(fw->save_out), mlx5vf_mlx5_save_done, &fw->save_work);
 	if (!ret)
 		return 0;
 
@@ -819,9 +816,10 @@ static int mlx5vf_mlx5_vf_event(struct notifier_block *nb, unsigned long event, 
 static u64 mlx5vf_mlx5_fw_identity(struct mlx5_core_dev *mdev)
 {
 	u32 psid = jhash(mdev->board_id, strnlen(mdev->board_id, MLX5_BOARD_ID_LEN), 0);
+	u16 major, minor, subminor;
 
-	return (u64)(psid & 0xffff) << 48 | (u64)fw_rev_maj(mdev) << 32 |
-	       (u64)fw_rev_min(mdev) << 16 | fw_rev_sub(mdev);
+	mlx5vf_seam_fw_version(mdev, &major, &minor, &subminor);
+	return (u64)(psid & 0xffff) << 48 | (u64)major << 32 | (u64)minor << 16 | subminor;
 }
 
 static int mlx5vf_mlx5_query_vf_caps(struct mlx5_core_dev *mdev, int vf_id,
@@ -839,7 +837,7 @@ static int mlx5vf_mlx5_query_vf_caps(struct mlx5_core_dev *mdev, int vf_id,
 	if (!out)
 		return -ENOMEM;
 	mlx5vf_inbox_query_vf_general2_cap(in, fid, ec_vf);
-	ret = mlx5_cmd_exec_inout(mdev, query_hca_cap, in, out);
+	ret = mlx5vf_seam_exec_inout(mdev, query_hca_cap, in, out);
 	if (ret)
 		goto out;
 	mlx5vf_cmd_parse_general2_caps(mlx5vf_cmd_hca_cap(out), gen2);
@@ -847,7 +845,7 @@ static int mlx5vf_mlx5_query_vf_caps(struct mlx5_core_dev *mdev, int vf_id,
 	memset(in, 0, sizeof(in));
 	memset(out, 0, MLX5_ST_SZ_BYTES(query_hca_cap_out));
 	mlx5vf_inbox_query_vf_general_cap(in, fid, ec_vf);
-	ret = mlx5_cmd_exec_inout(mdev, query_hca_cap, in, out);
+	ret = mlx5vf_seam_exec_inout(mdev, query_hca_cap, in, out);
 	if (!ret)
 		mlx5vf_cmd_parse_general_caps(mlx5vf_cmd_hca_cap(out), gen);
 out:
@@ -877,7 +875,7 @@ static int mlx5vf_mlx5_probe_fw(struct mlx5vf_mlx5 *fw, const char **why)
 		*why = "the PF's firmware lacks precopy (migration_multi_load, tracking_state)";
 		return -EOPNOTSUPP;
 	}
-	fw->vf_id = pci_iov_vf_id(pdev);
+	fw->vf_id = mlx5vf_seam_vf_index(pdev);
 	if (fw->vf_id < 0) {
 		*why = "no VF index on its PF";
 		return fw->vf_id;
@@ -943,7 +941,7 @@ int mlx5vf_mlx5_init(struct mlx5vf_device *mvdev)
 		return -ENODEV;
 	}
 	/* Holds the PF's interface up until the put below. */
-	mdev = mlx5_vf_get_core_dev(pdev);
+	mdev = mlx5vf_seam_get_core_dev(pdev);
 	if (!mdev) {
 		dev_info(&pdev->dev,
 			 "migration off: the PF is not driven by mlx5_core, or its interface is down\n");
@@ -965,7 +963,7 @@ int mlx5vf_mlx5_init(struct mlx5vf_device *mvdev)
 		goto out_free;
 	identity = mlx5vf_mlx5_fw_identity(mdev);
 
-	mlx5_cmd_init_async_ctx(mdev, &fw->async_ctx);
+	mlx5vf_seam_init_async_ctx(mdev, &fw->async_ctx);
 	ret = mlx5vf_mlx5_create_dev(fw, identity);
 	if (ret) {
 		why = "creating the migration device failed";
@@ -980,13 +978,13 @@ int mlx5vf_mlx5_init(struct mlx5vf_device *mvdev)
 	mutex_init(&fw->nb->lock);
 	fw->nb->fw = fw;
 	fw->nb->nb.notifier_call = mlx5vf_mlx5_vf_event;
-	ret = mlx5_sriov_blocking_notifier_register(mdev, fw->vf_id, &fw->nb->nb);
+	ret = mlx5vf_seam_notifier_register(mdev, fw->vf_id, &fw->nb->nb);
 	if (ret) {
 		why = "registering for the PF's VF events failed";
 		goto out_nb;
 	}
 	mvdev->mlx5 = fw;
-	mlx5_vf_put_core_dev(mdev);
+	mlx5vf_seam_put_core_dev(mdev);
 	dev_info(&pdev->dev,
 		 "migratable VF: vhca_id %u, firmware %u.%u.%u%s (stop-copy, P2P, precopy%s)\n",
 		 fw->vhca_id, (u32)(identity >> 32 & 0xffff), (u32)(identity >> 16 & 0xffff),
@@ -1001,12 +999,12 @@ out_dev:
 	mlx5vf_core_dev_destroy(mvdev->mig);
 	mvdev->mig = NULL;
 out_ctx:
-	mlx5_cmd_cleanup_async_ctx(&fw->async_ctx);
+	mlx5vf_seam_cleanup_async_ctx(&fw->async_ctx);
 out_free:
 	mutex_destroy(&fw->pd_lock);
 	kfree(fw);
 out_put:
-	mlx5_vf_put_core_dev(mdev);
+	mlx5vf_seam_put_core_dev(mdev);
 	dev_info(&pdev->dev, "migration off: %s (%d)\n", why, ret);
 	return ret;
 }
@@ -1031,7 +1029,7 @@ static void mlx5vf_mlx5_leave_pf(struct mlx5vf_mlx5 *fw)
 			 "migration: released after the VF was removed; PF notifier left disarmed\n");
 		return;
 	}
-	mlx5_sriov_blocking_notifier_unregister(fw->mdev, fw->vf_id, &n->nb);
+	mlx5vf_seam_notifier_unregister(fw->mdev, fw->vf_id, &n->nb);
 	mutex_destroy(&n->lock);
 	kfree(n);
 }
@@ -1063,7 +1061,7 @@ void mlx5vf_mlx5_uninit(struct mlx5vf_device *mvdev)
 	mvdev->mig = NULL;
 	mlx5vf_state_unlock(mvdev);
 	/* Waits for a SAVE completion still to come (a save given up on). */
-	mlx5_cmd_cleanup_async_ctx(&fw->async_ctx);
+	mlx5vf_seam_cleanup_async_ctx(&fw->async_ctx);
 	cancel_work_sync(&fw->err_work);
 	mlx5vf_core_dev_destroy(mig);
 	/* Buffers firmware might still reach were leaked, and keep their PD. */

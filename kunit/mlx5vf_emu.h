@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * An emulated ConnectX PF with one VF, at the mlx5_core boundary of the mlx5
+ * backend (src/shim/mlx5_seam.h): the KUnit build only. See mlx5vf_emu.c.
+ */
+#ifndef MLX5VF_KUNIT_EMU_H
+#define MLX5VF_KUNIT_EMU_H
+
+#include <kunit/test.h>
+#include <linux/pci.h>
+#include <linux/types.h>
+
+struct mlx5vf_emu;
+
+struct mlx5vf_emu_config {
+	u16 vhca_id;
+	bool chunk_mode;     /* HCA_CAP_2 migration_in_chunks */
+	u32 state_size;      /* bytes of VF state an image carries */
+	u32 max_chunk;       /* chunk mode: largest SAVE image, header included */
+	u8 seed;             /* initial state contents */
+};
+
+/* One chunk header per SAVE image: which bytes of the state follow. */
+#define MLX5VF_EMU_MAGIC 0x6d783576u
+#define MLX5VF_EMU_HDR 12u
+
+/* What the emulator saw; the tests check these. */
+struct mlx5vf_emu_stats {
+	u32 saves;
+	u32 continuation_saves;   /* SAVEs of a chunked image after its first */
+	u32 continuation_bad_bits; /* ... with set_track=1 */
+	u32 images_restarted;     /* a full SAVE while chunks of an image remained */
+	u32 cleanups;             /* untracked full SAVEs while tracking (rule 15) */
+	bool tracking;            /* the VHCA tracks its writes now */
+	u32 loads;
+	u32 queries;
+	u32 mkeys_live;
+	u32 pds_live;
+	u32 pages_mapped;
+	u32 out_err_calls;        /* mlx5_cmd_out_err() */
+	u32 out_err_syndrome;     /* ... the last one's syndrome */
+	u32 late_writes;          /* a given-up SAVE wrote a still-registered buffer */
+	u32 saves_into_given_up_mkey; /* a new SAVE reused the given-up SAVE's mkey */
+	int core_dev_refs;
+	int notifiers;
+};
+
+struct mlx5vf_emu *mlx5vf_emu_create(struct kunit *test, const struct mlx5vf_emu_config *cfg);
+void mlx5vf_emu_destroy(struct mlx5vf_emu *emu);
+struct pci_dev *mlx5vf_emu_vf(struct mlx5vf_emu *emu);
+void mlx5vf_emu_stats(struct mlx5vf_emu *emu, struct mlx5vf_emu_stats *st);
+/* Checksum of the VF's state. */
+u32 mlx5vf_emu_state_sum(struct mlx5vf_emu *emu);
+/* The running VF writes its memory: dirty while tracked. */
+void mlx5vf_emu_vf_write(struct mlx5vf_emu *emu, u32 offset, u32 len, u8 value);
+/* The VF's function level reset: its VHCA runs again, untracked, no image open. */
+void mlx5vf_emu_vf_flr(struct mlx5vf_emu *emu);
+/* The next command with this opcode fails with status and syndrome. */
+void mlx5vf_emu_fail_next(struct mlx5vf_emu *emu, u16 opcode, u8 status, u32 syndrome);
+/* Hold asynchronous commands: accepted, not answered until told. */
+void mlx5vf_emu_hold_async(struct mlx5vf_emu *emu, bool hold);
+bool mlx5vf_emu_async_held(struct mlx5vf_emu *emu);
+/*
+ * Complete the held command: status 0 runs it; a negative errno completes it
+ * unanswered, as mlx5_core does a command it gave up on (-ETIMEDOUT), and
+ * remembers it: mlx5vf_emu_late_save() then lets the firmware finish it.
+ */
+void mlx5vf_emu_complete_held(struct mlx5vf_emu *emu, int status);
+/* The given-up SAVE writes its image now, if its mkey is still registered. */
+void mlx5vf_emu_late_save(struct mlx5vf_emu *emu);
+/* Wait for every asynchronous completion queued so far. */
+void mlx5vf_emu_flush(struct mlx5vf_emu *emu);
+/*
+ * The PF's SR-IOV blocking notifier (MLX5_PF_NOTIFY_*). With a held SAVE,
+ * complete_held_after_ms > 0 completes it (with status 0) that long after
+ * the event began, from another thread, as the firmware would.
+ */
+int mlx5vf_emu_pf_event(struct mlx5vf_emu *emu, unsigned long event,
+			unsigned int complete_held_after_ms);
+
+#endif /* MLX5VF_KUNIT_EMU_H */

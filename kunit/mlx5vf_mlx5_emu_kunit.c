@@ -1,0 +1,625 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * KUnit: whole migrations through the real mlx5 backend (src/shim/mlx5_fw.c)
+ * and the real core, against the emulated PF of mlx5vf_emu.c. The backend is
+ * driven as mig.c and mig_file.c drive it: mlx5vf_mlx5_init(), the core's
+ * ABI under the device's state mutex, mlx5vf_mlx5_uninit().
+ */
+#include <kunit/test.h>
+#include <linux/delay.h>
+#include <linux/errno.h>
+#include <linux/mlx5/driver.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+
+#include <mlx5vf/mig.h>
+
+#include "../src/shim/mlx5_fw.h"
+#include "../src/shim/mlx5vf.h"
+#include "mlx5vf_emu.h"
+
+#define STATE_SIZE 40000
+#define MAX_CHUNK 8192
+#define STREAM_MAX (512 * 1024)
+/* Chunks of a whole-state image: 40000 bytes, 8180 per chunk. */
+#define FULL_CHUNKS DIV_ROUND_UP(STATE_SIZE, MAX_CHUNK - MLX5VF_EMU_HDR)
+
+struct eside {
+	struct kunit *test;
+	struct mlx5vf_emu *emu;
+	struct mlx5vf_device mvdev;
+	struct mlx5vf_mig_file owner; /* no data_fd: nothing to pin */
+	struct mlx5vf_save_file *save;
+	struct mlx5vf_resume_file *resume;
+};
+
+struct kbuf_io {
+	struct mlx5vf_user_io io;
+	u8 *buf;
+	size_t pos;
+	size_t cap;
+};
+
+static int kbuf_to_user(struct mlx5vf_user_io *io, const void *src, size_t len)
+{
+	struct kbuf_io *k = container_of(io, struct kbuf_io, io);
+
+	if (len > k->cap - k->pos)
+		return -EFAULT;
+	memcpy(k->buf + k->pos, src, len);
+	k->pos += len;
+	return 0;
+}
+
+static int kbuf_from_user(struct mlx5vf_user_io *io, void *dst, size_t len)
+{
+	struct kbuf_io *k = container_of(io, struct kbuf_io, io);
+
+	if (len > k->cap - k->pos)
+		return -EFAULT;
+	memcpy(dst, k->buf + k->pos, len);
+	k->pos += len;
+	return 0;
+}
+
+static int kbuf_skip(struct mlx5vf_user_io *io, size_t len)
+{
+	struct kbuf_io *k = container_of(io, struct kbuf_io, io);
+
+	if (len > k->cap - k->pos)
+		return -EFAULT;
+	k->pos += len;
+	return 0;
+}
+
+static void kbuf_init(struct kbuf_io *k, u8 *buf, size_t cap)
+{
+	k->io.to_user = kbuf_to_user;
+	k->io.from_user = kbuf_from_user;
+	k->io.skip = kbuf_skip;
+	k->buf = buf;
+	k->pos = 0;
+	k->cap = cap;
+}
+
+static void side_init_mode(struct kunit *test, struct eside *s, u16 vhca_id, u8 seed, bool chunks)
+{
+	struct mlx5vf_emu_config cfg = {
+		.vhca_id = vhca_id,
+		.chunk_mode = chunks,
+		.state_size = STATE_SIZE,
+		.max_chunk = MAX_CHUNK,
+		.seed = seed,
+	};
+	struct mlx5vf_emu_stats st;
+
+	memset(s, 0, sizeof(*s));
+	s->test = test;
+	s->emu = mlx5vf_emu_create(test, &cfg);
+	KUNIT_ASSERT_NOT_NULL(test, s->emu);
+	s->mvdev.dev = &mlx5vf_emu_vf(s->emu)->dev;
+	mutex_init(&s->mvdev.state_mutex);
+	spin_lock_init(&s->mvdev.reset_lock);
+	init_waitqueue_head(&s->mvdev.mig_wq);
+	s->owner.mvdev = &s->mvdev;
+	KUNIT_ASSERT_EQ(test, 0, mlx5vf_mlx5_init(&s->mvdev));
+	KUNIT_ASSERT_NOT_NULL(test, s->mvdev.mig);
+	mlx5vf_emu_stats(s->emu, &st);
+	/* init holds the PF only while it sets up; it stays on the notifier chain. */
+	KUNIT_EXPECT_EQ(test, 0, st.core_dev_refs);
+	KUNIT_EXPECT_EQ(test, 1, st.notifiers);
+}
+
+static void side_init(struct kunit *test, struct eside *s, u16 vhca_id, u8 seed)
+{
+	side_init_mode(test, s, vhca_id, seed, true);
+}
+
+static void side_drop_files(struct eside *s)
+{
+	mlx5vf_state_lock(&s->mvdev);
+	if (s->save) {
+		mlx5vf_core_dev_forget_save(s->mvdev.mig, s->save);
+		mlx5vf_core_save_destroy(s->save);
+		s->save = NULL;
+	}
+	if (s->resume) {
+		mlx5vf_core_dev_forget_resume(s->mvdev.mig, s->resume);
+		mlx5vf_core_resume_destroy(s->resume);
+		s->resume = NULL;
+	}
+	mlx5vf_state_unlock(&s->mvdev);
+}
+
+/* Tear down as release does; every firmware resource must be gone. */
+static void side_fini(struct eside *s)
+{
+	struct mlx5vf_emu_stats st;
+
+	side_drop_files(s);
+	mlx5vf_mlx5_uninit(&s->mvdev);
+	mlx5vf_emu_stats(s->emu, &st);
+	KUNIT_EXPECT_EQ(s->test, 0u, st.mkeys_live);
+	KUNIT_EXPECT_EQ(s->test, 0u, st.pds_live);
+	KUNIT_EXPECT_EQ(s->test, 0u, st.pages_mapped);
+	KUNIT_EXPECT_EQ(s->test, 0, st.notifiers);
+	mlx5vf_emu_destroy(s->emu);
+	mutex_destroy(&s->mvdev.state_mutex);
+}
+
+static int side_go(struct eside *s, enum mlx5vf_mig_state target)
+{
+	struct mlx5vf_save_file *save = NULL;
+	struct mlx5vf_resume_file *resume = NULL;
+	int ret;
+
+	mlx5vf_state_lock(&s->mvdev);
+	ret = mlx5vf_core_dev_set_state(s->mvdev.mig, target, &s->owner, &save, &resume);
+	mlx5vf_state_unlock(&s->mvdev);
+	if (save) {
+		side_drop_files(s);
+		s->save = save;
+	}
+	if (resume)
+		s->resume = resume;
+	return ret;
+}
+
+/* VFIO_DEVICE_RESET: the VF's FLR, then the shim's reset_done. */
+static void side_reset(struct eside *s)
+{
+	mlx5vf_emu_vf_flr(s->emu);
+	mlx5vf_state_lock(&s->mvdev);
+	mlx5vf_core_dev_reset(s->mvdev.mig);
+	mlx5vf_state_unlock(&s->mvdev);
+}
+
+static enum mlx5vf_mig_state side_state(struct eside *s)
+{
+	enum mlx5vf_mig_state st;
+
+	mlx5vf_state_lock(&s->mvdev);
+	st = mlx5vf_core_dev_state(s->mvdev.mig);
+	mlx5vf_state_unlock(&s->mvdev);
+	return st;
+}
+
+/*
+ * Read until ENOMSG (precopy), EOF (stop-copy) or an error, appending at
+ * *len. A SAVE in flight (-EAGAIN) is waited for as a reader would.
+ */
+static long side_drain(struct eside *s, u8 *stream, size_t *len)
+{
+	struct kbuf_io k;
+	int idle = 0;
+	long n;
+
+	for (;;) {
+		kbuf_init(&k, stream + *len, min_t(size_t, STREAM_MAX - *len, 5000));
+		mlx5vf_state_lock(&s->mvdev);
+		n = mlx5vf_core_save_read(s->save, &k.io, k.cap);
+		mlx5vf_state_unlock(&s->mvdev);
+		if (n > 0) {
+			*len += n;
+			idle = 0;
+			continue;
+		}
+		if (n != -EAGAIN || ++idle > 200)
+			return n;
+		mlx5vf_emu_flush(s->emu);
+		usleep_range(1000, 2000);
+	}
+}
+
+static long side_feed(struct eside *s, u8 *stream, size_t from, size_t to)
+{
+	struct kbuf_io k;
+	long n;
+
+	while (from < to) {
+		size_t chunk = min_t(size_t, 3000, to - from);
+
+		kbuf_init(&k, stream + from, chunk);
+		mlx5vf_state_lock(&s->mvdev);
+		n = mlx5vf_core_dev_resume_write(s->mvdev.mig, s->resume, &k.io, chunk);
+		mlx5vf_state_unlock(&s->mvdev);
+		if (n < 0)
+			return n;
+		from += chunk;
+	}
+	return 0;
+}
+
+static void stream_free(void *stream)
+{
+	kvfree(stream);
+}
+
+static u8 *stream_alloc(struct kunit *test)
+{
+	u8 *stream = kvzalloc(STREAM_MAX, GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, stream);
+	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test, stream_free, stream));
+	return stream;
+}
+
+/* A whole stop-copy migration from src to dst; the states must match after. */
+static void stop_copy_to(struct kunit *test, struct eside *src, struct eside *dst, u8 *stream)
+{
+	size_t len = 0;
+
+	KUNIT_ASSERT_EQ(test, 0, side_go(src, MLX5VF_MIG_STOP_COPY));
+	KUNIT_ASSERT_EQ(test, 0, side_drain(src, stream, &len));
+	KUNIT_ASSERT_EQ(test, 0, side_go(dst, MLX5VF_MIG_RESUMING));
+	KUNIT_ASSERT_EQ(test, 0, side_feed(dst, stream, 0, len));
+	KUNIT_ASSERT_EQ(test, 0, side_go(dst, MLX5VF_MIG_RUNNING));
+	KUNIT_EXPECT_EQ(test, mlx5vf_emu_state_sum(src->emu), mlx5vf_emu_state_sum(dst->emu));
+}
+
+/* (b) STOP -> STOP_COPY without precopy, the image in chunks. */
+static void stop_copy_chunked_image_arrives_whole(struct kunit *test)
+{
+	u8 *stream = stream_alloc(test);
+	struct mlx5vf_emu_stats sst, dst_st;
+	struct eside src, dst;
+
+	side_init(test, &src, 7, 1);
+	side_init(test, &dst, 9, 2);
+	KUNIT_ASSERT_NE(test, mlx5vf_emu_state_sum(src.emu), mlx5vf_emu_state_sum(dst.emu));
+	KUNIT_ASSERT_EQ(test, 0, side_go(&src, MLX5VF_MIG_STOP));
+	stop_copy_to(test, &src, &dst, stream);
+	mlx5vf_emu_stats(src.emu, &sst);
+	mlx5vf_emu_stats(dst.emu, &dst_st);
+	/* One image of FULL_CHUNKS SAVEs, every one after the first a continuation. */
+	KUNIT_EXPECT_EQ(test, (u32)FULL_CHUNKS - 1, sst.continuation_saves);
+	KUNIT_EXPECT_EQ(test, 0u, sst.continuation_bad_bits);
+	KUNIT_EXPECT_EQ(test, 0u, sst.images_restarted);
+	KUNIT_EXPECT_GE(test, dst_st.loads, (u32)FULL_CHUNKS);
+	side_fini(&src);
+	side_fini(&dst);
+}
+
+/* (a) Precopy rounds over a dirtying VF, then stop-copy; chunked throughout. */
+static void precopy_chunked_rounds_reproduce_state(struct kunit *test)
+{
+	u8 *stream = stream_alloc(test);
+	struct mlx5vf_emu_stats sst;
+	struct eside src, dst;
+	u64 initial, dirty;
+	size_t len = 0, fed = 0;
+	u32 flags;
+	int round;
+
+	side_init(test, &src, 7, 1);
+	side_init(test, &dst, 9, 2);
+	KUNIT_ASSERT_EQ(test, 0, side_go(&src, MLX5VF_MIG_PRE_COPY));
+	KUNIT_ASSERT_EQ(test, 0, side_go(&dst, MLX5VF_MIG_RESUMING));
+	for (round = 0; round < 3; round++) {
+		mlx5vf_state_lock(&src.mvdev);
+		KUNIT_ASSERT_EQ(test, 0,
+				mlx5vf_core_dev_precopy_info(src.mvdev.mig, src.save, false, &flags,
+							     &initial, &dirty));
+		mlx5vf_state_unlock(&src.mvdev);
+		KUNIT_EXPECT_EQ(test, -ENOMSG, side_drain(&src, stream, &len));
+		KUNIT_ASSERT_EQ(test, 0, side_feed(&dst, stream, fed, len));
+		fed = len;
+		/* More than a chunk dirty: the incremental image spans SAVEs too. */
+		mlx5vf_emu_vf_write(src.emu, 1000 + round * 3000, 10000, 0xa0 + round);
+	}
+	KUNIT_ASSERT_EQ(test, 0, side_go(&src, MLX5VF_MIG_PRE_COPY_P2P));
+	KUNIT_ASSERT_EQ(test, 0, side_go(&src, MLX5VF_MIG_STOP_COPY));
+	KUNIT_EXPECT_EQ(test, 0, side_drain(&src, stream, &len));
+	KUNIT_ASSERT_EQ(test, 0, side_feed(&dst, stream, fed, len));
+	KUNIT_ASSERT_EQ(test, 0, side_go(&src, MLX5VF_MIG_STOP));
+	KUNIT_ASSERT_EQ(test, 0, side_go(&dst, MLX5VF_MIG_RUNNING));
+	KUNIT_EXPECT_EQ(test, mlx5vf_emu_state_sum(src.emu), mlx5vf_emu_state_sum(dst.emu));
+	mlx5vf_emu_stats(src.emu, &sst);
+	/* The initial image's continuations and at least one incremental image's. */
+	KUNIT_EXPECT_GE(test, sst.continuation_saves, (u32)FULL_CHUNKS);
+	KUNIT_EXPECT_EQ(test, 0u, sst.continuation_bad_bits);
+	KUNIT_EXPECT_EQ(test, 0u, sst.images_restarted);
+	side_fini(&src);
+	side_fini(&dst);
+}
+
+static u32 wait_out_err(struct mlx5vf_emu *emu, u32 calls)
+{
+	struct mlx5vf_emu_stats st;
+	int i;
+
+	/* The backend prints a SAVE's syndrome from a work item. */
+	for (i = 0; i < 200; i++) {
+		mlx5vf_emu_stats(emu, &st);
+		if (st.out_err_calls >= calls)
+			break;
+		usleep_range(10000, 20000);
+	}
+	return st.out_err_calls;
+}
+
+/* (c) A SAVE failing with a syndrome: a precise errno, the syndrome logged, usable. */
+static void save_syndrome_surfaces_and_device_recovers(struct kunit *test)
+{
+	u8 *stream = stream_alloc(test);
+	struct mlx5vf_mig_stats ms;
+	struct mlx5vf_emu_stats st;
+	struct eside src, dst;
+	size_t len = 0;
+	long ret;
+
+	side_init(test, &src, 7, 1);
+	side_init(test, &dst, 9, 2);
+	mlx5vf_emu_fail_next(src.emu, MLX5_CMD_OP_SAVE_VHCA_STATE, MLX5_CMD_STAT_BAD_PARAM_ERR,
+			     0x5a5a5a);
+	ret = side_go(&src, MLX5VF_MIG_STOP_COPY);
+	if (!ret)
+		ret = side_drain(&src, stream, &len);
+	/* The file is broken (the core's ENODEV); the syndrome is kept and logged. */
+	KUNIT_EXPECT_EQ(test, -ENODEV, ret);
+	KUNIT_EXPECT_EQ(test, 1u, wait_out_err(src.emu, 1));
+	mlx5vf_emu_stats(src.emu, &st);
+	KUNIT_EXPECT_EQ(test, 0x5a5a5au, st.out_err_syndrome);
+	mlx5vf_state_lock(&src.mvdev);
+	mlx5vf_core_dev_stats(src.mvdev.mig, &ms);
+	mlx5vf_state_unlock(&src.mvdev);
+	KUNIT_EXPECT_EQ(test, 0x5a5a5au, ms.last.last_error_syndrome);
+
+	/* QEMU's recovery: back to RUNNING, else reset; then migrate again. */
+	side_drop_files(&src);
+	if (side_go(&src, MLX5VF_MIG_RUNNING))
+		side_reset(&src);
+	KUNIT_EXPECT_EQ(test, MLX5VF_MIG_RUNNING, side_state(&src));
+	stop_copy_to(test, &src, &dst, stream);
+	side_fini(&src);
+	side_fini(&dst);
+}
+
+/* (c) A synchronous command failing: mlx5_core's errno for the status, usable. */
+static void suspend_syndrome_is_precise_errno(struct kunit *test)
+{
+	u8 *stream = stream_alloc(test);
+	struct mlx5vf_emu_stats st;
+	struct eside src, dst;
+
+	side_init(test, &src, 7, 1);
+	side_init(test, &dst, 9, 2);
+	/* BAD_SYS_STATE: -EIO in mlx5_core; RES_BUSY would be -EBUSY. */
+	mlx5vf_emu_fail_next(src.emu, MLX5_CMD_OP_SUSPEND_VHCA, MLX5_CMD_STAT_RES_BUSY, 0x777);
+	KUNIT_EXPECT_EQ(test, -EBUSY, side_go(&src, MLX5VF_MIG_STOP));
+	mlx5vf_emu_stats(src.emu, &st);
+	KUNIT_EXPECT_EQ(test, 1u, st.out_err_calls);
+	KUNIT_EXPECT_EQ(test, 0x777u, st.out_err_syndrome);
+	KUNIT_EXPECT_EQ(test, MLX5VF_MIG_RUNNING, side_state(&src));
+	stop_copy_to(test, &src, &dst, stream);
+	side_fini(&src);
+	side_fini(&dst);
+}
+
+/*
+ * (d) mlx5_core gives up on the SAVE (-ETIMEDOUT). The firmware may still
+ * finish it later: whatever its buffer is by then must not be ours to use.
+ */
+static void save_timeout_keeps_buffer_from_reuse(struct kunit *test)
+{
+	u8 *stream = stream_alloc(test);
+	struct mlx5vf_emu_stats st;
+	struct eside src, dst;
+	size_t len = 0;
+	long ret;
+
+	side_init(test, &src, 7, 1);
+	side_init(test, &dst, 9, 2);
+	mlx5vf_emu_hold_async(src.emu, true);
+	ret = side_go(&src, MLX5VF_MIG_STOP_COPY);
+	KUNIT_ASSERT_EQ(test, 0, ret);
+	KUNIT_ASSERT_TRUE(test, mlx5vf_emu_async_held(src.emu));
+	mlx5vf_emu_hold_async(src.emu, false);
+	mlx5vf_emu_complete_held(src.emu, -ETIMEDOUT);
+	ret = side_drain(&src, stream, &len);
+	KUNIT_EXPECT_EQ(test, -ENODEV, ret);
+
+	/* Recover and migrate again while the given-up SAVE is still out there. */
+	if (side_go(&src, MLX5VF_MIG_RUNNING))
+		side_reset(&src);
+	KUNIT_ASSERT_EQ(test, 0, side_go(&src, MLX5VF_MIG_STOP_COPY));
+	/* The firmware finishes the SAVE it was given, now. */
+	mlx5vf_emu_late_save(src.emu);
+	len = 0;
+	KUNIT_ASSERT_EQ(test, 0, side_drain(&src, stream, &len));
+	mlx5vf_emu_stats(src.emu, &st);
+	/* No new SAVE may go into the mkey the given-up one still targets. */
+	KUNIT_EXPECT_EQ(test, 0u, st.saves_into_given_up_mkey);
+	kunit_info(test, "late write of the given-up SAVE %s", st.late_writes ?
+		   "landed in a buffer still registered (nobody reads it)" :
+		   "found its mkey destroyed");
+	KUNIT_ASSERT_EQ(test, 0, side_go(&dst, MLX5VF_MIG_RESUMING));
+	KUNIT_ASSERT_EQ(test, 0, side_feed(&dst, stream, 0, len));
+	KUNIT_ASSERT_EQ(test, 0, side_go(&dst, MLX5VF_MIG_RUNNING));
+	KUNIT_EXPECT_EQ(test, mlx5vf_emu_state_sum(src.emu), mlx5vf_emu_state_sum(dst.emu));
+	side_fini(&src);
+	side_fini(&dst);
+}
+
+/* (e) The PF disables the VF while a SAVE is in flight, then enables it again. */
+static void pf_detach_mid_save_releases_and_reattaches(struct kunit *test)
+{
+	u8 *stream = stream_alloc(test);
+	struct mlx5vf_emu_stats st;
+	struct eside src, dst;
+	size_t len = 0;
+
+	side_init(test, &src, 7, 1);
+	side_init(test, &dst, 9, 2);
+	mlx5vf_emu_hold_async(src.emu, true);
+	KUNIT_ASSERT_EQ(test, 0, side_go(&src, MLX5VF_MIG_STOP_COPY));
+	KUNIT_ASSERT_TRUE(test, mlx5vf_emu_async_held(src.emu));
+	mlx5vf_emu_hold_async(src.emu, false);
+	/* The firmware answers the SAVE 100 ms into the PF's teardown. */
+	KUNIT_EXPECT_EQ(test, 0, mlx5vf_emu_pf_event(src.emu, MLX5_PF_NOTIFY_DISABLE_VF, 100));
+	KUNIT_EXPECT_FALSE(test, mlx5vf_emu_async_held(src.emu));
+	mlx5vf_emu_stats(src.emu, &st);
+	/* Detached: every buffer, its mkey and the PD released. */
+	KUNIT_EXPECT_EQ(test, 0u, st.mkeys_live);
+	KUNIT_EXPECT_EQ(test, 0u, st.pds_live);
+	KUNIT_EXPECT_EQ(test, 0u, st.pages_mapped);
+	KUNIT_EXPECT_LT(test, side_drain(&src, stream, &len), 0L);
+	side_drop_files(&src);
+
+	KUNIT_EXPECT_EQ(test, 0, mlx5vf_emu_pf_event(src.emu, MLX5_PF_NOTIFY_ENABLE_VF, 0));
+	if (side_go(&src, MLX5VF_MIG_RUNNING))
+		side_reset(&src);
+	KUNIT_EXPECT_EQ(test, MLX5VF_MIG_RUNNING, side_state(&src));
+	stop_copy_to(test, &src, &dst, stream);
+	side_fini(&src);
+	side_fini(&dst);
+}
+
+/* (c) LOAD failing with a syndrome: the write fails with mlx5_core's errno. */
+static void load_syndrome_fails_write_and_destination_recovers(struct kunit *test)
+{
+	u8 *stream = stream_alloc(test);
+	struct mlx5vf_emu_stats st;
+	struct eside src, dst;
+	size_t len = 0;
+
+	side_init(test, &src, 7, 1);
+	side_init(test, &dst, 9, 2);
+	KUNIT_ASSERT_EQ(test, 0, side_go(&src, MLX5VF_MIG_STOP_COPY));
+	KUNIT_ASSERT_EQ(test, 0, side_drain(&src, stream, &len));
+	KUNIT_ASSERT_EQ(test, 0, side_go(&dst, MLX5VF_MIG_RESUMING));
+	mlx5vf_emu_fail_next(dst.emu, MLX5_CMD_OP_LOAD_VHCA_STATE, MLX5_CMD_STAT_BAD_RES_STATE_ERR,
+			     0x10ad);
+	KUNIT_EXPECT_EQ(test, -EINVAL, side_feed(&dst, stream, 0, len));
+	mlx5vf_emu_stats(dst.emu, &st);
+	KUNIT_EXPECT_EQ(test, 0x10adu, st.out_err_syndrome);
+	/* QEMU resets a destination whose stream failed, then resumes again. */
+	side_drop_files(&dst);
+	side_reset(&dst);
+	KUNIT_EXPECT_EQ(test, MLX5VF_MIG_RUNNING, side_state(&dst));
+	KUNIT_ASSERT_EQ(test, 0, side_go(&dst, MLX5VF_MIG_RESUMING));
+	KUNIT_ASSERT_EQ(test, 0, side_feed(&dst, stream, 0, len));
+	KUNIT_ASSERT_EQ(test, 0, side_go(&dst, MLX5VF_MIG_RUNNING));
+	KUNIT_EXPECT_EQ(test, mlx5vf_emu_state_sum(src.emu), mlx5vf_emu_state_sum(dst.emu));
+	side_fini(&src);
+	side_fini(&dst);
+}
+
+/* A PF without migration_in_chunks: every image in one SAVE, unchunked queries. */
+static void unchunked_precopy_migrates(struct kunit *test)
+{
+	u8 *stream = stream_alloc(test);
+	struct mlx5vf_emu_stats sst;
+	struct eside src, dst;
+	u64 initial, dirty;
+	size_t len = 0, fed = 0;
+	u32 flags;
+
+	side_init_mode(test, &src, 7, 1, false);
+	side_init_mode(test, &dst, 9, 2, false);
+	KUNIT_ASSERT_EQ(test, 0, side_go(&src, MLX5VF_MIG_PRE_COPY));
+	KUNIT_ASSERT_EQ(test, 0, side_go(&dst, MLX5VF_MIG_RESUMING));
+	KUNIT_EXPECT_EQ(test, -ENOMSG, side_drain(&src, stream, &len));
+	mlx5vf_emu_vf_write(src.emu, 30000, 9000, 0x5e);
+	mlx5vf_state_lock(&src.mvdev);
+	KUNIT_ASSERT_EQ(test, 0,
+			mlx5vf_core_dev_precopy_info(src.mvdev.mig, src.save, false, &flags,
+						     &initial, &dirty));
+	mlx5vf_state_unlock(&src.mvdev);
+	KUNIT_EXPECT_EQ(test, -ENOMSG, side_drain(&src, stream, &len));
+	KUNIT_ASSERT_EQ(test, 0, side_feed(&dst, stream, fed, len));
+	fed = len;
+	mlx5vf_emu_vf_write(src.emu, 0, 100, 0x11);
+	KUNIT_ASSERT_EQ(test, 0, side_go(&src, MLX5VF_MIG_STOP_COPY));
+	KUNIT_EXPECT_EQ(test, 0, side_drain(&src, stream, &len));
+	KUNIT_ASSERT_EQ(test, 0, side_feed(&dst, stream, fed, len));
+	KUNIT_ASSERT_EQ(test, 0, side_go(&dst, MLX5VF_MIG_RUNNING));
+	KUNIT_EXPECT_EQ(test, mlx5vf_emu_state_sum(src.emu), mlx5vf_emu_state_sum(dst.emu));
+	mlx5vf_emu_stats(src.emu, &sst);
+	KUNIT_EXPECT_EQ(test, 0u, sst.continuation_saves);
+	KUNIT_EXPECT_GE(test, sst.saves, 3u);
+	side_fini(&src);
+	side_fini(&dst);
+}
+
+/*
+ * PRE_COPY abandoned mid-image (back to RUNNING): one cleanup SAVE ends the
+ * VHCA's tracking, and the next migration starts from a full image.
+ */
+static void abandoned_precopy_cleans_up_tracking(struct kunit *test)
+{
+	u8 *stream = stream_alloc(test);
+	struct mlx5vf_emu_stats st;
+	struct eside src, dst;
+	struct kbuf_io k;
+
+	side_init(test, &src, 7, 1);
+	side_init(test, &dst, 9, 2);
+	KUNIT_ASSERT_EQ(test, 0, side_go(&src, MLX5VF_MIG_PRE_COPY));
+	/* One read: the initial image's first chunk, more chunks to come. */
+	kbuf_init(&k, stream, 5000);
+	mlx5vf_emu_flush(src.emu);
+	mlx5vf_state_lock(&src.mvdev);
+	KUNIT_EXPECT_GT(test, mlx5vf_core_save_read(src.save, &k.io, k.cap), 0L);
+	mlx5vf_state_unlock(&src.mvdev);
+	mlx5vf_emu_stats(src.emu, &st);
+	KUNIT_EXPECT_TRUE(test, st.tracking);
+	KUNIT_ASSERT_EQ(test, 0, side_go(&src, MLX5VF_MIG_RUNNING));
+	mlx5vf_emu_flush(src.emu);
+	mlx5vf_emu_stats(src.emu, &st);
+	KUNIT_EXPECT_EQ(test, 1u, st.cleanups);
+	KUNIT_EXPECT_FALSE(test, st.tracking);
+	side_drop_files(&src);
+	stop_copy_to(test, &src, &dst, stream);
+	side_fini(&src);
+	side_fini(&dst);
+}
+
+/* A buffer whose CREATE_MKEY fails unwinds its pages and the PD; nothing leaks. */
+static void create_mkey_failure_unwinds(struct kunit *test)
+{
+	u8 *stream = stream_alloc(test);
+	struct mlx5vf_emu_stats st;
+	struct eside src, dst;
+	int ret;
+
+	side_init(test, &src, 7, 1);
+	side_init(test, &dst, 9, 2);
+	mlx5vf_emu_fail_next(src.emu, MLX5_CMD_OP_CREATE_MKEY, MLX5_CMD_STAT_LIM_ERR, 0x3c3c);
+	ret = side_go(&src, MLX5VF_MIG_STOP_COPY);
+	KUNIT_EXPECT_EQ(test, -ENOMEM, ret);
+	side_drop_files(&src);
+	if (side_go(&src, MLX5VF_MIG_RUNNING))
+		side_reset(&src);
+	mlx5vf_emu_stats(src.emu, &st);
+	KUNIT_EXPECT_EQ(test, 0u, st.mkeys_live);
+	KUNIT_EXPECT_EQ(test, 0u, st.pds_live);
+	KUNIT_EXPECT_EQ(test, 0u, st.pages_mapped);
+	stop_copy_to(test, &src, &dst, stream);
+	side_fini(&src);
+	side_fini(&dst);
+}
+
+static struct kunit_case mlx5vf_mlx5_emu_cases[] = {
+	KUNIT_CASE(stop_copy_chunked_image_arrives_whole),
+	KUNIT_CASE(precopy_chunked_rounds_reproduce_state),
+	KUNIT_CASE(save_syndrome_surfaces_and_device_recovers),
+	KUNIT_CASE(suspend_syndrome_is_precise_errno),
+	KUNIT_CASE(save_timeout_keeps_buffer_from_reuse),
+	KUNIT_CASE(pf_detach_mid_save_releases_and_reattaches),
+	KUNIT_CASE(load_syndrome_fails_write_and_destination_recovers),
+	KUNIT_CASE(create_mkey_failure_unwinds),
+	KUNIT_CASE(abandoned_precopy_cleans_up_tracking),
+	KUNIT_CASE(unchunked_precopy_migrates),
+	{}
+};
+
+static struct kunit_suite mlx5vf_mlx5_emu_suite = {
+	.name = "mlx5vf_mlx5_emu",
+	.test_cases = mlx5vf_mlx5_emu_cases,
+};
+
+kunit_test_suite(mlx5vf_mlx5_emu_suite);
+
+MODULE_LICENSE("GPL");

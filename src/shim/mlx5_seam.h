@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Every call the mlx5 firmware backend (mlx5_fw.c) makes into mlx5_core and
+ * the DMA API for migration, in one place.
+ *
+ * In the module these are static inline wrappers around the real calls: the
+ * compiler sees the same code as without them. The KUnit build defines
+ * MLX5VF_MLX5_EMU and gets declarations of the same calls instead, which the
+ * emulated PF of kunit/mlx5vf_emu.c implements: it decodes each mailbox and
+ * answers it from a small VHCA model (Documentation/testing.rst).
+ *
+ * Not covered yet: the dirty-page tracker's CQ/QP/UAR/EQ calls (mlx5_track.c);
+ * the KUnit build replaces the whole tracker instead.
+ */
+#ifndef MLX5VF_MLX5_SEAM_H
+#define MLX5VF_MLX5_SEAM_H
+
+#include <linux/dma-mapping.h>
+#include <linux/mlx5/driver.h>
+#include <linux/notifier.h>
+#include <linux/pci.h>
+
+#ifndef MLX5VF_MLX5_EMU
+
+static inline int mlx5vf_seam_cmd_exec(struct mlx5_core_dev *mdev, void *in, int inlen, void *out,
+				       int outlen)
+{
+	return mlx5_cmd_exec(mdev, in, inlen, out, outlen);
+}
+
+static inline int mlx5vf_seam_cmd_exec_cb(struct mlx5_async_ctx *ctx, void *in, int inlen,
+					  void *out, int outlen, mlx5_async_cbk_t callback,
+					  struct mlx5_async_work *work)
+{
+	return mlx5_cmd_exec_cb(ctx, in, inlen, out, outlen, callback, work);
+}
+
+static inline void mlx5vf_seam_init_async_ctx(struct mlx5_core_dev *mdev,
+					      struct mlx5_async_ctx *ctx)
+{
+	mlx5_cmd_init_async_ctx(mdev, ctx);
+}
+
+static inline void mlx5vf_seam_cleanup_async_ctx(struct mlx5_async_ctx *ctx)
+{
+	mlx5_cmd_cleanup_async_ctx(ctx);
+}
+
+static inline void mlx5vf_seam_cmd_out_err(struct mlx5_core_dev *mdev, u16 opcode, u16 op_mod,
+					   void *out)
+{
+	mlx5_cmd_out_err(mdev, opcode, op_mod, out);
+}
+
+static inline int mlx5vf_seam_create_mkey(struct mlx5_core_dev *mdev, u32 *mkey, u32 *in,
+					  int inlen)
+{
+	return mlx5_core_create_mkey(mdev, mkey, in, inlen);
+}
+
+static inline int mlx5vf_seam_destroy_mkey(struct mlx5_core_dev *mdev, u32 mkey)
+{
+	return mlx5_core_destroy_mkey(mdev, mkey);
+}
+
+static inline int mlx5vf_seam_notifier_register(struct mlx5_core_dev *mdev, int vf_id,
+						struct notifier_block *nb)
+{
+	return mlx5_sriov_blocking_notifier_register(mdev, vf_id, nb);
+}
+
+static inline void mlx5vf_seam_notifier_unregister(struct mlx5_core_dev *mdev, int vf_id,
+						   struct notifier_block *nb)
+{
+	mlx5_sriov_blocking_notifier_unregister(mdev, vf_id, nb);
+}
+
+static inline struct mlx5_core_dev *mlx5vf_seam_get_core_dev(struct pci_dev *vf)
+{
+	return mlx5_vf_get_core_dev(vf);
+}
+
+static inline void mlx5vf_seam_put_core_dev(struct mlx5_core_dev *mdev)
+{
+	mlx5_vf_put_core_dev(mdev);
+}
+
+static inline int mlx5vf_seam_vf_index(struct pci_dev *vf)
+{
+	return pci_iov_vf_id(vf);
+}
+
+/* The PF's firmware version: MMIO reads of its initialization segment. */
+static inline void mlx5vf_seam_fw_version(struct mlx5_core_dev *mdev, u16 *major, u16 *minor,
+					  u16 *subminor)
+{
+	*major = fw_rev_maj(mdev);
+	*minor = fw_rev_min(mdev);
+	*subminor = fw_rev_sub(mdev);
+}
+
+static inline dma_addr_t mlx5vf_seam_dma_map_page(struct device *dev, struct page *page,
+						  enum dma_data_direction dir)
+{
+	return dma_map_page(dev, page, 0, PAGE_SIZE, dir);
+}
+
+static inline int mlx5vf_seam_dma_mapping_error(struct device *dev, dma_addr_t addr)
+{
+	return dma_mapping_error(dev, addr);
+}
+
+static inline void mlx5vf_seam_dma_unmap_page(struct device *dev, dma_addr_t addr,
+					      enum dma_data_direction dir)
+{
+	dma_unmap_page(dev, addr, PAGE_SIZE, dir);
+}
+
+static inline void mlx5vf_seam_dma_sync(struct device *dev, dma_addr_t addr,
+					enum dma_data_direction dir, bool for_device)
+{
+	if (for_device)
+		dma_sync_single_for_device(dev, addr, PAGE_SIZE, dir);
+	else
+		dma_sync_single_for_cpu(dev, addr, PAGE_SIZE, dir);
+}
+
+#else /* MLX5VF_MLX5_EMU: the KUnit build's emulated PF (kunit/mlx5vf_emu.c) */
+
+int mlx5vf_seam_cmd_exec(struct mlx5_core_dev *mdev, void *in, int inlen, void *out, int outlen);
+int mlx5vf_seam_cmd_exec_cb(struct mlx5_async_ctx *ctx, void *in, int inlen, void *out,
+			    int outlen, mlx5_async_cbk_t callback, struct mlx5_async_work *work);
+void mlx5vf_seam_init_async_ctx(struct mlx5_core_dev *mdev, struct mlx5_async_ctx *ctx);
+void mlx5vf_seam_cleanup_async_ctx(struct mlx5_async_ctx *ctx);
+void mlx5vf_seam_cmd_out_err(struct mlx5_core_dev *mdev, u16 opcode, u16 op_mod, void *out);
+int mlx5vf_seam_create_mkey(struct mlx5_core_dev *mdev, u32 *mkey, u32 *in, int inlen);
+int mlx5vf_seam_destroy_mkey(struct mlx5_core_dev *mdev, u32 mkey);
+int mlx5vf_seam_notifier_register(struct mlx5_core_dev *mdev, int vf_id,
+				  struct notifier_block *nb);
+void mlx5vf_seam_notifier_unregister(struct mlx5_core_dev *mdev, int vf_id,
+				     struct notifier_block *nb);
+struct mlx5_core_dev *mlx5vf_seam_get_core_dev(struct pci_dev *vf);
+void mlx5vf_seam_put_core_dev(struct mlx5_core_dev *mdev);
+int mlx5vf_seam_vf_index(struct pci_dev *vf);
+void mlx5vf_seam_fw_version(struct mlx5_core_dev *mdev, u16 *major, u16 *minor, u16 *subminor);
+dma_addr_t mlx5vf_seam_dma_map_page(struct device *dev, struct page *page,
+				    enum dma_data_direction dir);
+int mlx5vf_seam_dma_mapping_error(struct device *dev, dma_addr_t addr);
+void mlx5vf_seam_dma_unmap_page(struct device *dev, dma_addr_t addr, enum dma_data_direction dir);
+void mlx5vf_seam_dma_sync(struct device *dev, dma_addr_t addr, enum dma_data_direction dir,
+			  bool for_device);
+
+#endif /* MLX5VF_MLX5_EMU */
+
+/* mlx5_cmd_exec_inout() and mlx5_cmd_exec_in(), through the seam. */
+#define mlx5vf_seam_exec_inout(mdev, ifc_cmd, in, out)                                    \
+	mlx5vf_seam_cmd_exec(mdev, in, MLX5_ST_SZ_BYTES(ifc_cmd##_in), out,               \
+			     MLX5_ST_SZ_BYTES(ifc_cmd##_out))
+#define mlx5vf_seam_exec_in(mdev, ifc_cmd, in)                                            \
+	({                                                                                \
+		u32 _out[MLX5_ST_SZ_DW(ifc_cmd##_out)] = {};                              \
+		mlx5vf_seam_exec_inout(mdev, ifc_cmd, in, _out);                          \
+	})
+
+#endif /* MLX5VF_MLX5_SEAM_H */
