@@ -415,10 +415,13 @@ static bool emu_vhca_ok(struct mlx5vf_emu *emu, u16 vhca_id, const char *cmd)
 	return false;
 }
 
-/* What the next SAVE would write: the open image's rest, or a new image. */
+/*
+ * What the next SAVE with these flags would write: an incremental one
+ * continues the open image; a full one starts a new image (rule 11).
+ */
 static u32 emu_image_left(struct mlx5vf_emu *emu, bool incremental)
 {
-	if (emu->image_open)
+	if (emu->image_open && incremental)
 		return emu->image_end - emu->image_pos;
 	if (incremental)
 		return emu->dirty_hi - emu->dirty_lo;

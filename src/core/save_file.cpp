@@ -187,7 +187,21 @@ void SaveFile::start_image(SaveKind kind, bool track, bool final, uint32_t first
 		       .final = final,
 		       .kind = kind,
 		       .track = track,
-		       .need = first_need ? first_need : 1};
+		       .need = first_need ? first_need : 1,
+		       .next_size = first_need};
+}
+
+// The initial bytes are an estimate until the initial image is queued whole,
+// then exact. A function that runs on between the QUERY and its SAVE can make
+// the image outgrow the estimate: until its last chunk is queued, it still
+// counts at least what is queued plus the next chunk the firmware announced.
+// (PRECOPY_INFO reporting 0 too early would let QEMU acknowledge switchover.)
+uint64_t SaveFile::initial_left() const
+{
+	uint64_t end = initial_end_;
+	if (!initial_done_ && image_.active && image_.initial)
+		end = kstd::max(end, stream_end_ + stream::kRecordHeaderSize + image_.next_size);
+	return end > read_pos_ ? end - read_pos_ : 0;
 }
 
 // Submits whatever SAVE is due: the next chunk of the current image when a
@@ -341,6 +355,7 @@ void SaveFile::integrate(const SaveResult &r)
 	}
 	if (r.next_required) {
 		image_.need = r.next_required; // the image continues
+		image_.next_size = r.next_required;
 		image_.continuing = true;
 	} else {
 		image_.active = false;
@@ -475,10 +490,9 @@ kstd::Result<PrecopyInfo> SaveFile::precopy_info(bool device_running, bool v2)
 	const bool watch_reinit = v2 && caps.migration_state && may_query;
 
 	PrecopyInfo info;
-	if (read_pos_ < initial_end_ && !watch_reinit) {
-		info.initial_bytes = initial_end_ - read_pos_;
+	info.initial_bytes = initial_left();
+	if (info.initial_bytes && !watch_reinit)
 		return info;
-	}
 	StateSize est;
 	if (may_query) {
 		auto q = fw_.query_state({.incremental = true, .chunk = caps.chunk_mode});
@@ -491,10 +505,8 @@ kstd::Result<PrecopyInfo> SaveFile::precopy_info(bool device_running, bool v2)
 			return start_reinit(est);
 		last_estimate_ = caps.chunk_mode ? est.remaining_total : est.required;
 	}
-	if (read_pos_ < initial_end_) {
-		info.initial_bytes = initial_end_ - read_pos_;
+	if (info.initial_bytes)
 		return info;
-	}
 	if (phase_ == Phase::PreCopyError)
 		last_estimate_ = 0;
 	info.dirty_bytes = (stream_end_ - read_pos_) + last_estimate_;
@@ -538,7 +550,7 @@ kstd::Result<PrecopyInfo> SaveFile::start_reinit(const StateSize &est)
 	}
 	PrecopyInfo info;
 	info.flags = kPrecopyReinit;
-	info.initial_bytes = initial_end_ - read_pos_;
+	info.initial_bytes = initial_left();
 	return info;
 }
 

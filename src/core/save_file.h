@@ -158,6 +158,8 @@ private:
 	kstd::Result<DataBuffer *> take_buffer(uint64_t size);
 	void return_buffer(DataBuffer *buf);
 	void start_image(SaveKind kind, bool track, bool final, uint32_t first_need);
+	// Initial bytes the reader has yet to take (PRECOPY_INFO).
+	uint64_t initial_left() const;
 	kstd::Result<void> pump_saves();
 	kstd::Result<void> submit(uint32_t need);
 	void collect();
@@ -197,6 +199,7 @@ private:
 		bool track = false;	 // the first SAVE's set_track
 		bool continuing = false; // chunks submitted: the next one continues
 		uint32_t need = 0;	 // >0: next chunk to submit, with this many bytes
+		uint32_t next_size = 0;	 // the firmware's last word on the next chunk's size
 	} image_;
 	bool final_requested_ = false; // start the final image once image_ ends
 	bool abandoned_ = false;       // cleanup requested: no further SAVE but the cleanup

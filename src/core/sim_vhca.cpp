@@ -389,7 +389,9 @@ kstd::Result<StateSize> SimVhca::query_state(const QueryFlags &flags)
 	// Both are incremental=1 on the wire, which an untracked VHCA refuses.
 	if (kind != SimImageKind::Full && !tracking_)
 		return kstd::Err::Invalid;
-	const bool cont = continuing(kind);
+	// A full query sizes the new image a full SAVE would start, even with
+	// an image left unfinished (rule 11).
+	const bool cont = kind != SimImageKind::Full && continuing(kind);
 
 	StateSize size;
 	size.state = migration_state();
