@@ -119,11 +119,7 @@ public:
 	uint64_t queued_bytes() const { return stream_end_ - read_pos_; }
 	// Bytes the reader has yet to take before a final image would start:
 	// what is queued, plus the rest of an initial image still being saved.
-	uint64_t unread_bytes() const
-	{
-		const uint64_t end = initial_done_ || initial_end_ < stream_end_ ? stream_end_ : initial_end_;
-		return end - read_pos_;
-	}
+	uint64_t unread_bytes() const { return kstd::max(stream_end_ - read_pos_, initial_left()); }
 	uint32_t saves_completed() const { return saves_completed_; }
 
 private:
