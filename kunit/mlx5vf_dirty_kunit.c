@@ -48,7 +48,7 @@ static void no_completion(void *ctx, u64 delay_ns)
 {
 }
 
-static int no_wait(void *ctx, struct mlx5vf_save_file *file)
+static int no_wait(void *ctx, struct mlx5vf_save_file *file, bool interruptible)
 {
 	return 0;
 }

@@ -79,7 +79,7 @@ static void request_completion(void *ctx, u64 delay_ns)
 {
 }
 
-static int wait_save_idle(void *ctx, struct mlx5vf_save_file *file)
+static int wait_save_idle(void *ctx, struct mlx5vf_save_file *file, bool interruptible)
 {
 	struct side *s = ctx;
 

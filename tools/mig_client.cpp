@@ -2161,6 +2161,50 @@ void suite_slow(Ctx &c)
 		if (ms > 200)
 			tap.diag("refused until then: %s", last.c_str());
 	}
+
+	// A signal while a state change waits for the SAVE in flight (issue 9,
+	// 4d): EINTR at once, the device still in PRE_COPY with its data_fd;
+	// the same change made again succeeds and the stream reads to EOF.
+	if (in_flight_session(d, kPreCopy, &fd, &why)) {
+		Fd f(fd);
+		std::atomic<int> set_err{-1};
+		std::thread th([&] {
+			int opened = -1;
+			set_err.store(d.set_state(kStopCopy, &opened));
+			if (opened >= 0)
+				close(opened);
+		});
+		sleep_ms(std::min(latency_us / 4000, 250u)); // asleep in the wait by now
+		c.kmsg.mark();
+		const uint64_t t0 = now_ms();
+		pthread_kill(th.native_handle(), SIGUSR1);
+		th.join();
+		const uint64_t took = now_ms() - t0;
+		const uint32_t st = d.state();
+		tap.check(set_err.load() == EINTR && st == kPreCopy && took < latency_us / 2000 &&
+				  no_splat(c),
+			  "slow: a signal ends PRE_COPY -> STOP_COPY waiting for the SAVE: %s (want EINTR) "
+			  "after %llu ms, state %s (want PRE_COPY)",
+			  errname(set_err.load()).c_str(), static_cast<unsigned long long>(took),
+			  state_name(st));
+		int again_fd = -1;
+		const int again = d.set_state(kStopCopy, &again_fd);
+		Bytes all;
+		const int re = again ? again : read_to_eof(fd, &all);
+		tap.check(!again && again_fd == -1 && !re && !all.empty(),
+			  "slow: after EINTR PRE_COPY -> STOP_COPY succeeds and the data_fd reads to EOF "
+			  "(%zu bytes, %s)",
+			  all.size(), errname(re).c_str());
+	} else {
+		tap.check(false, "slow: reach PRE_COPY: %s", why.c_str());
+	}
+	to_running(d);
+	c.kmsg.mark();
+	std::string last;
+	const long ms = usable_within(d, 5 * latency_us / 1000, &last);
+	tap.check(ms >= 0 && no_splat(c),
+		  "slow: after the interrupted state change the device takes arcs again (%s)",
+		  ms >= 0 ? strf("%ld ms", ms).c_str() : ("never: " + last).c_str());
 }
 
 // ---------------------------------------------------------------- main

@@ -50,6 +50,7 @@ enum mlx5vf_err {
 	MLX5VF_EOPNOTSUPP = 95,
 	MLX5VF_ENOTCONN = 107,
 	MLX5VF_ETIMEDOUT = 110,
+	MLX5VF_ERESTARTSYS = 512, /* kernel-internal: the syscall restarts or fails with EINTR */
 };
 
 /* A stretch of I/O virtual addresses (DMA logging ranges). */

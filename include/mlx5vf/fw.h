@@ -84,6 +84,7 @@ enum mlx5vf_fw_status {
 	MLX5VF_FW_STATUS_BAD_RESOURCE_STATE = 1, /* precopy tracking lost */
 	MLX5VF_FW_STATUS_FAILED = 2,		 /* any other firmware or transport error */
 	MLX5VF_FW_STATUS_DETACHED = 3,		 /* the PF went away meanwhile */
+	MLX5VF_FW_STATUS_TIMED_OUT = 4,		 /* forced completion: the device may still write */
 };
 
 /*

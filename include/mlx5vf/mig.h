@@ -41,8 +41,15 @@ struct mlx5vf_compat_info {
 };
 
 struct mlx5vf_dev_ops {
-	/* Sleep until the file's in-flight SAVE has completed; 0 or -errno. */
-	int (*wait_save_idle)(void *ctx, struct mlx5vf_save_file *file);
+	/*
+	 * Sleep until the file's in-flight SAVE has completed, under the state
+	 * mutex. interruptible (a user's state change): 0, or -ERESTARTSYS on
+	 * a signal with the SAVE still in flight. Otherwise (release, reset,
+	 * remove, PF detach) return 0 only once the completion has run, however
+	 * long the command interface takes to deliver it (it always does, if
+	 * need be by force): until then the SAVE owns its buffer.
+	 */
+	int (*wait_save_idle)(void *ctx, struct mlx5vf_save_file *file, bool interruptible);
 };
 
 /*

@@ -40,9 +40,10 @@ class CWaiter final : public SaveWaiter {
 public:
 	const mlx5vf_dev_ops *ops = nullptr;
 	void *ctx = nullptr;
-	kstd::Result<void> wait_save_idle(SaveFile &file) override
+	kstd::Result<void> wait_save_idle(SaveFile &file, bool interruptible) override
 	{
-		const int rc = ops->wait_save_idle(ctx, reinterpret_cast<mlx5vf_save_file *>(&file));
+		const int rc =
+			ops->wait_save_idle(ctx, reinterpret_cast<mlx5vf_save_file *>(&file), interruptible);
 		if (rc < 0)
 			return static_cast<kstd::Err>(-rc);
 		return kstd::ok();

@@ -17,7 +17,7 @@ namespace {
 struct Pending {
 	mlx5vf_sim *sim = nullptr;
 	int requests = 0;
-	bool fail_wait = false; // the shim's wait fails (the device is gone)
+	bool interrupt = false; // a signal is pending for an interruptible wait
 };
 
 void request_completion(void *ctx, uint64_t)
@@ -25,11 +25,11 @@ void request_completion(void *ctx, uint64_t)
 	static_cast<Pending *>(ctx)->requests++;
 }
 
-int wait_save_idle(void *ctx, mlx5vf_save_file *)
+int wait_save_idle(void *ctx, mlx5vf_save_file *, bool interruptible)
 {
 	auto *p = static_cast<Pending *>(ctx);
-	if (p->fail_wait)
-		return -MLX5VF_ENODEV;
+	if (p->interrupt && interruptible)
+		return -MLX5VF_ERESTARTSYS;
 	if (mlx5vf_core_sim_completion_pending(p->sim))
 		mlx5vf_core_sim_deliver(p->sim);
 	return 0;
@@ -542,20 +542,24 @@ TEST(AbiMigFileClosed, FailedArcsAndReleasedFdsSayWhichOnce)
 	s.resume = nullptr;
 }
 
-// The SAVE that cannot be waited for: the file is detached with it in flight
-// (its own pin keeps it alive), and that is a close too.
-TEST(AbiMigFileClosed, DetachedWithASaveInFlightSaysWhichOnce)
+// A signal during a state change's wait for the SAVE: -ERESTARTSYS through
+// the C ABI, the state and the file untouched. A reset then waits whatever
+// signal is pending and closes the file, once.
+TEST(AbiMigFileClosed, InterruptedStateChangeClosesNothing)
 {
 	ClosingSide s;
 	s.init(1);
 	ASSERT_EQ(0, s.go(MLX5VF_MIG_PRE_COPY));
 	mlx5vf_save_file *save = s.save;
 	ASSERT_TRUE(mlx5vf_core_save_in_flight(save));
-	s.pending.fail_wait = true;
+	s.pending.interrupt = true;
+	EXPECT_EQ(-MLX5VF_ERESTARTSYS, s.go(MLX5VF_MIG_STOP_COPY));
+	EXPECT_EQ(MLX5VF_MIG_PRE_COPY, mlx5vf_core_dev_state(s.dev));
+	EXPECT_TRUE(mlx5vf_core_save_in_flight(save));
+	EXPECT_EQ(0u, s.closed.files.size());
 	mlx5vf_core_dev_reset(s.dev);
-	s.pending.fail_wait = false;
-	while (mlx5vf_core_sim_completion_pending(s.sim))
-		mlx5vf_core_sim_deliver(s.sim);
+	s.pending.interrupt = false;
+	EXPECT_FALSE(mlx5vf_core_save_in_flight(save));
 	ASSERT_EQ(1u, s.closed.files.size());
 	EXPECT_EQ(1u, s.closed.count(save));
 	s.drop_save();

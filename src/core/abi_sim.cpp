@@ -32,6 +32,7 @@ public:
 		c.status = r.status == FwStatus::Ok		    ? MLX5VF_FW_STATUS_OK
 			   : r.status == FwStatus::BadResourceState ? MLX5VF_FW_STATUS_BAD_RESOURCE_STATE
 			   : r.status == FwStatus::Detached	    ? MLX5VF_FW_STATUS_DETACHED
+			   : r.status == FwStatus::TimedOut	    ? MLX5VF_FW_STATUS_TIMED_OUT
 								    : MLX5VF_FW_STATUS_FAILED;
 		c.image_size = r.image_size;
 		c.next_required = r.next_required;

@@ -70,6 +70,8 @@ enum class FwStatus : uint8_t {
 	BadResourceState, // precopy tracking lost: fall back to a full final image
 	Failed,		  // any other firmware or transport error
 	Detached,	  // the PF went away while the command was in flight
+	TimedOut,	  // forced completion: the command interface gave up waiting, the
+			  // device may still write the buffer (never reuse or free it)
 };
 
 struct SaveResult {

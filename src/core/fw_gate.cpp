@@ -115,6 +115,7 @@ void FirmwareGate::save_done(const SaveResult &result)
 	SaveCompletion *done = save_done_;
 	const int err = result.status == FwStatus::Ok	      ? 0
 			: result.status == FwStatus::Detached ? -MLX5VF_ENOTCONN
+			: result.status == FwStatus::TimedOut ? -MLX5VF_ETIMEDOUT
 							      : -MLX5VF_EIO;
 	stats_.fw_cmd_done(FwCmdKind::Save, save_kind_, result.image_size, save_start_, err,
 			   static_cast<uint32_t>(result.status), result.syndrome);

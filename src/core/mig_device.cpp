@@ -83,14 +83,20 @@ kstd::Result<MigDevice::Opened> MigDevice::set_state(MigState target, void *file
 		}
 		const uint64_t start = stats_.now();
 		kstd::Result<void> r = kstd::ok();
+		uint32_t steps_done = 0;
 		for (ArcStep step : plan->steps) {
 			if (step == ArcStep::End)
 				break;
 			r = run_step(step, file_owner, opened);
 			if (r.is_error())
 				break;
+			steps_done++;
 		}
 		stats_.arc(state_, next, start, r);
+		// Interrupted in its first step, the wait for the SAVE in
+		// flight: the arc has changed nothing, so nothing is undone.
+		if (r.is_error() && r.error() == kstd::Err::RestartSys && !steps_done)
+			return r.error();
 		if (r.is_error()) {
 			// Opening a file is always an arc's last step, so a
 			// failing arc never leaves a new file behind.
@@ -112,11 +118,19 @@ void MigDevice::file_opened()
 	stats_.add(&MigCounters::migrations, 1);
 }
 
-kstd::Result<void> MigDevice::wait_idle()
+kstd::Result<void> MigDevice::wait_idle(bool interruptible)
 {
 	if (!saving_ || !saving_->save_in_flight())
 		return kstd::ok();
-	return waiter_.wait_save_idle(*saving_);
+	return waiter_.wait_save_idle(*saving_, interruptible);
+}
+
+// The kernel's own paths: the backend returns once the completion has run
+// (SaveWaiter). Should it not, close() leaves the buffers to the SAVE.
+void MigDevice::wait_completion()
+{
+	if (wait_idle(false).is_error())
+		mlx5vf_shim_warn("uninterruptible wait for a save returned before its completion");
 }
 
 kstd::Result<void> MigDevice::run_step(ArcStep step, void *file_owner, Opened &opened)
@@ -127,7 +141,7 @@ kstd::Result<void> MigDevice::run_step(ArcStep step, void *file_owner, Opened &o
 	case ArcStep::SuspendResponder: return gate_.suspend(VhcaSide::Responder);
 	case ArcStep::ResumeResponder: return gate_.resume(VhcaSide::Responder);
 	case ArcStep::ResumeInitiator: return gate_.resume(VhcaSide::Initiator);
-	case ArcStep::WaitSaveIdle: return wait_idle();
+	case ArcStep::WaitSaveIdle: return wait_idle(true);
 	case ArcStep::OpenPrecopyFile:
 	case ArcStep::OpenStopCopyFile: {
 		close_save_file(true);
@@ -148,8 +162,15 @@ kstd::Result<void> MigDevice::run_step(ArcStep step, void *file_owner, Opened &o
 		if (!saving_)
 			return kstd::Err::BadF; // userspace lost the file mid-precopy
 		return saving_->start_final_save();
-	case ArcStep::CloseSaveFile: close_save_file(false); return kstd::ok();
-	case ArcStep::AbandonPrecopy: close_save_file(true); return kstd::ok();
+	// A user's arc: wait where a signal may still stop it unchanged.
+	case ArcStep::CloseSaveFile:
+		TRY(wait_idle(true));
+		close_save_file(false);
+		return kstd::ok();
+	case ArcStep::AbandonPrecopy:
+		TRY(wait_idle(true));
+		close_save_file(true);
+		return kstd::ok();
 	case ArcStep::OpenResumeFile: {
 		close_resume_file();
 		file_opened();
@@ -170,25 +191,22 @@ void MigDevice::close_save_file(bool fw_cleanup)
 {
 	if (!saving_)
 		return;
+	// The SAVE in flight owns its buffer until its completion has run:
+	// wait for it (uninterruptibly; bounded by the command interface),
+	// then free the buffers here, under the state lock, while the PF is
+	// still there, never later from the fd's release.
+	wait_completion();
+	saving_->quiesce();
 	// Leave the firmware as a new migration expects it. Best effort: a
 	// failing cleanup must not keep a running device in precopy, and a
 	// function reset clears the firmware anyway.
-	const bool idle = wait_idle().is_ok();
-	saving_->quiesce();
-	if (fw_cleanup && idle && !gate_.detached() && saving_->needs_fw_cleanup()) {
-		if (saving_->start_cleanup_save().is_error() || wait_idle().is_error())
+	if (fw_cleanup && !saving_->save_in_flight() && !gate_.detached() && saving_->needs_fw_cleanup()) {
+		if (saving_->start_cleanup_save().is_error())
 			mlx5vf_shim_log(MLX5VF_LOG_WARN,
 					"firmware cleanup save failed; tracking may linger until reset");
+		wait_completion();
 	}
-	// Firmware must be done with the buffers before they go back; if the
-	// wait fails (device gone) the shim's completion still arrives later
-	// and the file's own pin keeps it alive.
-	if (wait_idle().is_error() && saving_->save_in_flight()) {
-		mlx5vf_shim_log(MLX5VF_LOG_ERR, "saving file detached with a save in flight");
-		saving_->forget_stats();
-	} else {
-		saving_->close();
-	}
+	saving_->close();
 	SaveFile *const closed = saving_;
 	saving_ = nullptr;
 	announce_closed(closed, nullptr);

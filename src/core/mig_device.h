@@ -23,9 +23,16 @@ namespace mlx5vf {
 
 // Blocking the caller until the file's in-flight SAVE has completed: the shim
 // sleeps on its wait queue; host tests deliver the simulated completion.
+//
+// interruptible: a user's request (an arc) waits; a signal ends the wait with
+// Err::RestartSys, the SAVE still in flight. Otherwise the kernel's own paths
+// (reset, device close, the fd going, teardown, PF detach) wait, and the wait
+// returns only once the completion has run: the backend relies on its command
+// interface completing every command it accepted, if need be by force
+// (firmware-contract.rst, rule 16). Until then the SAVE owns its buffer.
 class SaveWaiter {
 public:
-	virtual kstd::Result<void> wait_save_idle(SaveFile &file) = 0;
+	virtual kstd::Result<void> wait_save_idle(SaveFile &file, bool interruptible) = 0;
 
 protected:
 	~SaveWaiter() = default;
@@ -84,7 +91,11 @@ public:
 
 	// Walks to target one arc at a time. On failure the device stays in the
 	// last state it reached and its files are closed; the error says why.
-	// file_owner is stored in a new saving file (the shim's struct file).
+	// Except Err::RestartSys: a signal interrupted an arc's wait for the SAVE
+	// in flight, which comes before the arc changes anything; the device and
+	// its files are as the last whole arc left them, and the same request
+	// can be made again. file_owner is stored in a new saving file (the
+	// shim's struct file).
 	kstd::Result<Opened> set_state(MigState target, void *file_owner = nullptr);
 
 	// VFIO_DEVICE_FEATURE_MIG_DATA_SIZE: bytes a stop-copy would produce now.
@@ -128,7 +139,8 @@ private:
 	KSTD_FACTORY_ACCESS;
 	explicit MigDevice(const Config &cfg);
 	kstd::Result<void> run_step(ArcStep step, void *file_owner, Opened &opened);
-	kstd::Result<void> wait_idle();
+	kstd::Result<void> wait_idle(bool interruptible);
+	void wait_completion();
 	void file_opened();
 	void close_save_file(bool fw_cleanup);
 	void close_resume_file();

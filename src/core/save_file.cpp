@@ -180,6 +180,19 @@ void SaveFile::return_buffer(DataBuffer *buf)
 			buf_busy_[i] = false;
 }
 
+// The device may still write buf (a forced completion): never use it again.
+// The backend gets it back at once and keeps it from the allocator.
+void SaveFile::retire_buffer(DataBuffer *buf)
+{
+	for (uint32_t i = 0; i < kChunkBuffers; i++) {
+		if (bufs_[i] == buf) {
+			bufs_[i] = nullptr;
+			buf_busy_[i] = false;
+		}
+	}
+	fw_.free_buffer(buf);
+}
+
 void SaveFile::start_image(SaveKind kind, bool track, bool final, uint32_t first_need)
 {
 	image_ = Image{.active = true,
@@ -319,6 +332,15 @@ void SaveFile::integrate(const SaveResult &r)
 	inflight_buf_ = nullptr;
 	inflight_rec_ = nullptr;
 	saves_completed_++;
+
+	if (r.status == FwStatus::TimedOut) {
+		free_records_.push_back(*rec);
+		retire_buffer(buf);
+		mlx5vf_shim_log(MLX5VF_LOG_ERR, "firmware SAVE timed out; its buffer is left to the device");
+		image_.active = false;
+		fail();
+		return;
+	}
 
 	const bool usable = r.status == FwStatus::Ok && r.image_size <= buf->capacity() &&
 			    image_.kind != SaveKind::Cleanup && phase_ != Phase::Closed;
@@ -621,10 +643,12 @@ void SaveFile::close()
 	stats_ = nullptr; // the device's counters may go before this object
 	quiesce();
 	if (load_acquire(inflight_)) {
-		// Keep the buffers (firmware may still write into them); the
-		// stream is dead all the same.
+		// The device may still write the buffers: leave them to it for
+		// good (never freed, not even by a later close()).
 		mlx5vf_shim_warn("save file closed with a save in flight");
 		phase_ = Phase::Closed;
+		for (DataBuffer *&buf : bufs_)
+			buf = nullptr;
 		return;
 	}
 	phase_ = Phase::Closed;

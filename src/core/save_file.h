@@ -98,12 +98,11 @@ public:
 	// (save_in_flight()) before close().
 	kstd::Result<void> start_cleanup_save();
 
-	// Detach from the device: frees every buffer (no save may be in flight);
-	// later reads fail with Err::NoDev. Idempotent.
+	// Detach from the device: frees every buffer; later reads fail with
+	// Err::NoDev. Idempotent. With a save still in flight (a backend that
+	// broke its wait's promise) its buffers are never freed: the device may
+	// still write them.
 	void close();
-	// Detached without close() (a save still in flight): count nothing more
-	// in the device's statistics, which may go before this file.
-	void forget_stats() { stats_ = nullptr; }
 
 	// Lock-free views for poll/wait queues in the shim.
 	bool readable() const;
@@ -153,6 +152,7 @@ private:
 	kstd::Result<void> queue_inline(kstd::Result<size_t> (*write)(kstd::Bytes, const SaveFile &));
 	kstd::Result<DataBuffer *> take_buffer(uint64_t size);
 	void return_buffer(DataBuffer *buf);
+	void retire_buffer(DataBuffer *buf);
 	void start_image(SaveKind kind, bool track, bool final, uint32_t first_need);
 	// Initial bytes the reader has yet to take (PRECOPY_INFO).
 	uint64_t initial_left() const;

@@ -36,6 +36,7 @@ constexpr FwStatus status_of(unsigned int status)
 	case MLX5VF_FW_STATUS_BAD_RESOURCE_STATE: return FwStatus::BadResourceState;
 	case MLX5VF_FW_STATUS_FAILED: return FwStatus::Failed;
 	case MLX5VF_FW_STATUS_DETACHED: return FwStatus::Detached;
+	case MLX5VF_FW_STATUS_TIMED_OUT: return FwStatus::TimedOut;
 	}
 	return FwStatus::Failed;
 }

@@ -460,7 +460,7 @@ TEST(ShimFirmware, CompletionFromAnotherThread)
 	a.fw->free_buffer(buf);
 }
 
-int fake_wait_save_idle(void *, mlx5vf_save_file *)
+int fake_wait_save_idle(void *, mlx5vf_save_file *, bool)
 {
 	return 0;
 }
@@ -657,7 +657,7 @@ const mlx5vf_fw_ops kSimOps = {
 	.function_reset = SimBackend::reset,
 };
 
-int sim_wait_save_idle(void *ctx, mlx5vf_save_file *file)
+int sim_wait_save_idle(void *ctx, mlx5vf_save_file *file, bool)
 {
 	static_cast<SimBackend *>(ctx)->pump();
 	return mlx5vf_core_save_in_flight(file) ? -MLX5VF_ETIMEDOUT : 0;

@@ -184,7 +184,7 @@ kstd::Result<void> SimVhca::inject_fault(SimOp op, uint32_t nth, SimFault fault)
 {
 	const unsigned i = static_cast<unsigned>(op);
 	const bool save_fault = fault == SimFault::SaveCompleteError || fault == SimFault::BadResourceState ||
-				fault == SimFault::ShortImage;
+				fault == SimFault::ShortImage || fault == SimFault::ForcedTimeout;
 	if (!nth || i >= kSimOpCount || (save_fault && op != SimOp::Save) ||
 	    (fault == SimFault::LoseDirty && op != SimOp::TrackReport))
 		return kstd::Err::Invalid;
@@ -602,6 +602,10 @@ kstd::Result<void> SimVhca::save(const SaveRequest &req, SaveCompletion &done)
 	DataBuffer *buf = req.buffer;
 	if (!buf || buf->backend() != this || buf->dir() != DmaDir::FromDevice)
 		return kstd::Err::Invalid;
+	if (device_may_write(buf)) {
+		mlx5vf_shim_warn("SimVhca: SAVE into a buffer the device may still write (timed out)");
+		return kstd::Err::Invalid;
+	}
 	const bool cont = continues_image(req);
 	// set_track: only on a SAVE that starts an image, never on a cleanup,
 	// never once the responder is suspended (upstream sets it in RUNNING_P2P
@@ -624,6 +628,20 @@ kstd::Result<void> SimVhca::save(const SaveRequest &req, SaveCompletion &done)
 	if (faulted && fault == SimFault::SaveCompleteError) {
 		result.status = FwStatus::Failed;
 		result.syndrome = kSimSaveSyndrome;
+	} else if (faulted && fault == SimFault::ForcedTimeout) {
+		// The command interface gave up; whether the device goes on
+		// writing is unknown (firmware-contract.rst, rule 16): it does
+		// here, tracking included, but the result is lost.
+		uint32_t lost_next = 0;
+		if (write_image(req, *buf, &lost_next, cont).is_error())
+			abandon_image();
+		result.status = FwStatus::TimedOut;
+		for (const DataBuffer *&slot : may_write_) {
+			if (!slot) {
+				slot = buf;
+				break;
+			}
+		}
 	} else if (faulted && fault == SimFault::BadResourceState) {
 		// The firmware could not keep tracking: the image in progress and
 		// every change record are gone; only a full image helps now.
@@ -799,6 +817,7 @@ kstd::Result<DataBuffer *> SimVhca::alloc_buffer(uint64_t size, DmaDir dir, kstd
 	auto buffer = TRY(kstd::make<SimBuffer>(ctx, dir, size, kstd::move(segments), cfg_.segment_size,
 						next_fw_key_, this));
 	next_fw_key_++;
+	live_buffers_++;
 	return static_cast<DataBuffer *>(buffer.release());
 }
 
@@ -815,7 +834,32 @@ void SimVhca::free_buffer(DataBuffer *buf)
 		mlx5vf_shim_warn(bug);
 		return;
 	}
+	live_buffers_--;
+	for (const DataBuffer *&slot : may_write_) {
+		if (slot == buf) {
+			// The device may still write it: it stays the device's.
+			slot = nullptr;
+			kept_.push_back(*buf);
+			kept_count_++;
+			return;
+		}
+	}
 	kstd::Owned<SimBuffer> owned(static_cast<SimBuffer *>(buf));
+}
+
+bool SimVhca::device_may_write(const DataBuffer *buf) const
+{
+	for (const DataBuffer *slot : may_write_)
+		if (slot == buf)
+			return true;
+	return false;
+}
+
+// The device is gone with it: nothing writes the kept buffers any more.
+SimVhca::~SimVhca()
+{
+	while (DataBuffer *buf = kept_.pop_front())
+		kstd::Owned<SimBuffer> owned(static_cast<SimBuffer *>(buf));
 }
 
 void SimVhca::function_reset()

@@ -143,6 +143,9 @@ enum class SimFault : uint8_t {
 	ShortImage,	   // Save: completes Ok but image_size is one byte short
 	LoseDirty,	   // TrackReport: from this report until the next track_start,
 			   // reports succeed but clear their pages unreported
+	ForcedTimeout,	   // Save: completes with FwStatus::TimedOut (mlx5_core's forced
+			   // completion) while the device may still write the buffer:
+			   // reusing it is reported, freeing it leaves it to the device
 };
 
 class SimVhca final : public Firmware {
@@ -161,7 +164,7 @@ public:
 		kstd::OwnedArray<uint64_t> dirty, kstd::OwnedArray<uint64_t> pending);
 	// The owner must first free every buffer and drain (or cancel) a pending
 	// completion: a SaveCompletion must never be left without its call.
-	~SimVhca() = default;
+	~SimVhca();
 	SimVhca(const SimVhca &) = delete;
 	SimVhca &operator=(const SimVhca &) = delete;
 
@@ -227,6 +230,10 @@ public:
 	// save completion, if any, to its SaveCompletion.
 	void deliver_completion();
 	bool completion_pending() const { return completion_.done != nullptr; }
+	// Buffers allocated and not yet freed, and of those freed, the ones the
+	// device may still write (ForcedTimeout): kept until the SimVhca goes.
+	uint32_t live_buffers() const { return live_buffers_; }
+	uint32_t kept_buffers() const { return kept_count_; }
 	// Delay reported for a save that moved image_bytes.
 	uint64_t completion_delay_ns(uint64_t image_bytes) const;
 
@@ -321,6 +328,14 @@ private:
 	SimLoadError last_load_error_ = SimLoadError::None;
 
 	PendingCompletion completion_;
+	// Buffers of SAVEs that completed ForcedTimeout: the device may still
+	// write them. Still the caller's (up to kMaxMayWrite), or freed: kept_.
+	static constexpr uint32_t kMaxMayWrite = 4;
+	const DataBuffer *may_write_[kMaxMayWrite] = {};
+	kstd::List<DataBuffer> kept_;
+	uint32_t kept_count_ = 0;
+	uint32_t live_buffers_ = 0;
+	bool device_may_write(const DataBuffer *buf) const;
 	ArmedFault faults_[kSimOpCount];
 	uint32_t counts_[kSimOpCount] = {};
 	uint32_t next_fw_key_ = 1;

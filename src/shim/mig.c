@@ -348,10 +348,11 @@ struct file *mlx5vf_mig_set_state(struct mlx5vf_device *mvdev, enum vfio_device_
 	mlx5vf_state_lock(mvdev);
 	from = mlx5vf_core_dev_state(mvdev->mig);
 	ret = mlx5vf_core_dev_set_state(mvdev->mig, to, mf, &save, &resume);
-	if (ret) {
+	/* Interrupted by a signal, an arc has changed nothing: no failure. */
+	if (ret && ret != -ERESTARTSYS)
 		mlx5vf_log_arc_failure(mvdev, from, to, ret);
+	if (ret)
 		filp = ERR_PTR(ret);
-	}
 	/* The files the walk closed are dropped already (file_closed). */
 	if (!ret && (save || resume)) {
 		filp = mlx5vf_mig_file_open(mvdev, mf, save, resume);

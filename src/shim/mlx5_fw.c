@@ -54,9 +54,10 @@
 #define MLX5VF_MAX_IMAGE ((u32)(SZ_4G - PAGE_SIZE))
 #define MLX5VF_MAX_BUFFER ((u64)U32_MAX)
 /*
- * How long the core's wait for a SAVE completion may last before giving up.
- * Longer than mlx5_core's own command timeout (60 s by default), which fails
- * a command that firmware does not answer and so completes it.
+ * How long a wait for a SAVE completion lasts before it warns, and goes on
+ * waiting: mlx5_core completes every command it accepted, within its command
+ * timeout (60 s by default) of waiting for a slot and as much again in
+ * flight, by force if firmware does not answer (firmware-contract.rst, 16).
  */
 #define MLX5VF_SAVE_WAIT (90 * HZ)
 /* Image format of the stream's COMPAT record: firmware's own, opaque. */
@@ -83,6 +84,7 @@ struct mlx5vf_mlx5_buf {
 	u32 mapped;      /* pages mapped so far (unwinding) */
 	u32 mkey;
 	bool has_mkey;
+	bool device_may_write; /* its SAVE was completed by force */
 	enum dma_data_direction dir;
 };
 
@@ -326,6 +328,13 @@ static void mlx5vf_mlx5_free_buffer(void *ctx, struct mlx5vf_fw_buffer *desc)
 	struct mlx5vf_mlx5_buf *buf = mlx5vf_mlx5_buf_of(desc);
 
 	might_sleep();
+	/* Nothing says when the device is done with it: leak it whole. */
+	if (buf->device_may_write) {
+		dev_warn(mlx5vf_mlx5_vf_dev(buf->fw),
+			 "migration: leaking the %u pages of a timed-out SAVE_VHCA_STATE\n",
+			 buf->npages);
+		return;
+	}
 	if (!mlx5vf_mlx5_buf_unregister(buf))
 		return;
 	mlx5vf_mlx5_buf_release(buf);
@@ -521,6 +530,9 @@ static void mlx5vf_mlx5_save_done(int status, struct mlx5_async_work *work)
 	if (!status) {
 		res.status = MLX5VF_FW_STATUS_OK;
 		mlx5vf_cmd_parse_save(fw->save_out, &res.image_size, &res.next_required);
+	} else if (status == -ETIMEDOUT) {
+		/* mlx5_core's timeout forced it: the device may still write. */
+		res.status = MLX5VF_FW_STATUS_TIMED_OUT;
 	} else if (mlx5vf_mlx5_detached(fw)) {
 		res.status = MLX5VF_FW_STATUS_DETACHED;
 	} else if (status == -EREMOTEIO &&
@@ -550,11 +562,13 @@ static void mlx5vf_mlx5_save_done(int status, struct mlx5_async_work *work)
 			fput(pin);
 		return;
 	}
+	if (res.status == MLX5VF_FW_STATUS_TIMED_OUT)
+		buf->device_may_write = true;
 
 	/* The core may read the image as soon as it hears of it. */
 	mlx5vf_mlx5_buf_sync(buf, min_t(u64, res.image_size, buf->desc.capacity), false);
 	mlx5vf_core_fw_save_done(done, &res);
-	/* Readers sleep interruptibly, the core's wait for the save does not. */
+	/* Readers sleep interruptibly, the kernel's own waits for a save do not. */
 	wake_up_all(&fw->mvdev->mig_wq);
 	if (pin)
 		fput(pin);
@@ -623,43 +637,34 @@ static int mlx5vf_mlx5_save(void *ctx, const struct mlx5vf_fw_save_req *req,
 }
 
 /*
- * The SAVE is still in flight after a long wait. Give up on it only
- * if its data_fd is pinned: the completion may then come whenever it likes.
- * Its owner (from the request) has its fd by now if the file got one.
+ * The SAVE owns its buffer until its completion has run, so the kernel's own
+ * paths wait for that, however long mlx5_core takes: it always completes.
+ * A user's state change waits interruptibly; its arc has changed nothing yet.
  */
-static bool mlx5vf_mlx5_pin_overdue(struct mlx5vf_mlx5 *fw)
-{
-	unsigned long flags;
-	bool pinned;
-
-	spin_lock_irqsave(&fw->save_lock, flags);
-	if (fw->save_busy && !fw->save_pin && fw->save_owner && fw->save_owner->filp)
-		fw->save_pin = get_file(fw->save_owner->filp);
-	pinned = fw->save_busy && fw->save_pin;
-	spin_unlock_irqrestore(&fw->save_lock, flags);
-	return pinned;
-}
-
-static int mlx5vf_mlx5_wait_save_idle(void *ctx, struct mlx5vf_save_file *file)
+static int mlx5vf_mlx5_wait_save_idle(void *ctx, struct mlx5vf_save_file *file,
+				      bool interruptible)
 {
 	struct mlx5vf_mlx5 *fw = ctx;
 	bool warned = false;
+	long ret;
 
 	lockdep_assert_held(&fw->mvdev->state_mutex);
 	for (;;) {
-		if (wait_event_timeout(fw->mvdev->mig_wq, !mlx5vf_core_save_in_flight(file),
-				       MLX5VF_SAVE_WAIT))
+		if (interruptible)
+			ret = wait_event_interruptible_timeout(fw->mvdev->mig_wq,
+							       !mlx5vf_core_save_in_flight(file),
+							       MLX5VF_SAVE_WAIT);
+		else
+			ret = wait_event_timeout(fw->mvdev->mig_wq,
+						 !mlx5vf_core_save_in_flight(file),
+						 MLX5VF_SAVE_WAIT);
+		if (ret < 0)
+			return ret;
+		if (ret)
 			return 0;
-		if (mlx5vf_mlx5_pin_overdue(fw)) {
-			dev_warn(mlx5vf_mlx5_vf_dev(fw),
-				 "migration: SAVE_VHCA_STATE not completed after %u s; giving up on it\n",
-				 MLX5VF_SAVE_WAIT / HZ);
-			return -ETIMEDOUT;
-		}
-		/* Unpinned, the completion would find its file freed: keep waiting. */
 		if (!warned)
 			dev_warn(mlx5vf_mlx5_vf_dev(fw),
-				 "migration: SAVE_VHCA_STATE not completed after %u s; still waiting\n",
+				 "migration: SAVE_VHCA_STATE not completed after %u s; still waiting for mlx5_core to complete it\n",
 				 MLX5VF_SAVE_WAIT / HZ);
 		warned = true;
 	}

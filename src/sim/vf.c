@@ -150,9 +150,11 @@ static void mlx5vf_sim_activity_work(struct work_struct *work)
 
 /*
  * The core waits for the in-flight SAVE while holding the state lock, which
- * the completion work needs: deliver inline once the completion is due.
+ * the completion work needs: deliver inline once the completion is due. A
+ * user's state change sleeps interruptibly and leaves the SAVE in flight.
  */
-static int mlx5vf_sim_wait_save_idle(void *ctx, struct mlx5vf_save_file *file)
+static int mlx5vf_sim_wait_save_idle(void *ctx, struct mlx5vf_save_file *file,
+				     bool interruptible)
 {
 	struct mlx5vf_device *mvdev = ctx;
 	struct mlx5vf_sim_vf *svf = mlx5vf_sim_vf(mvdev);
@@ -160,8 +162,15 @@ static int mlx5vf_sim_wait_save_idle(void *ctx, struct mlx5vf_save_file *file)
 
 	if (!svf->armed)
 		return 0;
-	if (svf->due_ns > now)
-		fsleep(div_u64(svf->due_ns - now, NSEC_PER_USEC) + 1);
+	while (svf->due_ns > now) {
+		u64 us = div_u64(svf->due_ns - now, NSEC_PER_USEC) + 1;
+
+		if (!interruptible)
+			fsleep(us);
+		else if (msleep_interruptible(DIV_ROUND_UP_ULL(us, USEC_PER_MSEC)))
+			return -ERESTARTSYS;
+		now = ktime_get_ns();
+	}
 	mlx5vf_sim_deliver_locked(mvdev);
 	return 0;
 }

@@ -77,7 +77,7 @@ struct Sched final : CompletionScheduler {
 };
 struct Wait final : SaveWaiter {
 	SimVhca *sim;
-	kstd::Result<void> wait_save_idle(SaveFile &) override
+	kstd::Result<void> wait_save_idle(SaveFile &, bool) override
 	{
 		if (sim->completion_pending())
 			sim->deliver_completion();

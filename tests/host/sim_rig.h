@@ -56,11 +56,21 @@ public:
 	}
 };
 
+// The shim's wait for an in-flight SAVE. interrupt: a signal is pending; the
+// next wait that may be interrupted is (the completion stays pending).
 class Waiter final : public SaveWaiter {
 public:
 	SimVhca *sim = nullptr;
-	kstd::Result<void> wait_save_idle(SaveFile &) override
+	bool interrupt = false;
+	unsigned interruptible_waits = 0;
+	unsigned uninterruptible_waits = 0;
+	kstd::Result<void> wait_save_idle(SaveFile &, bool interruptible) override
 	{
+		(interruptible ? interruptible_waits : uninterruptible_waits)++;
+		if (interrupt && interruptible && sim->completion_pending()) {
+			interrupt = false;
+			return kstd::Err::RestartSys;
+		}
 		if (sim->completion_pending())
 			sim->deliver_completion();
 		return kstd::ok();

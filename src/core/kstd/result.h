@@ -33,6 +33,7 @@ enum class Err : int {
 	OpNotSupp = MLX5VF_EOPNOTSUPP,
 	NotConn = MLX5VF_ENOTCONN, // PF detached
 	TimedOut = MLX5VF_ETIMEDOUT,
+	RestartSys = MLX5VF_ERESTARTSYS, // a signal interrupted a wait; nothing changed
 };
 
 constexpr int to_errno(Err e)
