@@ -1068,8 +1068,13 @@ void mlx5vf_emu_late_save(struct mlx5vf_emu *emu)
 		/* A destroyed mkey is out of the firmware's reach: nothing happens. */
 		if (emu_mkey_find(emu, key)) {
 			emu->st.late_writes++;
-			/* Its outbox is the backend's too: the firmware writes it, not ours. */
+			/*
+			 * Its outbox is the backend's too: the firmware writes it, not
+			 * ours. Its own write is no new SAVE into the given-up mkey.
+			 */
+			emu->given_up = NULL;
 			emu_save(emu, a->in, out);
+			emu->given_up = a;
 		}
 	}
 	mutex_unlock(&emu->lock);
