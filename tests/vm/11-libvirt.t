@@ -307,6 +307,11 @@ else
 	bail_out "the guest did not start"
 fi
 check "the guest runs on hostA" test "$(domstate hostA)" = running
+# Migrate a guest whose firmware has placed its PCI BARs (qemu.sh, guest_pci_ready).
+pci_settled() {
+	vsh hostA qemu-monitor-command "$dom" --hmp "info pci" 2>/dev/null | tr -d '\r' | pci_bars_placed all
+}
+check "the guest firmware placed every PCI BAR" wait_for 60 pci_settled
 check "libvirt bound $bdfa to mlx5vf_sim (driver_override '$(cat "$vfa/driver_override" 2>/dev/null)')" \
 	bound_to "$vfa" mlx5vf_sim
 check "the VF is RUNNING under QEMU" test "$(mig_field "$bdfa" state)" = RUNNING

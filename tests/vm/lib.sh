@@ -61,6 +61,15 @@ wait_for() {
 	done
 }
 
+# pci_bars_placed SLOT|all: "info pci" on stdin shows BARs for the device in that
+# slot of bus 0 (or for any device), and none of them unplaced.
+pci_bars_placed() {
+	awk -v slot="$1" '
+		/^ *Bus +[0-9]+, device +[0-9]+, function/ { d = ($2 == "0," && (slot == "all" || $4 == slot ",")); next }
+		d && $1 ~ /^BAR[0-9]:$/ { bars++; if ($0 ~ /at 0xffffffffffffffff/) unplaced++ }
+		END { exit !(bars > 0 && !unplaced) }'
+}
+
 # uptime_s: whole seconds since boot (a monotonic clock for busybox sh).
 uptime_s() { cut -d. -f1 /proc/uptime; }
 

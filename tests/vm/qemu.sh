@@ -75,7 +75,29 @@ qemu_start() {
 	# Keep the command FIFO open for writing across hmp calls (qemu_stop ends it).
 	sleep 2147483647 >"$RUN/$_q_name.in" &
 	echo $! >"$RUN/$_q_name.holder"
-	qemu_prompt "$_q_name"
+	qemu_prompt "$_q_name" && qemu_settle "$_q_name" "$@"
+}
+
+# guest_pci_ready NAME: the guest firmware has given every BAR of the device in
+# slot 5 an address ("info pci"). Until then it is sizing and placing BARs, and
+# the memory map changes under QEMU: its VFIO listener may unmap and map guest
+# RAM again, which drops the container's dirty log of the device's writes (a
+# migration started then loses them; seen as one refused vfio_dma_rw write and
+# guest pages that differ on the destination). A real guest has booted long
+# before anyone migrates it.
+guest_pci_ready() {
+	hmp "$1" "info pci" | pci_bars_placed 5
+}
+
+# qemu_settle NAME ARG...: unless the instance waits for an incoming migration
+# or was started stopped (-incoming, -S among ARG), wait for guest_pci_ready.
+qemu_settle() {
+	_q_settle=$1
+	shift
+	for _q_a in "$@"; do
+		case "$_q_a" in -incoming | -S) return 0 ;; esac
+	done
+	wait_for 60 guest_pci_ready "$_q_settle"
 }
 
 # qemu_prompt NAME: wait for the instance's first monitor prompt, as long as
@@ -195,7 +217,7 @@ qemu_start_dev() {
 	cat "$RUN/$_q_name.out" >>"$RUN/$_q_name.log" &
 	sleep 2147483647 >"$RUN/$_q_name.in" &
 	echo $! >"$RUN/$_q_name.holder"
-	qemu_prompt "$_q_name"
+	qemu_prompt "$_q_name" && qemu_settle "$_q_name" "$@"
 }
 
 # pci_io_bar NAME SLOT BAR: the guest I/O port address the firmware gave BAR
