@@ -77,6 +77,7 @@ struct mlx5vf_mlx5_nb {
 struct mlx5vf_mlx5_buf {
 	struct mlx5vf_fw_buffer desc; /* what the core sees */
 	struct mlx5vf_mlx5 *fw;
+	struct page **pages;
 	u8 **segs;       /* page_address() of each page */
 	dma_addr_t *dma; /* its mapping on the PF's device */
 	u32 npages;
@@ -252,29 +253,45 @@ static void mlx5vf_mlx5_buf_release(struct mlx5vf_mlx5_buf *buf)
 
 	for (i = 0; i < buf->mapped; i++)
 		mlx5vf_seam_dma_unmap_page(dev, buf->dma[i], buf->dir);
-	for (i = 0; buf->segs && i < buf->npages && buf->segs[i]; i++)
-		__free_page(virt_to_page(buf->segs[i]));
+	for (i = 0; buf->pages && i < buf->npages && buf->pages[i]; i++)
+		__free_page(buf->pages[i]);
+	kvfree(buf->pages);
 	kvfree(buf->dma);
 	kvfree(buf->segs);
 	kfree(buf);
 }
 
+/*
+ * Not zeroed: only bytes the firmware reports written (SAVE) or the core
+ * filled (LOAD) are ever read. The bulk allocator fills the array from its
+ * start and may stop short; call it again while it makes progress.
+ */
+static int mlx5vf_mlx5_buf_alloc_pages(struct mlx5vf_mlx5_buf *buf)
+{
+	unsigned long filled = 0, before;
+
+	while (filled < buf->npages) {
+		before = filled;
+		filled = mlx5vf_alloc_pages_bulk(GFP_KERNEL_ACCOUNT, buf->npages, buf->pages);
+		if (filled == before)
+			return -ENOMEM;
+		cond_resched();
+	}
+	return 0;
+}
+
 static int mlx5vf_mlx5_buf_map(struct mlx5vf_mlx5_buf *buf)
 {
 	struct device *dev = buf->fw->mdev->device;
-	struct page *page;
 	u32 i;
+	int ret;
 
+	ret = mlx5vf_mlx5_buf_alloc_pages(buf);
+	if (ret)
+		return ret;
 	for (i = 0; i < buf->npages; i++) {
-		/*
-		 * Not zeroed: only bytes the firmware reports written (SAVE)
-		 * or the core filled (LOAD) are ever read.
-		 */
-		page = alloc_page(GFP_KERNEL_ACCOUNT);
-		if (!page)
-			return -ENOMEM;
-		buf->segs[i] = page_address(page);
-		buf->dma[i] = mlx5vf_seam_dma_map_page(dev, page, buf->dir);
+		buf->segs[i] = page_address(buf->pages[i]);
+		buf->dma[i] = mlx5vf_seam_dma_map_page(dev, buf->pages[i], buf->dir);
 		if (mlx5vf_seam_dma_mapping_error(dev, buf->dma[i]))
 			return -ENOMEM;
 		buf->mapped++;
@@ -339,7 +356,8 @@ static int mlx5vf_mlx5_alloc_buffer(void *ctx, unsigned long long size, enum mlx
 	buf->dir = dir == MLX5VF_FW_DIR_FROM_DEVICE ? DMA_FROM_DEVICE : DMA_TO_DEVICE;
 	buf->segs = kvcalloc(buf->npages, sizeof(*buf->segs), GFP_KERNEL_ACCOUNT);
 	buf->dma = kvcalloc(buf->npages, sizeof(*buf->dma), GFP_KERNEL_ACCOUNT);
-	if (!buf->segs || !buf->dma) {
+	buf->pages = kvcalloc(buf->npages, sizeof(*buf->pages), GFP_KERNEL_ACCOUNT);
+	if (!buf->segs || !buf->dma || !buf->pages) {
 		ret = -ENOMEM;
 		goto err;
 	}
