@@ -65,8 +65,8 @@
 struct mlx5vf_mlx5;
 
 /*
- * Our entry in the PF's notifier chain. It can outlive the backend: see
- * mlx5vf_mlx5_uninit().
+ * Our entry in the PF's notifier chain; its lock orders a running callback
+ * against mlx5vf_mlx5_uninit() clearing fw.
  */
 struct mlx5vf_mlx5_nb {
 	struct notifier_block nb;
