@@ -103,6 +103,7 @@ struct mlx5vf_emu {
 	bool image_open;   /* a chunked image has SAVEs to come */
 	u32 image_pos, image_end;
 	u32 next_pd;
+	u32 first_live_pd; /* PDs below it died with a PF reload */
 	u32 next_mkey_index;
 	struct emu_page pages[EMU_MAX_PAGES];
 	struct emu_mkey mkeys[EMU_MAX_MKEYS];
@@ -252,12 +253,19 @@ void mlx5vf_seam_dma_sync(struct device *dev, dma_addr_t addr, enum dma_data_dir
 	struct emu_page *p;
 
 	mutex_lock(&emu->lock);
+	emu->st.dma_syncs++;
 	p = emu_page_of(emu, addr);
 	if (p)
 		p->device_owned = for_device;
 	else
 		KUNIT_FAIL(emu->test, "mlx5vf_emu: syncing 0x%llx, which is not mapped", (u64)addr);
 	mutex_unlock(&emu->lock);
+}
+
+/* Coherent: a page stays the device's from its mapping on, CPU accesses too. */
+bool mlx5vf_seam_dma_need_sync(struct device *dev, dma_addr_t addr)
+{
+	return !emu_of_dma_dev(dev)->cfg.dma_coherent;
 }
 
 /* ---- Memory keys ---------------------------------------------------------- */
@@ -343,8 +351,9 @@ int mlx5vf_seam_create_mkey(struct mlx5_core_dev *mdev, u32 *mkey, u32 *in, int 
 		ret = emu_status_errno(emu->fail_status);
 		goto out;
 	}
-	if (!MLX5_GET(mkc, mkc, pd) || MLX5_GET(mkc, mkc, pd) >= emu->next_pd) {
-		ret = emu_malformed(emu, "CREATE_MKEY on PD %u, never allocated",
+	if (MLX5_GET(mkc, mkc, pd) < emu->first_live_pd ||
+	    MLX5_GET(mkc, mkc, pd) >= emu->next_pd) {
+		ret = emu_malformed(emu, "CREATE_MKEY on PD %u: never allocated, or reloaded away",
 				    MLX5_GET(mkc, mkc, pd));
 		goto out;
 	}
@@ -395,6 +404,12 @@ int mlx5vf_seam_destroy_mkey(struct mlx5_core_dev *mdev, u32 key)
 	mk = emu_mkey_find(emu, key);
 	if (!mk) {
 		ret = emu_malformed(emu, "DESTROY_MKEY 0x%x: no such mkey", key);
+	} else if (emu->fail_opcode == MLX5_CMD_OP_DESTROY_MKEY) {
+		/* The mkey stays: firmware may still reach its pages. */
+		emu->fail_opcode = 0;
+		emu->st.out_err_calls++;
+		emu->st.out_err_syndrome = emu->fail_syndrome;
+		ret = emu_status_errno(emu->fail_status);
 	} else {
 		mk->live = false;
 		kfree(mk->slots);
@@ -494,7 +509,9 @@ static u8 emu_save(struct mlx5vf_emu *emu, void *in, void *out)
 	u32 hdr[3], n;
 
 	emu->st.saves++;
-	if (!mk || MLX5_GET64(save_vhca_state_in, in, va) || !size || size > mk->len) {
+	/* Rule 9: whole pages. */
+	if (!mk || MLX5_GET64(save_vhca_state_in, in, va) || !size || size > mk->len ||
+	    size % PAGE_SIZE) {
 		emu_malformed(emu, "SAVE into mkey 0x%x (%s) va 0x%llx size %u", key,
 			      mk ? "registered" : "unknown", MLX5_GET64(save_vhca_state_in, in, va),
 			      size);
@@ -670,7 +687,7 @@ static u8 emu_run(struct mlx5vf_emu *emu, void *in, void *out)
 		emu->st.pds_live++;
 		return MLX5_CMD_STAT_OK;
 	case MLX5_CMD_OP_DEALLOC_PD:
-		if (!MLX5_GET(dealloc_pd_in, in, pd) ||
+		if (MLX5_GET(dealloc_pd_in, in, pd) < emu->first_live_pd ||
 		    MLX5_GET(dealloc_pd_in, in, pd) >= emu->next_pd || !emu->st.pds_live) {
 			emu_malformed(emu, "DEALLOC_PD %u", MLX5_GET(dealloc_pd_in, in, pd));
 			return emu_fail(out, MLX5_CMD_STAT_BAD_RES_ERR, 0xc0d0);
@@ -910,6 +927,29 @@ int mlx5vf_emu_pf_event(struct mlx5vf_emu *emu, unsigned long event,
 
 /* ---- The tests' controls ------------------------------------------------------ */
 
+int mlx5vf_emu_pf_reload(struct mlx5vf_emu *emu)
+{
+	int ret;
+	u32 i;
+
+	ret = mlx5vf_emu_pf_event(emu, MLX5_PF_NOTIFY_DISABLE_VF, 0);
+	if (ret)
+		return ret;
+	/* The firmware restarts: every PD and mkey is gone, PD numbers move on. */
+	mutex_lock(&emu->lock);
+	for (i = 0; i < EMU_MAX_MKEYS; i++) {
+		kfree(emu->mkeys[i].slots);
+		emu->mkeys[i].slots = NULL;
+		emu->mkeys[i].live = false;
+	}
+	emu->st.mkeys_live = 0;
+	emu->st.pds_live = 0;
+	emu->next_pd += 16;
+	emu->first_live_pd = emu->next_pd;
+	mutex_unlock(&emu->lock);
+	return mlx5vf_emu_pf_event(emu, MLX5_PF_NOTIFY_ENABLE_VF, 0);
+}
+
 struct mlx5vf_emu *mlx5vf_emu_create(struct kunit *test, const struct mlx5vf_emu_config *cfg)
 {
 	struct mlx5vf_emu *emu = kzalloc(sizeof(*emu), GFP_KERNEL);
@@ -934,6 +974,7 @@ struct mlx5vf_emu *mlx5vf_emu_create(struct kunit *test, const struct mlx5vf_emu
 	init_waitqueue_head(&emu->idle);
 	BLOCKING_INIT_NOTIFIER_HEAD(&emu->vf_events);
 	emu->next_pd = 1;
+	emu->first_live_pd = 1;
 
 	/* The PF's cached capabilities, as mlx5_core keeps them. */
 	emu->mdev.caps.hca[MLX5_CAP_GENERAL] = &emu->cap_gen;

@@ -18,6 +18,7 @@ struct mlx5vf_emu_config {
 	u32 state_size;      /* bytes of VF state an image carries */
 	u32 max_chunk;       /* chunk mode: largest SAVE image, header included */
 	u8 seed;             /* initial state contents */
+	bool dma_coherent;   /* the DMA API needs no syncs (dma_need_sync() false) */
 };
 
 /* One chunk header per SAVE image: which bytes of the state follow. */
@@ -37,6 +38,7 @@ struct mlx5vf_emu_stats {
 	u32 mkeys_live;
 	u32 pds_live;
 	u32 pages_mapped;
+	u32 dma_syncs;            /* per-page syncs, either way */
 	u32 out_err_calls;        /* mlx5_cmd_out_err() */
 	u32 out_err_syndrome;     /* ... the last one's syndrome */
 	u32 late_writes;          /* a given-up SAVE wrote a still-registered buffer */
@@ -77,5 +79,10 @@ void mlx5vf_emu_flush(struct mlx5vf_emu *emu);
  */
 int mlx5vf_emu_pf_event(struct mlx5vf_emu *emu, unsigned long event,
 			unsigned int complete_held_after_ms);
+/*
+ * A PF reload: DISABLE_VF, the firmware drops every PD and mkey (numbers
+ * are not reused), ENABLE_VF. Leaked buffers stay DMA-mapped.
+ */
+int mlx5vf_emu_pf_reload(struct mlx5vf_emu *emu);
 
 #endif /* MLX5VF_KUNIT_EMU_H */

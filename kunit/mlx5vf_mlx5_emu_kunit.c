@@ -83,20 +83,14 @@ static void kbuf_init(struct kbuf_io *k, u8 *buf, size_t cap)
 	k->cap = cap;
 }
 
-static void side_init_mode(struct kunit *test, struct eside *s, u16 vhca_id, u8 seed, bool chunks)
+static void side_init_cfg(struct kunit *test, struct eside *s,
+			  const struct mlx5vf_emu_config *cfg)
 {
-	struct mlx5vf_emu_config cfg = {
-		.vhca_id = vhca_id,
-		.chunk_mode = chunks,
-		.state_size = STATE_SIZE,
-		.max_chunk = MAX_CHUNK,
-		.seed = seed,
-	};
 	struct mlx5vf_emu_stats st;
 
 	memset(s, 0, sizeof(*s));
 	s->test = test;
-	s->emu = mlx5vf_emu_create(test, &cfg);
+	s->emu = mlx5vf_emu_create(test, cfg);
 	KUNIT_ASSERT_NOT_NULL(test, s->emu);
 	s->mvdev.dev = &mlx5vf_emu_vf(s->emu)->dev;
 	mutex_init(&s->mvdev.state_mutex);
@@ -109,6 +103,19 @@ static void side_init_mode(struct kunit *test, struct eside *s, u16 vhca_id, u8 
 	/* init holds the PF only while it sets up; it stays on the notifier chain. */
 	KUNIT_EXPECT_EQ(test, 0, st.core_dev_refs);
 	KUNIT_EXPECT_EQ(test, 1, st.notifiers);
+}
+
+static void side_init_mode(struct kunit *test, struct eside *s, u16 vhca_id, u8 seed, bool chunks)
+{
+	struct mlx5vf_emu_config cfg = {
+		.vhca_id = vhca_id,
+		.chunk_mode = chunks,
+		.state_size = STATE_SIZE,
+		.max_chunk = MAX_CHUNK,
+		.seed = seed,
+	};
+
+	side_init_cfg(test, s, &cfg);
 }
 
 static void side_init(struct kunit *test, struct eside *s, u16 vhca_id, u8 seed)
@@ -611,6 +618,89 @@ static void create_mkey_failure_unwinds(struct kunit *test)
 	side_fini(&dst);
 }
 
+/*
+ * A buffer leaks (DESTROY_MKEY fails) and keeps its PD; the PF then reloads,
+ * which ends that PD in firmware. The next buffers must get a new PD, not
+ * the stale number.
+ */
+static void pf_reload_after_leak_allocates_new_pd(struct kunit *test)
+{
+	u8 *stream = stream_alloc(test);
+	struct mlx5vf_emu_stats st;
+	struct eside src, dst;
+
+	side_init(test, &src, 7, 1);
+	side_init(test, &dst, 9, 2);
+	KUNIT_ASSERT_EQ(test, 0, side_go(&src, MLX5VF_MIG_STOP_COPY));
+	mlx5vf_emu_flush(src.emu);
+	mlx5vf_emu_fail_next(src.emu, MLX5_CMD_OP_DESTROY_MKEY, MLX5_CMD_STAT_INT_ERR, 0x4d4d);
+	side_drop_files(&src);
+	if (side_go(&src, MLX5VF_MIG_RUNNING))
+		side_reset(&src);
+	mlx5vf_emu_stats(src.emu, &st);
+	KUNIT_ASSERT_EQ(test, 1u, st.mkeys_live);
+	KUNIT_ASSERT_EQ(test, 1u, st.pds_live);
+
+	KUNIT_ASSERT_EQ(test, 0, mlx5vf_emu_pf_reload(src.emu));
+	stop_copy_to(test, &src, &dst, stream);
+	side_drop_files(&src);
+	mlx5vf_mlx5_uninit(&src.mvdev);
+	mlx5vf_emu_stats(src.emu, &st);
+	/* The leaked buffer's pages stay mapped; everything since is released. */
+	KUNIT_EXPECT_EQ(test, 0u, st.mkeys_live);
+	KUNIT_EXPECT_EQ(test, 0u, st.pds_live);
+	KUNIT_EXPECT_EQ(test, 0, st.notifiers);
+	mlx5vf_emu_destroy(src.emu);
+	mutex_destroy(&src.mvdev.state_mutex);
+	side_fini(&dst);
+}
+
+/*
+ * The last release comes after the VF was removed (a data_fd held it): the
+ * PF's chain must not keep our notifier_block, or the chain would call into
+ * this module after rmmod.
+ */
+static void release_after_vf_removal_leaves_pf_chain(struct kunit *test)
+{
+	struct eside src;
+
+	side_init(test, &src, 7, 1);
+	mlx5vf_emu_vf(src.emu)->dev.kobj.state_in_sysfs = 0;
+	side_fini(&src);
+}
+
+/*
+ * On a DMA-coherent PF the backend syncs nothing: no per-page work in the
+ * SAVE completion (atomic context) nor anywhere else. The same migration
+ * on a non-coherent PF syncs every page it hands over, both ways.
+ */
+static void coherent_dma_needs_no_syncs(struct kunit *test)
+{
+	struct mlx5vf_emu_config cfg = {
+		.vhca_id = 7,
+		.chunk_mode = true,
+		.state_size = STATE_SIZE,
+		.max_chunk = MAX_CHUNK,
+		.seed = 1,
+		.dma_coherent = true,
+	};
+	u8 *stream = stream_alloc(test);
+	struct mlx5vf_emu_stats sst, dst_st;
+	struct eside src, dst;
+
+	side_init_cfg(test, &src, &cfg);
+	side_init(test, &dst, 9, 2);
+	stop_copy_to(test, &src, &dst, stream);
+	mlx5vf_emu_stats(src.emu, &sst);
+	mlx5vf_emu_stats(dst.emu, &dst_st);
+	kunit_info(test, "syncs: coherent source %u, non-coherent destination %u (%u loads)",
+		   sst.dma_syncs, dst_st.dma_syncs, dst_st.loads);
+	KUNIT_EXPECT_EQ(test, 0u, sst.dma_syncs);
+	KUNIT_EXPECT_GT(test, dst_st.dma_syncs, 0u);
+	side_fini(&src);
+	side_fini(&dst);
+}
+
 static struct kunit_case mlx5vf_mlx5_emu_cases[] = {
 	KUNIT_CASE(stop_copy_chunked_image_arrives_whole),
 	KUNIT_CASE(precopy_chunked_rounds_reproduce_state),
@@ -622,6 +712,9 @@ static struct kunit_case mlx5vf_mlx5_emu_cases[] = {
 	KUNIT_CASE(create_mkey_failure_unwinds),
 	KUNIT_CASE(abandoned_precopy_cleans_up_tracking),
 	KUNIT_CASE(unchunked_precopy_migrates),
+	KUNIT_CASE(pf_reload_after_leak_allocates_new_pd),
+	KUNIT_CASE(release_after_vf_removal_leaves_pf_chain),
+	KUNIT_CASE(coherent_dma_needs_no_syncs),
 	{}
 };
 

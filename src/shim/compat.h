@@ -26,6 +26,8 @@
  *                                     PRECOPY_INFO arguments (7.1+)
  *   MLX5VF_HAVE_MLX5_MIG_STATE        mlx5_ifc.h has the migration_state cap
  *                                     and query field (7.x)
+ *   MLX5VF_HAVE_ALLOC_PAGES_BULK_ARRAY alloc_pages_bulk_array() (renamed
+ *                                     alloc_pages_bulk() in 6.14)
  *   MLX5VF_IOVA_BITMAP_NS             the namespace iova_bitmap_set() is
  *                                     exported in, if any (Module.symvers)
  *
@@ -71,6 +73,13 @@ struct vfio_device_feature_mig_data_size {
 };
 
 #define VFIO_DEVICE_FEATURE_MIG_DATA_SIZE 9
+#endif
+
+/* Fill the NULL slots of a page array in bulk; returns how many are filled. */
+#ifdef MLX5VF_HAVE_ALLOC_PAGES_BULK_ARRAY
+#define mlx5vf_alloc_pages_bulk(gfp, nr, pages) alloc_pages_bulk_array(gfp, nr, pages)
+#else
+#define mlx5vf_alloc_pages_bulk(gfp, nr, pages) alloc_pages_bulk(gfp, nr, pages)
 #endif
 
 /* The per-CPU system workqueue, under its current name. */

@@ -66,8 +66,8 @@
 struct mlx5vf_mlx5;
 
 /*
- * Our entry in the PF's notifier chain. It can outlive the backend: see
- * mlx5vf_mlx5_uninit().
+ * Our entry in the PF's notifier chain; its lock orders a running callback
+ * against mlx5vf_mlx5_uninit() clearing fw.
  */
 struct mlx5vf_mlx5_nb {
 	struct notifier_block nb;
@@ -78,13 +78,16 @@ struct mlx5vf_mlx5_nb {
 struct mlx5vf_mlx5_buf {
 	struct mlx5vf_fw_buffer desc; /* what the core sees */
 	struct mlx5vf_mlx5 *fw;
+	struct page **pages;
 	u8 **segs;       /* page_address() of each page */
 	dma_addr_t *dma; /* its mapping on the PF's device */
 	u32 npages;
 	u32 mapped;      /* pages mapped so far (unwinding) */
 	u32 mkey;
+	u32 pd_gen; /* the PD its mkey was created in */
 	bool has_mkey;
 	bool device_may_write; /* its SAVE was completed by force */
+	bool need_sync; /* some page is not DMA-coherent (or bounced) */
 	enum dma_data_direction dir;
 };
 
@@ -101,11 +104,19 @@ struct mlx5vf_mlx5 {
 	/* Dirty-page tracking; the tracker under the state mutex. */
 	struct mlx5vf_fw_track_caps track_caps;
 	struct mlx5vf_track *track;
+	u32 track_pd_gen;
 
-	/* The PD of our mkeys, held while any buffer exists. */
+	/*
+	 * The PD of our mkeys, held while any buffer exists. A detach
+	 * abandons it if leaked objects still hold it (the PF may reload and
+	 * reuse its number): pd_gen then moves on, and references taken
+	 * before are never put.
+	 */
 	struct mutex pd_lock;
 	u32 pdn;
 	u32 pd_users;
+	u32 pd_gen;
+	u32 pd_abandoned; /* references left in abandoned PDs */
 
 	/* The one SAVE in flight; the fields below under save_lock. */
 	struct mlx5_async_ctx async_ctx;
@@ -138,7 +149,8 @@ static bool mlx5vf_mlx5_detached(struct mlx5vf_mlx5 *fw)
 
 /* ---- Protection domain -------------------------------------------------- */
 
-static int mlx5vf_mlx5_get_pd(struct mlx5vf_mlx5 *fw)
+/* Returns the generation to hand back to mlx5vf_mlx5_put_pd(), or an errno. */
+static int mlx5vf_mlx5_get_pd(struct mlx5vf_mlx5 *fw, u32 *gen)
 {
 	u32 out[MLX5_ST_SZ_DW(alloc_pd_out)] = {};
 	u32 in[MLX5_ST_SZ_DW(alloc_pd_in)] = {};
@@ -151,19 +163,24 @@ static int mlx5vf_mlx5_get_pd(struct mlx5vf_mlx5 *fw)
 		if (!ret)
 			fw->pdn = mlx5vf_cmd_parse_alloc_pd(out);
 	}
-	if (!ret)
+	if (!ret) {
 		fw->pd_users++;
+		*gen = fw->pd_gen;
+	}
 	mutex_unlock(&fw->pd_lock);
 	return ret;
 }
 
-static void mlx5vf_mlx5_put_pd(struct mlx5vf_mlx5 *fw)
+static void mlx5vf_mlx5_put_pd(struct mlx5vf_mlx5 *fw, u32 gen)
 {
 	u32 in[MLX5_ST_SZ_DW(dealloc_pd_in)] = {};
 	int ret;
 
 	mutex_lock(&fw->pd_lock);
-	if (!WARN_ON(!fw->pd_users) && !--fw->pd_users) {
+	/* Taken before a detach abandoned that PD: its number is not ours now. */
+	if (gen != fw->pd_gen) {
+		fw->pd_abandoned--;
+	} else if (!WARN_ON(!fw->pd_users) && !--fw->pd_users) {
 		mlx5vf_inbox_dealloc_pd(in, fw->pdn);
 		ret = mlx5vf_seam_exec_in(fw->mdev, dealloc_pd, in);
 		if (ret)
@@ -173,15 +190,40 @@ static void mlx5vf_mlx5_put_pd(struct mlx5vf_mlx5 *fw)
 	mutex_unlock(&fw->pd_lock);
 }
 
+/*
+ * Detach time, once every buffer and the tracker are released: references
+ * still held belong to objects firmware kept (and we leaked). The PF may
+ * reload and give the PD's number to someone else; never use it again.
+ */
+static void mlx5vf_mlx5_abandon_pd(struct mlx5vf_mlx5 *fw)
+{
+	mutex_lock(&fw->pd_lock);
+	if (fw->pd_users) {
+		dev_warn(mlx5vf_mlx5_vf_dev(fw),
+			 "migration: PD %u still held by %u leaked objects at detach; abandoned\n",
+			 fw->pdn, fw->pd_users);
+		fw->pd_abandoned += fw->pd_users;
+		fw->pd_users = 0;
+		fw->pd_gen++;
+	}
+	mutex_unlock(&fw->pd_lock);
+}
+
 /* ---- Buffers ---------------------------------------------------------- */
 
-/* Hand the first len bytes to the device, or back to the CPU. Any context. */
+/*
+ * Hand the first len bytes to the device, or back to the CPU. Any context:
+ * the SAVE completion hands over only the bytes firmware wrote, and nothing
+ * at all where the DMA API needs no syncs (coherent, not bounced).
+ */
 static void mlx5vf_mlx5_buf_sync(struct mlx5vf_mlx5_buf *buf, u64 len, bool for_device)
 {
 	struct device *dev = buf->fw->mdev->device;
 	u32 n = min_t(u64, DIV_ROUND_UP_ULL(len, PAGE_SIZE), buf->mapped);
 	u32 i;
 
+	if (!buf->need_sync)
+		return;
 	for (i = 0; i < n; i++)
 		mlx5vf_seam_dma_sync(dev, buf->dma[i], buf->dir, for_device);
 }
@@ -202,7 +244,7 @@ static bool mlx5vf_mlx5_buf_unregister(struct mlx5vf_mlx5_buf *buf)
 		return false;
 	}
 	buf->has_mkey = false;
-	mlx5vf_mlx5_put_pd(fw);
+	mlx5vf_mlx5_put_pd(fw, buf->pd_gen);
 	return true;
 }
 
@@ -213,30 +255,53 @@ static void mlx5vf_mlx5_buf_release(struct mlx5vf_mlx5_buf *buf)
 
 	for (i = 0; i < buf->mapped; i++)
 		mlx5vf_seam_dma_unmap_page(dev, buf->dma[i], buf->dir);
-	for (i = 0; buf->segs && i < buf->npages && buf->segs[i]; i++)
-		__free_page(virt_to_page(buf->segs[i]));
+	for (i = 0; buf->pages && i < buf->npages && buf->pages[i]; i++)
+		__free_page(buf->pages[i]);
+	kvfree(buf->pages);
 	kvfree(buf->dma);
 	kvfree(buf->segs);
 	kfree(buf);
 }
 
+/*
+ * Not zeroed: only bytes the firmware reports written (SAVE) or the core
+ * filled (LOAD) are ever read. The bulk allocator fills the array from its
+ * start and may stop short; call it again while it makes progress.
+ */
+static int mlx5vf_mlx5_buf_alloc_pages(struct mlx5vf_mlx5_buf *buf)
+{
+	unsigned long filled = 0, before;
+
+	while (filled < buf->npages) {
+		before = filled;
+		filled = mlx5vf_alloc_pages_bulk(GFP_KERNEL_ACCOUNT, buf->npages, buf->pages);
+		if (filled == before)
+			return -ENOMEM;
+		cond_resched();
+	}
+	return 0;
+}
+
 static int mlx5vf_mlx5_buf_map(struct mlx5vf_mlx5_buf *buf)
 {
 	struct device *dev = buf->fw->mdev->device;
-	struct page *page;
 	u32 i;
+	int ret;
 
+	ret = mlx5vf_mlx5_buf_alloc_pages(buf);
+	if (ret)
+		return ret;
 	for (i = 0; i < buf->npages; i++) {
-		page = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
-		if (!page)
-			return -ENOMEM;
-		buf->segs[i] = page_address(page);
-		buf->dma[i] = mlx5vf_seam_dma_map_page(dev, page, buf->dir);
+		buf->segs[i] = page_address(buf->pages[i]);
+		buf->dma[i] = mlx5vf_seam_dma_map_page(dev, buf->pages[i], buf->dir);
 		if (mlx5vf_seam_dma_mapping_error(dev, buf->dma[i]))
 			return -ENOMEM;
 		buf->mapped++;
 		/* Between commands the pages are the CPU's. */
-		mlx5vf_seam_dma_sync(dev, buf->dma[i], buf->dir, false);
+		if (mlx5vf_seam_dma_need_sync(dev, buf->dma[i])) {
+			buf->need_sync = true;
+			mlx5vf_seam_dma_sync(dev, buf->dma[i], buf->dir, false);
+		}
 		if (!(i % 512))
 			cond_resched();
 	}
@@ -252,19 +317,19 @@ static int mlx5vf_mlx5_buf_register(struct mlx5vf_mlx5_buf *buf)
 
 	if (!inlen)
 		return -E2BIG;
-	ret = mlx5vf_mlx5_get_pd(fw);
+	ret = mlx5vf_mlx5_get_pd(fw, &buf->pd_gen);
 	if (ret)
 		return ret;
 	in = kvzalloc(inlen, GFP_KERNEL);
 	if (!in) {
-		mlx5vf_mlx5_put_pd(fw);
+		mlx5vf_mlx5_put_pd(fw, buf->pd_gen);
 		return -ENOMEM;
 	}
 	mlx5vf_inbox_create_mkey(in, fw->pdn, buf->dma, buf->npages, PAGE_SHIFT);
 	ret = mlx5vf_seam_create_mkey(fw->mdev, &buf->mkey, in, inlen);
 	kvfree(in);
 	if (ret) {
-		mlx5vf_mlx5_put_pd(fw);
+		mlx5vf_mlx5_put_pd(fw, buf->pd_gen);
 		return ret;
 	}
 	buf->has_mkey = true;
@@ -293,7 +358,8 @@ static int mlx5vf_mlx5_alloc_buffer(void *ctx, unsigned long long size, enum mlx
 	buf->dir = dir == MLX5VF_FW_DIR_FROM_DEVICE ? DMA_FROM_DEVICE : DMA_TO_DEVICE;
 	buf->segs = kvcalloc(buf->npages, sizeof(*buf->segs), GFP_KERNEL_ACCOUNT);
 	buf->dma = kvcalloc(buf->npages, sizeof(*buf->dma), GFP_KERNEL_ACCOUNT);
-	if (!buf->segs || !buf->dma) {
+	buf->pages = kvcalloc(buf->npages, sizeof(*buf->pages), GFP_KERNEL_ACCOUNT);
+	if (!buf->segs || !buf->dma || !buf->pages) {
 		ret = -ENOMEM;
 		goto err;
 	}
@@ -307,7 +373,8 @@ static int mlx5vf_mlx5_alloc_buffer(void *ctx, unsigned long long size, enum mlx
 	buf->desc.segments = buf->segs;
 	buf->desc.segment_count = buf->npages;
 	buf->desc.segment_size = PAGE_SIZE;
-	buf->desc.capacity = size;
+	/* The mkey covers whole pages; firmware is told all of them (rule 9). */
+	buf->desc.capacity = (u64)buf->npages << PAGE_SHIFT;
 	buf->desc.fw_key = buf->mkey;
 	buf->desc.dir = dir;
 	*out = &buf->desc;
@@ -691,13 +758,13 @@ static int mlx5vf_mlx5_track_start(void *ctx, const struct mlx5vf_fw_track_req *
 	if (fw->track)
 		return -EBUSY;
 	/* The tracker's mkey and QPs share the PD of our buffers. */
-	ret = mlx5vf_mlx5_get_pd(fw);
+	ret = mlx5vf_mlx5_get_pd(fw, &fw->track_pd_gen);
 	if (ret)
 		return ret;
 	t = mlx5vf_track_create(fw->mdev, mlx5vf_mlx5_vf_dev(fw), fw->vhca_id, fw->pdn,
 				&fw->track_caps, req);
 	if (IS_ERR(t)) {
-		mlx5vf_mlx5_put_pd(fw);
+		mlx5vf_mlx5_put_pd(fw, fw->track_pd_gen);
 		return PTR_ERR(t);
 	}
 	fw->track = t;
@@ -716,7 +783,7 @@ static void mlx5vf_mlx5_track_release(struct mlx5vf_mlx5 *fw, bool can_touch_pf)
 		/* Unreachable: closing the device stops tracking before remove. */
 		WARN_ONCE(1, "mlx5vf: dirty tracker still set up after the PF went away; leaked\n");
 	else if (mlx5vf_track_destroy(fw->track))
-		mlx5vf_mlx5_put_pd(fw);
+		mlx5vf_mlx5_put_pd(fw, fw->track_pd_gen);
 	fw->track = NULL;
 }
 
@@ -782,6 +849,7 @@ static void mlx5vf_mlx5_detach(struct mlx5vf_mlx5 *fw)
 	mlx5vf_core_dev_close_files(mvdev->mig);
 	/* The PF is still up: the tracker goes now, while it can. */
 	mlx5vf_mlx5_track_release(fw, true);
+	mlx5vf_mlx5_abandon_pd(fw);
 	mlx5vf_state_unlock(mvdev);
 	flush_work(&fw->err_work);
 }
@@ -1015,12 +1083,10 @@ out_put:
 }
 
 /*
- * The PF's side first. Normally this runs while the VF is being unbound or
- * removed, its PF alive: we leave the notifier chain. But a data_fd holds the
- * device, so the last put (and this) can come after the VF was removed, when
- * its PF may have gone too; then nothing of the PF's is touched, and the
- * notifier block stays behind, disarmed, in a chain that is either freed or
- * keeps calling a harmless function.
+ * The PF's side first. The first call comes from the VF's unbind or remove
+ * (mlx5vf_pci_unbind()), while its PF is alive. We always leave the
+ * notifier chain: a block left in it would call into this module's text
+ * after rmmod, the next time the PF enables or disables its VFs.
  */
 static void mlx5vf_mlx5_leave_pf(struct mlx5vf_mlx5 *fw)
 {
@@ -1029,11 +1095,6 @@ static void mlx5vf_mlx5_leave_pf(struct mlx5vf_mlx5 *fw)
 	mutex_lock(&n->lock);
 	n->fw = NULL;
 	mutex_unlock(&n->lock);
-	if (!device_is_registered(&to_pci_dev(fw->mvdev->dev)->dev)) {
-		dev_warn(mlx5vf_mlx5_vf_dev(fw),
-			 "migration: released after the VF was removed; PF notifier left disarmed\n");
-		return;
-	}
 	mlx5vf_seam_notifier_unregister(fw->mdev, fw->vf_id, &n->nb);
 	mutex_destroy(&n->lock);
 	kfree(n);
@@ -1060,7 +1121,7 @@ void mlx5vf_mlx5_uninit(struct mlx5vf_device *mvdev)
 	/* data_fds may outlive this: they find no device from now on. */
 	mlx5vf_state_lock(mvdev);
 	mlx5vf_core_dev_close_files(mvdev->mig);
-	/* A detach released it already if the PF went away (see leave_pf). */
+	/* A detach released it already if the PF went away. */
 	mlx5vf_mlx5_track_release(fw, device_is_registered(mvdev->dev));
 	mig = mvdev->mig;
 	mvdev->mig = NULL;
@@ -1070,9 +1131,9 @@ void mlx5vf_mlx5_uninit(struct mlx5vf_device *mvdev)
 	cancel_work_sync(&fw->err_work);
 	mlx5vf_core_dev_destroy(mig);
 	/* Buffers firmware might still reach were leaked, and keep their PD. */
-	if (fw->pd_users)
+	if (fw->pd_users + fw->pd_abandoned)
 		dev_warn(mlx5vf_mlx5_vf_dev(fw), "migration: %u buffers leaked at release\n",
-			 fw->pd_users);
+			 fw->pd_users + fw->pd_abandoned);
 	mutex_destroy(&fw->pd_lock);
 	kfree(fw);
 }

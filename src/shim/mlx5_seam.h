@@ -125,6 +125,11 @@ static inline void mlx5vf_seam_dma_sync(struct device *dev, dma_addr_t addr,
 		dma_sync_single_for_cpu(dev, addr, PAGE_SIZE, dir);
 }
 
+static inline bool mlx5vf_seam_dma_need_sync(struct device *dev, dma_addr_t addr)
+{
+	return dma_need_sync(dev, addr);
+}
+
 #else /* MLX5VF_MLX5_EMU: the KUnit build's emulated PF (kunit/mlx5vf_emu.c) */
 
 int mlx5vf_seam_cmd_exec(struct mlx5_core_dev *mdev, void *in, int inlen, void *out, int outlen);
@@ -149,6 +154,7 @@ int mlx5vf_seam_dma_mapping_error(struct device *dev, dma_addr_t addr);
 void mlx5vf_seam_dma_unmap_page(struct device *dev, dma_addr_t addr, enum dma_data_direction dir);
 void mlx5vf_seam_dma_sync(struct device *dev, dma_addr_t addr, enum dma_data_direction dir,
 			  bool for_device);
+bool mlx5vf_seam_dma_need_sync(struct device *dev, dma_addr_t addr);
 
 #endif /* MLX5VF_MLX5_EMU */
 
