@@ -18,6 +18,7 @@ struct mlx5vf_emu_config {
 	u32 state_size;      /* bytes of VF state an image carries */
 	u32 max_chunk;       /* chunk mode: largest SAVE image, header included */
 	u8 seed;             /* initial state contents */
+	bool page_tracker;   /* offer dirty-page tracking (a stand-in tracker) */
 };
 
 /* One chunk header per SAVE image: which bytes of the state follow. */
@@ -43,6 +44,8 @@ struct mlx5vf_emu_stats {
 	u32 saves_into_given_up_mkey; /* a new SAVE reused the given-up SAVE's mkey */
 	int core_dev_refs;
 	int notifiers;
+	int trackers_live;
+	u32 reports;              /* tracker reports that ran */
 };
 
 struct mlx5vf_emu *mlx5vf_emu_create(struct kunit *test, const struct mlx5vf_emu_config *cfg);
@@ -77,5 +80,10 @@ void mlx5vf_emu_flush(struct mlx5vf_emu *emu);
  */
 int mlx5vf_emu_pf_event(struct mlx5vf_emu *emu, unsigned long event,
 			unsigned int complete_held_after_ms);
+
+/* Hold dirty reports: each runs until released, aborted, or 3 s pass. */
+void mlx5vf_emu_hold_report(struct mlx5vf_emu *emu, bool hold);
+/* Wait up to ms for a report to be running; false if none came. */
+bool mlx5vf_emu_wait_report_running(struct mlx5vf_emu *emu, unsigned int ms);
 
 #endif /* MLX5VF_KUNIT_EMU_H */

@@ -8,6 +8,9 @@
 #include <kunit/test.h>
 #include <linux/delay.h>
 #include <linux/errno.h>
+#include <linux/jiffies.h>
+#include <linux/kthread.h>
+#include <linux/completion.h>
 #include <linux/mlx5/driver.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
@@ -83,7 +86,8 @@ static void kbuf_init(struct kbuf_io *k, u8 *buf, size_t cap)
 	k->cap = cap;
 }
 
-static void side_init_mode(struct kunit *test, struct eside *s, u16 vhca_id, u8 seed, bool chunks)
+static void side_init_cfg(struct kunit *test, struct eside *s, u16 vhca_id, u8 seed, bool chunks,
+			  bool page_tracker)
 {
 	struct mlx5vf_emu_config cfg = {
 		.vhca_id = vhca_id,
@@ -91,6 +95,7 @@ static void side_init_mode(struct kunit *test, struct eside *s, u16 vhca_id, u8 
 		.state_size = STATE_SIZE,
 		.max_chunk = MAX_CHUNK,
 		.seed = seed,
+		.page_tracker = page_tracker,
 	};
 	struct mlx5vf_emu_stats st;
 
@@ -109,6 +114,11 @@ static void side_init_mode(struct kunit *test, struct eside *s, u16 vhca_id, u8 
 	/* init holds the PF only while it sets up; it stays on the notifier chain. */
 	KUNIT_EXPECT_EQ(test, 0, st.core_dev_refs);
 	KUNIT_EXPECT_EQ(test, 1, st.notifiers);
+}
+
+static void side_init_mode(struct kunit *test, struct eside *s, u16 vhca_id, u8 seed, bool chunks)
+{
+	side_init_cfg(test, s, vhca_id, seed, chunks, false);
 }
 
 static void side_init(struct kunit *test, struct eside *s, u16 vhca_id, u8 seed)
@@ -144,6 +154,7 @@ static void side_fini(struct eside *s)
 	KUNIT_EXPECT_EQ(s->test, 0u, st.pds_live);
 	KUNIT_EXPECT_EQ(s->test, 0u, st.pages_mapped);
 	KUNIT_EXPECT_EQ(s->test, 0, st.notifiers);
+	KUNIT_EXPECT_EQ(s->test, 0, st.trackers_live);
 	mlx5vf_emu_destroy(s->emu);
 	mutex_destroy(&s->mvdev.state_mutex);
 }
@@ -601,6 +612,77 @@ static void create_mkey_failure_unwinds(struct kunit *test)
 	side_fini(&dst);
 }
 
+static void count_dirty(struct mlx5vf_dirty_bitmap *bm, uint64_t iova, uint64_t length)
+{
+}
+
+struct report_thread {
+	struct eside *side;
+	struct completion done;
+	int ret;
+};
+
+/* A VFIO DMA-logging report, as the ioctl makes it: under the state mutex. */
+static int report_thread_fn(void *data)
+{
+	struct report_thread *r = data;
+	struct mlx5vf_dirty_bitmap bm = { .set = count_dirty };
+
+	mlx5vf_state_lock(&r->side->mvdev);
+	r->ret = mlx5vf_core_dev_log_report(r->side->mvdev.mig, 0, 1ull << 30, &bm);
+	mlx5vf_state_unlock(&r->side->mvdev);
+	complete(&r->done);
+	return 0;
+}
+
+/*
+ * (4f) DISABLE_VF comes under the PF's devlink and interface locks: it must
+ * not wait for a dirty report that keeps going (firmware still sending). The
+ * backend aborts the running report first; the report fails, the tracker
+ * goes with the detach.
+ */
+static void pf_detach_aborts_running_report(struct kunit *test)
+{
+	const struct mlx5vf_iova_range range = { .iova = 0, .length = 1ull << 30 };
+	struct report_thread r = { .ret = 1 };
+	struct task_struct *task;
+	struct mlx5vf_emu_stats st;
+	unsigned long start, took;
+	u64 page_size = 4096; /* asked for; the one in use comes back */
+	struct eside s;
+
+	side_init_cfg(test, &s, 7, 1, true, true);
+	mlx5vf_state_lock(&s.mvdev);
+	KUNIT_ASSERT_EQ(test, 0, mlx5vf_core_dev_log_start(s.mvdev.mig, &range, 1, &page_size));
+	mlx5vf_state_unlock(&s.mvdev);
+	mlx5vf_emu_stats(s.emu, &st);
+	KUNIT_ASSERT_EQ(test, 1, st.trackers_live);
+
+	r.side = &s;
+	init_completion(&r.done);
+	mlx5vf_emu_hold_report(s.emu, true);
+	task = kthread_run(report_thread_fn, &r, "mlx5vf-report");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+	KUNIT_ASSERT_TRUE(test, mlx5vf_emu_wait_report_running(s.emu, 2000));
+
+	start = jiffies;
+	KUNIT_EXPECT_EQ(test, 0, mlx5vf_emu_pf_event(s.emu, MLX5_PF_NOTIFY_DISABLE_VF, 0));
+	took = jiffies - start;
+	/* The held report gives up by itself after 3 s: a waiting detach takes that long. */
+	KUNIT_EXPECT_LT(test, jiffies_to_msecs(took), 1000u);
+	wait_for_completion(&r.done);
+	mlx5vf_emu_hold_report(s.emu, false);
+	KUNIT_EXPECT_LT(test, r.ret, 0);
+	mlx5vf_emu_stats(s.emu, &st);
+	KUNIT_EXPECT_EQ(test, 0, st.trackers_live);
+
+	KUNIT_EXPECT_EQ(test, 0, mlx5vf_emu_pf_event(s.emu, MLX5_PF_NOTIFY_ENABLE_VF, 0));
+	mlx5vf_state_lock(&s.mvdev);
+	mlx5vf_core_dev_log_stop(s.mvdev.mig);
+	mlx5vf_state_unlock(&s.mvdev);
+	side_fini(&s);
+}
+
 static struct kunit_case mlx5vf_mlx5_emu_cases[] = {
 	KUNIT_CASE(stop_copy_chunked_image_arrives_whole),
 	KUNIT_CASE(precopy_chunked_rounds_reproduce_state),
@@ -612,6 +694,7 @@ static struct kunit_case mlx5vf_mlx5_emu_cases[] = {
 	KUNIT_CASE(create_mkey_failure_unwinds),
 	KUNIT_CASE(abandoned_precopy_cleans_up_tracking),
 	KUNIT_CASE(unchunked_precopy_migrates),
+	KUNIT_CASE(pf_detach_aborts_running_report),
 	{}
 };
 
