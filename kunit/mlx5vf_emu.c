@@ -116,6 +116,10 @@ struct mlx5vf_emu {
 	atomic_t inflight;
 	wait_queue_head_t idle;
 	struct mlx5vf_emu_stats st;
+	/* The tracker stand-in's report (see mlx5vf_track_create() below). */
+	wait_queue_head_t report_wq;
+	bool report_hold;
+	bool report_running;
 };
 
 /*
@@ -972,6 +976,7 @@ struct mlx5vf_emu *mlx5vf_emu_create(struct kunit *test, const struct mlx5vf_emu
 		emu->state[i] = cfg->seed + i * 7 + (i >> 9);
 	mutex_init(&emu->lock);
 	init_waitqueue_head(&emu->idle);
+	init_waitqueue_head(&emu->report_wq);
 	BLOCKING_INIT_NOTIFIER_HEAD(&emu->vf_events);
 	emu->next_pd = 1;
 	emu->first_live_pd = 1;
@@ -1155,10 +1160,34 @@ void mlx5vf_mig_file_closed(void *ctx, struct mlx5vf_save_file *save,
 	wake_up_interruptible_all(&mvdev->mig_wq);
 }
 
-/* The tracker is not behind the seam yet: this PF offers none. */
+/*
+ * The tracker is not behind the seam yet (mlx5_track.c is not in the KUnit
+ * build): with cfg.page_tracker this stands in for it at the mlx5_track.h
+ * boundary, so the backend's track_* ops and their locking run for real.
+ * A held report (mlx5vf_emu_hold_report()) does not finish until released
+ * or aborted, like a firmware report that keeps the CQ busy.
+ */
+struct mlx5vf_track {
+	struct mlx5vf_emu *emu;
+	bool aborted;
+};
+
+#define EMU_HELD_REPORT_GIVE_UP (60 * HZ) /* a test must not hang for good */
+
 void mlx5vf_track_caps(struct mlx5_core_dev *mdev, struct mlx5vf_fw_track_caps *caps)
 {
+	struct mlx5vf_emu *emu = emu_of_mdev(mdev);
+
 	memset(caps, 0, sizeof(*caps));
+	if (!emu->cfg.page_tracker)
+		return;
+	caps->max_ranges = 4;
+	caps->log_min_page_size = 12;
+	caps->log_max_page_size = 30;
+	caps->log_min_addr_space = 12;
+	caps->log_max_addr_space = 48;
+	caps->log_min_msg_size = 12;
+	caps->log_max_msg_size = 21;
 }
 
 struct mlx5vf_track *mlx5vf_track_create(struct mlx5_core_dev *mdev, struct device *dev,
@@ -1166,16 +1195,69 @@ struct mlx5vf_track *mlx5vf_track_create(struct mlx5_core_dev *mdev, struct devi
 					 const struct mlx5vf_fw_track_caps *caps,
 					 const struct mlx5vf_fw_track_req *req)
 {
-	return ERR_PTR(-EOPNOTSUPP);
+	struct mlx5vf_emu *emu = emu_of_mdev(mdev);
+	struct mlx5vf_track *t;
+
+	if (!emu->cfg.page_tracker)
+		return ERR_PTR(-EOPNOTSUPP);
+	t = kzalloc(sizeof(*t), GFP_KERNEL);
+	if (!t)
+		return ERR_PTR(-ENOMEM);
+	t->emu = emu;
+	mutex_lock(&emu->lock);
+	emu->st.trackers_live++;
+	mutex_unlock(&emu->lock);
+	return t;
 }
 
 bool mlx5vf_track_destroy(struct mlx5vf_track *t)
 {
+	struct mlx5vf_emu *emu = t->emu;
+
+	mutex_lock(&emu->lock);
+	emu->st.trackers_live--;
+	mutex_unlock(&emu->lock);
+	kfree(t);
 	return true;
+}
+
+void mlx5vf_track_abort(struct mlx5vf_track *t)
+{
+	WRITE_ONCE(t->aborted, true);
+	wake_up_all(&t->emu->report_wq);
 }
 
 int mlx5vf_track_report(struct mlx5vf_track *t, u64 iova, u64 length,
 			struct mlx5vf_fw_dirty_sink *sink)
 {
-	return -EOPNOTSUPP;
+	struct mlx5vf_emu *emu = t->emu;
+	bool gave_up;
+
+	if (READ_ONCE(t->aborted))
+		return -ECANCELED;
+	WRITE_ONCE(emu->report_running, true);
+	wake_up_all(&emu->report_wq);
+	gave_up = !wait_event_timeout(emu->report_wq,
+				      !READ_ONCE(emu->report_hold) || READ_ONCE(t->aborted),
+				      EMU_HELD_REPORT_GIVE_UP);
+	WRITE_ONCE(emu->report_running, false);
+	wake_up_all(&emu->report_wq);
+	mutex_lock(&emu->lock);
+	emu->st.reports++;
+	if (gave_up)
+		emu->st.reports_gave_up++;
+	mutex_unlock(&emu->lock);
+	return READ_ONCE(t->aborted) ? -ECANCELED : 0;
+}
+
+void mlx5vf_emu_hold_report(struct mlx5vf_emu *emu, bool hold)
+{
+	WRITE_ONCE(emu->report_hold, hold);
+	wake_up_all(&emu->report_wq);
+}
+
+bool mlx5vf_emu_wait_report_running(struct mlx5vf_emu *emu, unsigned int ms)
+{
+	return wait_event_timeout(emu->report_wq, READ_ONCE(emu->report_running),
+				  msecs_to_jiffies(ms)) > 0;
 }

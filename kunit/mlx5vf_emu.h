@@ -19,6 +19,7 @@ struct mlx5vf_emu_config {
 	u32 max_chunk;       /* chunk mode: largest SAVE image, header included */
 	u8 seed;             /* initial state contents */
 	bool dma_coherent;   /* the DMA API needs no syncs (dma_need_sync() false) */
+	bool page_tracker;   /* offer dirty-page tracking (a stand-in tracker) */
 };
 
 /* One chunk header per SAVE image: which bytes of the state follow. */
@@ -45,6 +46,9 @@ struct mlx5vf_emu_stats {
 	u32 saves_into_given_up_mkey; /* a new SAVE reused the given-up SAVE's mkey */
 	int core_dev_refs;
 	int notifiers;
+	int trackers_live;
+	u32 reports_gave_up;     /* a held report ended by its own give-up, not an abort */
+	u32 reports;              /* tracker reports that ran */
 };
 
 struct mlx5vf_emu *mlx5vf_emu_create(struct kunit *test, const struct mlx5vf_emu_config *cfg);
@@ -84,5 +88,10 @@ int mlx5vf_emu_pf_event(struct mlx5vf_emu *emu, unsigned long event,
  * are not reused), ENABLE_VF. Leaked buffers stay DMA-mapped.
  */
 int mlx5vf_emu_pf_reload(struct mlx5vf_emu *emu);
+
+/* Hold dirty reports: each runs until released, aborted, or 3 s pass. */
+void mlx5vf_emu_hold_report(struct mlx5vf_emu *emu, bool hold);
+/* Wait up to ms for a report to be running; false if none came. */
+bool mlx5vf_emu_wait_report_running(struct mlx5vf_emu *emu, unsigned int ms);
 
 #endif /* MLX5VF_KUNIT_EMU_H */

@@ -8,6 +8,9 @@
 #include <kunit/test.h>
 #include <linux/delay.h>
 #include <linux/errno.h>
+#include <linux/jiffies.h>
+#include <linux/kthread.h>
+#include <linux/completion.h>
 #include <linux/mlx5/driver.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
@@ -157,6 +160,7 @@ static void side_fini_leaking(struct eside *s, unsigned int leaked_buffers)
 	else
 		KUNIT_EXPECT_EQ(s->test, 0u, st.pages_mapped);
 	KUNIT_EXPECT_EQ(s->test, 0, st.notifiers);
+	KUNIT_EXPECT_EQ(s->test, 0, st.trackers_live);
 	mlx5vf_emu_destroy(s->emu);
 	mutex_destroy(&s->mvdev.state_mutex);
 }
@@ -699,6 +703,88 @@ static void coherent_dma_needs_no_syncs(struct kunit *test)
 	KUNIT_EXPECT_GT(test, dst_st.dma_syncs, 0u);
 	side_fini(&src);
 	side_fini(&dst);
+static void count_dirty(struct mlx5vf_dirty_bitmap *bm, uint64_t iova, uint64_t length)
+{
+}
+
+struct report_thread {
+	struct eside *side;
+	struct completion done;
+	int ret;
+};
+
+/* A VFIO DMA-logging report, as the ioctl makes it: under the state mutex. */
+static int report_thread_fn(void *data)
+{
+	struct report_thread *r = data;
+	struct mlx5vf_dirty_bitmap bm = { .set = count_dirty };
+
+	mlx5vf_state_lock(&r->side->mvdev);
+	r->ret = mlx5vf_core_dev_log_report(r->side->mvdev.mig, 0, 1ull << 30, &bm);
+	mlx5vf_state_unlock(&r->side->mvdev);
+	complete(&r->done);
+	return 0;
+}
+
+/*
+ * (4f) DISABLE_VF comes under the PF's devlink and interface locks: it must
+ * not wait for a dirty report that keeps going (firmware still sending). The
+ * backend aborts the running report first; the report fails, the tracker
+ * goes with the detach.
+ */
+static void pf_detach_aborts_running_report(struct kunit *test)
+{
+	const struct mlx5vf_iova_range range = { .iova = 0, .length = 1ull << 30 };
+	struct report_thread r = { .ret = 1 };
+	struct task_struct *task;
+	struct mlx5vf_emu_stats st;
+	unsigned long start, took;
+	u64 page_size = 4096; /* asked for; the one in use comes back */
+	struct eside s;
+	const struct mlx5vf_emu_config cfg = {
+		.vhca_id = 7,
+		.chunk_mode = true,
+		.state_size = STATE_SIZE,
+		.max_chunk = MAX_CHUNK,
+		.seed = 1,
+		.page_tracker = true,
+	};
+
+	side_init_cfg(test, &s, &cfg);
+	mlx5vf_state_lock(&s.mvdev);
+	KUNIT_ASSERT_EQ(test, 0, mlx5vf_core_dev_log_start(s.mvdev.mig, &range, 1, &page_size));
+	mlx5vf_state_unlock(&s.mvdev);
+	mlx5vf_emu_stats(s.emu, &st);
+	KUNIT_ASSERT_EQ(test, 1, st.trackers_live);
+
+	r.side = &s;
+	init_completion(&r.done);
+	mlx5vf_emu_hold_report(s.emu, true);
+	task = kthread_run(report_thread_fn, &r, "mlx5vf-report");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+	KUNIT_ASSERT_TRUE(test, mlx5vf_emu_wait_report_running(s.emu, 2000));
+
+	start = jiffies;
+	KUNIT_EXPECT_EQ(test, 0, mlx5vf_emu_pf_event(s.emu, MLX5_PF_NOTIFY_DISABLE_VF, 0));
+	took = jiffies - start;
+	kunit_info(test, "DISABLE_VF returned after %u ms", jiffies_to_msecs(took));
+	wait_for_completion(&r.done);
+	mlx5vf_emu_hold_report(s.emu, false);
+	KUNIT_EXPECT_LT(test, r.ret, 0);
+	mlx5vf_emu_stats(s.emu, &st);
+	/*
+	 * The held report ends only when aborted (or, should the detach wait
+	 * for it instead, by its own give-up after a minute): how it ended
+	 * is the test, not how long the detach took.
+	 */
+	KUNIT_EXPECT_EQ(test, 0u, st.reports_gave_up);
+	KUNIT_EXPECT_EQ(test, 0, st.trackers_live);
+
+	KUNIT_EXPECT_EQ(test, 0, mlx5vf_emu_pf_event(s.emu, MLX5_PF_NOTIFY_ENABLE_VF, 0));
+	mlx5vf_state_lock(&s.mvdev);
+	mlx5vf_core_dev_log_stop(s.mvdev.mig);
+	mlx5vf_state_unlock(&s.mvdev);
+	side_fini(&s);
 }
 
 static struct kunit_case mlx5vf_mlx5_emu_cases[] = {
@@ -715,6 +801,7 @@ static struct kunit_case mlx5vf_mlx5_emu_cases[] = {
 	KUNIT_CASE(pf_reload_after_leak_allocates_new_pd),
 	KUNIT_CASE(release_after_vf_removal_leaves_pf_chain),
 	KUNIT_CASE(coherent_dma_needs_no_syncs),
+	KUNIT_CASE(pf_detach_aborts_running_report),
 	{}
 };
 

@@ -26,6 +26,7 @@
 #include <mlx5vf/fw.h>
 
 #include "../src/shim/mlx5_track_cmd.h"
+#include "mlx5vf_hw_layout.h"
 
 #define OBJ_IDS { 0, 1, 0x12345678, 0xffffffff }
 #define QPNS { 0, 1, 0xabcdef, 0xffffff }
@@ -741,19 +742,23 @@ static void cqe_sw_owned_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, offsetof(struct mlx5_cqe64, op_own), 63);
 }
 
+/* The kernel's CQE (the shim's reading) is as long as rdma-core's. */
+static_assert(sizeof(struct mlx5_cqe64) == MLX5VF_HW_CQE_SIZE);
+
 static void parse_cqe_test(struct kunit *test)
 {
 	struct mlx5vf_track_cqe c;
 	struct mlx5_cqe64 cqe;
 	u8 *raw = (u8 *)&cqe;
 
-	/* A report message by the raw PRM layout. */
+	/* A report message written by the rdma-core reading (mlx5vf_hw_layout.h). */
 	memset(&cqe, 0, sizeof(cqe));
-	*(__be32 *)(raw + 0x24) = cpu_to_be32(0x1abcdef0);	/* immediate */
-	*(__be32 *)(raw + 0x2c) = cpu_to_be32(0x1000);		/* byte_cnt */
-	*(__be32 *)(raw + 0x38) = cpu_to_be32(0xff123456);	/* flags, qpn */
-	*(__be16 *)(raw + 0x3c) = cpu_to_be16(0xfffe);		/* wqe_counter */
-	raw[0x3f] = MLX5VF_TRACK_CQE_RESP_SEND_IMM << 4 | 1;
+	*(__be32 *)(raw + MLX5VF_HW_CQE_IMM) = cpu_to_be32(0x1abcdef0); /* immediate */
+	*(__be32 *)(raw + MLX5VF_HW_CQE_BYTE_CNT) = cpu_to_be32(0x1000); /* byte_cnt */
+	*(__be32 *)(raw + MLX5VF_HW_CQE_QPN) = cpu_to_be32(0xff123456); /* flags, qpn */
+	*(__be16 *)(raw + MLX5VF_HW_CQE_WQE_COUNTER) = cpu_to_be16(0xfffe); /* wqe_counter */
+	raw[MLX5VF_HW_CQE_OP_OWN] =
+		MLX5VF_HW_CQE_RESP_SEND_IMM << MLX5VF_HW_CQE_OPCODE_SHIFT | MLX5VF_HW_CQE_OWNER_BIT;
 	mlx5vf_track_parse_cqe(&cqe, &c);
 	KUNIT_EXPECT_EQ(test, c.opcode, MLX5VF_TRACK_CQE_RESP_SEND_IMM);
 	KUNIT_EXPECT_EQ(test, c.state, MLX5_PAGE_TRACK_STATE_REPORTING);
@@ -764,25 +769,25 @@ static void parse_cqe_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, c.vendor_syndrome, 0);
 
 	/* The last message: state TRACKING, possibly empty. */
-	cqe.immediate = cpu_to_be32(0x0fffffff);
-	cqe.byte_cnt = 0;
+	*(__be32 *)(raw + MLX5VF_HW_CQE_IMM) = cpu_to_be32(0x0fffffff);
+	*(__be32 *)(raw + MLX5VF_HW_CQE_BYTE_CNT) = 0;
 	mlx5vf_track_parse_cqe(&cqe, &c);
 	KUNIT_EXPECT_EQ(test, c.state, MLX5_PAGE_TRACK_STATE_TRACKING);
 	KUNIT_EXPECT_EQ(test, c.byte_cnt, 0);
-	cqe.immediate = cpu_to_be32(0x20000000);
+	*(__be32 *)(raw + MLX5VF_HW_CQE_IMM) = cpu_to_be32(0x20000000);
 	mlx5vf_track_parse_cqe(&cqe, &c);
 	KUNIT_EXPECT_EQ(test, c.state, MLX5_PAGE_TRACK_STATE_ERROR);
-	cqe.immediate = cpu_to_be32(0xf0000000);
+	*(__be32 *)(raw + MLX5VF_HW_CQE_IMM) = cpu_to_be32(0xf0000000);
 	mlx5vf_track_parse_cqe(&cqe, &c);
 	KUNIT_EXPECT_EQ(test, c.state, 0xf);
 
 	/* An error completion: its syndromes, no message. */
 	memset(&cqe, 0, sizeof(cqe));
-	raw[0x36] = 0x9a; /* vendor_err_synd */
-	raw[0x37] = 0x05; /* syndrome: flushed */
-	*(__be32 *)(raw + 0x38) = cpu_to_be32(0x00000042);
-	*(__be16 *)(raw + 0x3c) = cpu_to_be16(7);
-	raw[0x3f] = MLX5VF_TRACK_CQE_RESP_ERR << 4;
+	raw[MLX5VF_HW_ERR_CQE_VENDOR_SYND] = 0x9a; /* vendor_err_synd */
+	raw[MLX5VF_HW_ERR_CQE_SYNDROME] = 0x05; /* syndrome: flushed */
+	*(__be32 *)(raw + MLX5VF_HW_CQE_QPN) = cpu_to_be32(0x00000042);
+	*(__be16 *)(raw + MLX5VF_HW_CQE_WQE_COUNTER) = cpu_to_be16(7);
+	raw[MLX5VF_HW_CQE_OP_OWN] = MLX5VF_HW_CQE_RESP_ERR << MLX5VF_HW_CQE_OPCODE_SHIFT;
 	mlx5vf_track_parse_cqe(&cqe, &c);
 	KUNIT_EXPECT_EQ(test, c.opcode, MLX5VF_TRACK_CQE_RESP_ERR);
 	KUNIT_EXPECT_EQ(test, c.syndrome, 0x05);
@@ -791,7 +796,7 @@ static void parse_cqe_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, c.wqe_counter, 7);
 	KUNIT_EXPECT_EQ(test, c.byte_cnt, 0);
 	KUNIT_EXPECT_EQ(test, c.state, 0);
-	raw[0x3f] = MLX5VF_TRACK_CQE_REQ_ERR << 4;
+	raw[MLX5VF_HW_CQE_OP_OWN] = MLX5VF_HW_CQE_REQ_ERR << MLX5VF_HW_CQE_OPCODE_SHIFT;
 	mlx5vf_track_parse_cqe(&cqe, &c);
 	KUNIT_EXPECT_EQ(test, c.syndrome, 0x05);
 }

@@ -101,10 +101,16 @@ struct mlx5vf_mlx5 {
 	bool detached; /* written under the state mutex, read anywhere */
 	struct mlx5vf_mlx5_nb *nb;
 
-	/* Dirty-page tracking; the tracker under the state mutex. */
+	/*
+	 * Dirty-page tracking; the tracker under the state mutex. DISABLE_VF
+	 * aborts a running report before it takes that mutex: track_lock
+	 * guards setting and clearing track (not its use) and track_leaving.
+	 */
 	struct mlx5vf_fw_track_caps track_caps;
 	struct mlx5vf_track *track;
-	u32 track_pd_gen;
+	u32 track_pd_gen; /* the PD generation the tracker's reference is of */
+	spinlock_t track_lock; /* track (set, clear) and track_leaving */
+	bool track_leaving; /* DISABLE_VF came: no new tracker until ENABLE_VF */
 
 	/*
 	 * The PD of our mkeys, held while any buffer exists. A detach
@@ -767,7 +773,18 @@ static int mlx5vf_mlx5_track_start(void *ctx, const struct mlx5vf_fw_track_req *
 		mlx5vf_mlx5_put_pd(fw, fw->track_pd_gen);
 		return PTR_ERR(t);
 	}
-	fw->track = t;
+	spin_lock(&fw->track_lock);
+	if (!fw->track_leaving) {
+		fw->track = t;
+		t = NULL;
+	}
+	spin_unlock(&fw->track_lock);
+	/* DISABLE_VF is waiting for the state mutex: it would release this one anyway. */
+	if (t) {
+		if (mlx5vf_track_destroy(t))
+			mlx5vf_mlx5_put_pd(fw, fw->track_pd_gen);
+		return -ENOTCONN;
+	}
 	return 0;
 }
 
@@ -777,14 +794,33 @@ static int mlx5vf_mlx5_track_start(void *ctx, const struct mlx5vf_fw_track_req *
  */
 static void mlx5vf_mlx5_track_release(struct mlx5vf_mlx5 *fw, bool can_touch_pf)
 {
-	if (!fw->track)
+	struct mlx5vf_track *t;
+
+	spin_lock(&fw->track_lock);
+	t = fw->track;
+	fw->track = NULL;
+	spin_unlock(&fw->track_lock);
+	if (!t)
 		return;
 	if (!can_touch_pf)
 		/* Unreachable: closing the device stops tracking before remove. */
 		WARN_ONCE(1, "mlx5vf: dirty tracker still set up after the PF went away; leaked\n");
-	else if (mlx5vf_track_destroy(fw->track))
+	else if (mlx5vf_track_destroy(t))
 		mlx5vf_mlx5_put_pd(fw, fw->track_pd_gen);
-	fw->track = NULL;
+}
+
+/*
+ * DISABLE_VF runs under the PF's devlink and interface locks: a report that
+ * firmware keeps feeding must not hold it up. No state mutex here (the
+ * report holds it); track_lock keeps the tracker allocated meanwhile.
+ */
+static void mlx5vf_mlx5_track_abort(struct mlx5vf_mlx5 *fw)
+{
+	spin_lock(&fw->track_lock);
+	fw->track_leaving = true;
+	if (fw->track)
+		mlx5vf_track_abort(fw->track);
+	spin_unlock(&fw->track_lock);
 }
 
 static void mlx5vf_mlx5_track_stop(void *ctx)
@@ -841,6 +877,7 @@ static void mlx5vf_mlx5_detach(struct mlx5vf_mlx5 *fw)
 {
 	struct mlx5vf_device *mvdev = fw->mvdev;
 
+	mlx5vf_mlx5_track_abort(fw);
 	mlx5vf_state_lock(mvdev);
 	/* No new command from now on; closing frees every buffer (and the PD). */
 	WRITE_ONCE(fw->detached, true);
@@ -861,6 +898,9 @@ static void mlx5vf_mlx5_attach(struct mlx5vf_mlx5 *fw)
 	mlx5vf_state_lock(mvdev);
 	/* A reloaded PF may come back with other firmware. */
 	mlx5vf_track_caps(fw->mdev, &fw->track_caps);
+	spin_lock(&fw->track_lock);
+	fw->track_leaving = false;
+	spin_unlock(&fw->track_lock);
 	WRITE_ONCE(fw->detached, false);
 	trace_mlx5vf_pf(dev_name(mvdev->dev), true);
 	mlx5vf_core_dev_attach(mvdev->mig);
@@ -1030,6 +1070,7 @@ int mlx5vf_mlx5_init(struct mlx5vf_device *mvdev)
 	fw->mdev = mdev;
 	mutex_init(&fw->pd_lock);
 	spin_lock_init(&fw->save_lock);
+	spin_lock_init(&fw->track_lock);
 	INIT_WORK(&fw->err_work, mlx5vf_mlx5_err_work);
 	ret = mlx5vf_mlx5_probe_fw(fw, &why);
 	if (ret)

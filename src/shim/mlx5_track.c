@@ -84,6 +84,7 @@ static_assert(sizeof(struct mlx5_cqe64) == 1 << MLX5VF_TRACK_LOG_CQE_SIZE);
 enum {
 	MLX5VF_TRACK_EV_ERROR,	    /* a CQ or QP error event: the channel is dead */
 	MLX5VF_TRACK_EV_OBJ_CHANGE, /* the object changed: query it */
+	MLX5VF_TRACK_EV_ABORT,	    /* the PF takes the VF away: stop reporting now */
 };
 
 struct mlx5vf_track {
@@ -662,6 +663,8 @@ static int mlx5vf_track_check_events(struct mlx5vf_track *t, bool query)
 	u8 state;
 	int ret;
 
+	if (test_bit(MLX5VF_TRACK_EV_ABORT, &t->events))
+		return -ECANCELED;
 	if (test_bit(MLX5VF_TRACK_EV_ERROR, &t->events)) {
 		dev_warn(t->dev, "dirty tracking: the report channel's CQ or QP failed\n");
 		return -EIO;
@@ -740,7 +743,8 @@ static int mlx5vf_track_drain(struct mlx5vf_track *t, const struct mlx5vf_track_
 	struct mlx5_cqe64 *cqe;
 	int ret = 0;
 
-	while (!ret && (cqe = mlx5vf_track_next_cqe(t))) {
+	while (!ret && !test_bit(MLX5VF_TRACK_EV_ABORT, &t->events) &&
+	       (cqe = mlx5vf_track_next_cqe(t))) {
 		/* The CQE's contents only once its owner bit said it is ours. */
 		dma_rmb();
 		mlx5vf_track_parse_cqe(cqe, &c);
@@ -793,6 +797,22 @@ static int mlx5vf_track_start_report(struct mlx5vf_track *t, u64 iova, u64 lengt
 
 	mlx5vf_track_cmd_report(in, t->obj_id, iova, length);
 	return mlx5_cmd_exec(t->mdev, in, sizeof(in), out, sizeof(out));
+}
+
+/**
+ * mlx5vf_track_abort() - Make the running report, and every later one, fail.
+ * @t: the tracker
+ *
+ * For DISABLE_VF, which the PF sends under its own locks and which must not
+ * wait for a report that firmware keeps feeding: the report loop sees the
+ * flag between completions and while waiting, and returns -ECANCELED.
+ *
+ * Context: Any context; @t must stay allocated until the call returns.
+ */
+void mlx5vf_track_abort(struct mlx5vf_track *t)
+{
+	set_bit(MLX5VF_TRACK_EV_ABORT, &t->events);
+	wake_up(&t->wq);
 }
 
 /**

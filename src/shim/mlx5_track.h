@@ -47,4 +47,10 @@ bool mlx5vf_track_destroy(struct mlx5vf_track *t);
 int mlx5vf_track_report(struct mlx5vf_track *t, u64 iova, u64 length,
 			struct mlx5vf_fw_dirty_sink *sink);
 
+/*
+ * Make a running report return -ECANCELED at once, and every later one:
+ * for a PF that is taking the VF away. Any context; t stays the caller's.
+ */
+void mlx5vf_track_abort(struct mlx5vf_track *t);
+
 #endif /* MLX5VF_MLX5_TRACK_H */
