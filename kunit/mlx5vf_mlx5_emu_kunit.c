@@ -703,6 +703,8 @@ static void coherent_dma_needs_no_syncs(struct kunit *test)
 	KUNIT_EXPECT_GT(test, dst_st.dma_syncs, 0u);
 	side_fini(&src);
 	side_fini(&dst);
+}
+
 static void count_dirty(struct mlx5vf_dirty_bitmap *bm, uint64_t iova, uint64_t length)
 {
 }

@@ -133,7 +133,6 @@ struct mlx5vf_mlx5 {
 	struct mlx5vf_mlx5_buf *save_buf;
 	struct mlx5vf_fw_save_done *save_done;
 	struct file *save_pin; /* the data_fd, held until the completion */
-	struct mlx5vf_mig_file *save_owner; /* the request's owner: whose data_fd to pin */
 
 	/* A failed SAVE's outbox, printed from process context. */
 	struct work_struct err_work;
@@ -626,7 +625,6 @@ static void mlx5vf_mlx5_save_done(int status, struct mlx5_async_work *work)
 	fw->save_buf = NULL;
 	fw->save_done = NULL;
 	fw->save_pin = NULL;
-	fw->save_owner = NULL;
 	fw->save_busy = false;
 	spin_unlock_irqrestore(&fw->save_lock, flags);
 	/* mlx5_core calls back once per accepted command. */
@@ -671,7 +669,8 @@ static int mlx5vf_mlx5_save(void *ctx, const struct mlx5vf_fw_save_req *req,
 	/*
 	 * Keep the data_fd alive until the completion has run: the request
 	 * names its file's owner. While the core is still creating the file it
-	 * has no fd yet, and wait_save_idle() makes up for it.
+	 * has no fd yet; every path that closes the file waits for the
+	 * completion anyway.
 	 */
 	filp = owner ? owner->filp : NULL;
 
@@ -684,7 +683,6 @@ static int mlx5vf_mlx5_save(void *ctx, const struct mlx5vf_fw_save_req *req,
 	fw->save_buf = buf;
 	fw->save_done = done;
 	fw->save_pin = filp ? get_file(filp) : NULL;
-	fw->save_owner = owner;
 	spin_unlock_irqrestore(&fw->save_lock, flags);
 
 	memset(fw->save_out, 0, sizeof(fw->save_out));
@@ -700,7 +698,6 @@ static int mlx5vf_mlx5_save(void *ctx, const struct mlx5vf_fw_save_req *req,
 	fw->save_pin = NULL;
 	fw->save_buf = NULL;
 	fw->save_done = NULL;
-	fw->save_owner = NULL;
 	fw->save_busy = false;
 	spin_unlock_irqrestore(&fw->save_lock, flags);
 	mlx5vf_mlx5_buf_sync(buf, buf->desc.capacity, false);
@@ -1167,7 +1164,7 @@ void mlx5vf_mlx5_uninit(struct mlx5vf_device *mvdev)
 	mig = mvdev->mig;
 	mvdev->mig = NULL;
 	mlx5vf_state_unlock(mvdev);
-	/* Waits for a SAVE completion still to come (a save given up on). */
+	/* Every SAVE completed before its file closed; this only drains the context. */
 	mlx5vf_seam_cleanup_async_ctx(&fw->async_ctx);
 	cancel_work_sync(&fw->err_work);
 	mlx5vf_core_dev_destroy(mig);
