@@ -42,15 +42,14 @@ static_assert(offsetof(struct mlx5_wqe_data_seg, addr) == MLX5VF_HW_DATA_SEG_ADD
 // The opcode and owner bit positions, through rdma-core's own accessors.
 TEST(HwLayout, OpOwnAccessorsAgree)
 {
-	for (unsigned op : { MLX5VF_HW_CQE_RESP_SEND_IMM, MLX5VF_HW_CQE_REQ_ERR,
-			     MLX5VF_HW_CQE_RESP_ERR, MLX5VF_HW_CQE_INVALID }) {
+	for (unsigned op : {MLX5VF_HW_CQE_RESP_SEND_IMM, MLX5VF_HW_CQE_REQ_ERR, MLX5VF_HW_CQE_RESP_ERR,
+			    MLX5VF_HW_CQE_INVALID}) {
 		for (unsigned owner = 0; owner < 2; owner++) {
 			struct mlx5_cqe64 cqe;
 			uint8_t raw[MLX5VF_HW_CQE_SIZE] = {};
 
-			raw[MLX5VF_HW_CQE_OP_OWN] =
-				static_cast<uint8_t>(op << MLX5VF_HW_CQE_OPCODE_SHIFT |
-						     (owner ? MLX5VF_HW_CQE_OWNER_BIT : 0));
+			raw[MLX5VF_HW_CQE_OP_OWN] = static_cast<uint8_t>(
+				op << MLX5VF_HW_CQE_OPCODE_SHIFT | (owner ? MLX5VF_HW_CQE_OWNER_BIT : 0));
 			std::memcpy(&cqe, raw, sizeof(cqe));
 			EXPECT_EQ(op, mlx5dv_get_cqe_opcode(&cqe));
 			EXPECT_EQ(owner, mlx5dv_get_cqe_owner(&cqe));
