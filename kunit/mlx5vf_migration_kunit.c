@@ -14,6 +14,7 @@
 
 #include <mlx5vf/mig.h>
 #include <mlx5vf/sim.h>
+#include "mlx5vf_kbuf_io.h"
 
 #define STATE_SIZE (64 * 1024)
 #define STREAM_MAX (1024 * 1024)
@@ -24,56 +25,6 @@ struct side {
 	struct mlx5vf_save_file *save;
 	struct mlx5vf_resume_file *resume;
 };
-
-/* A cursor over a kernel buffer standing in for user memory. */
-struct kbuf_io {
-	struct mlx5vf_user_io io;
-	u8 *buf;
-	size_t pos;
-	size_t cap;
-};
-
-static int kbuf_to_user(struct mlx5vf_user_io *io, const void *src, size_t len)
-{
-	struct kbuf_io *k = container_of(io, struct kbuf_io, io);
-
-	if (len > k->cap - k->pos)
-		return -EFAULT;
-	memcpy(k->buf + k->pos, src, len);
-	k->pos += len;
-	return 0;
-}
-
-static int kbuf_from_user(struct mlx5vf_user_io *io, void *dst, size_t len)
-{
-	struct kbuf_io *k = container_of(io, struct kbuf_io, io);
-
-	if (len > k->cap - k->pos)
-		return -EFAULT;
-	memcpy(dst, k->buf + k->pos, len);
-	k->pos += len;
-	return 0;
-}
-
-static int kbuf_skip(struct mlx5vf_user_io *io, size_t len)
-{
-	struct kbuf_io *k = container_of(io, struct kbuf_io, io);
-
-	if (len > k->cap - k->pos)
-		return -EFAULT;
-	k->pos += len;
-	return 0;
-}
-
-static void kbuf_init(struct kbuf_io *k, u8 *buf, size_t cap)
-{
-	k->io.to_user = kbuf_to_user;
-	k->io.from_user = kbuf_from_user;
-	k->io.skip = kbuf_skip;
-	k->buf = buf;
-	k->pos = 0;
-	k->cap = cap;
-}
 
 static void request_completion(void *ctx, u64 delay_ns)
 {

@@ -21,6 +21,7 @@
 #include "../src/shim/mlx5_fw.h"
 #include "../src/shim/mlx5vf.h"
 #include "mlx5vf_emu.h"
+#include "mlx5vf_kbuf_io.h"
 
 #define STATE_SIZE 40000
 #define MAX_CHUNK 8192
@@ -36,55 +37,6 @@ struct eside {
 	struct mlx5vf_save_file *save;
 	struct mlx5vf_resume_file *resume;
 };
-
-struct kbuf_io {
-	struct mlx5vf_user_io io;
-	u8 *buf;
-	size_t pos;
-	size_t cap;
-};
-
-static int kbuf_to_user(struct mlx5vf_user_io *io, const void *src, size_t len)
-{
-	struct kbuf_io *k = container_of(io, struct kbuf_io, io);
-
-	if (len > k->cap - k->pos)
-		return -EFAULT;
-	memcpy(k->buf + k->pos, src, len);
-	k->pos += len;
-	return 0;
-}
-
-static int kbuf_from_user(struct mlx5vf_user_io *io, void *dst, size_t len)
-{
-	struct kbuf_io *k = container_of(io, struct kbuf_io, io);
-
-	if (len > k->cap - k->pos)
-		return -EFAULT;
-	memcpy(dst, k->buf + k->pos, len);
-	k->pos += len;
-	return 0;
-}
-
-static int kbuf_skip(struct mlx5vf_user_io *io, size_t len)
-{
-	struct kbuf_io *k = container_of(io, struct kbuf_io, io);
-
-	if (len > k->cap - k->pos)
-		return -EFAULT;
-	k->pos += len;
-	return 0;
-}
-
-static void kbuf_init(struct kbuf_io *k, u8 *buf, size_t cap)
-{
-	k->io.to_user = kbuf_to_user;
-	k->io.from_user = kbuf_from_user;
-	k->io.skip = kbuf_skip;
-	k->buf = buf;
-	k->pos = 0;
-	k->cap = cap;
-}
 
 static void side_init_cfg(struct kunit *test, struct eside *s,
 			  const struct mlx5vf_emu_config *cfg)
