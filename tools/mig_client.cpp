@@ -410,16 +410,17 @@ bool no_splat(Ctx &c)
 
 // The device takes arcs again: RUNNING -> STOP -> RUNNING, which needs the
 // firmware to accept SUSPEND (it refuses with EBUSY while a SAVE left behind
-// by an ended session is still owed a completion). Returns the milliseconds
-// until it worked, or -1 after timeout_ms.
+// by an ended session is still owed a completion). Returns how many tries it
+// took (1: usable at once), or -1 once timeout_ms passed without success;
+// *last says why the last refused try failed.
 long usable_within(Device &d, unsigned timeout_ms, std::string *last)
 {
 	const uint64_t t0 = now_ms();
-	for (;;) {
+	for (long tries = 1;; tries++) {
 		int fd;
 		std::string why;
 		if (reach(d, kStop, &fd, &why) && to_running(d))
-			return static_cast<long>(now_ms() - t0);
+			return tries;
 		*last = why;
 		if (now_ms() - t0 > timeout_ms)
 			return -1;
@@ -2153,13 +2154,15 @@ void suite_slow(Ctx &c)
 		// behind that makes the firmware refuse the next arc.
 		c.kmsg.mark();
 		std::string last;
-		const long ms = usable_within(d, 5 * latency_us / 1000, &last);
-		tap.check(ms >= 0 && ms <= 200 && no_splat(c),
-			  "slow: right after %s the device takes arcs again (RUNNING -> STOP -> RUNNING "
-			  "after %s)",
-			  e.name, ms >= 0 ? strf("%ld ms", ms).c_str() : ("never: " + last).c_str());
-		if (ms > 200)
-			tap.diag("refused until then: %s", last.c_str());
+		// Counted in tries, not milliseconds: a debug kernel under TCG
+		// takes hundreds of ms for the two arcs, but never refuses one.
+		const long tries = usable_within(d, 5 * latency_us / 1000, &last);
+		tap.check(tries == 1 && no_splat(c),
+			  "slow: right after %s the device takes arcs again at the first try "
+			  "(RUNNING -> STOP -> RUNNING: %s)",
+			  e.name, tries >= 0 ? strf("%ld tries", tries).c_str() : "never");
+		if (tries != 1)
+			tap.diag("refused: %s", last.c_str());
 	}
 
 	// A signal while a state change waits for the SAVE in flight (issue 9,
@@ -2232,10 +2235,10 @@ void suite_slow(Ctx &c)
 	to_running(d);
 	c.kmsg.mark();
 	std::string last;
-	const long ms = usable_within(d, 5 * latency_us / 1000, &last);
-	tap.check(ms >= 0 && no_splat(c),
+	const long tries = usable_within(d, 5 * latency_us / 1000, &last);
+	tap.check(tries >= 0 && no_splat(c),
 		  "slow: after the interrupted state change the device takes arcs again (%s)",
-		  ms >= 0 ? strf("%ld ms", ms).c_str() : ("never: " + last).c_str());
+		  tries >= 0 ? strf("%ld tries", tries).c_str() : ("never: " + last).c_str());
 }
 
 // ---------------------------------------------------------------- main
