@@ -1259,8 +1259,12 @@ void suite_races(Ctx &c)
 	}
 
 	// A reader thread against resets and state changes, many times: nobody
-	// hangs, and the reader always ends (data, ENOMSG, EOF or ENODEV).
-	unsigned hung = 0, bad = 0, rounds = 40;
+	// hangs, and the reader always ends (data, ENOMSG, EOF or ENODEV). No
+	// time budget: the first read that starts after the reset or state change
+	// returned must end the session (ENODEV, or EOF when the stream was
+	// already whole); a read that never returns is the watchdog's (no
+	// progress for a stall period ends the run).
+	unsigned bad = 0, rounds = 40;
 	std::string last;
 	c.kmsg.mark();
 	for (unsigned i = 0; i < rounds; i++) {
@@ -1274,18 +1278,18 @@ void suite_races(Ctx &c)
 		bool got_enodev = false;
 		long end_value = 0;
 		{
-			// Keep reading until the session ends under us.
-			std::atomic<bool> stop{false};
+			std::atomic<bool> changed{false}, stop{false};
 			std::atomic<long> end{1};
 			std::thread th([&] {
 				Bytes b(8192);
 				for (;;) {
+					const bool after = changed.load();
 					const long n = read_once(fd, b.data(), b.size());
 					if (n < 0 && n != -ENOMSG && n != -EAGAIN) {
 						end = n;
 						return;
 					}
-					if (n == 0 || stop.load()) {
+					if (n == 0 || after || stop.load()) {
 						end = n;
 						return;
 					}
@@ -1301,17 +1305,11 @@ void suite_races(Ctx &c)
 			case 2: e = d.set_state(kRunning, &nfd); break;
 			default: e = d.set_state(kStop, &nfd); break;
 			}
+			changed = true;
 			if (e) {
 				bad++;
 				last = strf("round %u: %s", i, errname(e).c_str());
-			}
-			const uint64_t t0 = now_ms();
-			while (end.load() > 0 && now_ms() - t0 < 5000)
-				sleep_ms(2);
-			if (end.load() > 0) {
-				hung++;
-				stop = true;
-				pthread_kill(th.native_handle(), SIGUSR1);
+				stop = true; // the session may live on: end the reader
 			}
 			th.join();
 			end_value = end.load();
@@ -1327,9 +1325,9 @@ void suite_races(Ctx &c)
 	for (const auto &l : c.kmsg.since())
 		if (is_splat(l))
 			splats.push_back(l);
-	tap.check(!hung && !bad && splats.empty(),
-		  "races: %u rounds of a reader thread vs reset / state change: %u hung, %u failed%s%s",
-		  rounds, hung, bad, last.empty() ? "" : ", last: ", last.c_str());
+	tap.check(!bad && splats.empty(),
+		  "races: %u rounds of a reader thread vs reset / state change: %u failed%s%s",
+		  rounds, bad, last.empty() ? "" : ", last: ", last.c_str());
 	for (const auto &l : splats)
 		tap.diag("kmsg: %s", l.c_str());
 	to_running(d);
