@@ -34,6 +34,7 @@
 #include <linux/mlx5/mlx5_ifc.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
+#include <linux/scatterlist.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/wait.h>
@@ -210,6 +211,7 @@ dma_addr_t mlx5vf_seam_dma_map_page(struct device *dev, struct page *page,
 			emu->pages[i] = (struct emu_page){ .page = page, .mapped = true,
 							   .device_owned = true };
 			emu->st.pages_mapped++;
+			emu->st.dma_map_calls++;
 			mutex_unlock(&emu->lock);
 			return EMU_IOVA_BASE + (u64)i * PAGE_SIZE;
 		}
@@ -270,6 +272,106 @@ void mlx5vf_seam_dma_sync(struct device *dev, dma_addr_t addr, enum dma_data_dir
 bool mlx5vf_seam_dma_need_sync(struct device *dev, dma_addr_t addr)
 {
 	return !emu_of_dma_dev(dev)->cfg.dma_coherent;
+}
+
+/*
+ * The sg_table calls: one per buffer, counted as one map call. Each entry
+ * gets a run of consecutive device pages of its length (UML's scatterlist
+ * has no DMA length of its own, so no merging across entries); the
+ * per-page bookkeeping is the same as above.
+ */
+static void emu_sg_unmap_locked(struct mlx5vf_emu *emu, struct scatterlist *sgl, u32 nents)
+{
+	struct sg_dma_page_iter iter;
+	struct emu_page *p;
+	u32 slot, i, m;
+
+	for (__sg_page_iter_start(&iter.base, sgl, nents, 0); __sg_page_iter_dma_next(&iter);) {
+		p = emu_page_of(emu, sg_page_iter_dma_address(&iter));
+		if (!p) {
+			KUNIT_FAIL(emu->test, "mlx5vf_emu: unmapping 0x%llx, which is not mapped",
+				   (u64)sg_page_iter_dma_address(&iter));
+			continue;
+		}
+		slot = p - emu->pages;
+		for (m = 0; m < EMU_MAX_MKEYS; m++)
+			for (i = 0; emu->mkeys[m].live && i < emu->mkeys[m].npages; i++)
+				if (emu->mkeys[m].slots[i] == slot)
+					KUNIT_FAIL(emu->test,
+						   "mlx5vf_emu: page unmapped while mkey 0x%x still maps it",
+						   emu->mkeys[m].key);
+		p->mapped = false;
+		emu->st.pages_mapped--;
+	}
+}
+
+int mlx5vf_seam_dma_map_sgtable(struct device *dev, struct sg_table *sgt,
+				enum dma_data_direction dir)
+{
+	struct mlx5vf_emu *emu = emu_of_dma_dev(dev);
+	struct scatterlist *sg;
+	u32 i, k, n, run, slot;
+	int ret = 0;
+
+	mutex_lock(&emu->lock);
+	emu->st.dma_map_calls++;
+	for_each_sgtable_sg(sgt, sg, i) {
+		if (sg->offset || !sg->length || sg->length % PAGE_SIZE) {
+			KUNIT_FAIL(emu->test, "mlx5vf_emu: sg entry %u is not whole pages", i);
+			ret = -EINVAL;
+			break;
+		}
+		n = sg->length / PAGE_SIZE;
+		for (slot = 0, run = 0; slot < EMU_MAX_PAGES && run < n; slot++)
+			run = emu->pages[slot].mapped ? 0 : run + 1;
+		if (run < n) {
+			ret = -ENOMEM;
+			break;
+		}
+		slot -= n;
+		for (k = 0; k < n; k++)
+			emu->pages[slot + k] = (struct emu_page){ .page = nth_page(sg_page(sg), k),
+								  .mapped = true,
+								  .device_owned = true };
+		emu->st.pages_mapped += n;
+		sg->dma_address = EMU_IOVA_BASE + (u64)slot * PAGE_SIZE;
+	}
+	if (ret)
+		emu_sg_unmap_locked(emu, sgt->sgl, i);
+	else
+		sgt->nents = sgt->orig_nents;
+	mutex_unlock(&emu->lock);
+	return ret;
+}
+
+void mlx5vf_seam_dma_unmap_sgtable(struct device *dev, struct sg_table *sgt,
+				   enum dma_data_direction dir)
+{
+	struct mlx5vf_emu *emu = emu_of_dma_dev(dev);
+
+	mutex_lock(&emu->lock);
+	emu_sg_unmap_locked(emu, sgt->sgl, sgt->nents);
+	mutex_unlock(&emu->lock);
+}
+
+void mlx5vf_seam_dma_sync_sgtable(struct device *dev, struct sg_table *sgt,
+				  enum dma_data_direction dir, bool for_device)
+{
+	struct mlx5vf_emu *emu = emu_of_dma_dev(dev);
+	struct sg_dma_page_iter iter;
+	struct emu_page *p;
+
+	mutex_lock(&emu->lock);
+	for_each_sgtable_dma_page(sgt, &iter, 0) {
+		emu->st.dma_syncs++;
+		p = emu_page_of(emu, sg_page_iter_dma_address(&iter));
+		if (p)
+			p->device_owned = for_device;
+		else
+			KUNIT_FAIL(emu->test, "mlx5vf_emu: syncing 0x%llx, which is not mapped",
+				   (u64)sg_page_iter_dma_address(&iter));
+	}
+	mutex_unlock(&emu->lock);
 }
 
 /* ---- Memory keys ---------------------------------------------------------- */
@@ -393,6 +495,8 @@ int mlx5vf_seam_create_mkey(struct mlx5_core_dev *mdev, u32 *mkey, u32 *in, int 
 	mk->key = ++emu->next_mkey_index << 8 | MLX5_GET(mkc, mkc, mkey_7_0);
 	*mkey = mk->key;
 	emu->st.mkeys_live++;
+	emu->st.mkeys_created++;
+	emu->st.mkey_pages_max = max(emu->st.mkey_pages_max, npages);
 out:
 	mutex_unlock(&emu->lock);
 	return ret;

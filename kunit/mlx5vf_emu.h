@@ -40,6 +40,9 @@ struct mlx5vf_emu_stats {
 	u32 pds_live;
 	u32 pages_mapped;
 	u32 dma_syncs;            /* per-page syncs, either way */
+	u32 dma_map_calls;        /* DMA map calls, whatever they map */
+	u32 mkeys_created;
+	u32 mkey_pages_max;       /* the largest mkey's pages */
 	u32 out_err_calls;        /* mlx5_cmd_out_err() */
 	u32 out_err_syndrome;     /* ... the last one's syndrome */
 	u32 late_writes;          /* a given-up SAVE wrote a still-registered buffer */

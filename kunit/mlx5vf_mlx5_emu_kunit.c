@@ -657,6 +657,35 @@ static void coherent_dma_needs_no_syncs(struct kunit *test)
 	side_fini(&dst);
 }
 
+/*
+ * (4g) A buffer is one sg_table mapped by one call, however many pages it
+ * has, and its mkey's MTT is read from that mapping. Unchunked, a SAVE
+ * buffer holds the whole state (ten pages), and so does a LOAD buffer.
+ */
+static void buffer_maps_in_one_call(struct kunit *test)
+{
+	u8 *stream = stream_alloc(test);
+	struct mlx5vf_emu_stats sst, dst_st;
+	struct eside src, dst;
+
+	side_init_mode(test, &src, 7, 1, false);
+	side_init_mode(test, &dst, 9, 2, false);
+	stop_copy_to(test, &src, &dst, stream);
+	mlx5vf_emu_stats(src.emu, &sst);
+	mlx5vf_emu_stats(dst.emu, &dst_st);
+	kunit_info(test, "buffers (largest), map calls: source %u (%u pages), %u; destination %u (%u), %u",
+		   sst.mkeys_created, sst.mkey_pages_max, sst.dma_map_calls,
+		   dst_st.mkeys_created, dst_st.mkey_pages_max, dst_st.dma_map_calls);
+	KUNIT_EXPECT_GT(test, sst.mkeys_created, 0u);
+	KUNIT_EXPECT_GT(test, dst_st.mkeys_created, 0u);
+	KUNIT_EXPECT_GT(test, sst.mkey_pages_max, 1u);
+	KUNIT_EXPECT_GT(test, dst_st.mkey_pages_max, 1u);
+	KUNIT_EXPECT_EQ(test, sst.mkeys_created, sst.dma_map_calls);
+	KUNIT_EXPECT_EQ(test, dst_st.mkeys_created, dst_st.dma_map_calls);
+	side_fini(&src);
+	side_fini(&dst);
+}
+
 static void count_dirty(struct mlx5vf_dirty_bitmap *bm, uint64_t iova, uint64_t length)
 {
 }
@@ -755,6 +784,7 @@ static struct kunit_case mlx5vf_mlx5_emu_cases[] = {
 	KUNIT_CASE(pf_reload_after_leak_allocates_new_pd),
 	KUNIT_CASE(release_after_vf_removal_leaves_pf_chain),
 	KUNIT_CASE(coherent_dma_needs_no_syncs),
+	KUNIT_CASE(buffer_maps_in_one_call),
 	KUNIT_CASE(pf_detach_aborts_running_report),
 	{}
 };

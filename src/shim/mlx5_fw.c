@@ -4,10 +4,11 @@
  * the ops of include/mlx5vf/fw.h over the mailboxes of mlx5_cmd.c.
  *
  * Every command goes to the PF's command interface and names the VF by its
- * vhca_id. Buffers are pages of our own, DMA-mapped to the PF's device and
- * described to firmware by an MTT mkey. Ownership of their contents moves
- * between CPU and device explicitly: synced for the device before a SAVE or
- * LOAD, for the CPU once firmware is done with them.
+ * vhca_id. Buffers are pages of our own, one sg_table per buffer DMA-mapped
+ * to the PF's device in one call, and described to firmware by an MTT mkey
+ * whose entries are the mapping's device pages. Ownership of their contents
+ * moves between CPU and device explicitly: synced for the device before a
+ * SAVE or LOAD, for the CPU once firmware is done with them.
  *
  * SAVE is asynchronous (mlx5_cmd_exec_cb). Its completion runs in the command
  * interface's completion context, which may be atomic: it parses the outbox,
@@ -35,6 +36,7 @@
 #include <linux/mm.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
+#include <linux/scatterlist.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
@@ -79,10 +81,10 @@ struct mlx5vf_mlx5_buf {
 	struct mlx5vf_fw_buffer desc; /* what the core sees */
 	struct mlx5vf_mlx5 *fw;
 	struct page **pages;
-	u8 **segs;       /* page_address() of each page */
-	dma_addr_t *dma; /* its mapping on the PF's device */
+	u8 **segs;           /* page_address() of each page */
+	struct sg_table sgt; /* the pages, mapped on the PF's device */
 	u32 npages;
-	u32 mapped;      /* pages mapped so far (unwinding) */
+	bool mapped;         /* sgt is DMA-mapped (unwinding) */
 	u32 mkey;
 	u32 pd_gen; /* the PD its mkey was created in */
 	bool has_mkey;
@@ -217,20 +219,16 @@ static void mlx5vf_mlx5_abandon_pd(struct mlx5vf_mlx5 *fw)
 /* ---- Buffers ---------------------------------------------------------- */
 
 /*
- * Hand the first len bytes to the device, or back to the CPU. Any context:
- * the SAVE completion hands over only the bytes firmware wrote, and nothing
- * at all where the DMA API needs no syncs (coherent, not bounced).
+ * Hand the buffer to the device, or back to the CPU. Any context (the SAVE
+ * completion's too). The whole table: the DMA API syncs an sg mapping only
+ * as it was mapped. Nothing at all where it needs no syncs (coherent, not
+ * bounced).
  */
-static void mlx5vf_mlx5_buf_sync(struct mlx5vf_mlx5_buf *buf, u64 len, bool for_device)
+static void mlx5vf_mlx5_buf_sync(struct mlx5vf_mlx5_buf *buf, bool for_device)
 {
-	struct device *dev = buf->fw->mdev->device;
-	u32 n = min_t(u64, DIV_ROUND_UP_ULL(len, PAGE_SIZE), buf->mapped);
-	u32 i;
-
-	if (!buf->need_sync)
+	if (!buf->need_sync || !buf->mapped)
 		return;
-	for (i = 0; i < n; i++)
-		mlx5vf_seam_dma_sync(dev, buf->dma[i], buf->dir, for_device);
+	mlx5vf_seam_dma_sync_sgtable(buf->fw->mdev->device, &buf->sgt, buf->dir, for_device);
 }
 
 /* Returns false if firmware may still reach the pages: they must then leak. */
@@ -258,12 +256,12 @@ static void mlx5vf_mlx5_buf_release(struct mlx5vf_mlx5_buf *buf)
 	struct device *dev = buf->fw->mdev->device;
 	u32 i;
 
-	for (i = 0; i < buf->mapped; i++)
-		mlx5vf_seam_dma_unmap_page(dev, buf->dma[i], buf->dir);
+	if (buf->mapped)
+		mlx5vf_seam_dma_unmap_sgtable(dev, &buf->sgt, buf->dir);
+	sg_free_table(&buf->sgt);
 	for (i = 0; buf->pages && i < buf->npages && buf->pages[i]; i++)
 		__free_page(buf->pages[i]);
 	kvfree(buf->pages);
-	kvfree(buf->dma);
 	kvfree(buf->segs);
 	kfree(buf);
 }
@@ -287,36 +285,69 @@ static int mlx5vf_mlx5_buf_alloc_pages(struct mlx5vf_mlx5_buf *buf)
 	return 0;
 }
 
+/*
+ * One sg_table over the pages (physically contiguous runs share an entry),
+ * mapped in one call; an IOMMU may merge its segments further.
+ */
 static int mlx5vf_mlx5_buf_map(struct mlx5vf_mlx5_buf *buf)
 {
 	struct device *dev = buf->fw->mdev->device;
+	struct scatterlist *sg;
 	u32 i;
 	int ret;
 
 	ret = mlx5vf_mlx5_buf_alloc_pages(buf);
 	if (ret)
 		return ret;
-	for (i = 0; i < buf->npages; i++) {
+	for (i = 0; i < buf->npages; i++)
 		buf->segs[i] = page_address(buf->pages[i]);
-		buf->dma[i] = mlx5vf_seam_dma_map_page(dev, buf->pages[i], buf->dir);
-		if (mlx5vf_seam_dma_mapping_error(dev, buf->dma[i]))
-			return -ENOMEM;
-		buf->mapped++;
-		/* Between commands the pages are the CPU's. */
-		if (mlx5vf_seam_dma_need_sync(dev, buf->dma[i])) {
+	ret = sg_alloc_table_from_pages(&buf->sgt, buf->pages, buf->npages, 0,
+					(unsigned long)buf->npages << PAGE_SHIFT,
+					GFP_KERNEL_ACCOUNT);
+	if (ret)
+		return ret;
+	ret = mlx5vf_seam_dma_map_sgtable(dev, &buf->sgt, buf->dir);
+	if (ret)
+		return ret;
+	buf->mapped = true;
+	for_each_sgtable_dma_sg(&buf->sgt, sg, i)
+		if (mlx5vf_seam_dma_need_sync(dev, sg_dma_address(sg)))
 			buf->need_sync = true;
-			mlx5vf_seam_dma_sync(dev, buf->dma[i], buf->dir, false);
-		}
-		if (!(i % 512))
-			cond_resched();
-	}
+	/* Between commands the pages are the CPU's. */
+	mlx5vf_mlx5_buf_sync(buf, false);
 	return 0;
+}
+
+/*
+ * The MTT's entries: every device page of the mapping, in order, read from
+ * the DMA side (segments may differ from the CPU's entries).
+ */
+static dma_addr_t *mlx5vf_mlx5_buf_dma_pages(struct mlx5vf_mlx5_buf *buf)
+{
+	struct sg_dma_page_iter iter;
+	dma_addr_t *dma;
+	u32 n = 0;
+
+	dma = kvcalloc(buf->npages, sizeof(*dma), GFP_KERNEL);
+	if (!dma)
+		return NULL;
+	for_each_sgtable_dma_page(&buf->sgt, &iter, 0) {
+		if (n == buf->npages)
+			break;
+		dma[n++] = sg_page_iter_dma_address(&iter);
+	}
+	if (WARN_ON_ONCE(n != buf->npages)) {
+		kvfree(dma);
+		return NULL;
+	}
+	return dma;
 }
 
 static int mlx5vf_mlx5_buf_register(struct mlx5vf_mlx5_buf *buf)
 {
 	struct mlx5vf_mlx5 *fw = buf->fw;
 	size_t inlen = mlx5vf_inbox_create_mkey_len(buf->npages);
+	dma_addr_t *dma;
 	u32 *in;
 	int ret;
 
@@ -326,11 +357,15 @@ static int mlx5vf_mlx5_buf_register(struct mlx5vf_mlx5_buf *buf)
 	if (ret)
 		return ret;
 	in = kvzalloc(inlen, GFP_KERNEL);
-	if (!in) {
+	dma = mlx5vf_mlx5_buf_dma_pages(buf);
+	if (!in || !dma) {
+		kvfree(dma);
+		kvfree(in);
 		mlx5vf_mlx5_put_pd(fw, buf->pd_gen);
 		return -ENOMEM;
 	}
-	mlx5vf_inbox_create_mkey(in, fw->pdn, buf->dma, buf->npages, PAGE_SHIFT);
+	mlx5vf_inbox_create_mkey(in, fw->pdn, dma, buf->npages, PAGE_SHIFT);
+	kvfree(dma);
 	ret = mlx5vf_seam_create_mkey(fw->mdev, &buf->mkey, in, inlen);
 	kvfree(in);
 	if (ret) {
@@ -362,9 +397,8 @@ static int mlx5vf_mlx5_alloc_buffer(void *ctx, unsigned long long size, enum mlx
 	buf->npages = DIV_ROUND_UP_ULL(size, PAGE_SIZE);
 	buf->dir = dir == MLX5VF_FW_DIR_FROM_DEVICE ? DMA_FROM_DEVICE : DMA_TO_DEVICE;
 	buf->segs = kvcalloc(buf->npages, sizeof(*buf->segs), GFP_KERNEL_ACCOUNT);
-	buf->dma = kvcalloc(buf->npages, sizeof(*buf->dma), GFP_KERNEL_ACCOUNT);
 	buf->pages = kvcalloc(buf->npages, sizeof(*buf->pages), GFP_KERNEL_ACCOUNT);
-	if (!buf->segs || !buf->dma || !buf->pages) {
+	if (!buf->segs || !buf->pages) {
 		ret = -ENOMEM;
 		goto err;
 	}
@@ -528,9 +562,9 @@ static int mlx5vf_mlx5_load(void *ctx, struct mlx5vf_fw_buffer *desc, unsigned i
 	if (mlx5vf_mlx5_detached(fw))
 		return -ENOTCONN;
 	mlx5vf_inbox_load_vhca_state(in, fw->vhca_id, buf->mkey, 0, size);
-	mlx5vf_mlx5_buf_sync(buf, size, true);
+	mlx5vf_mlx5_buf_sync(buf, true);
 	ret = mlx5vf_seam_exec_in(fw->mdev, load_vhca_state, in);
-	mlx5vf_mlx5_buf_sync(buf, size, false);
+	mlx5vf_mlx5_buf_sync(buf, false);
 	return ret;
 }
 
@@ -636,8 +670,13 @@ static void mlx5vf_mlx5_save_done(int status, struct mlx5_async_work *work)
 	if (res.status == MLX5VF_FW_STATUS_TIMED_OUT)
 		buf->device_may_write = true;
 
-	/* The core may read the image as soon as it hears of it. */
-	mlx5vf_mlx5_buf_sync(buf, min_t(u64, res.image_size, buf->desc.capacity), false);
+	/*
+	 * The core may read the image as soon as it hears of it. Without one
+	 * (a failure, or a timeout: the device may still write) the buffer
+	 * stays the device's; the next SAVE hands it over again anyway.
+	 */
+	if (res.image_size)
+		mlx5vf_mlx5_buf_sync(buf, false);
 	mlx5vf_core_fw_save_done(done, &res);
 	/* Readers sleep interruptibly, the kernel's own waits for a save do not. */
 	wake_up_all(&fw->mvdev->mig_wq);
@@ -686,7 +725,7 @@ static int mlx5vf_mlx5_save(void *ctx, const struct mlx5vf_fw_save_req *req,
 	spin_unlock_irqrestore(&fw->save_lock, flags);
 
 	memset(fw->save_out, 0, sizeof(fw->save_out));
-	mlx5vf_mlx5_buf_sync(buf, buf->desc.capacity, true);
+	mlx5vf_mlx5_buf_sync(buf, true);
 	ret = mlx5vf_seam_cmd_exec_cb(&fw->async_ctx, in, sizeof(in), fw->save_out,
 				      sizeof(fw->save_out), mlx5vf_mlx5_save_done, &fw->save_work);
 	if (!ret)
@@ -700,7 +739,7 @@ static int mlx5vf_mlx5_save(void *ctx, const struct mlx5vf_fw_save_req *req,
 	fw->save_done = NULL;
 	fw->save_busy = false;
 	spin_unlock_irqrestore(&fw->save_lock, flags);
-	mlx5vf_mlx5_buf_sync(buf, buf->desc.capacity, false);
+	mlx5vf_mlx5_buf_sync(buf, false);
 	if (filp)
 		fput(filp);
 	return ret;

@@ -19,6 +19,7 @@
 #include <linux/mlx5/driver.h>
 #include <linux/notifier.h>
 #include <linux/pci.h>
+#include <linux/scatterlist.h>
 
 #ifndef MLX5VF_MLX5_EMU
 
@@ -130,6 +131,28 @@ static inline bool mlx5vf_seam_dma_need_sync(struct device *dev, dma_addr_t addr
 	return dma_need_sync(dev, addr);
 }
 
+/* A whole buffer's pages at once (dma_map_sgtable() sets sgt->nents). */
+static inline int mlx5vf_seam_dma_map_sgtable(struct device *dev, struct sg_table *sgt,
+					      enum dma_data_direction dir)
+{
+	return dma_map_sgtable(dev, sgt, dir, 0);
+}
+
+static inline void mlx5vf_seam_dma_unmap_sgtable(struct device *dev, struct sg_table *sgt,
+						 enum dma_data_direction dir)
+{
+	dma_unmap_sgtable(dev, sgt, dir, 0);
+}
+
+static inline void mlx5vf_seam_dma_sync_sgtable(struct device *dev, struct sg_table *sgt,
+						enum dma_data_direction dir, bool for_device)
+{
+	if (for_device)
+		dma_sync_sgtable_for_device(dev, sgt, dir);
+	else
+		dma_sync_sgtable_for_cpu(dev, sgt, dir);
+}
+
 #else /* MLX5VF_MLX5_EMU: the KUnit build's emulated PF (kunit/mlx5vf_emu.c) */
 
 int mlx5vf_seam_cmd_exec(struct mlx5_core_dev *mdev, void *in, int inlen, void *out, int outlen);
@@ -155,6 +178,12 @@ void mlx5vf_seam_dma_unmap_page(struct device *dev, dma_addr_t addr, enum dma_da
 void mlx5vf_seam_dma_sync(struct device *dev, dma_addr_t addr, enum dma_data_direction dir,
 			  bool for_device);
 bool mlx5vf_seam_dma_need_sync(struct device *dev, dma_addr_t addr);
+int mlx5vf_seam_dma_map_sgtable(struct device *dev, struct sg_table *sgt,
+				enum dma_data_direction dir);
+void mlx5vf_seam_dma_unmap_sgtable(struct device *dev, struct sg_table *sgt,
+				   enum dma_data_direction dir);
+void mlx5vf_seam_dma_sync_sgtable(struct device *dev, struct sg_table *sgt,
+				  enum dma_data_direction dir, bool for_device);
 
 #endif /* MLX5VF_MLX5_EMU */
 
