@@ -534,6 +534,8 @@ bool mlx5vf_track_destroy(struct mlx5vf_track *t)
  * until mlx5vf_track_destroy()
  * @caps: the PF's limits, from mlx5vf_track_caps()
  * @req: the ranges and page size; fits @caps (the core shaped it)
+ * @pd_busy: set on failure when firmware kept objects of the failed setup in
+ * @pdn (a destroy failed): the caller must not deallocate that PD
  *
  * Context: Process context; the caller serializes calls per tracker.
  * Return: the tracker, or an ERR_PTR.
@@ -541,13 +543,14 @@ bool mlx5vf_track_destroy(struct mlx5vf_track *t)
 struct mlx5vf_track *mlx5vf_track_create(struct mlx5_core_dev *mdev, struct device *dev,
 					 u16 vhca_id, u32 pdn,
 					 const struct mlx5vf_fw_track_caps *caps,
-					 const struct mlx5vf_fw_track_req *req)
+					 const struct mlx5vf_fw_track_req *req, bool *pd_busy)
 {
 	u8 log_msg = mlx5vf_track_pick_log_msg(caps, PAGE_SHIFT);
 	unsigned int log_nslots;
 	struct mlx5vf_track *t;
 	int ret;
 
+	*pd_busy = false;
 	/* One CQE per posted receive at most: a CQ as long as the ring never overflows. */
 	log_nslots = clamp_t(int, MLX5VF_TRACK_RING_LOG_BYTES - log_msg,
 			     MLX5VF_TRACK_LOG_MIN_SLOTS, MLX5VF_TRACK_LOG_MAX_SLOTS);
@@ -607,7 +610,7 @@ struct mlx5vf_track *mlx5vf_track_create(struct mlx5_core_dev *mdev, struct devi
 err:
 	/* Userspace may retry in a loop. */
 	dev_warn_ratelimited(dev, "dirty tracking: setting up the tracker failed (%d)\n", ret);
-	mlx5vf_track_destroy(t);
+	*pd_busy = !mlx5vf_track_destroy(t);
 	return ERR_PTR(ret);
 }
 
