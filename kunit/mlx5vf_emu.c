@@ -121,6 +121,9 @@ struct mlx5vf_emu {
 	wait_queue_head_t report_wq;
 	bool report_hold;
 	bool report_running;
+	/* mlx5vf_emu_track_fail_keeping_pd(): objects a failed create left in a PD. */
+	bool track_fail_keep;
+	u32 track_kept_pdn;
 };
 
 /*
@@ -800,6 +803,12 @@ static u8 emu_run(struct mlx5vf_emu *emu, void *in, void *out)
 			emu_malformed(emu, "DEALLOC_PD %u", MLX5_GET(dealloc_pd_in, in, pd));
 			return emu_fail(out, MLX5_CMD_STAT_BAD_RES_ERR, 0xc0d0);
 		}
+		if (emu->st.track_objs_kept &&
+		    MLX5_GET(dealloc_pd_in, in, pd) == emu->track_kept_pdn) {
+			emu_malformed(emu, "DEALLOC_PD %u with %u tracker objects still in it",
+				      emu->track_kept_pdn, emu->st.track_objs_kept);
+			return emu_fail(out, MLX5_CMD_STAT_BAD_RES_STATE_ERR, 0xc0d1);
+		}
 		emu->st.pds_live--;
 		return MLX5_CMD_STAT_OK;
 	case MLX5_CMD_OP_QUERY_VHCA_MIGRATION_STATE:
@@ -1052,6 +1061,7 @@ int mlx5vf_emu_pf_reload(struct mlx5vf_emu *emu)
 	}
 	emu->st.mkeys_live = 0;
 	emu->st.pds_live = 0;
+	emu->st.track_objs_kept = 0;
 	emu->next_pd += 16;
 	emu->first_live_pd = emu->next_pd;
 	mutex_unlock(&emu->lock);
@@ -1297,13 +1307,25 @@ void mlx5vf_track_caps(struct mlx5_core_dev *mdev, struct mlx5vf_fw_track_caps *
 struct mlx5vf_track *mlx5vf_track_create(struct mlx5_core_dev *mdev, struct device *dev,
 					 u16 vhca_id, u32 pdn,
 					 const struct mlx5vf_fw_track_caps *caps,
-					 const struct mlx5vf_fw_track_req *req)
+					 const struct mlx5vf_fw_track_req *req, bool *pd_busy)
 {
 	struct mlx5vf_emu *emu = emu_of_mdev(mdev);
 	struct mlx5vf_track *t;
 
+	*pd_busy = false;
 	if (!emu->cfg.page_tracker)
 		return ERR_PTR(-EOPNOTSUPP);
+	mutex_lock(&emu->lock);
+	if (emu->track_fail_keep) {
+		/* Setup failed, and so did the DESTROY of its mkey, CQ and QP. */
+		emu->track_fail_keep = false;
+		emu->track_kept_pdn = pdn;
+		emu->st.track_objs_kept += 3;
+		mutex_unlock(&emu->lock);
+		*pd_busy = true;
+		return ERR_PTR(-EIO);
+	}
+	mutex_unlock(&emu->lock);
 	t = kzalloc(sizeof(*t), GFP_KERNEL);
 	if (!t)
 		return ERR_PTR(-ENOMEM);
@@ -1352,6 +1374,13 @@ int mlx5vf_track_report(struct mlx5vf_track *t, u64 iova, u64 length,
 		emu->st.reports_gave_up++;
 	mutex_unlock(&emu->lock);
 	return READ_ONCE(t->aborted) ? -ECANCELED : 0;
+}
+
+void mlx5vf_emu_track_fail_keeping_pd(struct mlx5vf_emu *emu)
+{
+	mutex_lock(&emu->lock);
+	emu->track_fail_keep = true;
+	mutex_unlock(&emu->lock);
 }
 
 void mlx5vf_emu_hold_report(struct mlx5vf_emu *emu, bool hold)

@@ -52,6 +52,7 @@ struct mlx5vf_emu_stats {
 	int trackers_live;
 	u32 reports_gave_up;     /* a held report ended by its own give-up, not an abort */
 	u32 reports;              /* tracker reports that ran */
+	u32 track_objs_kept;      /* firmware objects a failed tracker setup left in its PD */
 };
 
 struct mlx5vf_emu *mlx5vf_emu_create(struct kunit *test, const struct mlx5vf_emu_config *cfg);
@@ -92,6 +93,12 @@ int mlx5vf_emu_pf_event(struct mlx5vf_emu *emu, unsigned long event,
  */
 int mlx5vf_emu_pf_reload(struct mlx5vf_emu *emu);
 
+/*
+ * The next tracker create fails and firmware keeps objects of it in the PD
+ * (their DESTROY failed) until a PF reload: a DEALLOC_PD of that PD before
+ * then is a bug (KUNIT_FAIL).
+ */
+void mlx5vf_emu_track_fail_keeping_pd(struct mlx5vf_emu *emu);
 /* Hold dirty reports: each runs until released, aborted, or 3 s pass. */
 void mlx5vf_emu_hold_report(struct mlx5vf_emu *emu, bool hold);
 /* Wait up to ms for a report to be running; false if none came. */

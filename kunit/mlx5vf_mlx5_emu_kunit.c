@@ -770,6 +770,52 @@ static void pf_detach_aborts_running_report(struct kunit *test)
 	side_fini(&s);
 }
 
+/*
+ * (4h) Tracker setup fails and firmware keeps some of its objects (their
+ * DESTROY failed) in the PD: the PD must stay allocated, not go back to
+ * firmware with objects in it (the emulator fails the test on such a
+ * DEALLOC_PD). A PF reload ends it; tracking then works on a new PD.
+ */
+static void track_create_failure_keeps_busy_pd(struct kunit *test)
+{
+	const struct mlx5vf_iova_range range = { .iova = 0, .length = 1ull << 30 };
+	u64 page_size = 4096;
+	struct mlx5vf_emu_stats st;
+	struct eside s;
+	const struct mlx5vf_emu_config cfg = {
+		.vhca_id = 7,
+		.chunk_mode = true,
+		.state_size = STATE_SIZE,
+		.max_chunk = MAX_CHUNK,
+		.seed = 1,
+		.page_tracker = true,
+	};
+
+	side_init_cfg(test, &s, &cfg);
+	mlx5vf_emu_track_fail_keeping_pd(s.emu);
+	mlx5vf_state_lock(&s.mvdev);
+	KUNIT_EXPECT_EQ(test, -EIO,
+			mlx5vf_core_dev_log_start(s.mvdev.mig, &range, 1, &page_size));
+	mlx5vf_state_unlock(&s.mvdev);
+	mlx5vf_emu_stats(s.emu, &st);
+	KUNIT_EXPECT_EQ(test, 3u, st.track_objs_kept);
+	KUNIT_EXPECT_EQ(test, 1u, st.pds_live);
+	KUNIT_EXPECT_EQ(test, 0, st.trackers_live);
+
+	KUNIT_ASSERT_EQ(test, 0, mlx5vf_emu_pf_reload(s.emu));
+	page_size = 4096;
+	mlx5vf_state_lock(&s.mvdev);
+	KUNIT_EXPECT_EQ(test, 0, mlx5vf_core_dev_log_start(s.mvdev.mig, &range, 1, &page_size));
+	mlx5vf_state_unlock(&s.mvdev);
+	mlx5vf_emu_stats(s.emu, &st);
+	KUNIT_EXPECT_EQ(test, 1u, st.pds_live);
+	KUNIT_EXPECT_EQ(test, 1, st.trackers_live);
+	mlx5vf_state_lock(&s.mvdev);
+	mlx5vf_core_dev_log_stop(s.mvdev.mig);
+	mlx5vf_state_unlock(&s.mvdev);
+	side_fini(&s);
+}
+
 static struct kunit_case mlx5vf_mlx5_emu_cases[] = {
 	KUNIT_CASE(stop_copy_chunked_image_arrives_whole),
 	KUNIT_CASE(precopy_chunked_rounds_reproduce_state),
@@ -786,6 +832,7 @@ static struct kunit_case mlx5vf_mlx5_emu_cases[] = {
 	KUNIT_CASE(coherent_dma_needs_no_syncs),
 	KUNIT_CASE(buffer_maps_in_one_call),
 	KUNIT_CASE(pf_detach_aborts_running_report),
+	KUNIT_CASE(track_create_failure_keeps_busy_pd),
 	{}
 };
 

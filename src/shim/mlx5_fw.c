@@ -792,6 +792,7 @@ static int mlx5vf_mlx5_track_start(void *ctx, const struct mlx5vf_fw_track_req *
 {
 	struct mlx5vf_mlx5 *fw = ctx;
 	struct mlx5vf_track *t;
+	bool pd_busy;
 	int ret;
 
 	lockdep_assert_held(&fw->mvdev->state_mutex);
@@ -804,9 +805,15 @@ static int mlx5vf_mlx5_track_start(void *ctx, const struct mlx5vf_fw_track_req *
 	if (ret)
 		return ret;
 	t = mlx5vf_track_create(fw->mdev, mlx5vf_mlx5_vf_dev(fw), fw->vhca_id, fw->pdn,
-				&fw->track_caps, req);
+				&fw->track_caps, req, &pd_busy);
 	if (IS_ERR(t)) {
-		mlx5vf_mlx5_put_pd(fw, fw->track_pd_gen);
+		/* Firmware still has objects in it: keep our reference, the detach abandons it. */
+		if (pd_busy)
+			dev_warn(mlx5vf_mlx5_vf_dev(fw),
+				 "dirty tracking: firmware kept objects of the failed tracker in PD %u; leaking it\n",
+				 fw->pdn);
+		else
+			mlx5vf_mlx5_put_pd(fw, fw->track_pd_gen);
 		return PTR_ERR(t);
 	}
 	spin_lock(&fw->track_lock);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * Every call the mlx5 firmware backend (mlx5_fw.c) makes into mlx5_core and
- * the DMA API for migration, in one place.
+ * Every call the mlx5 firmware backend (mlx5_fw.c) and its dirty-page tracker
+ * (mlx5_track.c) make into mlx5_core and the DMA API, in one place.
  *
  * In the module these are static inline wrappers around the real calls: the
  * compiler sees the same code as without them. The KUnit build defines
@@ -9,13 +9,15 @@
  * emulated PF of kunit/mlx5vf_emu.c implements: it decodes each mailbox and
  * answers it from a small VHCA model (Documentation/testing.rst).
  *
- * Not covered yet: the dirty-page tracker's CQ/QP/UAR/EQ calls (mlx5_track.c);
- * the KUnit build replaces the whole tracker instead.
+ * The tracker's calls are behind the seam too, but the KUnit build does not
+ * compile mlx5_track.c yet (the emulator has no PAGE_TRACK object): it
+ * replaces the tracker at the mlx5_track.h boundary instead.
  */
 #ifndef MLX5VF_MLX5_SEAM_H
 #define MLX5VF_MLX5_SEAM_H
 
 #include <linux/dma-mapping.h>
+#include <linux/mlx5/cq.h>
 #include <linux/mlx5/driver.h>
 #include <linux/notifier.h>
 #include <linux/pci.h>
@@ -153,6 +155,87 @@ static inline void mlx5vf_seam_dma_sync_sgtable(struct device *dev, struct sg_ta
 		dma_sync_sgtable_for_cpu(dev, sgt, dir);
 }
 
+/* ---- The dirty-page tracker's (mlx5_track.c) ---- */
+
+static inline void mlx5vf_seam_dma_sync_range(struct device *dev, dma_addr_t addr, u32 offset,
+					      u32 len, enum dma_data_direction dir,
+					      bool for_device)
+{
+	if (for_device)
+		dma_sync_single_range_for_device(dev, addr, offset, len, dir);
+	else
+		dma_sync_single_range_for_cpu(dev, addr, offset, len, dir);
+}
+
+static inline struct mlx5_uars_page *mlx5vf_seam_get_uars_page(struct mlx5_core_dev *mdev)
+{
+	return mlx5_get_uars_page(mdev);
+}
+
+static inline void mlx5vf_seam_put_uars_page(struct mlx5_core_dev *mdev,
+					     struct mlx5_uars_page *up)
+{
+	mlx5_put_uars_page(mdev, up);
+}
+
+static inline int mlx5vf_seam_db_alloc_node(struct mlx5_core_dev *mdev, struct mlx5_db *db,
+					    int node)
+{
+	return mlx5_db_alloc_node(mdev, db, node);
+}
+
+static inline void mlx5vf_seam_db_free(struct mlx5_core_dev *mdev, struct mlx5_db *db)
+{
+	mlx5_db_free(mdev, db);
+}
+
+static inline int mlx5vf_seam_frag_buf_alloc_node(struct mlx5_core_dev *mdev, int size,
+						  struct mlx5_frag_buf *buf, int node)
+{
+	return mlx5_frag_buf_alloc_node(mdev, size, buf, node);
+}
+
+static inline void mlx5vf_seam_frag_buf_free(struct mlx5_core_dev *mdev,
+					     struct mlx5_frag_buf *buf)
+{
+	mlx5_frag_buf_free(mdev, buf);
+}
+
+static inline int mlx5vf_seam_comp_eqn_get(struct mlx5_core_dev *mdev, u16 vecidx, int *eqn)
+{
+	return mlx5_comp_eqn_get(mdev, vecidx, eqn);
+}
+
+static inline int mlx5vf_seam_create_cq(struct mlx5_core_dev *mdev, struct mlx5_core_cq *cq,
+					u32 *in, int inlen, u32 *out, int outlen)
+{
+	return mlx5_core_create_cq(mdev, cq, in, inlen, out, outlen);
+}
+
+static inline int mlx5vf_seam_destroy_cq(struct mlx5_core_dev *mdev, struct mlx5_core_cq *cq)
+{
+	return mlx5_core_destroy_cq(mdev, cq);
+}
+
+/* The arm doorbell: a doorbell-record write, then an MMIO write to the UAR. */
+static inline void mlx5vf_seam_cq_arm(struct mlx5_core_cq *cq, u32 cmd, void __iomem *uar_page,
+				      u32 cons_index)
+{
+	mlx5_cq_arm(cq, cmd, uar_page, cons_index);
+}
+
+static inline int mlx5vf_seam_eq_notifier_register(struct mlx5_core_dev *mdev,
+						   struct mlx5_nb *nb)
+{
+	return mlx5_eq_notifier_register(mdev, nb);
+}
+
+static inline int mlx5vf_seam_eq_notifier_unregister(struct mlx5_core_dev *mdev,
+						     struct mlx5_nb *nb)
+{
+	return mlx5_eq_notifier_unregister(mdev, nb);
+}
+
 #else /* MLX5VF_MLX5_EMU: the KUnit build's emulated PF (kunit/mlx5vf_emu.c) */
 
 int mlx5vf_seam_cmd_exec(struct mlx5_core_dev *mdev, void *in, int inlen, void *out, int outlen);
@@ -184,6 +267,24 @@ void mlx5vf_seam_dma_unmap_sgtable(struct device *dev, struct sg_table *sgt,
 				   enum dma_data_direction dir);
 void mlx5vf_seam_dma_sync_sgtable(struct device *dev, struct sg_table *sgt,
 				  enum dma_data_direction dir, bool for_device);
+
+void mlx5vf_seam_dma_sync_range(struct device *dev, dma_addr_t addr, u32 offset, u32 len,
+				enum dma_data_direction dir, bool for_device);
+struct mlx5_uars_page *mlx5vf_seam_get_uars_page(struct mlx5_core_dev *mdev);
+void mlx5vf_seam_put_uars_page(struct mlx5_core_dev *mdev, struct mlx5_uars_page *up);
+int mlx5vf_seam_db_alloc_node(struct mlx5_core_dev *mdev, struct mlx5_db *db, int node);
+void mlx5vf_seam_db_free(struct mlx5_core_dev *mdev, struct mlx5_db *db);
+int mlx5vf_seam_frag_buf_alloc_node(struct mlx5_core_dev *mdev, int size,
+				    struct mlx5_frag_buf *buf, int node);
+void mlx5vf_seam_frag_buf_free(struct mlx5_core_dev *mdev, struct mlx5_frag_buf *buf);
+int mlx5vf_seam_comp_eqn_get(struct mlx5_core_dev *mdev, u16 vecidx, int *eqn);
+int mlx5vf_seam_create_cq(struct mlx5_core_dev *mdev, struct mlx5_core_cq *cq, u32 *in,
+			  int inlen, u32 *out, int outlen);
+int mlx5vf_seam_destroy_cq(struct mlx5_core_dev *mdev, struct mlx5_core_cq *cq);
+void mlx5vf_seam_cq_arm(struct mlx5_core_cq *cq, u32 cmd, void __iomem *uar_page,
+			u32 cons_index);
+int mlx5vf_seam_eq_notifier_register(struct mlx5_core_dev *mdev, struct mlx5_nb *nb);
+int mlx5vf_seam_eq_notifier_unregister(struct mlx5_core_dev *mdev, struct mlx5_nb *nb);
 
 #endif /* MLX5VF_MLX5_EMU */
 

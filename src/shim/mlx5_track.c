@@ -47,6 +47,7 @@
 #include <mlx5vf/fw.h>
 
 #include "mlx5_cmd.h"
+#include "mlx5_seam.h"
 #include "mlx5_track.h"
 #include "mlx5_track_cmd.h"
 
@@ -209,8 +210,8 @@ static int mlx5vf_track_alloc_ring(struct mlx5vf_track *t, u8 log_msg, u8 log_ns
 		if (!page)
 			return -ENOMEM;
 		t->ring_segs[i] = page_address(page);
-		t->ring_dma[i] = dma_map_page(ddev, page, 0, PAGE_SIZE, DMA_FROM_DEVICE);
-		if (dma_mapping_error(ddev, t->ring_dma[i]))
+		t->ring_dma[i] = mlx5vf_seam_dma_map_page(ddev, page, DMA_FROM_DEVICE);
+		if (mlx5vf_seam_dma_mapping_error(ddev, t->ring_dma[i]))
 			return -ENOMEM;
 		t->ring_mapped++;
 	}
@@ -222,7 +223,7 @@ static int mlx5vf_track_alloc_ring(struct mlx5vf_track *t, u8 log_msg, u8 log_ns
 	if (!in)
 		return -ENOMEM;
 	mlx5vf_inbox_create_mkey(in, t->pdn, t->ring_dma, t->ring_npages, PAGE_SHIFT);
-	ret = mlx5_core_create_mkey(t->mdev, &t->mkey, in, inlen);
+	ret = mlx5vf_seam_create_mkey(t->mdev, &t->mkey, in, inlen);
 	kvfree(in);
 	if (ret)
 		return ret;
@@ -235,7 +236,7 @@ static void mlx5vf_track_free_ring(struct mlx5vf_track *t)
 	u32 i;
 
 	for (i = 0; i < t->ring_mapped; i++)
-		dma_unmap_page(t->mdev->device, t->ring_dma[i], PAGE_SIZE, DMA_FROM_DEVICE);
+		mlx5vf_seam_dma_unmap_page(t->mdev->device, t->ring_dma[i], DMA_FROM_DEVICE);
 	for (i = 0; t->ring_segs && i < t->ring_npages && t->ring_segs[i]; i++)
 		free_page((unsigned long)t->ring_segs[i]);
 	kfree(t->ring_dma);
@@ -267,12 +268,13 @@ static int mlx5vf_track_create_cq(struct mlx5vf_track *t)
 	u32 *in;
 	u32 i;
 
-	ret = mlx5_db_alloc_node(t->mdev, &t->cq_db, node);
+	ret = mlx5vf_seam_db_alloc_node(t->mdev, &t->cq_db, node);
 	if (ret)
 		return ret;
 	t->has_cq_db = true;
-	ret = mlx5_frag_buf_alloc_node(t->mdev, BIT(t->log_ncqe + MLX5VF_TRACK_LOG_CQE_SIZE),
-				       &t->cq_buf, node);
+	ret = mlx5vf_seam_frag_buf_alloc_node(t->mdev,
+					      BIT(t->log_ncqe + MLX5VF_TRACK_LOG_CQE_SIZE),
+					      &t->cq_buf, node);
 	if (ret)
 		return ret;
 	t->has_cq_buf = true;
@@ -283,7 +285,7 @@ static int mlx5vf_track_create_cq(struct mlx5vf_track *t)
 		cqe->op_own = MLX5_CQE_INVALID << 4;
 	}
 	/* Reports are rare and short: the first completion vector will do. */
-	ret = mlx5_comp_eqn_get(t->mdev, 0, &eqn);
+	ret = mlx5vf_seam_comp_eqn_get(t->mdev, 0, &eqn);
 	if (ret)
 		return ret;
 
@@ -307,7 +309,7 @@ static int mlx5vf_track_create_cq(struct mlx5vf_track *t)
 	t->mcq.cqe_sz = BIT(MLX5VF_TRACK_LOG_CQE_SIZE);
 	t->mcq.comp = mlx5vf_track_cq_comp;
 	t->mcq.event = mlx5vf_track_cq_event;
-	ret = mlx5_core_create_cq(t->mdev, &t->mcq, in, inlen, out, sizeof(out));
+	ret = mlx5vf_seam_create_cq(t->mdev, &t->mcq, in, inlen, out, sizeof(out));
 	kvfree(in);
 	if (ret)
 		return ret;
@@ -323,12 +325,12 @@ static int mlx5vf_track_alloc_rq(struct mlx5vf_track *t)
 	int ret;
 	u32 i;
 
-	ret = mlx5_db_alloc_node(t->mdev, &t->rq_db, node);
+	ret = mlx5vf_seam_db_alloc_node(t->mdev, &t->rq_db, node);
 	if (ret)
 		return ret;
 	t->has_rq_db = true;
-	ret = mlx5_frag_buf_alloc_node(t->mdev, BIT(log_n + MLX5VF_TRACK_LOG_WQE_SIZE), &t->rq_buf,
-				       node);
+	ret = mlx5vf_seam_frag_buf_alloc_node(t->mdev, BIT(log_n + MLX5VF_TRACK_LOG_WQE_SIZE),
+					      &t->rq_buf, node);
 	if (ret)
 		return ret;
 	t->has_rq_buf = true;
@@ -373,7 +375,7 @@ static int mlx5vf_track_create_qp(struct mlx5vf_track *t, bool host, u32 *qpn)
 	}
 	mlx5vf_track_cmd_create_qp(in, &attr, pages, npages);
 	kfree(pages);
-	ret = mlx5_cmd_exec(t->mdev, in, inlen, out, sizeof(out));
+	ret = mlx5vf_seam_cmd_exec(t->mdev, in, inlen, out, sizeof(out));
 	kvfree(in);
 	if (!ret)
 		*qpn = mlx5vf_track_cmd_parse_qpn(out);
@@ -385,7 +387,7 @@ static int mlx5vf_track_destroy_qp(struct mlx5vf_track *t, u32 qpn)
 	u32 in[MLX5_ST_SZ_DW(destroy_qp_in)] = {};
 
 	mlx5vf_track_cmd_destroy_qp(in, qpn);
-	return mlx5_cmd_exec_in(t->mdev, destroy_qp, in);
+	return mlx5vf_seam_exec_in(t->mdev, destroy_qp, in);
 }
 
 /* Make receive WQEs up to rq_pc + n visible to the device. */
@@ -411,28 +413,28 @@ static int mlx5vf_track_connect(struct mlx5vf_track *t)
 
 	memset(init, 0, sizeof(init));
 	mlx5vf_track_cmd_rst2init(init, t->host_qpn);
-	ret = mlx5_cmd_exec_in(t->mdev, rst2init_qp, init);
+	ret = mlx5vf_seam_exec_in(t->mdev, rst2init_qp, init);
 	if (ret)
 		return ret;
 	mlx5vf_track_post_recv(t, BIT(t->ring.log_nslots));
 	memset(rtr, 0, sizeof(rtr));
 	mlx5vf_track_cmd_init2rtr(rtr, t->host_qpn, t->fw_qpn, log_msg_max);
-	ret = mlx5_cmd_exec_in(t->mdev, init2rtr_qp, rtr);
+	ret = mlx5vf_seam_exec_in(t->mdev, init2rtr_qp, rtr);
 	if (ret)
 		return ret;
 
 	memset(init, 0, sizeof(init));
 	mlx5vf_track_cmd_rst2init(init, t->fw_qpn);
-	ret = mlx5_cmd_exec_in(t->mdev, rst2init_qp, init);
+	ret = mlx5vf_seam_exec_in(t->mdev, rst2init_qp, init);
 	if (ret)
 		return ret;
 	memset(rtr, 0, sizeof(rtr));
 	mlx5vf_track_cmd_init2rtr(rtr, t->fw_qpn, t->host_qpn, log_msg_max);
-	ret = mlx5_cmd_exec_in(t->mdev, init2rtr_qp, rtr);
+	ret = mlx5vf_seam_exec_in(t->mdev, init2rtr_qp, rtr);
 	if (ret)
 		return ret;
 	mlx5vf_track_cmd_rtr2rts(rts, t->fw_qpn);
-	return mlx5_cmd_exec_in(t->mdev, rtr2rts_qp, rts);
+	return mlx5vf_seam_exec_in(t->mdev, rtr2rts_qp, rts);
 }
 
 static int mlx5vf_track_create_obj(struct mlx5vf_track *t, u16 vhca_id,
@@ -456,7 +458,7 @@ static int mlx5vf_track_create_obj(struct mlx5vf_track *t, u16 vhca_id,
 	if (!in)
 		return -ENOMEM;
 	mlx5vf_track_cmd_create_obj(in, &attr, req->ranges, req->nr_ranges);
-	ret = mlx5_cmd_exec(t->mdev, in, inlen, out, sizeof(out));
+	ret = mlx5vf_seam_cmd_exec(t->mdev, in, inlen, out, sizeof(out));
 	kfree(in);
 	if (ret)
 		return ret;
@@ -471,7 +473,7 @@ static int mlx5vf_track_destroy_obj(struct mlx5vf_track *t)
 	u32 in[MLX5_ST_SZ_DW(general_obj_in_cmd_hdr)] = {};
 
 	mlx5vf_track_cmd_destroy_obj(in, t->obj_id);
-	return mlx5_cmd_exec(t->mdev, in, sizeof(in), out, sizeof(out));
+	return mlx5vf_seam_cmd_exec(t->mdev, in, sizeof(in), out, sizeof(out));
 }
 
 /**
@@ -489,7 +491,7 @@ bool mlx5vf_track_destroy(struct mlx5vf_track *t)
 	bool quiet = true; /* firmware can no longer write to our memory */
 
 	if (t->has_nb)
-		mlx5_eq_notifier_unregister(t->mdev, &t->nb);
+		mlx5vf_seam_eq_notifier_unregister(t->mdev, &t->nb);
 	/* The object first: it stops sending, and it names the firmware QP. */
 	if (t->has_obj && mlx5vf_track_destroy_obj(t))
 		dev_warn(t->dev, "dirty tracking: DESTROY of tracker 0x%x failed\n", t->obj_id);
@@ -497,9 +499,9 @@ bool mlx5vf_track_destroy(struct mlx5vf_track *t)
 		dev_warn(t->dev, "dirty tracking: DESTROY_QP 0x%x failed\n", t->fw_qpn);
 	if (t->has_host_qp && mlx5vf_track_destroy_qp(t, t->host_qpn))
 		quiet = false;
-	if (t->has_cq && mlx5_core_destroy_cq(t->mdev, &t->mcq))
+	if (t->has_cq && mlx5vf_seam_destroy_cq(t->mdev, &t->mcq))
 		quiet = false;
-	if (t->has_mkey && mlx5_core_destroy_mkey(t->mdev, t->mkey))
+	if (t->has_mkey && mlx5vf_seam_destroy_mkey(t->mdev, t->mkey))
 		quiet = false;
 	if (!quiet) {
 		dev_err(t->dev,
@@ -509,16 +511,16 @@ bool mlx5vf_track_destroy(struct mlx5vf_track *t)
 	}
 
 	if (t->has_rq_buf)
-		mlx5_frag_buf_free(t->mdev, &t->rq_buf);
+		mlx5vf_seam_frag_buf_free(t->mdev, &t->rq_buf);
 	if (t->has_rq_db)
-		mlx5_db_free(t->mdev, &t->rq_db);
+		mlx5vf_seam_db_free(t->mdev, &t->rq_db);
 	if (t->has_cq_buf)
-		mlx5_frag_buf_free(t->mdev, &t->cq_buf);
+		mlx5vf_seam_frag_buf_free(t->mdev, &t->cq_buf);
 	if (t->has_cq_db)
-		mlx5_db_free(t->mdev, &t->cq_db);
+		mlx5vf_seam_db_free(t->mdev, &t->cq_db);
 	mlx5vf_track_free_ring(t);
 	if (t->uar)
-		mlx5_put_uars_page(t->mdev, t->uar);
+		mlx5vf_seam_put_uars_page(t->mdev, t->uar);
 	kfree(t);
 	return true;
 }
@@ -532,6 +534,8 @@ bool mlx5vf_track_destroy(struct mlx5vf_track *t)
  * until mlx5vf_track_destroy()
  * @caps: the PF's limits, from mlx5vf_track_caps()
  * @req: the ranges and page size; fits @caps (the core shaped it)
+ * @pd_busy: set on failure when firmware kept objects of the failed setup in
+ * @pdn (a destroy failed): the caller must not deallocate that PD
  *
  * Context: Process context; the caller serializes calls per tracker.
  * Return: the tracker, or an ERR_PTR.
@@ -539,13 +543,14 @@ bool mlx5vf_track_destroy(struct mlx5vf_track *t)
 struct mlx5vf_track *mlx5vf_track_create(struct mlx5_core_dev *mdev, struct device *dev,
 					 u16 vhca_id, u32 pdn,
 					 const struct mlx5vf_fw_track_caps *caps,
-					 const struct mlx5vf_fw_track_req *req)
+					 const struct mlx5vf_fw_track_req *req, bool *pd_busy)
 {
 	u8 log_msg = mlx5vf_track_pick_log_msg(caps, PAGE_SHIFT);
 	unsigned int log_nslots;
 	struct mlx5vf_track *t;
 	int ret;
 
+	*pd_busy = false;
 	/* One CQE per posted receive at most: a CQ as long as the ring never overflows. */
 	log_nslots = clamp_t(int, MLX5VF_TRACK_RING_LOG_BYTES - log_msg,
 			     MLX5VF_TRACK_LOG_MIN_SLOTS, MLX5VF_TRACK_LOG_MAX_SLOTS);
@@ -564,7 +569,7 @@ struct mlx5vf_track *mlx5vf_track_create(struct mlx5_core_dev *mdev, struct devi
 	t->log_ncqe = log_nslots;
 	init_waitqueue_head(&t->wq);
 
-	t->uar = mlx5_get_uars_page(mdev);
+	t->uar = mlx5vf_seam_get_uars_page(mdev);
 	if (IS_ERR(t->uar)) {
 		ret = PTR_ERR(t->uar);
 		t->uar = NULL;
@@ -594,7 +599,7 @@ struct mlx5vf_track *mlx5vf_track_create(struct mlx5_core_dev *mdev, struct devi
 	if (ret)
 		goto err;
 	MLX5_NB_INIT(&t->nb, mlx5vf_track_event, NOTIFY_ANY);
-	ret = mlx5_eq_notifier_register(mdev, &t->nb);
+	ret = mlx5vf_seam_eq_notifier_register(mdev, &t->nb);
 	if (ret)
 		goto err;
 	t->has_nb = true;
@@ -605,7 +610,7 @@ struct mlx5vf_track *mlx5vf_track_create(struct mlx5_core_dev *mdev, struct devi
 err:
 	/* Userspace may retry in a loop. */
 	dev_warn_ratelimited(dev, "dirty tracking: setting up the tracker failed (%d)\n", ret);
-	mlx5vf_track_destroy(t);
+	*pd_busy = !mlx5vf_track_destroy(t);
 	return ERR_PTR(ret);
 }
 
@@ -636,10 +641,7 @@ static void mlx5vf_track_sync_slot(struct mlx5vf_track *t, u32 slot, bool for_cp
 		u32 len = min_t(u64, end - off, PAGE_SIZE - in_page);
 		dma_addr_t dma = t->ring_dma[off >> PAGE_SHIFT];
 
-		if (for_cpu)
-			dma_sync_single_range_for_cpu(ddev, dma, in_page, len, DMA_FROM_DEVICE);
-		else
-			dma_sync_single_range_for_device(ddev, dma, in_page, len, DMA_FROM_DEVICE);
+		mlx5vf_seam_dma_sync_range(ddev, dma, in_page, len, DMA_FROM_DEVICE, !for_cpu);
 		off += len;
 	}
 }
@@ -651,7 +653,7 @@ static int mlx5vf_track_query_state(struct mlx5vf_track *t, u8 *state)
 	int ret;
 
 	mlx5vf_track_cmd_query_obj(in, t->obj_id);
-	ret = mlx5_cmd_exec(t->mdev, in, sizeof(in), out, sizeof(out));
+	ret = mlx5vf_seam_cmd_exec(t->mdev, in, sizeof(in), out, sizeof(out));
 	if (!ret)
 		*state = mlx5vf_track_cmd_parse_state(out);
 	return ret;
@@ -774,7 +776,7 @@ static int mlx5vf_track_collect(struct mlx5vf_track *t, const struct mlx5vf_trac
 		if (progress)
 			deadline = jiffies + MLX5VF_TRACK_STALL;
 		/* Arm, then wait on a condition that looks at the CQ again. */
-		mlx5_cq_arm(&t->mcq, MLX5_CQ_DB_REQ_NOT, t->uar->map, t->mcq.cons_index);
+		mlx5vf_seam_cq_arm(&t->mcq, MLX5_CQ_DB_REQ_NOT, t->uar->map, t->mcq.cons_index);
 		left = wait_event_killable_timeout(t->wq, mlx5vf_track_wake(t), MLX5VF_TRACK_POLL);
 		if (left < 0)
 			return -EINTR;
@@ -796,7 +798,7 @@ static int mlx5vf_track_start_report(struct mlx5vf_track *t, u64 iova, u64 lengt
 	u32 out[MLX5_ST_SZ_DW(general_obj_out_cmd_hdr)] = {};
 
 	mlx5vf_track_cmd_report(in, t->obj_id, iova, length);
-	return mlx5_cmd_exec(t->mdev, in, sizeof(in), out, sizeof(out));
+	return mlx5vf_seam_cmd_exec(t->mdev, in, sizeof(in), out, sizeof(out));
 }
 
 /**

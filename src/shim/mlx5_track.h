@@ -26,12 +26,14 @@ void mlx5vf_track_caps(struct mlx5_core_dev *mdev, struct mlx5vf_fw_track_caps *
  * caps (those of mlx5vf_track_caps(); the core shaped it). The ring's mkey
  * and the QPs go in protection domain pdn, which the caller holds until
  * mlx5vf_track_destroy(). dev names the VF in messages. Returns the tracker
- * or an ERR_PTR.
+ * or an ERR_PTR. On failure, *pd_busy says whether firmware kept objects of
+ * the failed setup in pdn (their destroy failed): the caller must then leak
+ * its PD rather than deallocate it.
  */
 struct mlx5vf_track *mlx5vf_track_create(struct mlx5_core_dev *mdev, struct device *dev,
 					 u16 vhca_id, u32 pdn,
 					 const struct mlx5vf_fw_track_caps *caps,
-					 const struct mlx5vf_fw_track_req *req);
+					 const struct mlx5vf_fw_track_req *req, bool *pd_busy);
 
 /*
  * Stop tracking and release everything. False if firmware kept objects that
