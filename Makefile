@@ -47,6 +47,7 @@ module:
 		echo "build: warnings are errors in mlx5vf (see above)" >&2; exit 1; fi
 	@$(top)/scripts/cxx-gates $(top) mlx5vf
 	@$(top)/scripts/cxx-gates $(top) mlx5vf_sim
+	@if [ "$(MLX5VF_KUNIT)" = 1 ]; then $(top)/scripts/cxx-gates $(top) mlx5vf_mlx5_emu_test; fi
 
 check:
 	@$(top)/scripts/check all

@@ -1030,12 +1030,14 @@ int mlx5vf_emu_pf_event(struct mlx5vf_emu *emu, unsigned long event,
 	struct emu_delayed_completion d = { .emu = emu };
 	int ret;
 
-	INIT_DELAYED_WORK(&d.dwork, emu_complete_later);
+	/* On the stack: debugobjects (the debug kernel) wants it said so. */
+	INIT_DELAYED_WORK_ONSTACK(&d.dwork, emu_complete_later);
 	if (complete_held_after_ms)
 		schedule_delayed_work(&d.dwork, msecs_to_jiffies(complete_held_after_ms));
 	ret = blocking_notifier_call_chain(&emu->vf_events, event, NULL);
 	if (complete_held_after_ms)
 		flush_delayed_work(&d.dwork);
+	destroy_delayed_work_on_stack(&d.dwork);
 	/* The PF tears the VF's function down: its migration state goes too. */
 	if (event == MLX5_PF_NOTIFY_DISABLE_VF)
 		mlx5vf_emu_vf_flr(emu);

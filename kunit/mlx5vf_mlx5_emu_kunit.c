@@ -844,3 +844,5 @@ static struct kunit_suite mlx5vf_mlx5_emu_suite = {
 kunit_test_suite(mlx5vf_mlx5_emu_suite);
 
 MODULE_LICENSE("GPL");
+/* Its own module in the debug kernel's KUnit build (Kbuild: mlx5vf_mlx5_emu_test.ko). */
+MODULE_DESCRIPTION("mlx5vf test only: the mlx5 backend against an emulated ConnectX PF (KUnit)");
