@@ -1,12 +1,16 @@
 #!/bin/sh
-# libvirt-managed live migration (libvirt 11.3 from bookworm-backports, QEMU 10):
-# two libvirt "hosts" in this one VM migrate a guest that owns a simulated VF
-# (a managed PCI hostdev) and an mdev instance of mlx5vf_sim.
+# libvirt-managed live migration: two libvirt "hosts" in this one VM migrate a
+# guest that owns a simulated VF (a managed PCI hostdev) and an mdev instance of
+# mlx5vf_sim. Tested pairs (whichever the image packs, VM_LIBVIRT_VERSION):
+#  - libvirt 11.3 from bookworm-backports with QEMU 10.0, on Debian's 6.12 and
+#    6.1 kernels (scripts/vm/check-stock, check-6.1; the host's packages);
+#  - libvirt 12.9 from trixie-backports with QEMU 11.1, on trixie-backports'
+#    kernel 7.3 (scripts/vm/check-7.3; both from the trixie root).
 #
-# The two hosts are two libvirtd instances (Debian's 11.3 ships no virtqemud; the
-# monolithic libvirtd needs neither systemd nor dbus), each in its own mount and
-# UTS namespace: its own /etc/libvirt (host_uuid, qemu.conf, hooks), /run/libvirt
-# (sockets, domain status), /var/lib/libvirt, /var/log/libvirt and hostname, so
+# The two hosts are two libvirtd instances (Debian's 11.3 ships no virtqemud;
+# 12.9 ships both, and the same monolithic libvirtd is used there; it needs
+# neither systemd nor dbus), each in its own mount and UTS namespace: its own
+# /etc/libvirt (host_uuid, qemu.conf, hooks), /run/libvirt (sockets, domain status), /var/lib/libvirt, /var/log/libvirt and hostname, so
 # neither sees the other's domains and libvirt's "migrating to the same host"
 # check (host UUIDs) passes honestly. They share the kernel, the network
 # namespace, /tmp and /var/cache/libvirt (the QEMU capability cache: one QEMU
