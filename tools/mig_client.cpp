@@ -1326,8 +1326,8 @@ void suite_races(Ctx &c)
 		if (is_splat(l))
 			splats.push_back(l);
 	tap.check(!bad && splats.empty(),
-		  "races: %u rounds of a reader thread vs reset / state change: %u failed%s%s",
-		  rounds, bad, last.empty() ? "" : ", last: ", last.c_str());
+		  "races: %u rounds of a reader thread vs reset / state change: %u failed%s%s", rounds, bad,
+		  last.empty() ? "" : ", last: ", last.c_str());
 	for (const auto &l : splats)
 		tap.diag("kmsg: %s", l.c_str());
 	to_running(d);
