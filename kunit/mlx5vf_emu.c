@@ -255,22 +255,6 @@ out:
 	mutex_unlock(&emu->lock);
 }
 
-void mlx5vf_seam_dma_sync(struct device *dev, dma_addr_t addr, enum dma_data_direction dir,
-			  bool for_device)
-{
-	struct mlx5vf_emu *emu = emu_of_dma_dev(dev);
-	struct emu_page *p;
-
-	mutex_lock(&emu->lock);
-	emu->st.dma_syncs++;
-	p = emu_page_of(emu, addr);
-	if (p)
-		p->device_owned = for_device;
-	else
-		KUNIT_FAIL(emu->test, "mlx5vf_emu: syncing 0x%llx, which is not mapped", (u64)addr);
-	mutex_unlock(&emu->lock);
-}
-
 /* Coherent: a page stays the device's from its mapping on, CPU accesses too. */
 bool mlx5vf_seam_dma_need_sync(struct device *dev, dma_addr_t addr)
 {

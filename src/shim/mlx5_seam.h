@@ -119,15 +119,6 @@ static inline void mlx5vf_seam_dma_unmap_page(struct device *dev, dma_addr_t add
 	dma_unmap_page(dev, addr, PAGE_SIZE, dir);
 }
 
-static inline void mlx5vf_seam_dma_sync(struct device *dev, dma_addr_t addr,
-					enum dma_data_direction dir, bool for_device)
-{
-	if (for_device)
-		dma_sync_single_for_device(dev, addr, PAGE_SIZE, dir);
-	else
-		dma_sync_single_for_cpu(dev, addr, PAGE_SIZE, dir);
-}
-
 static inline bool mlx5vf_seam_dma_need_sync(struct device *dev, dma_addr_t addr)
 {
 	return dma_need_sync(dev, addr);
@@ -258,8 +249,6 @@ dma_addr_t mlx5vf_seam_dma_map_page(struct device *dev, struct page *page,
 				    enum dma_data_direction dir);
 int mlx5vf_seam_dma_mapping_error(struct device *dev, dma_addr_t addr);
 void mlx5vf_seam_dma_unmap_page(struct device *dev, dma_addr_t addr, enum dma_data_direction dir);
-void mlx5vf_seam_dma_sync(struct device *dev, dma_addr_t addr, enum dma_data_direction dir,
-			  bool for_device);
 bool mlx5vf_seam_dma_need_sync(struct device *dev, dma_addr_t addr);
 int mlx5vf_seam_dma_map_sgtable(struct device *dev, struct sg_table *sgt,
 				enum dma_data_direction dir);
