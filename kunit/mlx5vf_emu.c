@@ -228,18 +228,16 @@ int mlx5vf_seam_dma_mapping_error(struct device *dev, dma_addr_t addr)
 	return addr == DMA_MAPPING_ERROR;
 }
 
-void mlx5vf_seam_dma_unmap_page(struct device *dev, dma_addr_t addr, enum dma_data_direction dir)
+/* One page's unmap, caller holds emu->lock. */
+static void emu_unmap_page_locked(struct mlx5vf_emu *emu, dma_addr_t addr)
 {
-	struct mlx5vf_emu *emu = emu_of_dma_dev(dev);
-	struct emu_page *p;
+	struct emu_page *p = emu_page_of(emu, addr);
 	u32 slot, i, m;
 
-	mutex_lock(&emu->lock);
-	p = emu_page_of(emu, addr);
 	if (!p) {
 		KUNIT_FAIL(emu->test, "mlx5vf_emu: unmapping 0x%llx, which is not mapped",
 			   (u64)addr);
-		goto out;
+		return;
 	}
 	slot = p - emu->pages;
 	/* Firmware could still write a page a live mkey translates to. */
@@ -251,7 +249,14 @@ void mlx5vf_seam_dma_unmap_page(struct device *dev, dma_addr_t addr, enum dma_da
 					   emu->mkeys[m].key);
 	p->mapped = false;
 	emu->st.pages_mapped--;
-out:
+}
+
+void mlx5vf_seam_dma_unmap_page(struct device *dev, dma_addr_t addr, enum dma_data_direction dir)
+{
+	struct mlx5vf_emu *emu = emu_of_dma_dev(dev);
+
+	mutex_lock(&emu->lock);
+	emu_unmap_page_locked(emu, addr);
 	mutex_unlock(&emu->lock);
 }
 
@@ -270,26 +275,9 @@ bool mlx5vf_seam_dma_need_sync(struct device *dev, dma_addr_t addr)
 static void emu_sg_unmap_locked(struct mlx5vf_emu *emu, struct scatterlist *sgl, u32 nents)
 {
 	struct sg_dma_page_iter iter;
-	struct emu_page *p;
-	u32 slot, i, m;
 
-	for (__sg_page_iter_start(&iter.base, sgl, nents, 0); __sg_page_iter_dma_next(&iter);) {
-		p = emu_page_of(emu, sg_page_iter_dma_address(&iter));
-		if (!p) {
-			KUNIT_FAIL(emu->test, "mlx5vf_emu: unmapping 0x%llx, which is not mapped",
-				   (u64)sg_page_iter_dma_address(&iter));
-			continue;
-		}
-		slot = p - emu->pages;
-		for (m = 0; m < EMU_MAX_MKEYS; m++)
-			for (i = 0; emu->mkeys[m].live && i < emu->mkeys[m].npages; i++)
-				if (emu->mkeys[m].slots[i] == slot)
-					KUNIT_FAIL(emu->test,
-						   "mlx5vf_emu: page unmapped while mkey 0x%x still maps it",
-						   emu->mkeys[m].key);
-		p->mapped = false;
-		emu->st.pages_mapped--;
-	}
+	for (__sg_page_iter_start(&iter.base, sgl, nents, 0); __sg_page_iter_dma_next(&iter);)
+		emu_unmap_page_locked(emu, sg_page_iter_dma_address(&iter));
 }
 
 int mlx5vf_seam_dma_map_sgtable(struct device *dev, struct sg_table *sgt,

@@ -25,6 +25,16 @@
 
 #define STATE_SIZE 40000
 #define MAX_CHUNK 8192
+
+/* A chunked PF whose VF offers dirty-page tracking. */
+static const struct mlx5vf_emu_config tracked_cfg = {
+	.vhca_id = 7,
+	.chunk_mode = true,
+	.state_size = STATE_SIZE,
+	.max_chunk = MAX_CHUNK,
+	.seed = 1,
+	.page_tracker = true,
+};
 #define STREAM_MAX (512 * 1024)
 /* Chunks of a whole-state image: 40000 bytes, 8180 per chunk. */
 #define FULL_CHUNKS DIV_ROUND_UP(STATE_SIZE, MAX_CHUNK - MLX5VF_EMU_HDR)
@@ -724,16 +734,8 @@ static void pf_detach_aborts_running_report(struct kunit *test)
 	unsigned long start, took;
 	u64 page_size = 4096; /* asked for; the one in use comes back */
 	struct eside s;
-	const struct mlx5vf_emu_config cfg = {
-		.vhca_id = 7,
-		.chunk_mode = true,
-		.state_size = STATE_SIZE,
-		.max_chunk = MAX_CHUNK,
-		.seed = 1,
-		.page_tracker = true,
-	};
 
-	side_init_cfg(test, &s, &cfg);
+	side_init_cfg(test, &s, &tracked_cfg);
 	mlx5vf_state_lock(&s.mvdev);
 	KUNIT_ASSERT_EQ(test, 0, mlx5vf_core_dev_log_start(s.mvdev.mig, &range, 1, &page_size));
 	mlx5vf_state_unlock(&s.mvdev);
@@ -782,16 +784,8 @@ static void track_create_failure_keeps_busy_pd(struct kunit *test)
 	u64 page_size = 4096;
 	struct mlx5vf_emu_stats st;
 	struct eside s;
-	const struct mlx5vf_emu_config cfg = {
-		.vhca_id = 7,
-		.chunk_mode = true,
-		.state_size = STATE_SIZE,
-		.max_chunk = MAX_CHUNK,
-		.seed = 1,
-		.page_tracker = true,
-	};
 
-	side_init_cfg(test, &s, &cfg);
+	side_init_cfg(test, &s, &tracked_cfg);
 	mlx5vf_emu_track_fail_keeping_pd(s.emu);
 	mlx5vf_state_lock(&s.mvdev);
 	KUNIT_EXPECT_EQ(test, -EIO,
