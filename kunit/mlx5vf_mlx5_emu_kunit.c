@@ -26,6 +26,10 @@
 #define STATE_SIZE 40000
 #define MAX_CHUNK 8192
 
+#define STREAM_MAX (512 * 1024)
+/* Chunks of a whole-state image: 40000 bytes, 8180 per chunk. */
+#define FULL_CHUNKS DIV_ROUND_UP(STATE_SIZE, MAX_CHUNK - MLX5VF_EMU_HDR)
+
 /* A chunked PF whose VF offers dirty-page tracking. */
 static const struct mlx5vf_emu_config tracked_cfg = {
 	.vhca_id = 7,
@@ -35,9 +39,6 @@ static const struct mlx5vf_emu_config tracked_cfg = {
 	.seed = 1,
 	.page_tracker = true,
 };
-#define STREAM_MAX (512 * 1024)
-/* Chunks of a whole-state image: 40000 bytes, 8180 per chunk. */
-#define FULL_CHUNKS DIV_ROUND_UP(STATE_SIZE, MAX_CHUNK - MLX5VF_EMU_HDR)
 
 struct eside {
 	struct kunit *test;
