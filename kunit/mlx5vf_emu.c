@@ -309,7 +309,9 @@ int mlx5vf_seam_dma_map_sgtable(struct device *dev, struct sg_table *sgt,
 								  .mapped = true,
 								  .device_owned = true };
 		emu->st.pages_mapped += n;
-		sg->dma_address = EMU_IOVA_BASE + (u64)slot * PAGE_SIZE;
+		/* Both halves of the DMA side: a real kernel keeps its own length. */
+		sg_dma_address(sg) = EMU_IOVA_BASE + (u64)slot * PAGE_SIZE;
+		sg_dma_len(sg) = sg->length;
 	}
 	if (ret)
 		emu_sg_unmap_locked(emu, sgt->sgl, i);
