@@ -31,6 +31,7 @@
 #include <linux/dma-mapping.h>
 #include <linux/file.h>
 #include <linux/jhash.h>
+#include <linux/kmemleak.h>
 #include <linux/list.h>
 #include <linux/mlx5/driver.h>
 #include <linux/mm.h>
@@ -231,6 +232,16 @@ static void mlx5vf_mlx5_buf_sync(struct mlx5vf_mlx5_buf *buf, bool for_device)
 	mlx5vf_seam_dma_sync_sgtable(buf->fw->mdev->device, &buf->sgt, buf->dir, for_device);
 }
 
+/*
+ * Firmware may still write the pages: they stay allocated for good. kmemleak
+ * is told it is on purpose; it still scans buf, so what buf points to (the
+ * page arrays, the sg_table) is not reported either.
+ */
+static void mlx5vf_mlx5_buf_abandon(struct mlx5vf_mlx5_buf *buf)
+{
+	kmemleak_not_leak(buf);
+}
+
 /* Returns false if firmware may still reach the pages: they must then leak. */
 static bool mlx5vf_mlx5_buf_unregister(struct mlx5vf_mlx5_buf *buf)
 {
@@ -244,6 +255,7 @@ static bool mlx5vf_mlx5_buf_unregister(struct mlx5vf_mlx5_buf *buf)
 		dev_err(mlx5vf_mlx5_vf_dev(fw),
 			"migration: DESTROY_MKEY 0x%x failed (%d): leaking its %u pages\n",
 			buf->mkey, ret, buf->npages);
+		mlx5vf_mlx5_buf_abandon(buf);
 		return false;
 	}
 	buf->has_mkey = false;
@@ -439,6 +451,7 @@ static void mlx5vf_mlx5_free_buffer(void *ctx, struct mlx5vf_fw_buffer *desc)
 		dev_warn(mlx5vf_mlx5_vf_dev(buf->fw),
 			 "migration: leaking the %u pages of a timed-out SAVE_VHCA_STATE\n",
 			 buf->npages);
+		mlx5vf_mlx5_buf_abandon(buf);
 		return;
 	}
 	if (!mlx5vf_mlx5_buf_unregister(buf))
