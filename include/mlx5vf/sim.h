@@ -60,6 +60,7 @@ enum mlx5vf_sim_fault {
 	MLX5VF_SIM_FAULT_BAD_RESOURCE_STATE,
 	MLX5VF_SIM_FAULT_SHORT_IMAGE,
 	MLX5VF_SIM_FAULT_LOSE_DIRTY, /* track reports clear their pages unreported, until restarted */
+	MLX5VF_SIM_FAULT_FORCED_TIMEOUT, /* a SAVE completed by mlx5_core's timeout */
 };
 
 /*

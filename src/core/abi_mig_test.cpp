@@ -186,6 +186,37 @@ TEST(AbiMig, RefusedStreamExplainsItself)
 	EXPECT_EQ(MLX5VF_MIG_RUNNING, mlx5vf_core_dev_state(dst.dev));
 }
 
+// Every fault the simulated firmware has can be armed through the C ABI
+// (debugfs "inject" passes its index): a SAVE that mlx5_core completes by
+// force fails the file (reads: ENODEV, as for any failed file), the device
+// goes back to RUNNING and migrates again with fresh buffers.
+TEST(AbiMig, ForcedSaveTimeoutArmedThroughTheCAbi)
+{
+	CSide src, dst;
+	src.init(3, 1);
+	dst.init(3, 2);
+	EXPECT_EQ(-MLX5VF_EINVAL, mlx5vf_core_sim_inject_fault(src.sim, MLX5VF_SIM_SAVE, 1,
+							       static_cast<mlx5vf_sim_fault>(
+								       MLX5VF_SIM_FAULT_FORCED_TIMEOUT + 1)));
+	ASSERT_EQ(0,
+		  mlx5vf_core_sim_inject_fault(src.sim, MLX5VF_SIM_SAVE, 1, MLX5VF_SIM_FAULT_FORCED_TIMEOUT));
+	ASSERT_EQ(0, src.go(MLX5VF_MIG_STOP_COPY));
+	std::vector<uint8_t> stream;
+	EXPECT_EQ(-MLX5VF_ENODEV, read_to_eof(src, stream));
+	ASSERT_EQ(0, src.go(MLX5VF_MIG_RUNNING));
+	mlx5vf_core_dev_forget_save(src.dev, src.save);
+	mlx5vf_core_save_destroy(src.save);
+	src.save = nullptr;
+	stream.clear();
+	ASSERT_EQ(0, src.go(MLX5VF_MIG_STOP_COPY));
+	ASSERT_EQ(0, read_to_eof(src, stream));
+	ASSERT_EQ(0, dst.go(MLX5VF_MIG_RESUMING));
+	VecIo v = c_user_io::over(stream);
+	ASSERT_EQ(static_cast<long>(stream.size()),
+		  mlx5vf_core_dev_resume_write(dst.dev, dst.resume, &v.io, stream.size()));
+	EXPECT_EQ(0, dst.go(MLX5VF_MIG_RUNNING));
+}
+
 // Issue 9, item 6: the shim's accept_fw_build_mismatch reaches the resuming
 // file through the device config. With it, another build of the same firmware
 // line migrates (the simulated firmware loads any build of its line) and the

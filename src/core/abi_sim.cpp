@@ -141,7 +141,7 @@ extern "C" int mlx5vf_core_sim_inject_fault(mlx5vf_sim *sim, enum mlx5vf_sim_op 
 					    enum mlx5vf_sim_fault fault)
 {
 	if (static_cast<unsigned>(op) >= kSimOpCount ||
-	    static_cast<unsigned>(fault) > MLX5VF_SIM_FAULT_LOSE_DIRTY)
+	    static_cast<unsigned>(fault) > MLX5VF_SIM_FAULT_FORCED_TIMEOUT)
 		return -MLX5VF_EINVAL;
 	return to_rc(sim->sim->inject_fault(static_cast<SimOp>(op), nth, static_cast<SimFault>(fault)));
 }
@@ -191,7 +191,8 @@ extern "C" uint64_t mlx5vf_core_sim_loaded_checksum(const mlx5vf_sim *sim)
 static_assert(static_cast<unsigned>(SimOp::TrackStart) == MLX5VF_SIM_TRACK_START &&
 	      static_cast<unsigned>(SimOp::TrackReport) == MLX5VF_SIM_TRACK_REPORT &&
 	      kSimOpCount == MLX5VF_SIM_TRACK_REPORT + 1);
-static_assert(static_cast<unsigned>(SimFault::LoseDirty) == MLX5VF_SIM_FAULT_LOSE_DIRTY);
+static_assert(static_cast<unsigned>(SimFault::LoseDirty) == MLX5VF_SIM_FAULT_LOSE_DIRTY &&
+	      static_cast<unsigned>(SimFault::ForcedTimeout) == MLX5VF_SIM_FAULT_FORCED_TIMEOUT);
 
 namespace {
 

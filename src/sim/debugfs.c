@@ -5,7 +5,7 @@
  * responder SUSPEND froze it, after its last LOAD), which the VM tests
  * compare across a live migration, and the function's DMA counters;
  * "inject" arms a firmware fault ("save 2 short-image", "track-report 1
- * lose-dirty"); "dma_window" ("IOVA LENGTH") names the guest memory the
+ * lose-dirty", "save 1 forced-timeout"); "dma_window" ("IOVA LENGTH") names the guest memory the
  * function writes while it runs; "reconfigure" ("PAGES") configures more of
  * its state (during PRE_COPY: new initial data, VFIO_PRECOPY_INFO_REINIT).
  */

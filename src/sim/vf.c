@@ -321,7 +321,7 @@ int mlx5vf_sim_inject(struct mlx5vf_device *mvdev, const char *op, unsigned int 
 	static const char * const ops[] = { "query", "suspend", "resume", "save", "load", "alloc",
 					    "track-start", "track-report" };
 	static const char * const faults[] = { "error", "complete-error", "bad-resource-state",
-					       "short-image", "lose-dirty" };
+					       "short-image", "lose-dirty", "forced-timeout" };
 	int o = match_string(ops, ARRAY_SIZE(ops), op);
 	int f = match_string(faults, ARRAY_SIZE(faults), fault);
 	int ret;

@@ -3,7 +3,8 @@
 # simulated VFs: two instances per migration over loopback TCP, return-path and
 # switchover-ack on, precopy on.
 # The device state that arrives equals the state that left; a cancelled
-# precopy, an incompatible destination and a corrupt stream all leave the
+# precopy, an incompatible destination, a corrupt stream and a SAVE that
+# mlx5_core completes by force all leave the
 # source VM running with a usable device; migrations go back and forth. Another
 # firmware build migrates only when the destination's operator allows it.
 # shellcheck source=lib.sh
@@ -154,6 +155,28 @@ status=$(migrate_between dstB dstA2 "$a")
 result "the next migration works again (status: $status)" "$([ "$status" = completed ]; echo $?)"
 qemu_stop dstA2
 qemu_stop dstB
+
+# 5b. A SAVE that mlx5_core completes by force (its command timeout) while the
+# device may still write the buffer: the migration fails with one line, the
+# source runs on with its VF, and that buffer is never reused (the simulated
+# firmware warns if it is, which the final dmesg check would catch).
+tmark=$(dmesg_mark 04-forced-timeout)
+qemu_start tsrc "$b" || bail_out "source QEMU did not start"
+check "arm a forced timeout of the source's first SAVE" \
+	sh -c "echo 'save 1 forced-timeout' >/sys/kernel/debug/mlx5vf/$b/inject"
+status=$(migrate_between tsrc tdst "$a")
+result "a SAVE completed by force fails the migration (status: $status)" \
+	"$([ "$status" = failed ]; echo $?)"
+check "the source said so, once" sh -c \
+	"dmesg | sed -n '/$tmark/,\$p' | grep -c 'firmware SAVE timed out' | grep -qx 1"
+diag "$(dmesg_since "$tmark" | grep mlx5vf | head -n 3)"
+check "source guest still runs" guest_runs tsrc
+check "source VF back in RUNNING" wait_for 10 grep -q "state: RUNNING" "/sys/kernel/debug/mlx5vf/$b/migration"
+qemu_stop tdst
+status=$(migrate_between tsrc tdst2 "$a")
+result "the next migration from that VF works (status: $status)" "$([ "$status" = completed ]; echo $?)"
+qemu_stop tdst2
+qemu_stop tsrc
 
 # 6. Another firmware build of the same line (sim_identity: the same high 32 bits,
 # other low 32): refused by default; with mlx5vf's accept_fw_build_mismatch set when
