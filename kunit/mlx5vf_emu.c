@@ -338,6 +338,11 @@ void mlx5vf_seam_dma_sync_sgtable(struct device *dev, struct sg_table *sgt,
 	struct sg_dma_page_iter iter;
 	struct emu_page *p;
 
+	/* Legal there, but a bounced buffer would be copied whole in hard IRQ. */
+	if (irqs_disabled()) {
+		KUNIT_FAIL(emu->test, "mlx5vf_emu: DMA sync with interrupts off");
+		return;
+	}
 	mutex_lock(&emu->lock);
 	for_each_sgtable_dma_page(sgt, &iter, 0) {
 		emu->st.dma_syncs++;
@@ -849,7 +854,20 @@ static void emu_async_done(struct work_struct *work)
 		if (fw_status)
 			status = -EREMOTEIO;
 	}
-	a->callback(status, a->cb_work);
+	/*
+	 * mlx5_core calls back from its command EQ's interrupt for an answer,
+	 * from its timeout work for a completion it forces: interrupts off
+	 * for the former, so whatever may not run there shows.
+	 */
+	if (!a->status) {
+		unsigned long flags;
+
+		local_irq_save(flags);
+		a->callback(status, a->cb_work);
+		local_irq_restore(flags);
+	} else {
+		a->callback(status, a->cb_work);
+	}
 	mutex_lock(&emu->lock);
 	if (a->status) {
 		/* Given up on; the firmware may still finish it (late_save). */

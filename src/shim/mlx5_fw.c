@@ -127,22 +127,23 @@ struct mlx5vf_mlx5 {
 	u32 pd_gen;
 	u32 pd_abandoned; /* references left in abandoned PDs */
 
-	/* The one SAVE in flight; the fields below under save_lock. */
+	/*
+	 * The one SAVE in flight. mlx5_core completes it from interrupt
+	 * context: save_status is written there, and the rest of the
+	 * completion (syncing the buffer for the CPU, telling the core,
+	 * printing a failure) runs in save_tail_work, so save_lock is only
+	 * ever taken in process context.
+	 */
 	struct mlx5_async_ctx async_ctx;
 	struct mlx5_async_work save_work;
 	u32 save_out[MLX5_ST_SZ_DW(save_vhca_state_out)];
-	spinlock_t save_lock; /* the SAVE in flight, and the error snapshot */
+	int save_status;
+	struct work_struct save_tail_work;
+	spinlock_t save_lock; /* save_busy, save_buf, save_done, save_pin */
 	bool save_busy;
 	struct mlx5vf_mlx5_buf *save_buf;
 	struct mlx5vf_fw_save_done *save_done;
 	struct file *save_pin; /* the data_fd, held until the completion */
-
-	/* A failed SAVE's outbox, printed from process context. */
-	struct work_struct err_work;
-	u32 err_out[MLX5_ST_SZ_DW(save_vhca_state_out)];
-	int err_status;
-	bool err_pending;
-	unsigned int err_dropped;
 };
 
 static struct device *mlx5vf_mlx5_vf_dev(struct mlx5vf_mlx5 *fw)
@@ -220,9 +221,9 @@ static void mlx5vf_mlx5_abandon_pd(struct mlx5vf_mlx5 *fw)
 /* ---- Buffers ---------------------------------------------------------- */
 
 /*
- * Hand the buffer to the device, or back to the CPU. Any context (the SAVE
- * completion's too). The whole table: the DMA API syncs an sg mapping only
- * as it was mapped. Nothing at all where it needs no syncs (coherent, not
+ * Hand the buffer to the device, or back to the CPU. Process context only:
+ * a bounced mapping copies the whole buffer. The whole table: the DMA API
+ * syncs an sg mapping only as it was mapped. Nothing at all where it needs no syncs (coherent, not
  * bounced).
  */
 static void mlx5vf_mlx5_buf_sync(struct mlx5vf_mlx5_buf *buf, bool for_device)
@@ -591,59 +592,35 @@ static void mlx5vf_mlx5_function_reset(void *ctx)
 
 /* ---- Asynchronous SAVE ----------------------------------------------------- */
 
-static void mlx5vf_mlx5_err_work(struct work_struct *work)
+/* Process context: the outbox stays put until the core hears of the SAVE. */
+static void mlx5vf_mlx5_print_save_error(struct mlx5vf_mlx5 *fw, int status)
 {
-	struct mlx5vf_mlx5 *fw = container_of(work, struct mlx5vf_mlx5, err_work);
-	u32 out[MLX5_ST_SZ_DW(save_vhca_state_out)];
-	unsigned int dropped;
-	unsigned long flags;
-	int status;
-
-	spin_lock_irqsave(&fw->save_lock, flags);
-	memcpy(out, fw->err_out, sizeof(out));
-	status = fw->err_status;
-	dropped = fw->err_dropped;
-	fw->err_dropped = 0;
-	fw->err_pending = false;
-	spin_unlock_irqrestore(&fw->save_lock, flags);
-
 	if (status == -EREMOTEIO)
-		mlx5vf_seam_cmd_out_err(fw->mdev, MLX5_CMD_OP_SAVE_VHCA_STATE, 0, out);
+		mlx5vf_seam_cmd_out_err(fw->mdev, MLX5_CMD_OP_SAVE_VHCA_STATE, 0, fw->save_out);
 	else
 		dev_warn(mlx5vf_mlx5_vf_dev(fw), "migration: SAVE_VHCA_STATE failed: %d\n", status);
-	if (dropped)
-		dev_warn(mlx5vf_mlx5_vf_dev(fw), "migration: %u more SAVE failures not shown\n",
-			 dropped);
 }
 
-/* Atomic context: keep the outbox for the work item, which prints it. */
-static void mlx5vf_mlx5_report_save_error(struct mlx5vf_mlx5 *fw, int status)
-{
-	bool queue = false;
-	unsigned long flags;
-
-	spin_lock_irqsave(&fw->save_lock, flags);
-	if (!fw->err_pending) {
-		memcpy(fw->err_out, fw->save_out, sizeof(fw->err_out));
-		fw->err_status = status;
-		fw->err_pending = true;
-		queue = true;
-	} else {
-		fw->err_dropped++;
-	}
-	spin_unlock_irqrestore(&fw->save_lock, flags);
-	if (queue)
-		schedule_work(&fw->err_work);
-}
-
-/* mlx5_core's completion of our SAVE; may run in atomic context. */
+/*
+ * mlx5_core's completion of our SAVE: from its command EQ's interrupt, or
+ * from its timeout work when it forces one. Syncing a large buffer for the
+ * CPU (a bounce buffer copies it whole) has no place there.
+ */
 static void mlx5vf_mlx5_save_done(int status, struct mlx5_async_work *work)
 {
 	struct mlx5vf_mlx5 *fw = container_of(work, struct mlx5vf_mlx5, save_work);
+
+	fw->save_status = status;
+	queue_work(MLX5VF_SYSTEM_WQ, &fw->save_tail_work);
+}
+
+static void mlx5vf_mlx5_save_tail(struct work_struct *work)
+{
+	struct mlx5vf_mlx5 *fw = container_of(work, struct mlx5vf_mlx5, save_tail_work);
 	struct mlx5vf_fw_save_result res = {};
 	struct mlx5vf_fw_save_done *done;
+	int status = fw->save_status;
 	struct mlx5vf_mlx5_buf *buf;
-	unsigned long flags;
 	struct file *pin;
 
 	if (!status) {
@@ -663,9 +640,9 @@ static void mlx5vf_mlx5_save_done(int status, struct mlx5_async_work *work)
 	if (status == -EREMOTEIO)
 		res.syndrome = mlx5vf_cmd_save_syndrome(fw->save_out);
 	if (status)
-		mlx5vf_mlx5_report_save_error(fw, status);
+		mlx5vf_mlx5_print_save_error(fw, status);
 
-	spin_lock_irqsave(&fw->save_lock, flags);
+	spin_lock(&fw->save_lock);
 	buf = fw->save_buf;
 	done = fw->save_done;
 	pin = fw->save_pin;
@@ -673,7 +650,7 @@ static void mlx5vf_mlx5_save_done(int status, struct mlx5_async_work *work)
 	fw->save_done = NULL;
 	fw->save_pin = NULL;
 	fw->save_busy = false;
-	spin_unlock_irqrestore(&fw->save_lock, flags);
+	spin_unlock(&fw->save_lock);
 	/* mlx5_core calls back once per accepted command. */
 	if (WARN_ON_ONCE(!done || !buf)) {
 		if (pin)
@@ -705,7 +682,6 @@ static int mlx5vf_mlx5_save(void *ctx, const struct mlx5vf_fw_save_req *req,
 	struct mlx5vf_mig_file *owner = req->owner;
 	struct mlx5vf_mlx5 *fw = ctx;
 	struct file *filp;
-	unsigned long flags;
 	int ret;
 
 	lockdep_assert_held(&fw->mvdev->state_mutex);
@@ -726,16 +702,16 @@ static int mlx5vf_mlx5_save(void *ctx, const struct mlx5vf_fw_save_req *req,
 	 */
 	filp = owner ? owner->filp : NULL;
 
-	spin_lock_irqsave(&fw->save_lock, flags);
+	spin_lock(&fw->save_lock);
 	if (fw->save_busy) {
-		spin_unlock_irqrestore(&fw->save_lock, flags);
+		spin_unlock(&fw->save_lock);
 		return -EBUSY;
 	}
 	fw->save_busy = true;
 	fw->save_buf = buf;
 	fw->save_done = done;
 	fw->save_pin = filp ? get_file(filp) : NULL;
-	spin_unlock_irqrestore(&fw->save_lock, flags);
+	spin_unlock(&fw->save_lock);
 
 	memset(fw->save_out, 0, sizeof(fw->save_out));
 	mlx5vf_mlx5_buf_sync(buf, true);
@@ -745,13 +721,13 @@ static int mlx5vf_mlx5_save(void *ctx, const struct mlx5vf_fw_save_req *req,
 		return 0;
 
 	/* Not submitted: no completion will come. */
-	spin_lock_irqsave(&fw->save_lock, flags);
+	spin_lock(&fw->save_lock);
 	filp = fw->save_pin;
 	fw->save_pin = NULL;
 	fw->save_buf = NULL;
 	fw->save_done = NULL;
 	fw->save_busy = false;
-	spin_unlock_irqrestore(&fw->save_lock, flags);
+	spin_unlock(&fw->save_lock);
 	mlx5vf_mlx5_buf_sync(buf, false);
 	if (filp)
 		fput(filp);
@@ -944,7 +920,8 @@ static void mlx5vf_mlx5_detach(struct mlx5vf_mlx5 *fw)
 	mlx5vf_mlx5_track_release(fw, true);
 	mlx5vf_mlx5_abandon_pd(fw);
 	mlx5vf_state_unlock(mvdev);
-	flush_work(&fw->err_work);
+	/* A completion's tail touches the PF until the core hears of it. */
+	flush_work(&fw->save_tail_work);
 }
 
 static void mlx5vf_mlx5_attach(struct mlx5vf_mlx5 *fw)
@@ -1127,7 +1104,7 @@ int mlx5vf_mlx5_init(struct mlx5vf_device *mvdev)
 	mutex_init(&fw->pd_lock);
 	spin_lock_init(&fw->save_lock);
 	spin_lock_init(&fw->track_lock);
-	INIT_WORK(&fw->err_work, mlx5vf_mlx5_err_work);
+	INIT_WORK(&fw->save_tail_work, mlx5vf_mlx5_save_tail);
 	ret = mlx5vf_mlx5_probe_fw(fw, &why);
 	if (ret)
 		goto out_free;
@@ -1225,7 +1202,8 @@ void mlx5vf_mlx5_uninit(struct mlx5vf_device *mvdev)
 	mlx5vf_state_unlock(mvdev);
 	/* Every SAVE completed before its file closed; this only drains the context. */
 	mlx5vf_seam_cleanup_async_ctx(&fw->async_ctx);
-	cancel_work_sync(&fw->err_work);
+	/* Its core notice came before that close; the rest of it may still run. */
+	flush_work(&fw->save_tail_work);
 	mlx5vf_core_dev_destroy(mig);
 	/* Buffers firmware might still reach were leaked, and keep their PD. */
 	if (fw->pd_users + fw->pd_abandoned)

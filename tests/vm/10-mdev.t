@@ -103,9 +103,20 @@ src_sum=$(mem_sum srcA /tmp/mdev-src.mem)
 dst_sum=$(mem_sum dstB /tmp/mdev-dst.mem)
 result "destination guest memory equals the source's ($src_sum, $dst_sum)" \
 	"$([ -n "$src_sum" ] && [ "$src_sum" = "$dst_sum" ]; echo $?)"
-[ "$src_sum" = "$dst_sum" ] || diag "pages that differ (4 KiB numbers, count):" \
-	"$(cmp -l /tmp/mdev-src.mem /tmp/mdev-dst.mem | awk '{ print int(($1 - 1) / 4096) }' | uniq -c | head -n 20)" \
-	"$(cat "/sys/kernel/debug/mlx5vf/$a/sim")"
+if [ "$src_sum" != "$dst_sum" ]; then
+	# The function's writes carry their sequence number and IOVA: the first
+	# differing bytes say whether the destination missed a write or the
+	# source was written after its last dirty sync.
+	first=$(cmp /tmp/mdev-src.mem /tmp/mdev-dst.mem | sed -n 's/.* byte \([0-9]*\),.*/\1/p')
+	from=$(((${first:-1} - 1) / 16 * 16))
+	diag "pages that differ (4 KiB numbers, count):" \
+		"$(cmp -l /tmp/mdev-src.mem /tmp/mdev-dst.mem | awk '{ print int(($1 - 1) / 4096) }' | uniq -c | head -n 20)" \
+		"first difference at byte $first; source, then destination, from $from:" \
+		"$(od -A d -t x8 -j "$from" -N 32 /tmp/mdev-src.mem)" \
+		"$(od -A d -t x8 -j "$from" -N 32 /tmp/mdev-dst.mem)" \
+		"$(cat "/sys/kernel/debug/mlx5vf/$a/sim")" \
+		"$(hmp srcA "info migrate" | tr -d '\r')"
+fi
 rm -f /tmp/mdev-src.mem /tmp/mdev-dst.mem
 echo "0 0" >"/sys/kernel/debug/mlx5vf/$a/dma_window"
 hmp dstB "cont" >/dev/null
