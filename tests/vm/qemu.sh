@@ -62,14 +62,15 @@ mig_field() {
 qemu_start() {
 	_q_name=$1 _q_bdf=$2
 	shift 2
-	rm -f "$RUN/$_q_name.in" "$RUN/$_q_name.out" "$RUN/$_q_name.log"
+	rm -f "$RUN/$_q_name.in" "$RUN/$_q_name.out" "$RUN/$_q_name.log" "$RUN/$_q_name.fw"
 	mkfifo "$RUN/$_q_name.in" "$RUN/$_q_name.out"
 	: >"$RUN/$_q_name.log"
 	_q_host="host=$_q_bdf"
 	[ ! -d "/sys/bus/mdev/devices/$_q_bdf" ] || _q_host="sysfsdev=/sys/bus/mdev/devices/$_q_bdf"
+	# shellcheck disable=SC2046 # firmware_log's options, split on purpose
 	"$QEMU" -M pc -accel tcg -m 16 -nodefaults -no-user-config -display none \
 		-device "vfio-pci,$_q_host,id=vf0,addr=0x5,enable-migration=on,x-device-dirty-page-tracking=off,x-no-mmap=on" \
-		-monitor "pipe:$RUN/$_q_name" "$@" >"$RUN/$_q_name.stderr" 2>&1 &
+		$(firmware_log "$_q_name") -monitor "pipe:$RUN/$_q_name" "$@" >"$RUN/$_q_name.stderr" 2>&1 &
 	echo $! >"$RUN/$_q_name.pid"
 	cat "$RUN/$_q_name.out" >>"$RUN/$_q_name.log" &
 	# Keep the command FIFO open for writing across hmp calls (qemu_stop ends it).
@@ -78,26 +79,43 @@ qemu_start() {
 	qemu_prompt "$_q_name" && qemu_settle "$_q_name" "$@"
 }
 
+# firmware_log NAME: QEMU options that send the guest firmware's (SeaBIOS's)
+# debug port 0x402 to $RUN/NAME.fw. Every instance has it, sources and
+# destinations alike, so that their machines match.
+firmware_log() {
+	echo "-chardev file,id=fwlog,path=$RUN/$1.fw -device isa-debugcon,iobase=0x402,chardev=fwlog"
+}
+
 # guest_pci_ready NAME: the guest firmware has given every BAR of the device in
-# slot 5 an address ("info pci"). Until then it is sizing and placing BARs, and
-# the memory map changes under QEMU: its VFIO listener may unmap and map guest
-# RAM again, which drops the container's dirty log of the device's writes (a
-# migration started then loses them; seen as one refused vfio_dma_rw write and
-# guest pages that differ on the destination). A real guest has booted long
-# before anyone migrates it.
+# slot 5 an address ("info pci").
 guest_pci_ready() {
 	hmp "$1" "info pci" | pci_bars_placed 5
 }
 
+# guest_firmware_done NAME: SeaBIOS has finished its POST and found nothing to
+# boot, so it changes the memory map no more. Until then it places BARs and at
+# the end makes its shadow BIOS read-only (PAM), and each change can merge or
+# split the FlatRange that holds guest RAM: QEMU's VFIO listener then unmaps and
+# maps that RAM again, and the type1 container's dirty log of the device's
+# writes goes with the old mapping (QEMU asks for it on unmap only for vIOMMU
+# mappings). A migration started then loses those writes: guest pages that
+# differ on the destination (seen in 2 of 51 mdev migrations, one with a write
+# VFIO refused as unmapped). A real guest has booted long before anyone
+# migrates it.
+guest_firmware_done() {
+	grep -q "No bootable device" "$RUN/$1.fw"
+}
+
 # qemu_settle NAME ARG...: unless the instance waits for an incoming migration
-# or was started stopped (-incoming, -S among ARG), wait for guest_pci_ready.
+# or was started stopped (-incoming, -S among ARG), wait until its firmware has
+# placed the device's BARs and then finished.
 qemu_settle() {
 	_q_settle=$1
 	shift
 	for _q_a in "$@"; do
 		case "$_q_a" in -incoming | -S) return 0 ;; esac
 	done
-	wait_for 60 guest_pci_ready "$_q_settle"
+	wait_for 60 guest_pci_ready "$_q_settle" && wait_for 60 guest_firmware_done "$_q_settle"
 }
 
 # qemu_prompt NAME: wait for the instance's first monitor prompt, as long as
@@ -208,11 +226,13 @@ mem_sum() {
 qemu_start_dev() {
 	_q_name=$1 _q_dev=$2
 	shift 2
-	rm -f "$RUN/$_q_name.in" "$RUN/$_q_name.out" "$RUN/$_q_name.log"
+	rm -f "$RUN/$_q_name.in" "$RUN/$_q_name.out" "$RUN/$_q_name.log" "$RUN/$_q_name.fw"
 	mkfifo "$RUN/$_q_name.in" "$RUN/$_q_name.out"
 	: >"$RUN/$_q_name.log"
+	# shellcheck disable=SC2046 # firmware_log's options, split on purpose
 	"$QEMU" -M pc -accel tcg -m 16 -nodefaults -no-user-config -display none \
-		-device "$_q_dev" -monitor "pipe:$RUN/$_q_name" "$@" >"$RUN/$_q_name.stderr" 2>&1 &
+		-device "$_q_dev" $(firmware_log "$_q_name") -monitor "pipe:$RUN/$_q_name" "$@" \
+		>"$RUN/$_q_name.stderr" 2>&1 &
 	echo $! >"$RUN/$_q_name.pid"
 	cat "$RUN/$_q_name.out" >>"$RUN/$_q_name.log" &
 	sleep 2147483647 >"$RUN/$_q_name.in" &
