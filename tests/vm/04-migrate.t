@@ -42,7 +42,7 @@ held_precopy() {
 	hmp "$1" "migrate_set_parameter max-bandwidth 64k" >/dev/null
 	hmp "$2" "migrate_incoming tcp:127.0.0.1:$port" >/dev/null
 	hmp "$1" "migrate -d tcp:127.0.0.1:$port" >/dev/null
-	wait_for 20 sh -c "grep -q 'PRE_COPY' /sys/kernel/debug/mlx5vf/$4/migration"
+	wait_precopy "$1" "$4"
 }
 
 # 1. A -> B with precopy: the state that left is the state that arrived.

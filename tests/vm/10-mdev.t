@@ -133,8 +133,7 @@ mig_caps dstA
 hmp dstB "migrate_set_parameter max-bandwidth 64k" >/dev/null
 hmp dstA "migrate_incoming tcp:127.0.0.1:$port" >/dev/null
 hmp dstB "migrate -d tcp:127.0.0.1:$port" >/dev/null
-check "the source instance entered precopy" wait_for 20 \
-	sh -c "grep -q 'state: PRE_COPY' /sys/kernel/debug/mlx5vf/$b/migration"
+check "the source instance entered precopy" wait_precopy dstB "$b"
 hmp dstB "migrate_cancel" >/dev/null
 status=$(migrate_wait dstB 60)
 result "the migration was cancelled (status: $status)" "$([ "$status" = cancelled ]; echo $?)"

@@ -175,6 +175,12 @@ mig_caps() {
 	hmp "$1" "migrate_set_parameter downtime-limit 20000" >/dev/null
 }
 
+# migration_status: the status word of "info migrate" on stdin: "Status:
+# completed" (QEMU 10.0) or "Status:\t\tcompleted" (11.1).
+migration_status() {
+	sed -n 's/^Status:[[:space:]]*//p; s/^Migration status:[[:space:]]*//p' | head -n 1 | awk '{ print $1 }'
+}
+
 # migrate_wait NAME STALL: poll "info migrate" until the migration ends and print
 # the final status (completed, failed, cancelled), or "stalled" once neither its
 # status nor its transferred or dirty-sync counts have moved for STALL seconds: a
@@ -185,9 +191,7 @@ migrate_wait() {
 	_q_beat=$_q_since
 	while :; do
 		_q_info=$(hmp "$1" "info migrate")
-		# "Status: completed" (QEMU 10.0) or "Status:\t\tcompleted" (11.1).
-		_q_status=$(printf '%s\n' "$_q_info" | sed -n 's/^Status:[[:space:]]*//p; s/^Migration status:[[:space:]]*//p' |
-			head -n 1 | awk '{ print $1 }')
+		_q_status=$(printf '%s\n' "$_q_info" | migration_status)
 		case "$_q_status" in
 		completed | failed | cancelled) echo "$_q_status"; return 0 ;;
 		esac
@@ -205,6 +209,20 @@ migrate_wait() {
 			_q_beat=$_q_now
 		fi
 		sleep 0.2
+	done
+}
+
+# wait_precopy NAME DEV: wait until the source QEMU NAME's device DEV (a PCI
+# address or an mdev UUID: its mlx5vf debugfs directory) is in PRE_COPY. Fails
+# only once that cannot happen any more: the migration ended. A slow machine
+# only makes it wait longer; a hung QEMU blocks hmp, which the VM's /init
+# catches by the test's silence.
+wait_precopy() {
+	until grep -q 'state: PRE_COPY' "/sys/kernel/debug/mlx5vf/$2/migration"; do
+		case "$(hmp "$1" "info migrate" | migration_status)" in
+		completed | failed | cancelled) return 1 ;;
+		esac
+		sleep 0.5
 	done
 }
 
