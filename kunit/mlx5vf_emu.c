@@ -133,6 +133,7 @@ struct mlx5vf_emu {
 	u32 track_kept_pdn;
 	/* Guest pages the VF wrote since the stand-in tracker last reported them. */
 	bool track_live;
+	bool lose_dirty; /* mlx5vf_emu_lose_dirty() */
 	unsigned int track_shift; /* its page size */
 	struct xarray dirty_pfns; /* guest page numbers, in its page size */
 };
@@ -1243,6 +1244,13 @@ void mlx5vf_emu_vf_dma_written(struct mlx5vf_emu *emu, u64 iova, u32 len)
 	mutex_unlock(&emu->lock);
 }
 
+void mlx5vf_emu_lose_dirty(struct mlx5vf_emu *emu, bool lose)
+{
+	mutex_lock(&emu->lock);
+	emu->lose_dirty = lose;
+	mutex_unlock(&emu->lock);
+}
+
 void mlx5vf_emu_fail_next(struct mlx5vf_emu *emu, u16 opcode, u8 status, u32 syndrome)
 {
 	mutex_lock(&emu->lock);
@@ -1413,6 +1421,10 @@ static void emu_report_dirty_locked(struct mlx5vf_emu *emu, u64 iova, u64 length
 		return;
 	xa_for_each_range(&emu->dirty_pfns, pfn, entry, first, last) {
 		xa_erase(&emu->dirty_pfns, pfn);
+		if (emu->lose_dirty) {
+			emu->st.dirty_pages_lost++;
+			continue;
+		}
 		mlx5vf_core_fw_report_dirty(sink, (u64)pfn << emu->track_shift);
 		emu->st.dirty_pages_reported++;
 	}

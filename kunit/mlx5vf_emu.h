@@ -65,6 +65,7 @@ struct mlx5vf_emu_stats {
 	u32 track_objs_kept;      /* firmware objects a failed tracker setup left in its PD */
 	u32 misuses;              /* what was reported (cfg.report), refused if a mailbox */
 	u32 dirty_pages_reported; /* pages the stand-in tracker reported written */
+	u32 dirty_pages_lost;     /* ... and cleared unreported (mlx5vf_emu_lose_dirty()) */
 };
 
 struct mlx5vf_emu *mlx5vf_emu_create(const struct mlx5vf_emu_config *cfg);
@@ -82,6 +83,11 @@ bool mlx5vf_emu_vf_running(struct mlx5vf_emu *emu);
  * tracker, while one exists, reports those pages dirty once.
  */
 void mlx5vf_emu_vf_dma_written(struct mlx5vf_emu *emu, u64 iova, u32 len);
+/*
+ * A negative control: the stand-in tracker clears the pages it would report
+ * without reporting them, as a tracker that loses its reports would.
+ */
+void mlx5vf_emu_lose_dirty(struct mlx5vf_emu *emu, bool lose);
 /* The VF's function level reset: its VHCA runs again, untracked, no image open. */
 void mlx5vf_emu_vf_flr(struct mlx5vf_emu *emu);
 /* The next command with this opcode fails with status and syndrome. */

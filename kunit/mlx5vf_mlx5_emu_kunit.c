@@ -875,8 +875,15 @@ static void written_guest_pages_reported_once(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, 0x5000ull, d.lo);
 	KUNIT_EXPECT_EQ(test, 0x9000ull, d.hi);
 	KUNIT_EXPECT_EQ(test, 0ull, report_all(&s, &d));
+	/* The negative control: a written page cleared, never reported. */
+	mlx5vf_emu_lose_dirty(s.emu, true);
+	mlx5vf_emu_vf_dma_written(s.emu, 0xa000, 1024);
+	KUNIT_EXPECT_EQ(test, 0ull, report_all(&s, &d));
+	mlx5vf_emu_lose_dirty(s.emu, false);
+	KUNIT_EXPECT_EQ(test, 0ull, report_all(&s, &d));
 	mlx5vf_emu_stats(s.emu, &st);
 	KUNIT_EXPECT_EQ(test, 3u, st.dirty_pages_reported);
+	KUNIT_EXPECT_EQ(test, 1u, st.dirty_pages_lost);
 	KUNIT_EXPECT_EQ(test, 0u, st.misuses);
 	mlx5vf_state_lock(&s.mvdev);
 	mlx5vf_core_dev_log_stop(s.mvdev.mig);

@@ -60,6 +60,11 @@ module_param(emu_dma_writes_per_tick, uint, 0644);
 MODULE_PARM_DESC(emu_dma_writes_per_tick,
 		 "Emulated PF: DMA writes into its debugfs dma_window every 10 ms while its VF runs");
 
+static bool emu_lose_dirty;
+module_param(emu_lose_dirty, bool, 0644);
+MODULE_PARM_DESC(emu_lose_dirty,
+		 "Emulated PF: a negative control; its tracker clears the pages its VF wrote without reporting them");
+
 #define EMU_VF_TICK msecs_to_jiffies(10)
 /* One DMA write: a burst smaller than a page, like a packet. */
 #define EMU_VF_DMA_BYTES 1024
@@ -112,6 +117,7 @@ static void mlx5vf_emu_vf_tick(struct mlx5vf_emu_vf *evf)
 	int ret;
 
 	lockdep_assert_held(&evf->mvdev->state_mutex);
+	mlx5vf_emu_lose_dirty(evf->emu, READ_ONCE(emu_lose_dirty));
 	if (!mlx5vf_emu_vf_running(evf->emu))
 		return;
 	for (n = READ_ONCE(emu_writes_per_tick); n; n--, evf->seq++, evf->state_writes++)
@@ -250,6 +256,7 @@ static int mlx5vf_emu_vf_state_show(struct seq_file *m, void *unused)
 	seq_printf(m, "emu_trackers_live: %d\n", st.trackers_live);
 	seq_printf(m, "emu_reports: %u\n", st.reports);
 	seq_printf(m, "emu_dirty_pages_reported: %u\n", st.dirty_pages_reported);
+	seq_printf(m, "emu_dirty_pages_lost: %u\n", st.dirty_pages_lost);
 	seq_printf(m, "emu_mkeys_live: %u\n", st.mkeys_live);
 	seq_printf(m, "emu_pages_mapped: %u\n", st.pages_mapped);
 	seq_printf(m, "emu_state_writes: %llu\n", evf->state_writes);

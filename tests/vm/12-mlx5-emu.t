@@ -9,7 +9,8 @@
 #
 # Precopy with whole images, then with chunked images (emu_chunk_mode); where the
 # kernel carries DMA logging (the debug kernel) also with device dirty tracking,
-# the emulator's stand-in tracker reporting the guest pages the function wrote.
+# the emulator's stand-in tracker reporting the guest pages the function wrote,
+# and its negative control: a tracker that loses them makes the memories differ.
 # Each time: the migration completes; the destination VHCA's state equals the
 # source's (it differed before); the destination's guest memory equals the
 # source's; the destination runs; the emulator saw no misuse (a mailbox no driver
@@ -144,6 +145,8 @@ emu_migration() {
 		sh -c "grep -q 'emu_running: 1' /sys/kernel/debug/mlx5vf/$b/emu"
 	result "$_m_label: the emulated PFs saw no misuse ($(emu_field "$a" emu_misuses), $(emu_field "$b" emu_misuses))" \
 		"$([ "$(emu_field "$a" emu_misuses)" = 0 ] && [ "$(emu_field "$b" emu_misuses)" = 0 ]; echo $?)"
+	result "$_m_label: and failed no command ($(emu_field "$a" emu_out_err_calls), $(emu_field "$b" emu_out_err_calls))" \
+		"$([ "$(emu_field "$a" emu_out_err_calls)" = 0 ] && [ "$(emu_field "$b" emu_out_err_calls)" = 0 ]; echo $?)"
 	qemu_stop srcA
 	qemu_stop dstB
 	echo "0 0" >"$dbg_a/dma_window"
@@ -174,6 +177,29 @@ if [ "$(mig_field "$a" dirty_tracking)" = idle ]; then
 	result "tracked: the stand-in tracker reported the pages the VF wrote ($(emu_field "$a" emu_dirty_pages_reported))" \
 		"$([ "$(emu_field "$a" emu_dirty_pages_reported)" -gt 0 ]; echo $?)"
 	result "tracked: no tracker error" "$([ "$(mig_field "$a" dirty_error)" = none ]; echo $?)"
+	# Negative control: a tracker that loses its pages is caught by the comparison.
+	echo 1 >"/sys/module/$drv/parameters/emu_lose_dirty"
+	qemu_start_tracked srcA "$a" || bail_out "lossy: source QEMU did not start"
+	echo "$win_lo $win_len" >"/sys/kernel/debug/mlx5vf/$a/dma_window"
+	wait_for $((10 * slow)) sh -c "[ \$(sed -n 's/^emu_dma_writes: //p' /sys/kernel/debug/mlx5vf/$a/emu) -gt 100 ]"
+	qemu_start_tracked dstB "$b" -incoming defer -S || bail_out "lossy: destination QEMU did not start"
+	mig_caps srcA
+	mig_caps dstB
+	hmp srcA "migrate_set_parameter max-bandwidth 4M" >/dev/null
+	port=$((port + 1))
+	hmp dstB "migrate_incoming tcp:127.0.0.1:$port" >/dev/null
+	hmp srcA "migrate -d tcp:127.0.0.1:$port" >/dev/null
+	status=$(migrate_wait srcA $((120 * slow)))
+	result "lossy tracker: migration still completes (status: $status)" "$([ "$status" = completed ]; echo $?)"
+	src_sum=$(mem_sum srcA /tmp/src.mem)
+	dst_sum=$(mem_sum dstB /tmp/dst.mem)
+	result "lossy tracker: the destination's memory differs: a lost page is visible ($(emu_field "$a" emu_dirty_pages_lost) lost)" \
+		"$([ -n "$src_sum" ] && [ -n "$dst_sum" ] && [ "$src_sum" != "$dst_sum" ]; echo $?)"
+	rm -f /tmp/src.mem /tmp/dst.mem
+	qemu_stop srcA
+	qemu_stop dstB
+	echo 0 >"/sys/module/$drv/parameters/emu_lose_dirty"
+	echo "0 0" >"/sys/kernel/debug/mlx5vf/$a/dma_window"
 else
 	skip "tracked migration" "no device dirty tracking here ($(mig_field "$a" dirty_tracking))"
 fi
