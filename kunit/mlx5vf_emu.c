@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * An emulated ConnectX PF with one VF for the KUnit build: the mlx5_core side
- * of src/shim/mlx5_seam.h. The real backend (src/shim/mlx5_fw.c, compiled
- * with MLX5VF_MLX5_EMU) talks to it as it would to mlx5_core.
+ * An emulated ConnectX PF with one VF: the mlx5_core side of
+ * src/shim/mlx5_seam.h. The real backend (src/shim/mlx5_fw.c, compiled with
+ * MLX5VF_MLX5_EMU) talks to it as it would to mlx5_core. Two users: the KUnit
+ * suite (kunit/mlx5vf_mlx5_emu_kunit.c), whose VF is emulated too, and the
+ * VM's test module (src/emu-vf/), whose VF is a real PCI function (cfg.vf).
  *
  * Every mailbox is decoded with MLX5_GET over <linux/mlx5/mlx5_ifc.h> and
  * answered with MLX5_SET. A mailbox no driver may send (wrong vhca_id,
  * a chunk bit that disagrees with the capability, an unknown mkey, a size
  * beyond the buffer, a chunk continuation that is not incremental=1
- * set_track=0, a SAVE into a page the CPU owns) fails the test. What real
+ * set_track=0, a SAVE into a page the CPU owns) is reported (cfg.report: the
+ * KUnit suite fails the test), counted and refused. What real
  * firmware refuses (a SUSPEND/RESUME out of order, an incremental QUERY or
  * SAVE without tracking, an injected failure) gets a status and syndrome in
  * the outbox, and the errno mlx5_core would return.
@@ -23,11 +26,12 @@
  * entries are DMA addresses that the emulated DMA API handed out, resolved to
  * pages here. The emulated DMA API tracks who owns each page (CPU or device).
  *
- * Also here, as mig.c and mlx5_track.c are not in the KUnit build: the state
- * lock, the core device's creation and a tracker that is never offered (the
- * tracker's CQ/QP/UAR/EQ path is not behind the seam yet).
+ * Also here, as mlx5_track.c is built for neither user: a stand-in tracker at
+ * the mlx5_track.h boundary (the tracker's CQ/QP/UAR/EQ path is not behind
+ * the seam yet). It reports the guest pages the VF says it wrote
+ * (mlx5vf_emu_vf_dma_written()). The KUnit build's stand-ins for mig.c are
+ * in mlx5vf_emu_mig.c; the VM's module has mlx5vf.ko's own.
  */
-#include <kunit/test.h>
 #include <linux/delay.h>
 #include <linux/errno.h>
 #include <linux/mlx5/driver.h>
@@ -39,6 +43,7 @@
 #include <linux/string.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
+#include <linux/xarray.h>
 
 #include <mlx5vf/fw.h>
 #include <mlx5vf/mig.h>
@@ -86,13 +91,15 @@ struct emu_async {
 };
 
 struct mlx5vf_emu {
-	struct kunit *test;
+	struct list_head node; /* in emu_all */
 	struct mlx5vf_emu_config cfg;
 	struct mlx5_core_dev mdev;
 	struct mlx5_hca_cap cap_gen;
 	struct mlx5_hca_cap cap_gen2;
 	struct device pf_dev;
-	struct pci_dev vf;
+	struct pci_dev vf;        /* the emulated VF, without cfg.vf */
+	struct pci_dev *vf_pdev;  /* the VF: cfg.vf or the emulated one */
+	atomic_t misuses;
 	struct blocking_notifier_head vf_events;
 	struct workqueue_struct *wq;
 
@@ -124,7 +131,16 @@ struct mlx5vf_emu {
 	/* mlx5vf_emu_track_fail_keeping_pd(): objects a failed create left in a PD. */
 	bool track_fail_keep;
 	u32 track_kept_pdn;
+	/* Guest pages the VF wrote since the stand-in tracker last reported them. */
+	bool track_live;
+	bool lose_dirty; /* mlx5vf_emu_lose_dirty() */
+	unsigned int track_shift; /* its page size */
+	struct xarray dirty_pfns; /* guest page numbers, in its page size */
 };
+
+/* Every emulated PF, for mlx5vf_seam_get_core_dev() to find a VF's. */
+static LIST_HEAD(emu_all);
+static DEFINE_MUTEX(emu_all_lock);
 
 /*
  * Every mailbox starts with the same header (opcode, uid, op_mod in; status,
@@ -144,17 +160,39 @@ static struct mlx5vf_emu *emu_of_dma_dev(struct device *dev)
 	return container_of(dev, struct mlx5vf_emu, pf_dev);
 }
 
-/* A mailbox no driver may send: fail the test, log it, refuse it (-EINVAL). */
-static __printf(2, 3) int emu_malformed(struct mlx5vf_emu *emu, const char *fmt, ...)
+/* Something no driver may do: count it and tell the user (cfg.report). */
+static __printf(3, 0) void emu_vmisuse(struct mlx5vf_emu *emu, const char *what, const char *fmt,
+					va_list ap)
 {
 	char msg[192];
+	int n;
+
+	n = scnprintf(msg, sizeof(msg), "%s", what);
+	vscnprintf(msg + n, sizeof(msg) - n, fmt, ap);
+	atomic_inc(&emu->misuses);
+	if (emu->cfg.report)
+		emu->cfg.report(emu->cfg.report_ctx, msg);
+	else
+		pr_err("mlx5vf_emu: %s\n", msg);
+}
+
+static __printf(2, 3) void emu_misuse(struct mlx5vf_emu *emu, const char *fmt, ...)
+{
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	emu_vmisuse(emu, "", fmt, ap);
 	va_end(ap);
-	pr_err("mlx5vf_emu: malformed mailbox: %s\n", msg);
-	KUNIT_FAIL(emu->test, "mlx5vf_emu: malformed mailbox: %s", msg);
+}
+
+/* A mailbox no driver may send: report it, refuse it (-EINVAL). */
+static __printf(2, 3) int emu_malformed(struct mlx5vf_emu *emu, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	emu_vmisuse(emu, "malformed mailbox: ", fmt, ap);
+	va_end(ap);
 	return -EINVAL;
 }
 
@@ -235,7 +273,7 @@ static void emu_unmap_page_locked(struct mlx5vf_emu *emu, dma_addr_t addr)
 	u32 slot, i, m;
 
 	if (!p) {
-		KUNIT_FAIL(emu->test, "mlx5vf_emu: unmapping 0x%llx, which is not mapped",
+		emu_misuse(emu, "unmapping 0x%llx, which is not mapped",
 			   (u64)addr);
 		return;
 	}
@@ -244,8 +282,7 @@ static void emu_unmap_page_locked(struct mlx5vf_emu *emu, dma_addr_t addr)
 	for (m = 0; m < EMU_MAX_MKEYS; m++)
 		for (i = 0; emu->mkeys[m].live && i < emu->mkeys[m].npages; i++)
 			if (emu->mkeys[m].slots[i] == slot)
-				KUNIT_FAIL(emu->test,
-					   "mlx5vf_emu: page unmapped while mkey 0x%x still maps it",
+				emu_misuse(emu, "page unmapped while mkey 0x%x still maps it",
 					   emu->mkeys[m].key);
 	p->mapped = false;
 	emu->st.pages_mapped--;
@@ -292,7 +329,7 @@ int mlx5vf_seam_dma_map_sgtable(struct device *dev, struct sg_table *sgt,
 	emu->st.dma_map_calls++;
 	for_each_sgtable_sg(sgt, sg, i) {
 		if (sg->offset || !sg->length || sg->length % PAGE_SIZE) {
-			KUNIT_FAIL(emu->test, "mlx5vf_emu: sg entry %u is not whole pages", i);
+			emu_misuse(emu, "sg entry %u is not whole pages", i);
 			ret = -EINVAL;
 			break;
 		}
@@ -304,10 +341,12 @@ int mlx5vf_seam_dma_map_sgtable(struct device *dev, struct sg_table *sgt,
 			break;
 		}
 		slot -= n;
+		/* By pfn: nth_page() is gone from newer kernels (7.3). */
 		for (k = 0; k < n; k++)
-			emu->pages[slot + k] = (struct emu_page){ .page = nth_page(sg_page(sg), k),
-								  .mapped = true,
-								  .device_owned = true };
+			emu->pages[slot + k] = (struct emu_page){
+				.page = pfn_to_page(page_to_pfn(sg_page(sg)) + k),
+				.mapped = true,
+				.device_owned = true };
 		emu->st.pages_mapped += n;
 		/* Both halves of the DMA side: a real kernel keeps its own length. */
 		sg_dma_address(sg) = EMU_IOVA_BASE + (u64)slot * PAGE_SIZE;
@@ -350,7 +389,7 @@ void mlx5vf_seam_dma_sync_sgtable(struct device *dev, struct sg_table *sgt,
 		if (p)
 			p->device_owned = for_device;
 		else
-			KUNIT_FAIL(emu->test, "mlx5vf_emu: syncing 0x%llx, which is not mapped",
+			emu_misuse(emu, "syncing 0x%llx, which is not mapped",
 				   (u64)sg_page_iter_dma_address(&iter));
 	}
 	mutex_unlock(&emu->lock);
@@ -384,8 +423,7 @@ static int emu_mkey_copy(struct mlx5vf_emu *emu, struct emu_mkey *mk, u32 at, u8
 		u8 *va = page_address(p->page);
 
 		if (!p->mapped || !p->device_owned) {
-			KUNIT_FAIL(emu->test,
-				   "mlx5vf_emu: mkey 0x%x page %u is %s: not the device's to touch",
+			emu_misuse(emu, "mkey 0x%x page %u is %s: not the device's to touch",
 				   mk->key, done / (u32)PAGE_SIZE,
 				   p->mapped ? "owned by the CPU" : "unmapped");
 			return -EFAULT;
@@ -930,7 +968,7 @@ void mlx5vf_seam_cleanup_async_ctx(struct mlx5_async_ctx *ctx)
 
 	/* mlx5_core waits for every callback of the context. */
 	if (!wait_event_timeout(emu->idle, !atomic_read(&emu->inflight), 10 * HZ))
-		KUNIT_FAIL(emu->test, "mlx5vf_emu: async context cleaned up with %d commands out",
+		emu_misuse(emu, "async context cleaned up with %d commands out",
 			   atomic_read(&emu->inflight));
 }
 
@@ -946,17 +984,31 @@ void mlx5vf_seam_cmd_out_err(struct mlx5_core_dev *mdev, u16 opcode, u16 op_mod,
 
 /* ---- The PF ---------------------------------------------------------------- */
 
+/* NULL, as mlx5_vf_get_core_dev(), for a function whose PF is not emulated. */
 struct mlx5_core_dev *mlx5vf_seam_get_core_dev(struct pci_dev *vf)
 {
-	struct mlx5vf_emu *emu = container_of(vf, struct mlx5vf_emu, vf);
+	struct mlx5vf_emu *emu, *found = NULL;
 
-	emu->st.core_dev_refs++;
-	return &emu->mdev;
+	mutex_lock(&emu_all_lock);
+	list_for_each_entry(emu, &emu_all, node)
+		if (emu->vf_pdev == vf)
+			found = emu;
+	mutex_unlock(&emu_all_lock);
+	if (!found)
+		return NULL;
+	mutex_lock(&found->lock);
+	found->st.core_dev_refs++;
+	mutex_unlock(&found->lock);
+	return &found->mdev;
 }
 
 void mlx5vf_seam_put_core_dev(struct mlx5_core_dev *mdev)
 {
-	emu_of_mdev(mdev)->st.core_dev_refs--;
+	struct mlx5vf_emu *emu = emu_of_mdev(mdev);
+
+	mutex_lock(&emu->lock);
+	emu->st.core_dev_refs--;
+	mutex_unlock(&emu->lock);
 }
 
 int mlx5vf_seam_vf_index(struct pci_dev *vf)
@@ -1062,14 +1114,13 @@ int mlx5vf_emu_pf_reload(struct mlx5vf_emu *emu)
 	return mlx5vf_emu_pf_event(emu, MLX5_PF_NOTIFY_ENABLE_VF, 0);
 }
 
-struct mlx5vf_emu *mlx5vf_emu_create(struct kunit *test, const struct mlx5vf_emu_config *cfg)
+struct mlx5vf_emu *mlx5vf_emu_create(const struct mlx5vf_emu_config *cfg)
 {
 	struct mlx5vf_emu *emu = kzalloc(sizeof(*emu), GFP_KERNEL);
 	u32 i;
 
 	if (!emu)
 		return NULL;
-	emu->test = test;
 	emu->cfg = *cfg;
 	emu->state = kvmalloc(cfg->state_size, GFP_KERNEL);
 	emu->wq = alloc_ordered_workqueue("mlx5vf_emu", 0);
@@ -1106,6 +1157,11 @@ struct mlx5vf_emu *mlx5vf_emu_create(struct kunit *test, const struct mlx5vf_emu
 	emu->vf.dev.init_name = "mlx5vf-emu-vf";
 	/* device_is_registered(): the VF is still there (mlx5vf_mlx5_leave_pf). */
 	emu->vf.dev.kobj.state_in_sysfs = 1;
+	emu->vf_pdev = cfg->vf ?: &emu->vf;
+	xa_init(&emu->dirty_pfns);
+	mutex_lock(&emu_all_lock);
+	list_add(&emu->node, &emu_all);
+	mutex_unlock(&emu_all_lock);
 	return emu;
 }
 
@@ -1115,6 +1171,9 @@ void mlx5vf_emu_destroy(struct mlx5vf_emu *emu)
 
 	if (!emu)
 		return;
+	mutex_lock(&emu_all_lock);
+	list_del(&emu->node);
+	mutex_unlock(&emu_all_lock);
 	mlx5vf_emu_flush(emu);
 	destroy_workqueue(emu->wq);
 	for (i = 0; i < EMU_MAX_MKEYS; i++)
@@ -1122,13 +1181,14 @@ void mlx5vf_emu_destroy(struct mlx5vf_emu *emu)
 	kfree(emu->held);
 	kfree(emu->given_up);
 	kvfree(emu->state);
+	xa_destroy(&emu->dirty_pfns);
 	mutex_destroy(&emu->lock);
 	kfree(emu);
 }
 
 struct pci_dev *mlx5vf_emu_vf(struct mlx5vf_emu *emu)
 {
-	return &emu->vf;
+	return emu->vf_pdev;
 }
 
 void mlx5vf_emu_stats(struct mlx5vf_emu *emu, struct mlx5vf_emu_stats *st)
@@ -1136,6 +1196,7 @@ void mlx5vf_emu_stats(struct mlx5vf_emu *emu, struct mlx5vf_emu_stats *st)
 	mutex_lock(&emu->lock);
 	*st = emu->st;
 	st->tracking = emu->tracking;
+	st->misuses = atomic_read(&emu->misuses);
 	mutex_unlock(&emu->lock);
 }
 
@@ -1153,8 +1214,14 @@ u32 mlx5vf_emu_state_sum(struct mlx5vf_emu *emu)
 void mlx5vf_emu_vf_write(struct mlx5vf_emu *emu, u32 offset, u32 len, u8 value)
 {
 	mutex_lock(&emu->lock);
-	KUNIT_ASSERT_LE(emu->test, (u64)offset + len, (u64)emu->cfg.state_size);
-	KUNIT_EXPECT_EQ(emu->test, emu->run, EMU_RUNNING);
+	if ((u64)offset + len > emu->cfg.state_size) {
+		emu_misuse(emu, "VF write of [%u, +%u) beyond its %u bytes of state", offset, len,
+			   emu->cfg.state_size);
+		mutex_unlock(&emu->lock);
+		return;
+	}
+	if (emu->run != EMU_RUNNING)
+		emu_misuse(emu, "a suspended VF wrote its state");
 	memset(emu->state + offset, value, len);
 	if (emu->tracking) {
 		if (emu->dirty_hi == emu->dirty_lo) {
@@ -1165,6 +1232,40 @@ void mlx5vf_emu_vf_write(struct mlx5vf_emu *emu, u32 offset, u32 len, u8 value)
 			emu->dirty_hi = max(emu->dirty_hi, offset + len);
 		}
 	}
+	mutex_unlock(&emu->lock);
+}
+
+bool mlx5vf_emu_vf_running(struct mlx5vf_emu *emu)
+{
+	bool running;
+
+	mutex_lock(&emu->lock);
+	running = emu->run == EMU_RUNNING;
+	mutex_unlock(&emu->lock);
+	return running;
+}
+
+void mlx5vf_emu_vf_dma_written(struct mlx5vf_emu *emu, u64 iova, u32 len)
+{
+	unsigned long pfn, last;
+
+	if (!len)
+		return;
+	mutex_lock(&emu->lock);
+	if (emu->run != EMU_RUNNING)
+		emu_misuse(emu, "a suspended VF wrote guest memory at 0x%llx", iova);
+	for (pfn = iova >> emu->track_shift, last = (iova + len - 1) >> emu->track_shift;
+	     emu->track_live && pfn <= last; pfn++)
+		/* Out of memory loses the page: the guest memory check would see it. */
+		if (xa_err(xa_store(&emu->dirty_pfns, pfn, xa_mk_value(1), GFP_KERNEL)))
+			emu_misuse(emu, "no memory to log guest page 0x%lx", pfn);
+	mutex_unlock(&emu->lock);
+}
+
+void mlx5vf_emu_lose_dirty(struct mlx5vf_emu *emu, bool lose)
+{
+	mutex_lock(&emu->lock);
+	emu->lose_dirty = lose;
 	mutex_unlock(&emu->lock);
 }
 
@@ -1239,34 +1340,7 @@ void mlx5vf_emu_flush(struct mlx5vf_emu *emu)
 	flush_workqueue(emu->wq);
 }
 
-/* ---- What mig.c and mlx5_track.c give the backend in the module ------------- */
-
-void mlx5vf_state_lock(struct mlx5vf_device *mvdev)
-{
-	mutex_lock(&mvdev->state_mutex);
-}
-
-void mlx5vf_state_unlock(struct mlx5vf_device *mvdev)
-{
-	mutex_unlock(&mvdev->state_mutex);
-}
-
-/* As mig.c: the module's clock and events (trace.c); the format's image limit. */
-int mlx5vf_mig_dev_create(struct mlx5vf_device *mvdev, struct mlx5vf_dev_config *cfg)
-{
-	cfg->obs = &mlx5vf_observer_ops;
-	cfg->obs_ctx = mvdev;
-	return mlx5vf_core_dev_create(cfg, &mvdev->mig);
-}
-
-/* The observer's file_closed (trace.c): the tests' files have no data_fd to drop. */
-void mlx5vf_mig_file_closed(void *ctx, struct mlx5vf_save_file *save,
-			    struct mlx5vf_resume_file *resume)
-{
-	struct mlx5vf_device *mvdev = ctx;
-
-	wake_up_interruptible_all(&mvdev->mig_wq);
-}
+/* ---- What mlx5_track.c gives the backend in the module ----------------------- */
 
 /*
  * The tracker is not behind the seam yet (mlx5_track.c is not in the KUnit
@@ -1326,6 +1400,8 @@ struct mlx5vf_track *mlx5vf_track_create(struct mlx5_core_dev *mdev, struct devi
 	t->emu = emu;
 	mutex_lock(&emu->lock);
 	emu->st.trackers_live++;
+	emu->track_live = true;
+	emu->track_shift = req->log_page_size;
 	mutex_unlock(&emu->lock);
 	return t;
 }
@@ -1336,6 +1412,9 @@ bool mlx5vf_track_destroy(struct mlx5vf_track *t)
 
 	mutex_lock(&emu->lock);
 	emu->st.trackers_live--;
+	emu->track_live = false;
+	/* A new tracker starts clean: the next one has pages of its own to report. */
+	xa_destroy(&emu->dirty_pfns);
 	mutex_unlock(&emu->lock);
 	kfree(t);
 	return true;
@@ -1345,6 +1424,28 @@ void mlx5vf_track_abort(struct mlx5vf_track *t)
 {
 	WRITE_ONCE(t->aborted, true);
 	wake_up_all(&t->emu->report_wq);
+}
+
+/* Report and clear the written pages of [iova, iova + length). */
+static void emu_report_dirty_locked(struct mlx5vf_emu *emu, u64 iova, u64 length,
+				    struct mlx5vf_fw_dirty_sink *sink)
+{
+	unsigned long first = iova >> emu->track_shift;
+	unsigned long last = (iova + length - 1) >> emu->track_shift;
+	unsigned long pfn;
+	void *entry;
+
+	if (!length)
+		return;
+	xa_for_each_range(&emu->dirty_pfns, pfn, entry, first, last) {
+		xa_erase(&emu->dirty_pfns, pfn);
+		if (emu->lose_dirty) {
+			emu->st.dirty_pages_lost++;
+			continue;
+		}
+		mlx5vf_core_fw_report_dirty(sink, (u64)pfn << emu->track_shift);
+		emu->st.dirty_pages_reported++;
+	}
 }
 
 int mlx5vf_track_report(struct mlx5vf_track *t, u64 iova, u64 length,
@@ -1366,6 +1467,8 @@ int mlx5vf_track_report(struct mlx5vf_track *t, u64 iova, u64 length,
 	emu->st.reports++;
 	if (gave_up)
 		emu->st.reports_gave_up++;
+	if (!READ_ONCE(t->aborted))
+		emu_report_dirty_locked(emu, iova, length, sink);
 	mutex_unlock(&emu->lock);
 	return READ_ONCE(t->aborted) ? -ECANCELED : 0;
 }

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * An emulated ConnectX PF with one VF, at the mlx5_core boundary of the mlx5
- * backend (src/shim/mlx5_seam.h): the KUnit build only. See mlx5vf_emu.c.
+ * backend (src/shim/mlx5_seam.h): for the KUnit suite and the VM's test
+ * module (src/emu-vf/), never for mlx5vf.ko. See mlx5vf_emu.c.
  */
 #ifndef MLX5VF_KUNIT_EMU_H
 #define MLX5VF_KUNIT_EMU_H
 
-#include <kunit/test.h>
 #include <linux/pci.h>
 #include <linux/types.h>
 
@@ -20,6 +20,16 @@ struct mlx5vf_emu_config {
 	u8 seed;             /* initial state contents */
 	bool dma_coherent;   /* the DMA API needs no syncs (dma_need_sync() false) */
 	bool page_tracker;   /* offer dirty-page tracking (a stand-in tracker) */
+	/*
+	 * Told of every misuse: a mailbox no driver may send, a page the
+	 * device may not touch. The KUnit suite fails the test; the VM's
+	 * module logs and counts. May run under the emulator's lock: it must
+	 * not call back into the emulator.
+	 */
+	void (*report)(void *ctx, const char *msg);
+	void *report_ctx;
+	/* The real function this PF's VF is (the VM's module); NULL: an emulated one. */
+	struct pci_dev *vf;
 };
 
 /* One chunk header per SAVE image: which bytes of the state follow. */
@@ -53,9 +63,12 @@ struct mlx5vf_emu_stats {
 	u32 reports_gave_up;     /* a held report ended by its own give-up, not an abort */
 	u32 reports;              /* tracker reports that ran */
 	u32 track_objs_kept;      /* firmware objects a failed tracker setup left in its PD */
+	u32 misuses;              /* what was reported (cfg.report), refused if a mailbox */
+	u32 dirty_pages_reported; /* pages the stand-in tracker reported written */
+	u32 dirty_pages_lost;     /* ... and cleared unreported (mlx5vf_emu_lose_dirty()) */
 };
 
-struct mlx5vf_emu *mlx5vf_emu_create(struct kunit *test, const struct mlx5vf_emu_config *cfg);
+struct mlx5vf_emu *mlx5vf_emu_create(const struct mlx5vf_emu_config *cfg);
 void mlx5vf_emu_destroy(struct mlx5vf_emu *emu);
 struct pci_dev *mlx5vf_emu_vf(struct mlx5vf_emu *emu);
 void mlx5vf_emu_stats(struct mlx5vf_emu *emu, struct mlx5vf_emu_stats *st);
@@ -63,6 +76,18 @@ void mlx5vf_emu_stats(struct mlx5vf_emu *emu, struct mlx5vf_emu_stats *st);
 u32 mlx5vf_emu_state_sum(struct mlx5vf_emu *emu);
 /* The running VF writes its memory: dirty while tracked. */
 void mlx5vf_emu_vf_write(struct mlx5vf_emu *emu, u32 offset, u32 len, u8 value);
+/* Whether the VF's VHCA runs (not suspended): only then does it write. */
+bool mlx5vf_emu_vf_running(struct mlx5vf_emu *emu);
+/*
+ * The running VF wrote [iova, iova + len) of guest memory: the stand-in
+ * tracker, while one exists, reports those pages dirty once.
+ */
+void mlx5vf_emu_vf_dma_written(struct mlx5vf_emu *emu, u64 iova, u32 len);
+/*
+ * A negative control: the stand-in tracker clears the pages it would report
+ * without reporting them, as a tracker that loses its reports would.
+ */
+void mlx5vf_emu_lose_dirty(struct mlx5vf_emu *emu, bool lose);
 /* The VF's function level reset: its VHCA runs again, untracked, no image open. */
 void mlx5vf_emu_vf_flr(struct mlx5vf_emu *emu);
 /* The next command with this opcode fails with status and syndrome. */
@@ -96,7 +121,7 @@ int mlx5vf_emu_pf_reload(struct mlx5vf_emu *emu);
 /*
  * The next tracker create fails and firmware keeps objects of it in the PD
  * (their DESTROY failed) until a PF reload: a DEALLOC_PD of that PD before
- * then is a bug (KUNIT_FAIL).
+ * then is a bug (reported).
  */
 void mlx5vf_emu_track_fail_keeping_pd(struct mlx5vf_emu *emu);
 /* Hold dirty reports: each runs until released, aborted, or 3 s pass. */

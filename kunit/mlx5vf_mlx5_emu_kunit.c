@@ -49,14 +49,25 @@ struct eside {
 	struct mlx5vf_resume_file *resume;
 };
 
+/* The emulator's misuse reports fail the test. */
+static void side_emu_report(void *ctx, const char *msg)
+{
+	struct kunit *test = ctx;
+
+	KUNIT_FAIL(test, "mlx5vf_emu: %s", msg);
+}
+
 static void side_init_cfg(struct kunit *test, struct eside *s,
 			  const struct mlx5vf_emu_config *cfg)
 {
+	struct mlx5vf_emu_config reporting = *cfg;
 	struct mlx5vf_emu_stats st;
 
 	memset(s, 0, sizeof(*s));
 	s->test = test;
-	s->emu = mlx5vf_emu_create(test, cfg);
+	reporting.report = side_emu_report;
+	reporting.report_ctx = test;
+	s->emu = mlx5vf_emu_create(&reporting);
 	KUNIT_ASSERT_NOT_NULL(test, s->emu);
 	s->mvdev.dev = &mlx5vf_emu_vf(s->emu)->dev;
 	mutex_init(&s->mvdev.state_mutex);
@@ -811,6 +822,75 @@ static void track_create_failure_keeps_busy_pd(struct kunit *test)
 	side_fini(&s);
 }
 
+/* What a report set: how many bytes, from where to where. */
+struct dirty_sum {
+	struct mlx5vf_dirty_bitmap bm;
+	u64 bytes, lo, hi;
+};
+
+static void sum_dirty(struct mlx5vf_dirty_bitmap *bm, uint64_t iova, uint64_t length)
+{
+	struct dirty_sum *d = container_of(bm, struct dirty_sum, bm);
+
+	d->lo = d->bytes ? min(d->lo, iova) : iova;
+	d->hi = max(d->hi, iova + length);
+	d->bytes += length;
+}
+
+static u64 report_all(struct eside *s, struct dirty_sum *d)
+{
+	int ret;
+
+	*d = (struct dirty_sum){ .bm.set = sum_dirty };
+	mlx5vf_state_lock(&s->mvdev);
+	ret = mlx5vf_core_dev_log_report(s->mvdev.mig, 0, 1ull << 30, &d->bm);
+	mlx5vf_state_unlock(&s->mvdev);
+	KUNIT_EXPECT_EQ(s->test, 0, ret);
+	return d->bytes;
+}
+
+/*
+ * The stand-in tracker reports the guest pages the VF wrote while it
+ * tracked (the VM's module writes through VFIO): each page once, nothing
+ * written before tracking started.
+ */
+static void written_guest_pages_reported_once(struct kunit *test)
+{
+	const struct mlx5vf_iova_range range = { .iova = 0, .length = 1ull << 30 };
+	u64 page_size = 4096;
+	struct mlx5vf_emu_stats st;
+	struct dirty_sum d;
+	struct eside s;
+
+	side_init_cfg(test, &s, &tracked_cfg);
+	mlx5vf_emu_vf_dma_written(s.emu, 0x3000, 1024); /* untracked: never reported */
+	mlx5vf_state_lock(&s.mvdev);
+	KUNIT_ASSERT_EQ(test, 0, mlx5vf_core_dev_log_start(s.mvdev.mig, &range, 1, &page_size));
+	mlx5vf_state_unlock(&s.mvdev);
+	KUNIT_ASSERT_EQ(test, 4096ull, page_size);
+	mlx5vf_emu_vf_dma_written(s.emu, 0x5000 + 100, 1024);
+	mlx5vf_emu_vf_dma_written(s.emu, 0x7800, 4096); /* pages 7 and 8 */
+	mlx5vf_emu_vf_dma_written(s.emu, 0x5400, 1024); /* page 5 again */
+	KUNIT_EXPECT_EQ(test, 3ull * 4096, report_all(&s, &d));
+	KUNIT_EXPECT_EQ(test, 0x5000ull, d.lo);
+	KUNIT_EXPECT_EQ(test, 0x9000ull, d.hi);
+	KUNIT_EXPECT_EQ(test, 0ull, report_all(&s, &d));
+	/* The negative control: a written page cleared, never reported. */
+	mlx5vf_emu_lose_dirty(s.emu, true);
+	mlx5vf_emu_vf_dma_written(s.emu, 0xa000, 1024);
+	KUNIT_EXPECT_EQ(test, 0ull, report_all(&s, &d));
+	mlx5vf_emu_lose_dirty(s.emu, false);
+	KUNIT_EXPECT_EQ(test, 0ull, report_all(&s, &d));
+	mlx5vf_emu_stats(s.emu, &st);
+	KUNIT_EXPECT_EQ(test, 3u, st.dirty_pages_reported);
+	KUNIT_EXPECT_EQ(test, 1u, st.dirty_pages_lost);
+	KUNIT_EXPECT_EQ(test, 0u, st.misuses);
+	mlx5vf_state_lock(&s.mvdev);
+	mlx5vf_core_dev_log_stop(s.mvdev.mig);
+	mlx5vf_state_unlock(&s.mvdev);
+	side_fini(&s);
+}
+
 static struct kunit_case mlx5vf_mlx5_emu_cases[] = {
 	KUNIT_CASE(stop_copy_chunked_image_arrives_whole),
 	KUNIT_CASE(precopy_chunked_rounds_reproduce_state),
@@ -828,6 +908,7 @@ static struct kunit_case mlx5vf_mlx5_emu_cases[] = {
 	KUNIT_CASE(buffer_maps_in_one_call),
 	KUNIT_CASE(pf_detach_aborts_running_report),
 	KUNIT_CASE(track_create_failure_keeps_busy_pd),
+	KUNIT_CASE(written_guest_pages_reported_once),
 	{}
 };
 

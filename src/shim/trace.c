@@ -14,6 +14,9 @@
 #define CREATE_TRACE_POINTS
 #include "mlx5vf_trace.h"
 
+/* The PF's detach and attach, also fired by the emulated-PF test module's backend. */
+EXPORT_TRACEPOINT_SYMBOL_GPL(mlx5vf_pf);
+
 static u64 mlx5vf_obs_now_ns(void *ctx)
 {
 	return ktime_get_ns();
