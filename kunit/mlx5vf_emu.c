@@ -379,7 +379,7 @@ void mlx5vf_seam_dma_sync_sgtable(struct device *dev, struct sg_table *sgt,
 
 	/* Legal there, but a bounced buffer would be copied whole in hard IRQ. */
 	if (irqs_disabled()) {
-		KUNIT_FAIL(emu->test, "mlx5vf_emu: DMA sync with interrupts off");
+		emu_misuse(emu, "DMA sync with interrupts off");
 		return;
 	}
 	mutex_lock(&emu->lock);
