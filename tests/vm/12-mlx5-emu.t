@@ -79,6 +79,11 @@ qemu_start_tracked() {
 	qemu_start_dev "$_t_name" "vfio-pci,host=$_t_bdf,id=vf0,addr=0x5,enable-migration=on,x-no-mmap=on" "$@"
 }
 
+# states_differ: VF a's VHCA state is not VF b's.
+states_differ() {
+	[ "$(emu_field "$a" emu_checksum)" != "$(emu_field "$b" emu_checksum)" ]
+}
+
 # window_written FILE: the guest RAM window of a pmemsave holds data, not zeroes.
 window_written() {
 	[ "$(dd if="$1" bs=4096 skip=$((win_lo / 4096)) count=$((win_len / 4096)) 2>/dev/null |
@@ -95,6 +100,9 @@ emu_migration() {
 	echo "$win_lo $win_len" >"$dbg_a/dma_window"
 	check "$_m_label: the source VF writes guest memory and its state" wait_for $((10 * slow)) \
 		sh -c "[ \$(sed -n 's/^emu_dma_writes: //p' $dbg_a/emu) -gt 100 ]"
+	# After an earlier migration the destination holds the source's state
+	# until the running source writes its own again.
+	wait_for $((10 * slow)) states_differ
 	sum_a=$(emu_field "$a" emu_checksum)
 	sum_b=$(emu_field "$b" emu_checksum)
 	result "$_m_label: the two VHCAs' states differ before ($sum_a, $sum_b)" \
