@@ -62,13 +62,7 @@ emu_vfs() {
 
 # emu_vfs_remove: unbind and destroy the VFs, unload the emulated-PF module.
 emu_vfs_remove() {
-	for _e_vf in "$pf"/virtfn*; do
-		[ -e "$_e_vf" ] || continue
-		_e_vf=$(readlink -f "$_e_vf")
-		[ ! -e "$_e_vf/driver" ] || echo "${_e_vf##*/}" >"$_e_vf/driver/unbind"
-		echo >"$_e_vf/driver_override"
-	done
-	echo 0 >"$pf/sriov_numvfs"
+	igb_vfs_remove
 	rmmod "$drv"
 }
 

@@ -29,8 +29,8 @@ sim_vfs() {
 	done
 }
 
-# sim_vfs_remove: unbind and destroy the VFs, unload both modules.
-sim_vfs_remove() {
+# igb_vfs_remove: unbind and destroy the igb PF's VFs.
+igb_vfs_remove() {
 	_q_pf=$(pci_find 0x8086 0x10c9 | head -n 1)
 	for _q_vf in "$_q_pf"/virtfn*; do
 		[ -e "$_q_vf" ] || continue
@@ -39,6 +39,11 @@ sim_vfs_remove() {
 		echo >"$_q_vf/driver_override"
 	done
 	echo 0 >"$_q_pf/sriov_numvfs"
+}
+
+# sim_vfs_remove: unbind and destroy the VFs, unload both modules.
+sim_vfs_remove() {
+	igb_vfs_remove
 	unload_sim
 }
 
