@@ -22,7 +22,7 @@
 
 [ -n "${VM_QEMU:-}" ] && [ -x "$VM_QEMU" ] || skip_all "no QEMU in this initramfs"
 [ -n "${MLX5VF_MLX5_EMU_VF_KO:-}" ] ||
-	skip_all "no mlx5vf_mlx5_emu_vf.ko in this image (built only where mlx5vf.ko carries the mlx5 backend)"
+	skip_all "no mlx5vf_mlx5_emu_vf.ko in this image (packed only with MLX5VF_EMU_VF_TEST=1, where mlx5vf.ko carries the mlx5 backend)"
 mark=$(dmesg_mark 12-mlx5-emu)
 # Unloaded at the end only if this test loaded it.
 had_mlx5vf=0
