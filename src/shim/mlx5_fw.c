@@ -223,8 +223,8 @@ static void mlx5vf_mlx5_abandon_pd(struct mlx5vf_mlx5 *fw)
 /*
  * Hand the buffer to the device, or back to the CPU. Process context only:
  * a bounced mapping copies the whole buffer. The whole table: the DMA API
- * syncs an sg mapping only as it was mapped. Nothing at all where it needs no syncs (coherent, not
- * bounced).
+ * syncs an sg mapping only as it was mapped. Nothing at all where it needs
+ * no syncs (coherent, not bounced).
  */
 static void mlx5vf_mlx5_buf_sync(struct mlx5vf_mlx5_buf *buf, bool for_device)
 {
