@@ -22,7 +22,7 @@
 
 [ -n "${VM_QEMU:-}" ] && [ -x "$VM_QEMU" ] || skip_all "no QEMU in this initramfs"
 [ -n "${MLX5VF_MLX5_EMU_VF_KO:-}" ] ||
-	skip_all "no mlx5vf_mlx5_emu_vf.ko in this image (packed only with MLX5VF_EMU_VF_TEST=1, where mlx5vf.ko carries the mlx5 backend)"
+	skip_all "no mlx5vf_mlx5_emu_vf.ko in this image (built by make module MLX5VF_TEST_MODULES=1 where mlx5vf.ko carries the mlx5 backend; 6.1 has none)"
 mark=$(dmesg_mark 12-mlx5-emu)
 # Unloaded at the end only if this test loaded it.
 had_mlx5vf=0
@@ -102,7 +102,9 @@ emu_migration() {
 	# Counted since the module loaded: after an earlier migration the
 	# destination holds the source's state until this run writes its own.
 	_m_writes=$(emu_field "$a" emu_dma_writes)
-	"$_m_start" srcA "$a" || bail_out "$_m_label: source QEMU did not start: $(cat "$RUN/srcA.stderr")"
+	rm -f "$RUN/srcA.trace"
+	# shellcheck disable=SC2046 # ack_trace's options, split on purpose
+	"$_m_start" srcA "$a" $(ack_trace srcA) || bail_out "$_m_label: source QEMU did not start: $(cat "$RUN/srcA.stderr")"
 	echo "$win_lo $win_len" >"$dbg_a/dma_window"
 	check "$_m_label: the source VF writes guest memory and its state" wait_for $((10 * slow)) \
 		sh -c "[ \$(sed -n 's/^emu_dma_writes: //p' $dbg_a/emu) -gt $((${_m_writes:-0} + 100)) ]"
@@ -117,8 +119,12 @@ emu_migration() {
 	mig_caps dstB
 	# Slow enough that the function writes while pages are in flight.
 	hmp srcA "migrate_set_parameter max-bandwidth 4M" >/dev/null
+	hmp srcA "migrate_set_parameter downtime-limit 1" >/dev/null
 	hmp dstB "migrate_incoming tcp:127.0.0.1:$port" >/dev/null
 	hmp srcA "migrate -d tcp:127.0.0.1:$port" >/dev/null
+	check "$_m_label: the device's initial image reached the destination in precopy (switchover acked)" \
+		wait_switchover_acked srcA $((120 * slow))
+	hmp srcA "migrate_set_parameter downtime-limit 20000" >/dev/null
 	status=$(migrate_wait srcA $((120 * slow)))
 	result "$_m_label: migration A -> B completes (status: $status)" "$([ "$status" = completed ]; echo $?)"
 	if [ "$status" != completed ]; then
@@ -195,7 +201,9 @@ if [ "$(mig_field "$a" dirty_tracking)" = idle ]; then
 	# wrote over them since is lost. Then the switchover is let happen.
 	echo 1 >"/sys/module/$drv/parameters/emu_lose_dirty"
 	_l_writes=$(emu_field "$a" emu_dma_writes)
-	qemu_start_tracked srcA "$a" || bail_out "lossy: source QEMU did not start"
+	rm -f "$RUN/srcA.trace"
+	# shellcheck disable=SC2046 # ack_trace's options, split on purpose
+	qemu_start_tracked srcA "$a" $(ack_trace srcA) || bail_out "lossy: source QEMU did not start"
 	echo "$win_lo $win_len" >"/sys/kernel/debug/mlx5vf/$a/dma_window"
 	wait_for $((10 * slow)) sh -c \
 		"[ \$(sed -n 's/^emu_dma_writes: //p' /sys/kernel/debug/mlx5vf/$a/emu) -gt $((${_l_writes:-0} + 100)) ]"
@@ -208,6 +216,8 @@ if [ "$(mig_field "$a" dirty_tracking)" = idle ]; then
 	hmp dstB "migrate_incoming tcp:127.0.0.1:$port" >/dev/null
 	hmp srcA "migrate -d tcp:127.0.0.1:$port" >/dev/null
 	check "lossy tracker: precopy ran a RAM pass after the first" wait_dirty_syncs srcA 3
+	check "lossy tracker: the device's initial image arrived (switchover acked)" \
+		wait_switchover_acked srcA $((120 * slow))
 	hmp srcA "migrate_set_parameter downtime-limit 20000" >/dev/null
 	status=$(migrate_wait srcA $((120 * slow)))
 	result "lossy tracker: migration still completes (status: $status)" "$([ "$status" = completed ]; echo $?)"

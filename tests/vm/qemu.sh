@@ -217,6 +217,41 @@ migrate_wait() {
 	done
 }
 
+# ack_trace NAME: QEMU options that log the source's receipt of the
+# destination's switchover ack to $RUN/NAME.trace (wait_switchover_acked).
+ack_trace() {
+	echo "-trace source_return_path_thread_switchover_acked -D $RUN/$1.trace"
+}
+
+# wait_switchover_acked NAME STALL: wait until the source QEMU NAME (started with
+# ack_trace's options) has the destination's switchover ack: every device's
+# initial data has arrived. Fails once the migration has ended, or when its VFIO
+# device bytes have not moved for STALL seconds while the ack is still due.
+#
+# Hold precopy with a 1 ms downtime limit meanwhile. QEMU calls a device's
+# iterate only while the rate limit leaves room after RAM, and a VF whose
+# container logs every page dirty refills RAM at each exact-pending sync, which
+# a large downtime limit asks for every iteration: RAM then takes every window
+# and a device whose initial image needs several reads never sends it.
+wait_switchover_acked() {
+	_q_mark="" _q_since=$(uptime_s)
+	until grep -q switchover_acked "$RUN/$1.trace" 2>/dev/null; do
+		_q_info=$(hmp "$1" "info migrate")
+		case "$(printf '%s\n' "$_q_info" | migration_status)" in
+		completed | failed | cancelled) return 1 ;;
+		esac
+		_q_new=$(printf '%s\n' "$_q_info" | grep -i 'vfio device transferred')
+		if [ "$_q_new" != "$_q_mark" ]; then
+			_q_mark=$_q_new
+			_q_since=$(uptime_s)
+		elif [ $(($(uptime_s) - _q_since)) -ge "$2" ]; then
+			echo "# wait_switchover_acked $1: device bytes stalled at: $_q_mark" >&2
+			return 1
+		fi
+		sleep 0.5
+	done
+}
+
 # wait_precopy NAME DEV: wait until the source QEMU NAME's device DEV (a PCI
 # address or an mdev UUID: its mlx5vf debugfs directory) is in PRE_COPY. Fails
 # only once that cannot happen any more: the migration ended. A slow machine
