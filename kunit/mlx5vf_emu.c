@@ -32,6 +32,7 @@
  * (mlx5vf_emu_vf_dma_written()). The KUnit build's stand-ins for mig.c are
  * in mlx5vf_emu_mig.c; the VM's module has mlx5vf.ko's own.
  */
+#include <linux/crc32.h>
 #include <linux/delay.h>
 #include <linux/errno.h>
 #include <linux/mlx5/driver.h>
@@ -1200,13 +1201,13 @@ void mlx5vf_emu_stats(struct mlx5vf_emu *emu, struct mlx5vf_emu_stats *st)
 	mutex_unlock(&emu->lock);
 }
 
+/* A CRC: it must tell apart states that differ anywhere, in any way. */
 u32 mlx5vf_emu_state_sum(struct mlx5vf_emu *emu)
 {
-	u32 sum = 0, i;
+	u32 sum;
 
 	mutex_lock(&emu->lock);
-	for (i = 0; i < emu->cfg.state_size; i++)
-		sum = sum * 31 + emu->state[i];
+	sum = crc32_le(~0U, emu->state, emu->cfg.state_size);
 	mutex_unlock(&emu->lock);
 	return sum;
 }

@@ -254,6 +254,38 @@ static void stop_copy_to(struct kunit *test, struct eside *src, struct eside *ds
 	KUNIT_EXPECT_EQ(test, mlx5vf_emu_state_sum(src->emu), mlx5vf_emu_state_sum(dst->emu));
 }
 
+/*
+ * The state checksum is what says that state arrived (here and in the VM's
+ * tests/vm/12-mlx5-emu.t), so it must tell states apart: a polynomial sum
+ * with multiplier 31 over the VM's 256 KiB gives seeds 0 and 0x5a the same
+ * value, and any history of 64-byte writes nearly the same.
+ */
+static void state_sum_tells_states_apart(struct kunit *test)
+{
+	struct mlx5vf_emu_config cfg = {
+		.vhca_id = 7,
+		.state_size = SZ_256K,
+		.max_chunk = SZ_64K,
+		.report = side_emu_report,
+		.report_ctx = test,
+	};
+	struct mlx5vf_emu *a, *b;
+	u32 sum;
+
+	a = mlx5vf_emu_create(&cfg);
+	KUNIT_ASSERT_NOT_NULL(test, a);
+	cfg.seed = 0x5a;
+	cfg.vhca_id = 9;
+	b = mlx5vf_emu_create(&cfg);
+	KUNIT_ASSERT_NOT_NULL(test, b);
+	KUNIT_EXPECT_NE(test, mlx5vf_emu_state_sum(a), mlx5vf_emu_state_sum(b));
+	sum = mlx5vf_emu_state_sum(a);
+	mlx5vf_emu_vf_write(a, SZ_256K - 64, 64, 0x11);
+	KUNIT_EXPECT_NE(test, sum, mlx5vf_emu_state_sum(a));
+	mlx5vf_emu_destroy(b);
+	mlx5vf_emu_destroy(a);
+}
+
 /* (b) STOP -> STOP_COPY without precopy, the image in chunks. */
 static void stop_copy_chunked_image_arrives_whole(struct kunit *test)
 {
@@ -892,6 +924,7 @@ static void written_guest_pages_reported_once(struct kunit *test)
 }
 
 static struct kunit_case mlx5vf_mlx5_emu_cases[] = {
+	KUNIT_CASE(state_sum_tells_states_apart),
 	KUNIT_CASE(stop_copy_chunked_image_arrives_whole),
 	KUNIT_CASE(precopy_chunked_rounds_reproduce_state),
 	KUNIT_CASE(save_syndrome_surfaces_and_device_recovers),
