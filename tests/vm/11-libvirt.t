@@ -147,7 +147,8 @@ lv_diag() { # HOST: its log's last lines and the domain's QEMU log
 	diag "$1 stderr:" "$(tail -n 5 "$LV/$1/stderr" 2>/dev/null)"
 }
 
-# domain_xml VF_BDF MDEV_UUID: the guest, with the VF and the instance.
+# domain_xml VF_BDF MDEV_UUID FW_LOG: the guest, with the VF and the instance, its
+# firmware's debug port (SeaBIOS, 0x402) written to FW_LOG.
 domain_xml() {
 	_b=$1
 	_dom=${_b%%:*} _rest=${_b#*:}
@@ -198,6 +199,12 @@ domain_xml() {
       </qemu:frontend>
     </qemu:device>
   </qemu:override>
+  <qemu:commandline>
+    <qemu:arg value='-chardev'/>
+    <qemu:arg value='file,id=fwlog,path=$3'/>
+    <qemu:arg value='-device'/>
+    <qemu:arg value='isa-debugcon,iobase=0x402,chardev=fwlog'/>
+  </qemu:commandline>
 </domain>
 EOF
 }
@@ -306,9 +313,9 @@ result "the hosts have distinct identities ($ha $ua, $hb $ub)" \
 	"$([ -n "$ua" ] && [ "$ua" != "$ub" ] && [ "$ha" != "$hb" ]; echo $?)"
 
 # 2. The guest starts on A; libvirt binds the VF to mlx5vf_sim.
-domain_xml "$bdfa" "$ma" >"$LV/dom-a.xml"
-domain_xml "$bdfb" "$mb" >"$LV/dom-b.xml"
-domain_xml "$bdfb" "$mc" >"$LV/dom-c.xml"
+domain_xml "$bdfa" "$ma" "$LV/fw-a.log" >"$LV/dom-a.xml"
+domain_xml "$bdfb" "$mb" "$LV/fw-b.log" >"$LV/dom-b.xml"
+domain_xml "$bdfb" "$mc" "$LV/fw-c.log" >"$LV/dom-c.xml"
 check "the VF has no driver before the guest starts" test ! -e "$vfa/driver"
 if out=$(vsh hostA define "$LV/dom-a.xml" 2>&1 && vsh hostA start "$dom" 2>&1); then
 	ok "virsh define and start on hostA"
@@ -320,11 +327,15 @@ else
 	bail_out "the guest did not start"
 fi
 check "the guest runs on hostA" test "$(domstate hostA)" = running
-# Migrate a guest whose firmware has placed its PCI BARs (qemu.sh, guest_pci_ready).
+# Migrate a guest whose firmware has placed its PCI BARs and finished (qemu.sh,
+# guest_pci_ready, guest_firmware_done): the mdev's dirty log is precise, and a
+# memory-map change after that would lose its pages (simulated-vf.rst).
 pci_settled() {
 	vsh hostA qemu-monitor-command "$dom" --hmp "info pci" 2>/dev/null | tr -d '\r' | pci_bars_placed all
 }
 check "the guest firmware placed every PCI BAR" wait_for 60 pci_settled
+check "the guest firmware finished its POST (SeaBIOS's debug port)" wait_for 60 \
+	grep -q "No bootable device" "$LV/fw-a.log"
 check "libvirt bound $bdfa to mlx5vf_sim (driver_override '$(cat "$vfa/driver_override" 2>/dev/null)')" \
 	bound_to "$vfa" mlx5vf_sim
 check "the VF is RUNNING under QEMU" test "$(mig_field "$bdfa" state)" = RUNNING
