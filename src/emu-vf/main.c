@@ -80,6 +80,7 @@ struct mlx5vf_emu_vf {
 	unsigned long reported; /* bit 0: the first misuse was logged */
 	u32 state_size;
 	u32 seq;		/* the next write's sequence number */
+	u16 salt;		/* this function's own: its writes are not another's */
 	u64 dma_window;
 	u64 dma_window_len; /* 0: the function writes no guest memory */
 	bool dma_open;      /* the device is open: VFIO has an address space */
@@ -105,6 +106,17 @@ static void mlx5vf_emu_vf_report(void *ctx, const char *msg)
 }
 
 /*
+ * The byte a state write stores. It changes from one round over the slots to
+ * the next and differs between functions: stored as a function of the slot
+ * alone, every function's state converged after one round (4096 writes) to
+ * the same fixed content, and a migration had nothing left to carry.
+ */
+static u8 mlx5vf_emu_vf_value(const struct mlx5vf_emu_vf *evf)
+{
+	return ((evf->seq ^ evf->salt) * 2246822519u) >> 24;
+}
+
+/*
  * The running function writes its state and guest memory. Under the state
  * mutex, which every SUSPEND takes too: nothing is written once the VHCA is
  * suspended, as a real VF stops its DMA at SUSPEND_INITIATOR.
@@ -123,7 +135,7 @@ static void mlx5vf_emu_vf_tick(struct mlx5vf_emu_vf *evf)
 	for (n = READ_ONCE(emu_writes_per_tick); n; n--, evf->seq++, evf->state_writes++)
 		mlx5vf_emu_vf_write(evf->emu,
 				    (evf->seq * 2654435761u) % slots * EMU_VF_STATE_WRITE,
-				    EMU_VF_STATE_WRITE, evf->seq);
+				    EMU_VF_STATE_WRITE, mlx5vf_emu_vf_value(evf));
 	if (!evf->dma_open || !evf->dma_window_len)
 		return;
 	for (n = READ_ONCE(emu_dma_writes_per_tick); n; n--) {
@@ -178,6 +190,7 @@ static int mlx5vf_emu_vf_setup(struct mlx5vf_device *mvdev)
 		return -ENOMEM;
 	evf->mvdev = mvdev;
 	evf->state_size = cfg.state_size;
+	evf->salt = pci_dev_id(pdev);
 	INIT_DELAYED_WORK(&evf->activity_work, mlx5vf_emu_vf_activity);
 	evf->dma_buf = kmalloc(EMU_VF_DMA_BYTES, GFP_KERNEL);
 	cfg.report_ctx = evf;

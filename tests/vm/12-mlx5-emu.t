@@ -112,6 +112,8 @@ emu_migration() {
 	sum_b=$(emu_field "$b" emu_checksum)
 	result "$_m_label: the two VHCAs' states differ before ($sum_a, $sum_b)" \
 		"$([ -n "$sum_a" ] && [ "$sum_a" != "$sum_b" ]; echo $?)"
+	check "$_m_label: the source VHCA's state keeps changing while it runs" wait_for $((10 * slow)) \
+		sh -c "[ \"\$(sed -n 's/^emu_checksum: //p' $dbg_a/emu)\" != '$sum_a' ]"
 	saves_before=$(emu_field "$a" emu_saves)
 	port=$((port + 1))
 	"$_m_start" dstB "$b" -incoming defer -S || bail_out "$_m_label: destination QEMU did not start"
