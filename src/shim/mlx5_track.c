@@ -348,7 +348,7 @@ static int mlx5vf_track_create_qp(struct mlx5vf_track *t, bool host, u32 *qpn)
 	struct mlx5vf_track_qp_attr attr = {
 		.pdn = t->pdn,
 		.uar_page = t->uar->index,
-		.ts_format = mlx5_get_qp_default_ts(t->mdev),
+		.ts_format = mlx5vf_seam_qp_default_ts(t->mdev),
 		.user_index = MLX5_CAP_GEN(t->mdev, cqe_version) == 1,
 	};
 	u32 out[MLX5_ST_SZ_DW(create_qp_out)] = {};
