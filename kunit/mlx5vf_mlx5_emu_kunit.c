@@ -1180,6 +1180,36 @@ static void track_create_failure_at_each_step_unwinds(struct kunit *test)
 	side_fini(&s);
 }
 
+/*
+ * Setup fails and, in the unwind, firmware refuses to destroy the firmware
+ * QP: it stays in the PD, so the PD must stay allocated until a PF reload
+ * (the emulator fails the test on a DEALLOC_PD of a PD with a QP in it).
+ */
+static void track_fw_qp_kept_keeps_pd(struct kunit *test)
+{
+	struct mlx5vf_emu_stats st;
+	struct eside s;
+
+	side_init_cfg(test, &s, &small_ring_cfg);
+	mlx5vf_emu_fail_next(s.emu, MLX5_CMD_OP_CREATE_GENERAL_OBJECT,
+			     MLX5_CMD_STAT_BAD_PARAM_ERR, 0xd100);
+	mlx5vf_emu_fail_next(s.emu, MLX5_CMD_OP_DESTROY_QP, MLX5_CMD_STAT_INT_ERR, 0xd101);
+	KUNIT_EXPECT_EQ(test, -EINVAL, track_start(&s));
+	mlx5vf_emu_stats(s.emu, &st);
+	KUNIT_EXPECT_EQ(test, 1u, st.qps_live);
+	KUNIT_EXPECT_EQ(test, 1u, st.pds_live);
+	KUNIT_EXPECT_EQ(test, 0u, st.misuses);
+
+	KUNIT_ASSERT_EQ(test, 0, mlx5vf_emu_pf_reload(s.emu));
+	KUNIT_ASSERT_EQ(test, 0, track_start(&s));
+	track_stop(&s);
+	mlx5vf_emu_stats(s.emu, &st);
+	KUNIT_EXPECT_EQ(test, 0u, st.qps_live);
+	KUNIT_EXPECT_EQ(test, 0u, st.pds_live);
+	KUNIT_EXPECT_EQ(test, 0, st.trackers_live);
+	side_fini(&s);
+}
+
 static struct kunit_case mlx5vf_mlx5_emu_cases[] = {
 	KUNIT_CASE(stop_copy_chunked_image_arrives_whole),
 	KUNIT_CASE(precopy_chunked_rounds_reproduce_state),
@@ -1203,6 +1233,7 @@ static struct kunit_case mlx5vf_mlx5_emu_cases[] = {
 	KUNIT_CASE(track_report_without_dirty_pages),
 	KUNIT_CASE(track_error_cqe_breaks_tracker),
 	KUNIT_CASE(track_create_failure_at_each_step_unwinds),
+	KUNIT_CASE(track_fw_qp_kept_keeps_pd),
 	{}
 };
 
