@@ -17,9 +17,12 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 
+#include <mlx5vf/fw.h>
 #include <mlx5vf/mig.h>
 
 #include "../src/shim/mlx5_fw.h"
+#include "../src/shim/mlx5_seam.h"
+#include "../src/shim/mlx5_track.h"
 #include "../src/shim/mlx5vf.h"
 #include "mlx5vf_emu.h"
 #include "mlx5vf_kbuf_io.h"
@@ -1210,6 +1213,117 @@ static void track_fw_qp_kept_keeps_pd(struct kunit *test)
 	side_fini(&s);
 }
 
+/*
+ * The tracker alone (no backend): a report the firmware holds, then
+ * mlx5vf_track_abort() from another thread, as the backend's DISAB_VF path
+ * does. The report returns -ECANCELED at once, the tracker stays broken
+ * (-EIO), and destroying it releases everything.
+ */
+struct held_report {
+	struct mlx5vf_track *t;
+	struct completion done;
+	int ret;
+};
+
+static int held_report_fn(void *data)
+{
+	struct held_report *h = data;
+
+	/* No sink: the firmware sends nothing while it holds the report. */
+	h->ret = mlx5vf_track_report(h->t, 0, TRACK_SPAN, NULL);
+	complete(&h->done);
+	return 0;
+}
+
+static void track_abort_cancels_held_report(struct kunit *test)
+{
+	const struct mlx5vf_iova_range range = { .iova = 0, .length = TRACK_SPAN };
+	const struct mlx5vf_fw_track_req req = {
+		.ranges = &range,
+		.nr_ranges = 1,
+		.log_page_size = 12,
+		.log_addr_space = 30,
+	};
+	u32 out[MLX5_ST_SZ_DW(alloc_pd_out)] = {};
+	u32 in[MLX5_ST_SZ_DW(alloc_pd_in)] = {};
+	u32 din[MLX5_ST_SZ_DW(dealloc_pd_in)] = {};
+	u32 dout[MLX5_ST_SZ_DW(dealloc_pd_out)] = {};
+	struct mlx5vf_emu_config cfg = small_ring_cfg;
+	struct mlx5vf_fw_track_caps caps;
+	struct held_report h = { .ret = 1 };
+	struct mlx5vf_emu_stats st;
+	struct mlx5_core_dev *mdev;
+	struct task_struct *task;
+	struct mlx5vf_emu *emu;
+	unsigned long start;
+	bool pd_busy;
+	u32 pdn;
+
+	cfg.report = side_emu_report;
+	cfg.report_ctx = test;
+	emu = mlx5vf_emu_create(&cfg);
+	KUNIT_ASSERT_NOT_NULL(test, emu);
+	mdev = mlx5vf_seam_get_core_dev(mlx5vf_emu_vf(emu));
+	KUNIT_ASSERT_NOT_NULL(test, mdev);
+	MLX5_SET(alloc_pd_in, in, opcode, MLX5_CMD_OP_ALLOC_PD);
+	KUNIT_ASSERT_EQ(test, 0, mlx5vf_seam_exec_inout(mdev, alloc_pd, in, out));
+	pdn = MLX5_GET(alloc_pd_out, out, pd);
+	mlx5vf_track_caps(mdev, &caps);
+	KUNIT_ASSERT_GT(test, caps.max_ranges, 0u);
+
+	h.t = mlx5vf_track_create(mdev, &mlx5vf_emu_vf(emu)->dev, cfg.vhca_id, pdn, &caps, &req,
+				  &pd_busy);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(h.t));
+	init_completion(&h.done);
+	mlx5vf_emu_hold_report(emu, true);
+	task = kthread_run(held_report_fn, &h, "mlx5vf-held-report");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+	KUNIT_ASSERT_TRUE(test, mlx5vf_emu_wait_report_running(emu, 2000));
+	/*
+	 * Just past the tracker's first one-second poll of the object, so that
+	 * its next poll is far from the abort: only the abort's wake-up ends
+	 * the wait in time.
+	 */
+	msleep(1100);
+	KUNIT_EXPECT_FALSE(test, completion_done(&h.done));
+	start = jiffies;
+	mlx5vf_track_abort(h.t);
+	wait_for_completion(&h.done);
+	kunit_info(test, "the report returned %u ms after the abort",
+		   jiffies_to_msecs(jiffies - start));
+	KUNIT_EXPECT_EQ(test, -ECANCELED, h.ret);
+	KUNIT_EXPECT_LT(test, jiffies_to_msecs(jiffies - start), 300u);
+	KUNIT_EXPECT_TRUE(test, mlx5vf_emu_report_running(emu));
+	KUNIT_EXPECT_EQ(test, -EIO, mlx5vf_track_report(h.t, 0, TRACK_SPAN, NULL));
+	/* The firmware finishes the report into a ring nobody reads any more. */
+	mlx5vf_emu_hold_report(emu, false);
+	KUNIT_EXPECT_FALSE(test, mlx5vf_emu_report_running(emu));
+
+	KUNIT_EXPECT_TRUE(test, mlx5vf_track_destroy(h.t));
+	mlx5vf_emu_stats(emu, &st);
+	KUNIT_EXPECT_EQ(test, 1u, st.reports);
+	KUNIT_EXPECT_EQ(test, 1u, st.report_msgs);
+	KUNIT_EXPECT_EQ(test, 0u, st.reports_cut);
+	MLX5_SET(dealloc_pd_in, din, opcode, MLX5_CMD_OP_DEALLOC_PD);
+	MLX5_SET(dealloc_pd_in, din, pd, pdn);
+	KUNIT_EXPECT_EQ(test, 0, mlx5vf_seam_exec_inout(mdev, dealloc_pd, din, dout));
+	mlx5vf_seam_put_core_dev(mdev);
+	mlx5vf_emu_stats(emu, &st);
+	KUNIT_EXPECT_EQ(test, 0, st.trackers_live);
+	KUNIT_EXPECT_EQ(test, 0u, st.qps_live);
+	KUNIT_EXPECT_EQ(test, 0u, st.cqs_live);
+	KUNIT_EXPECT_EQ(test, 0u, st.uars_live);
+	KUNIT_EXPECT_EQ(test, 0u, st.dbs_live);
+	KUNIT_EXPECT_EQ(test, 0u, st.frag_bufs_live);
+	KUNIT_EXPECT_EQ(test, 0, st.eq_notifiers);
+	KUNIT_EXPECT_EQ(test, 0u, st.mkeys_live);
+	KUNIT_EXPECT_EQ(test, 0u, st.pages_mapped);
+	KUNIT_EXPECT_EQ(test, 0u, st.pds_live);
+	KUNIT_EXPECT_EQ(test, 0, st.core_dev_refs);
+	KUNIT_EXPECT_EQ(test, 0u, st.misuses);
+	mlx5vf_emu_destroy(emu);
+}
+
 static struct kunit_case mlx5vf_mlx5_emu_cases[] = {
 	KUNIT_CASE(stop_copy_chunked_image_arrives_whole),
 	KUNIT_CASE(precopy_chunked_rounds_reproduce_state),
@@ -1234,6 +1348,7 @@ static struct kunit_case mlx5vf_mlx5_emu_cases[] = {
 	KUNIT_CASE(track_error_cqe_breaks_tracker),
 	KUNIT_CASE(track_create_failure_at_each_step_unwinds),
 	KUNIT_CASE(track_fw_qp_kept_keeps_pd),
+	KUNIT_CASE(track_abort_cancels_held_report),
 	{}
 };
 
