@@ -2546,6 +2546,53 @@ void mlx5vf_emu_track_fail_report(struct mlx5vf_emu *emu, int after_msgs, u8 syn
 	mutex_unlock(&emu->lock);
 }
 
+/*
+ * An asynchronous event to the EQ notifiers, from the async EQ's interrupt.
+ * The eqe is what mlx5_core hands its notifiers (struct mlx5_eqe of
+ * device.h), not bytes the emulator writes to memory the driver maps.
+ */
+static void emu_eq_event(struct mlx5vf_emu *emu, unsigned long type, struct mlx5_eqe *eqe)
+{
+	unsigned long flags;
+	u32 i;
+
+	local_irq_save(flags);
+	for (i = 0; i < EMU_MAX_EQ_NBS; i++) {
+		struct mlx5_nb *nb = emu->eq_nbs[i];
+
+		if (nb && (nb->event_type == type || nb->event_type == MLX5_EVENT_TYPE_NOTIFY_ANY))
+			nb->nb.notifier_call(&nb->nb, type, eqe);
+	}
+	local_irq_restore(flags);
+}
+
+void mlx5vf_emu_track_fail_object(struct mlx5vf_emu *emu, bool qp_event)
+{
+	struct emu_ptrack *pt = &emu->ptrack;
+	struct mlx5_eqe eqe = {};
+	struct emu_qp *fw, *host;
+
+	mutex_lock(&emu->lock);
+	if (!pt->live)
+		goto out;
+	emu_ptrack_end_report(emu, MLX5_PAGE_TRACK_STATE_ERROR);
+	fw = emu_qp_find(emu, pt->fw_qpn);
+	host = fw ? emu_qp_find(emu, fw->remote_qpn) : NULL;
+	if (qp_event && host) {
+		/* The host QP failed (a catastrophic WQ error), the tracker with it. */
+		host->state = EMU_QP_ERR;
+		eqe.data.qp_srq.type = MLX5_EVENT_QUEUE_TYPE_QP;
+		eqe.data.qp_srq.qp_srq_n = cpu_to_be32(host->qpn);
+		emu_eq_event(emu, MLX5_EVENT_TYPE_WQ_CATAS_ERROR, &eqe);
+	} else if (!qp_event) {
+		eqe.data.obj_change.obj_type = cpu_to_be16(MLX5_OBJ_TYPE_PAGE_TRACK);
+		eqe.data.obj_change.obj_id = cpu_to_be32(pt->id);
+		emu_eq_event(emu, MLX5_EVENT_TYPE_OBJECT_CHANGE, &eqe);
+	}
+out:
+	mutex_unlock(&emu->lock);
+}
+
 void mlx5vf_emu_track_fail_keeping_pd(struct mlx5vf_emu *emu)
 {
 	/* The object's CREATE fails; in the unwind, so does the host QP's DESTROY. */

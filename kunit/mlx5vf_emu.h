@@ -154,5 +154,11 @@ bool mlx5vf_emu_wait_report_running(struct mlx5vf_emu *emu, unsigned int ms);
  * their error states.
  */
 void mlx5vf_emu_track_fail_report(struct mlx5vf_emu *emu, int after_msgs, u8 syndrome);
+/*
+ * The firmware fails the tracker now: the object goes to ERROR (a running
+ * report ends unsent) and the EQ notifiers hear of it, by an OBJECT_CHANGE
+ * event for the object or, with qp_event, a WQ_CATAS_ERROR for the host QP.
+ */
+void mlx5vf_emu_track_fail_object(struct mlx5vf_emu *emu, bool qp_event);
 
 #endif /* MLX5VF_KUNIT_EMU_H */

@@ -1324,6 +1324,49 @@ static void track_abort_cancels_held_report(struct kunit *test)
 	mlx5vf_emu_destroy(emu);
 }
 
+/*
+ * The firmware fails the tracker mid-report and says so by an event, an
+ * OBJECT_CHANGE of the object (the tracker queries it: ERROR) or a QP
+ * error: the held report fails at once, not at the tracker's next poll,
+ * and stopping releases everything.
+ */
+static void track_error_event_fails_held_report(struct kunit *test)
+{
+	struct mlx5vf_emu_stats st;
+	struct report_thread r;
+	struct task_struct *task;
+	unsigned long start;
+	struct eside s;
+	int qp_event;
+
+	for (qp_event = 0; qp_event < 2; qp_event++) {
+		side_init_cfg(test, &s, &small_ring_cfg);
+		KUNIT_ASSERT_EQ(test, 0, track_start(&s));
+		r = (struct report_thread){ .side = &s, .ret = 1 };
+		init_completion(&r.done);
+		mlx5vf_emu_hold_report(s.emu, true);
+		task = kthread_run(report_thread_fn, &r, "mlx5vf-report");
+		KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+		KUNIT_ASSERT_TRUE(test, mlx5vf_emu_wait_report_running(s.emu, 2000));
+		/* Just past the tracker's one-second poll: only the event can be in time. */
+		msleep(1100);
+		start = jiffies;
+		mlx5vf_emu_track_fail_object(s.emu, qp_event);
+		wait_for_completion(&r.done);
+		kunit_info(test, "%s: the report failed %u ms after the event",
+			   qp_event ? "QP error" : "object change",
+			   jiffies_to_msecs(jiffies - start));
+		KUNIT_EXPECT_LT(test, r.ret, 0);
+		KUNIT_EXPECT_LT(test, jiffies_to_msecs(jiffies - start), 300u);
+		mlx5vf_emu_hold_report(s.emu, false);
+		mlx5vf_emu_stats(s.emu, &st);
+		KUNIT_EXPECT_EQ(test, 0u, st.report_msgs);
+		track_stop(&s);
+		expect_no_tracker(&s);
+		side_fini(&s);
+	}
+}
+
 static struct kunit_case mlx5vf_mlx5_emu_cases[] = {
 	KUNIT_CASE(stop_copy_chunked_image_arrives_whole),
 	KUNIT_CASE(precopy_chunked_rounds_reproduce_state),
@@ -1349,6 +1392,7 @@ static struct kunit_case mlx5vf_mlx5_emu_cases[] = {
 	KUNIT_CASE(track_create_failure_at_each_step_unwinds),
 	KUNIT_CASE(track_fw_qp_kept_keeps_pd),
 	KUNIT_CASE(track_abort_cancels_held_report),
+	KUNIT_CASE(track_error_event_fails_held_report),
 	{}
 };
 
