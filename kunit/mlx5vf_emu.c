@@ -215,6 +215,7 @@ struct mlx5vf_emu {
 	u32 next_track_id;
 	struct mlx5_nb *eq_nbs[EMU_MAX_EQ_NBS];
 	wait_queue_head_t report_wq;
+	bool report_running; /* the object is REPORTING; read without the lock */
 	bool report_hold;
 	int fail_report_after; /* the next report's error CQE, -1: none */
 	u8 fail_report_syndrome;
@@ -1223,6 +1224,7 @@ static void emu_ptrack_end_report(struct mlx5vf_emu *emu, u8 state)
 	struct emu_ptrack *pt = &emu->ptrack;
 
 	pt->state = state;
+	WRITE_ONCE(emu->report_running, false);
 	kvfree(pt->pending);
 	pt->pending = NULL;
 	pt->npending = 0;
@@ -1250,6 +1252,16 @@ static void emu_cqe_write(struct emu_cq *cq, u8 opcode, u32 qpn, u16 wqe_counter
 	dma_wmb();
 	WRITE_ONCE(cqe[MLX5VF_HW_CQE_OP_OWN], opcode << MLX5VF_HW_CQE_OPCODE_SHIFT | owner);
 	cq->pi++;
+}
+
+/* A CQ error event (an overrun), from the async EQ's interrupt handler. */
+static void emu_cq_error(struct emu_cq *cq)
+{
+	unsigned long flags;
+
+	local_irq_save(flags);
+	cq->mcq->event(cq->mcq, MLX5_EVENT_TYPE_CQ_ERROR);
+	local_irq_restore(flags);
 }
 
 /* A completion event if the CQ is armed and has a CQE past the armed index. */
@@ -1319,7 +1331,7 @@ static void emu_ptrack_pump(struct mlx5vf_emu *emu)
 		if (((cq->pi - ci) & MLX5VF_HW_CQ_CI_MASK) >= BIT(cq->log_size)) {
 			emu_misuse(emu, "CQ 0x%x overrun: %u CQEs, consumer at %u", cq->cqn, cq->pi,
 				   ci);
-			cq->mcq->event(cq->mcq, MLX5_EVENT_TYPE_CQ_ERROR);
+			emu_cq_error(cq);
 			emu_ptrack_end_report(emu, MLX5_PAGE_TRACK_STATE_ERROR);
 			break;
 		}
@@ -1417,6 +1429,7 @@ static u8 emu_ptrack_report(struct mlx5vf_emu *emu, void *in, void *out)
 	pt->fail_after = emu->fail_report_after;
 	emu->fail_report_after = -1;
 	pt->state = MLX5_PAGE_TRACK_STATE_REPORTING;
+	WRITE_ONCE(emu->report_running, true);
 	emu->st.reports++;
 	wake_up_all(&emu->report_wq);
 	emu_ptrack_pump(emu);
@@ -2528,14 +2541,10 @@ bool mlx5vf_emu_wait_report_running(struct mlx5vf_emu *emu, unsigned int ms)
 				  msecs_to_jiffies(ms)) > 0;
 }
 
+/* Lockless: it is a wait condition too. */
 bool mlx5vf_emu_report_running(struct mlx5vf_emu *emu)
 {
-	bool running;
-
-	mutex_lock(&emu->lock);
-	running = emu->ptrack.live && emu->ptrack.state == MLX5_PAGE_TRACK_STATE_REPORTING;
-	mutex_unlock(&emu->lock);
-	return running;
+	return READ_ONCE(emu->report_running);
 }
 
 void mlx5vf_emu_track_fail_report(struct mlx5vf_emu *emu, int after_msgs, u8 syndrome)
