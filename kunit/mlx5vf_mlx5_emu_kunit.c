@@ -861,9 +861,9 @@ static u64 report_all(struct eside *s, struct dirty_sum *d)
 }
 
 /*
- * The stand-in tracker reports the guest pages the VF wrote while it
- * tracked (the VM's module writes through VFIO): each page once, nothing
- * written before tracking started.
+ * The tracker (mlx5_track.c over the emulated firmware's) reports the guest
+ * pages the VF wrote while tracked (the VM's module writes through VFIO):
+ * each page once, nothing written before tracking started.
  */
 static void written_guest_pages_reported_once(struct kunit *test)
 {
