@@ -1312,7 +1312,8 @@ static void emu_ptrack_pump(struct mlx5vf_emu *emu)
 	fw = emu_qp_find(emu, pt->fw_qpn);
 	host = fw ? emu_qp_find(emu, fw->remote_qpn) : NULL;
 	cq = host ? emu_cq_find(emu, host->cqn) : NULL;
-	if (!cq || host->state != EMU_QP_RTR)
+	/* Only a connected pair sends: the firmware QP in RTS, the host QP in RTR. */
+	if (!cq || fw->state != EMU_QP_RTS || host->state != EMU_QP_RTR)
 		return;
 	while (pt->state == MLX5_PAGE_TRACK_STATE_REPORTING) {
 		u16 posted = be32_to_cpu(host->dbr[MLX5VF_HW_RCV_DBR]) & 0xffff;
