@@ -26,11 +26,13 @@
  * entries are DMA addresses that the emulated DMA API handed out, resolved to
  * pages here. The emulated DMA API tracks who owns each page (CPU or device).
  *
- * Also here, as mlx5_track.c is built for neither user: a stand-in tracker at
- * the mlx5_track.h boundary (the tracker's CQ/QP/UAR/EQ path is not behind
- * the seam yet). It reports the guest pages the VF says it wrote
- * (mlx5vf_emu_vf_dma_written()). The KUnit build's stand-ins for mig.c are
- * in mlx5vf_emu_mig.c; the VM's module has mlx5vf.ko's own.
+ * The dirty-page tracker (mlx5_track.c) runs for real too: the emulator keeps
+ * its PAGE_TRACK object, the CQ and QPs of its report channel and their
+ * memory, and sends the guest pages the VF says it wrote
+ * (mlx5vf_emu_vf_dma_written()) as report messages into the host QP's ring,
+ * writing CQEs as hardware would (kunit/mlx5vf_hw_layout.h). The KUnit
+ * build's stand-ins for mig.c are in mlx5vf_emu_mig.c; the VM's module has
+ * mlx5vf.ko's own.
  */
 #include <linux/crc32.h>
 #include <linux/delay.h>
@@ -51,9 +53,9 @@
 
 #include "../src/shim/mlx5_cmd.h"
 #include "../src/shim/mlx5_seam.h"
-#include "../src/shim/mlx5_track.h"
 #include "../src/shim/mlx5vf.h"
 #include "mlx5vf_emu.h"
+#include "mlx5vf_hw_layout.h"
 
 #define EMU_MAX_PAGES 1024
 #define EMU_MAX_MKEYS 64
@@ -66,19 +68,98 @@ enum emu_vhca_run {
 	EMU_SUSPENDED,           /* STOP */
 };
 
+/* Ownership of a streaming mapping in 64 lines, so that a sync may cover part of a page. */
+#define EMU_LINE (PAGE_SIZE / 64)
+
 struct emu_page {
 	struct page *page;
 	bool mapped;
-	bool device_owned; /* synced for the device, not yet back to the CPU */
+	bool coherent; /* the kernel's coherent memory: the device's and the CPU's alike */
+	u64 cpu_lines; /* lines synced for the CPU, not yet back to the device */
+	u64 dev_wrote; /* lines the device wrote that the CPU has not synced since */
 };
+
+static u64 emu_lines(u32 off, u32 len)
+{
+	return GENMASK_ULL((off + len - 1) / EMU_LINE, off / EMU_LINE);
+}
 
 struct emu_mkey {
 	bool live;
 	u32 key;
+	u32 pd;
 	u64 len;
 	u32 npages;
 	u32 *slots; /* emu_page index of each MTT entry */
 };
+
+/* The firmware page tracker's objects (see "The firmware page tracker" below). */
+#define EMU_MAX_CQS 4
+#define EMU_MAX_QPS 8
+#define EMU_MAX_UARS 4
+#define EMU_MAX_EQ_NBS 4
+#define EMU_EQN 5
+#define EMU_UAR_BASE 0x40
+#define EMU_CQN_BASE 0x80
+#define EMU_QPN_BASE 0x1200
+#define EMU_TRACK_ID_BASE 0x9000
+#define EMU_TRACK_MAX_RANGES 4
+
+enum emu_qp_state { EMU_QP_RST, EMU_QP_INIT, EMU_QP_RTR, EMU_QP_RTS, EMU_QP_ERR };
+
+struct emu_cq {
+	bool live;
+	u32 cqn;
+	struct mlx5_core_cq *mcq;
+	u8 log_size;
+	u32 npages;
+	struct page **pages; /* of its buffer, coherent */
+	__be32 *dbr;	     /* set_ci, then arm */
+	u32 pi;		     /* CQEs written */
+	bool armed;
+	u32 arm_ci;	     /* the consumer index it was armed at */
+};
+
+struct emu_qp {
+	bool live;
+	u32 qpn;
+	u32 pd;
+	enum emu_qp_state state;
+	u32 remote_qpn;
+	/* The receive ring; none (log_rq 0) on a zero-length RQ. */
+	u8 log_rq;
+	u32 cqn;
+	u32 npages;
+	struct page **pages;
+	__be32 *dbr;
+	u32 rq_cc; /* WQEs consumed */
+};
+
+struct emu_ptrack {
+	bool live;
+	u32 id;
+	u8 state;
+	u32 fw_qpn;
+	u8 log_page;
+	u8 log_msg;
+	u32 nr_ranges;
+	u64 start[EMU_TRACK_MAX_RANGES], len[EMU_TRACK_MAX_RANGES];
+	/* The running report: the window's dirty pages, sent so far. */
+	u64 *pending;
+	u32 npending, sent;
+	/* mlx5vf_emu_track_fail_report(): an error CQE after this many messages. */
+	int fail_after;
+	u8 fail_syndrome;
+};
+
+struct emu_fail {
+	u16 opcode;
+	u32 skip; /* commands of that opcode that pass first */
+	u8 status;
+	u32 syndrome;
+};
+
+#define EMU_MAX_FAILS 4
 
 struct emu_async {
 	struct work_struct work;
@@ -116,27 +197,32 @@ struct mlx5vf_emu {
 	u32 next_mkey_index;
 	struct emu_page pages[EMU_MAX_PAGES];
 	struct emu_mkey mkeys[EMU_MAX_MKEYS];
-	u16 fail_opcode;
-	u8 fail_status;
-	u32 fail_syndrome;
+	struct emu_fail fails[EMU_MAX_FAILS];
 	bool hold;
 	struct emu_async *held;
 	struct emu_async *given_up; /* completed with an error, firmware may go on */
 	atomic_t inflight;
 	wait_queue_head_t idle;
 	struct mlx5vf_emu_stats st;
-	/* The tracker stand-in's report (see mlx5vf_track_create() below). */
+	/* The firmware page tracker and its report channel. */
+	struct mlx5_hca_cap cap_adv;
+	struct mlx5_uars_page *uars[EMU_MAX_UARS];
+	u32 next_uar;
+	struct emu_cq cqs[EMU_MAX_CQS];
+	u32 next_cqn;
+	struct emu_qp qps[EMU_MAX_QPS];
+	u32 next_qpn;
+	struct emu_ptrack ptrack; /* one PAGE_TRACK object at most: one VF */
+	u32 next_track_id;
+	struct mlx5_nb *eq_nbs[EMU_MAX_EQ_NBS];
 	wait_queue_head_t report_wq;
+	bool report_running; /* the object is REPORTING; read without the lock */
 	bool report_hold;
-	bool report_running;
-	/* mlx5vf_emu_track_fail_keeping_pd(): objects a failed create left in a PD. */
-	bool track_fail_keep;
-	u32 track_kept_pdn;
-	/* Guest pages the VF wrote since the stand-in tracker last reported them. */
-	bool track_live;
+	int fail_report_after; /* the next report's error CQE, -1: none */
+	u8 fail_report_syndrome;
+	/* Guest pages the VF wrote since the tracker last reported them. */
 	bool lose_dirty; /* mlx5vf_emu_lose_dirty() */
-	unsigned int track_shift; /* its page size */
-	struct xarray dirty_pfns; /* guest page numbers, in its page size */
+	struct xarray dirty_pfns; /* guest page numbers, in the tracker's page size */
 };
 
 /* Every emulated PF, for mlx5vf_seam_get_core_dev() to find a VF's. */
@@ -227,6 +313,36 @@ static u8 emu_fail(void *out, u8 status, u32 syndrome)
 	return status;
 }
 
+/* An injected failure (mlx5vf_emu_fail_nth()) this command takes, or NULL. */
+static const struct emu_fail *emu_take_fail(struct mlx5vf_emu *emu, u16 opcode)
+{
+	struct emu_fail *f;
+
+	for (f = emu->fails; f < emu->fails + EMU_MAX_FAILS; f++) {
+		if (f->opcode != opcode)
+			continue;
+		if (f->skip) {
+			f->skip--;
+			return NULL;
+		}
+		f->opcode = 0;
+		return f;
+	}
+	return NULL;
+}
+
+/* A failure of a call mlx5_core answers itself: it prints the outbox, returns the errno. */
+static int emu_take_fail_errno(struct mlx5vf_emu *emu, u16 opcode)
+{
+	const struct emu_fail *f = emu_take_fail(emu, opcode);
+
+	if (!f)
+		return 0;
+	emu->st.out_err_calls++;
+	emu->st.out_err_syndrome = f->syndrome;
+	return emu_status_errno(f->status) ?: -EIO;
+}
+
 /* ---- The emulated DMA API ------------------------------------------------ */
 
 static struct emu_page *emu_page_of(struct mlx5vf_emu *emu, dma_addr_t addr)
@@ -241,25 +357,34 @@ static struct emu_page *emu_page_of(struct mlx5vf_emu *emu, dma_addr_t addr)
 	return &emu->pages[slot];
 }
 
+/* A page for the device: streaming (the device's until synced) or coherent. */
+static dma_addr_t emu_map_locked(struct mlx5vf_emu *emu, struct page *page, bool coherent)
+{
+	u32 i;
+
+	for (i = 0; i < EMU_MAX_PAGES; i++) {
+		if (!emu->pages[i].mapped) {
+			emu->pages[i] = (struct emu_page){ .page = page, .mapped = true,
+							   .coherent = coherent };
+			emu->st.pages_mapped++;
+			return EMU_IOVA_BASE + (u64)i * PAGE_SIZE;
+		}
+	}
+	return DMA_MAPPING_ERROR;
+}
+
 dma_addr_t mlx5vf_seam_dma_map_page(struct device *dev, struct page *page,
 				    enum dma_data_direction dir)
 {
 	struct mlx5vf_emu *emu = emu_of_dma_dev(dev);
-	u32 i;
+	dma_addr_t addr;
 
 	mutex_lock(&emu->lock);
-	for (i = 0; i < EMU_MAX_PAGES; i++) {
-		if (!emu->pages[i].mapped) {
-			emu->pages[i] = (struct emu_page){ .page = page, .mapped = true,
-							   .device_owned = true };
-			emu->st.pages_mapped++;
-			emu->st.dma_map_calls++;
-			mutex_unlock(&emu->lock);
-			return EMU_IOVA_BASE + (u64)i * PAGE_SIZE;
-		}
-	}
+	addr = emu_map_locked(emu, page, false);
+	if (addr != DMA_MAPPING_ERROR)
+		emu->st.dma_map_calls++;
 	mutex_unlock(&emu->lock);
-	return DMA_MAPPING_ERROR;
+	return addr;
 }
 
 int mlx5vf_seam_dma_mapping_error(struct device *dev, dma_addr_t addr)
@@ -346,8 +471,7 @@ int mlx5vf_seam_dma_map_sgtable(struct device *dev, struct sg_table *sgt,
 		for (k = 0; k < n; k++)
 			emu->pages[slot + k] = (struct emu_page){
 				.page = pfn_to_page(page_to_pfn(sg_page(sg)) + k),
-				.mapped = true,
-				.device_owned = true };
+				.mapped = true };
 		emu->st.pages_mapped += n;
 		/* Both halves of the DMA side: a real kernel keeps its own length. */
 		sg_dma_address(sg) = EMU_IOVA_BASE + (u64)slot * PAGE_SIZE;
@@ -387,11 +511,14 @@ void mlx5vf_seam_dma_sync_sgtable(struct device *dev, struct sg_table *sgt,
 	for_each_sgtable_dma_page(sgt, &iter, 0) {
 		emu->st.dma_syncs++;
 		p = emu_page_of(emu, sg_page_iter_dma_address(&iter));
-		if (p)
-			p->device_owned = for_device;
-		else
+		if (p) {
+			p->cpu_lines = for_device ? 0 : ~0ULL;
+			if (!for_device)
+				p->dev_wrote = 0;
+		} else {
 			emu_misuse(emu, "syncing 0x%llx, which is not mapped",
 				   (u64)sg_page_iter_dma_address(&iter));
+		}
 	}
 	mutex_unlock(&emu->lock);
 }
@@ -423,16 +550,19 @@ static int emu_mkey_copy(struct mlx5vf_emu *emu, struct emu_mkey *mk, u32 at, u8
 		u32 n = min_t(u32, len - done, PAGE_SIZE - off);
 		u8 *va = page_address(p->page);
 
-		if (!p->mapped || !p->device_owned) {
+		if (!p->mapped || (p->cpu_lines & emu_lines(off, n))) {
 			emu_misuse(emu, "mkey 0x%x page %u is %s: not the device's to touch",
 				   mk->key, done / (u32)PAGE_SIZE,
 				   p->mapped ? "owned by the CPU" : "unmapped");
 			return -EFAULT;
 		}
-		if (to_mkey)
+		if (to_mkey) {
 			memcpy(va + off, data + (done - at), n);
-		else
+			if (!p->coherent && !emu->cfg.dma_coherent)
+				p->dev_wrote |= emu_lines(off, n);
+		} else {
 			memcpy(data + (done - at), va + off, n);
+		}
 		done += n;
 	}
 	return 0;
@@ -470,14 +600,9 @@ int mlx5vf_seam_create_mkey(struct mlx5_core_dev *mdev, u32 *mkey, u32 *in, int 
 		return emu_malformed(emu, "CREATE_MKEY without local read/write or any-QP");
 
 	mutex_lock(&emu->lock);
-	if (emu->fail_opcode == MLX5_CMD_OP_CREATE_MKEY) {
-		/* mlx5_core prints the outbox and returns the status's errno. */
-		emu->fail_opcode = 0;
-		emu->st.out_err_calls++;
-		emu->st.out_err_syndrome = emu->fail_syndrome;
-		ret = emu_status_errno(emu->fail_status);
+	ret = emu_take_fail_errno(emu, MLX5_CMD_OP_CREATE_MKEY);
+	if (ret)
 		goto out;
-	}
 	if (MLX5_GET(mkc, mkc, pd) < emu->first_live_pd ||
 	    MLX5_GET(mkc, mkc, pd) >= emu->next_pd) {
 		ret = emu_malformed(emu, "CREATE_MKEY on PD %u: never allocated, or reloaded away",
@@ -510,6 +635,7 @@ int mlx5vf_seam_create_mkey(struct mlx5_core_dev *mdev, u32 *mkey, u32 *in, int 
 		mk->slots[i] = p - emu->pages;
 	}
 	mk->live = true;
+	mk->pd = MLX5_GET(mkc, mkc, pd);
 	mk->npages = npages;
 	mk->len = len;
 	/* mlx5_core: the index in bits 31:8, the mkc's variant byte in 7:0. */
@@ -533,13 +659,11 @@ int mlx5vf_seam_destroy_mkey(struct mlx5_core_dev *mdev, u32 key)
 	mk = emu_mkey_find(emu, key);
 	if (!mk) {
 		ret = emu_malformed(emu, "DESTROY_MKEY 0x%x: no such mkey", key);
-	} else if (emu->fail_opcode == MLX5_CMD_OP_DESTROY_MKEY) {
-		/* The mkey stays: firmware may still reach its pages. */
-		emu->fail_opcode = 0;
-		emu->st.out_err_calls++;
-		emu->st.out_err_syndrome = emu->fail_syndrome;
-		ret = emu_status_errno(emu->fail_status);
 	} else {
+		/* A failed DESTROY keeps the mkey: firmware may still reach its pages. */
+		ret = emu_take_fail_errno(emu, MLX5_CMD_OP_DESTROY_MKEY);
+	}
+	if (mk && !ret) {
 		mk->live = false;
 		kfree(mk->slots);
 		mk->slots = NULL;
@@ -762,6 +886,595 @@ static u8 emu_query_hca_cap(struct mlx5vf_emu *emu, void *in, void *out)
 	return MLX5_CMD_STAT_OK;
 }
 
+/* ---- The firmware page tracker: its objects and commands ------------------------ */
+
+/*
+ * What mlx5_track.c asks of firmware (Documentation/firmware-contract.rst,
+ * rules 18, 19 and 21): an RC pair of QPs in loopback, the host QP's receive
+ * ring completing on a CQ, and the PAGE_TRACK object whose reporting_qpn is
+ * the other QP. Their memory is the kernel's coherent memory (doorbell
+ * records, the CQ and the receive queue) and the ring's slots, behind an
+ * mkey. A report (MODIFY to REPORTING) takes the window's dirty pages out of
+ * the log; the firmware then sends them as messages, one per posted receive
+ * WQE, while the ring has WQEs (receiver not ready otherwise: it goes on
+ * when the driver rings the CQ's doorbell after reposting). What it reads
+ * of a WQE and writes into the CQ follows kunit/mlx5vf_hw_layout.h, not the
+ * kernel's headers.
+ */
+
+static struct emu_cq *emu_cq_find(struct mlx5vf_emu *emu, u32 cqn)
+{
+	struct emu_cq *cq;
+
+	for (cq = emu->cqs; cq < emu->cqs + EMU_MAX_CQS; cq++)
+		if (cq->live && cq->cqn == cqn)
+			return cq;
+	return NULL;
+}
+
+static struct emu_qp *emu_qp_find(struct mlx5vf_emu *emu, u32 qpn)
+{
+	struct emu_qp *qp;
+
+	for (qp = emu->qps; qp < emu->qps + EMU_MAX_QPS; qp++)
+		if (qp->live && qp->qpn == qpn)
+			return qp;
+	return NULL;
+}
+
+static bool emu_uar_live(struct mlx5vf_emu *emu, u32 index)
+{
+	u32 i;
+
+	for (i = 0; i < EMU_MAX_UARS; i++)
+		if (emu->uars[i] && emu->uars[i]->index == index)
+			return true;
+	return false;
+}
+
+/* QPs and mkeys in a PD: firmware does not deallocate it under them. */
+static u32 emu_pd_objects(struct mlx5vf_emu *emu, u32 pd)
+{
+	u32 n = 0, i;
+
+	for (i = 0; i < EMU_MAX_QPS; i++)
+		n += emu->qps[i].live && emu->qps[i].pd == pd;
+	for (i = 0; i < EMU_MAX_MKEYS; i++)
+		n += emu->mkeys[i].live && emu->mkeys[i].pd == pd;
+	return n;
+}
+
+/* The CPU address of device address addr in coherent memory, or NULL. */
+static void *emu_coherent_va(struct mlx5vf_emu *emu, u64 addr)
+{
+	u32 off = addr % PAGE_SIZE;
+	struct emu_page *p = emu_page_of(emu, addr - off);
+
+	return p && p->coherent ? page_address(p->page) + off : NULL;
+}
+
+/* A buffer's page list (pas) of a CREATE_CQ or CREATE_QP: coherent pages. */
+static int emu_resolve_pas(struct mlx5vf_emu *emu, const void *pas, u32 npages,
+			   struct page ***pages)
+{
+	const __be64 *pa = pas;
+	u32 i;
+
+	*pages = kcalloc(npages, sizeof(**pages), GFP_KERNEL);
+	if (!*pages)
+		return -ENOMEM;
+	for (i = 0; i < npages; i++) {
+		struct emu_page *p = emu_page_of(emu, be64_to_cpu(pa[i]));
+
+		if (!p || !p->coherent) {
+			kfree(*pages);
+			*pages = NULL;
+			return emu_malformed(emu, "queue page %u, 0x%llx, is no coherent memory",
+					     i, be64_to_cpu(pa[i]));
+		}
+		(*pages)[i] = p->page;
+	}
+	return 0;
+}
+
+static u8 *emu_queue_entry(struct page **pages, u32 stride, u32 index)
+{
+	u64 at = (u64)index * stride;
+
+	return (u8 *)page_address(pages[at / PAGE_SIZE]) + at % PAGE_SIZE;
+}
+
+static u8 emu_create_qp(struct mlx5vf_emu *emu, void *in, int inlen, void *out)
+{
+	void *qpc = MLX5_ADDR_OF(create_qp_in, in, qpc);
+	u32 pd = MLX5_GET(qpc, qpc, pd);
+	u8 rq_type = MLX5_GET(qpc, qpc, rq_type);
+	struct emu_qp qp = { .live = true, .pd = pd, .state = EMU_QP_RST };
+	struct emu_qp *slot;
+
+	if (MLX5_GET(qpc, qpc, st) != MLX5_QPC_ST_RC ||
+	    MLX5_GET(qpc, qpc, pm_state) != MLX5_QPC_PM_STATE_MIGRATED ||
+	    !MLX5_GET(qpc, qpc, no_sq) || MLX5_GET(qpc, qpc, user_index) ||
+	    MLX5_GET(qpc, qpc, ts_format) != MLX5_TIMESTAMP_FORMAT_FREE_RUNNING ||
+	    !emu_uar_live(emu, MLX5_GET(qpc, qpc, uar_page))) {
+		emu_malformed(emu, "CREATE_QP st %u pm %u no_sq %u user_index 0x%x ts %u uar %u",
+			      MLX5_GET(qpc, qpc, st), MLX5_GET(qpc, qpc, pm_state),
+			      MLX5_GET(qpc, qpc, no_sq), MLX5_GET(qpc, qpc, user_index),
+			      MLX5_GET(qpc, qpc, ts_format), MLX5_GET(qpc, qpc, uar_page));
+		return emu_fail(out, MLX5_CMD_STAT_BAD_PARAM_ERR, 0xc0e2);
+	}
+	if (pd < emu->first_live_pd || pd >= emu->next_pd) {
+		emu_malformed(emu, "CREATE_QP on PD %u: never allocated, or reloaded away", pd);
+		return emu_fail(out, MLX5_CMD_STAT_BAD_RES_ERR, 0xc0e3);
+	}
+	if (rq_type == MLX5_ZERO_LEN_RQ && !MLX5_GET(qpc, qpc, log_rq_size)) {
+		/* The firmware QP: it only sends, from the firmware's side. */
+	} else if (rq_type == MLX5_NON_ZERO_RQ) {
+		qp.log_rq = MLX5_GET(qpc, qpc, log_rq_size);
+		qp.cqn = MLX5_GET(qpc, qpc, cqn_rcv);
+		qp.dbr = emu_coherent_va(emu, MLX5_GET64(qpc, qpc, dbr_addr));
+		qp.npages = DIV_ROUND_UP(BIT(qp.log_rq) * MLX5VF_HW_DATA_SEG_SIZE, PAGE_SIZE);
+		if (!qp.log_rq ||
+		    qp.log_rq > MLX5_GET(cmd_hca_cap, emu->cap_gen.cur, log_max_qp_sz) ||
+		    MLX5_GET(qpc, qpc, log_rq_stride) ||
+		    MLX5_GET(qpc, qpc, log_page_size) != PAGE_SHIFT - MLX5_ADAPTER_PAGE_SHIFT ||
+		    !emu_cq_find(emu, qp.cqn) || !qp.dbr ||
+		    inlen < MLX5_ST_SZ_BYTES(create_qp_in) +
+				    qp.npages * MLX5_FLD_SZ_BYTES(create_qp_in, pas[0])) {
+			emu_malformed(emu, "CREATE_QP RQ %u/%u/%u CQ 0x%x dbr 0x%llx in %d",
+				      qp.log_rq, MLX5_GET(qpc, qpc, log_rq_stride),
+				      MLX5_GET(qpc, qpc, log_page_size), qp.cqn,
+				      MLX5_GET64(qpc, qpc, dbr_addr), inlen);
+			return emu_fail(out, MLX5_CMD_STAT_BAD_PARAM_ERR, 0xc0e4);
+		}
+		if (emu_resolve_pas(emu, MLX5_ADDR_OF(create_qp_in, in, pas), qp.npages, &qp.pages))
+			return emu_fail(out, MLX5_CMD_STAT_BAD_PARAM_ERR, 0xc0e5);
+	} else {
+		emu_malformed(emu, "CREATE_QP rq_type %u log_rq_size %u", rq_type,
+			      MLX5_GET(qpc, qpc, log_rq_size));
+		return emu_fail(out, MLX5_CMD_STAT_BAD_PARAM_ERR, 0xc0e6);
+	}
+	for (slot = emu->qps; slot < emu->qps + EMU_MAX_QPS && slot->live; slot++)
+		;
+	if (slot == emu->qps + EMU_MAX_QPS) {
+		kfree(qp.pages);
+		return emu_fail(out, MLX5_CMD_STAT_LIM_ERR, 0xc0e7);
+	}
+	qp.qpn = EMU_QPN_BASE + emu->next_qpn++;
+	*slot = qp;
+	MLX5_SET(create_qp_out, out, qpn, qp.qpn);
+	emu->st.qps_live++;
+	return MLX5_CMD_STAT_OK;
+}
+
+/* DESTROY_QP and the state transitions of rule 21. */
+static u8 emu_qp_cmd(struct mlx5vf_emu *emu, u16 opcode, void *in, int inlen, void *out)
+{
+	enum emu_qp_state from, to;
+	struct emu_qp *qp, *peer;
+	void *qpc;
+	u32 qpn;
+
+	switch (opcode) {
+	case MLX5_CMD_OP_CREATE_QP:
+		return emu_create_qp(emu, in, inlen, out);
+	case MLX5_CMD_OP_DESTROY_QP:
+		qpn = MLX5_GET(destroy_qp_in, in, qpn);
+		qp = emu_qp_find(emu, qpn);
+		if (!qp)
+			break;
+		/* Unknown, answered as ours: not while a PAGE_TRACK object reports through it. */
+		if (emu->ptrack.live && emu->ptrack.fw_qpn == qpn)
+			return emu_fail(out, MLX5_CMD_STAT_BAD_RES_STATE_ERR, 0xc0e8);
+		kfree(qp->pages);
+		*qp = (struct emu_qp){};
+		emu->st.qps_live--;
+		return MLX5_CMD_STAT_OK;
+	case MLX5_CMD_OP_RST2INIT_QP:
+		qpn = MLX5_GET(rst2init_qp_in, in, qpn);
+		qpc = MLX5_ADDR_OF(rst2init_qp_in, in, qpc);
+		from = EMU_QP_RST;
+		to = EMU_QP_INIT;
+		break;
+	case MLX5_CMD_OP_INIT2RTR_QP:
+		qpn = MLX5_GET(init2rtr_qp_in, in, qpn);
+		qpc = MLX5_ADDR_OF(init2rtr_qp_in, in, qpc);
+		from = EMU_QP_INIT;
+		to = EMU_QP_RTR;
+		break;
+	default: /* RTR2RTS_QP */
+		qpn = MLX5_GET(rtr2rts_qp_in, in, qpn);
+		qpc = MLX5_ADDR_OF(rtr2rts_qp_in, in, qpc);
+		from = EMU_QP_RTR;
+		to = EMU_QP_RTS;
+		break;
+	}
+	qp = emu_qp_find(emu, qpn);
+	if (!qp) {
+		emu_malformed(emu, "QP command 0x%x for QP 0x%x, which is not there", opcode,
+			      qpn);
+		return emu_fail(out, MLX5_CMD_STAT_BAD_RES_ERR, 0xc0e9);
+	}
+	if (qp->state != from) {
+		emu_malformed(emu, "QP 0x%x: command 0x%x in state %d", qpn, opcode, qp->state);
+		return emu_fail(out, MLX5_CMD_STAT_BAD_RES_STATE_ERR, 0xc0ea);
+	}
+	if (opcode == MLX5_CMD_OP_RST2INIT_QP &&
+	    (MLX5_GET(qpc, qpc, pm_state) != MLX5_QPC_PM_STATE_MIGRATED ||
+	     MLX5_GET(qpc, qpc, primary_address_path.vhca_port_num) != 1)) {
+		emu_malformed(emu, "RST2INIT_QP 0x%x: pm_state %u port %u", qpn,
+			      MLX5_GET(qpc, qpc, pm_state),
+			      MLX5_GET(qpc, qpc, primary_address_path.vhca_port_num));
+		return emu_fail(out, MLX5_CMD_STAT_BAD_PARAM_ERR, 0xc0eb);
+	}
+	if (opcode == MLX5_CMD_OP_INIT2RTR_QP) {
+		peer = emu_qp_find(emu, MLX5_GET(qpc, qpc, remote_qpn));
+		if (!peer || peer == qp || !MLX5_GET(qpc, qpc, primary_address_path.fl) ||
+		    MLX5_GET(qpc, qpc, primary_address_path.vhca_port_num) != 1 ||
+		    MLX5_GET(qpc, qpc, mtu) != MLX5_QPC_MTU_4K_BYTES ||
+		    MLX5_GET(qpc, qpc, log_msg_max) >
+			    MLX5_GET(cmd_hca_cap, emu->cap_gen.cur, log_max_msg)) {
+			emu_malformed(emu, "INIT2RTR_QP 0x%x: peer 0x%x fl %u port %u mtu %u %u",
+				      qpn, MLX5_GET(qpc, qpc, remote_qpn),
+				      MLX5_GET(qpc, qpc, primary_address_path.fl),
+				      MLX5_GET(qpc, qpc, primary_address_path.vhca_port_num),
+				      MLX5_GET(qpc, qpc, mtu), MLX5_GET(qpc, qpc, log_msg_max));
+			return emu_fail(out, MLX5_CMD_STAT_BAD_PARAM_ERR, 0xc0ec);
+		}
+		qp->remote_qpn = peer->qpn;
+	}
+	qp->state = to;
+	return MLX5_CMD_STAT_OK;
+}
+
+/* Log a write of the VF to guest page pfn, if a range of the tracker has it. */
+static void emu_ptrack_log(struct mlx5vf_emu *emu, unsigned long pfn)
+{
+	const struct emu_ptrack *pt = &emu->ptrack;
+	u64 addr = (u64)pfn << pt->log_page;
+	u32 i;
+
+	for (i = 0; i < pt->nr_ranges; i++) {
+		if (addr - pt->start[i] >= pt->len[i])
+			continue;
+		/* Out of memory loses the page: the guest memory check would see it. */
+		if (xa_err(xa_store(&emu->dirty_pfns, pfn, xa_mk_value(1), GFP_KERNEL)))
+			emu_misuse(emu, "no memory to log guest page 0x%lx", pfn);
+		return;
+	}
+}
+
+static u8 emu_ptrack_create(struct mlx5vf_emu *emu, void *in, int inlen, void *out)
+{
+	void *obj = MLX5_ADDR_OF(create_page_track_obj_in, in, obj_context);
+	const u8 *range = MLX5_ADDR_OF(page_track, obj, track_range);
+	const void *adv = emu->cap_adv.cur;
+	struct emu_ptrack *pt = &emu->ptrack;
+	u32 n = MLX5_GET(page_track, obj, num_ranges);
+	u8 log_page = MLX5_GET(page_track, obj, log_page_size);
+	u8 log_msg = MLX5_GET(page_track, obj, log_msg_size);
+	u8 log_space = MLX5_GET(page_track, obj, log_addr_space_size);
+	struct emu_qp *fw, *host;
+	u64 total = 0, end = 0;
+	u32 i;
+
+	if (!emu_vhca_ok(emu, MLX5_GET(page_track, obj, vhca_id), "PAGE_TRACK"))
+		return emu_fail(out, MLX5_CMD_STAT_BAD_PARAM_ERR, 0xc0f1);
+	if (!emu->cfg.page_tracker || pt->live) {
+		emu_malformed(emu, "PAGE_TRACK create: %s", pt->live ? "a second tracker" :
+				   "the PF offers no page tracker");
+		return emu_fail(out, MLX5_CMD_STAT_BAD_PARAM_ERR, 0xc0a1);
+	}
+	if (MLX5_GET(page_track, obj, track_type) != 1 ||
+	    log_page < MLX5_GET(adv_virtualization_cap, adv, pg_track_log_min_page_size) ||
+	    log_page > MLX5_GET(adv_virtualization_cap, adv, pg_track_log_max_page_size) ||
+	    log_msg < MLX5_GET(adv_virtualization_cap, adv, pg_track_log_min_msg_size) ||
+	    log_msg > MLX5_GET(adv_virtualization_cap, adv, pg_track_log_max_msg_size) ||
+	    log_space < MLX5_GET(adv_virtualization_cap, adv, pg_track_log_min_addr_space) ||
+	    log_space > MLX5_GET(adv_virtualization_cap, adv, pg_track_log_max_addr_space) ||
+	    !n || n > MLX5_GET(adv_virtualization_cap, adv, pg_track_max_num_range) ||
+	    n > EMU_TRACK_MAX_RANGES ||
+	    inlen < MLX5_ST_SZ_BYTES(create_page_track_obj_in) +
+			    n * MLX5_ST_SZ_BYTES(page_track_range)) {
+		emu_malformed(emu, "PAGE_TRACK type %u page %u msg %u space %u, %u ranges, in %d",
+			      MLX5_GET(page_track, obj, track_type), log_page, log_msg, log_space,
+			      n, inlen);
+		return emu_fail(out, MLX5_CMD_STAT_BAD_PARAM_ERR, 0xc0a2);
+	}
+	fw = emu_qp_find(emu, MLX5_GET(page_track, obj, reporting_qpn));
+	host = fw ? emu_qp_find(emu, fw->remote_qpn) : NULL;
+	if (!fw || fw->log_rq || fw->state != EMU_QP_RTS || !host || !host->log_rq ||
+	    host->state != EMU_QP_RTR || host->remote_qpn != fw->qpn) {
+		emu_malformed(emu, "PAGE_TRACK reporting QP 0x%x: not the RTS side of a pair",
+			      MLX5_GET(page_track, obj, reporting_qpn));
+		return emu_fail(out, MLX5_CMD_STAT_BAD_PARAM_ERR, 0xc0a3);
+	}
+	for (i = 0; i < n; i++, range += MLX5_ST_SZ_BYTES(page_track_range)) {
+		pt->start[i] = MLX5_GET64(page_track_range, range, start_address);
+		pt->len[i] = MLX5_GET64(page_track_range, range, length);
+		if (!pt->len[i] || (pt->start[i] | pt->len[i]) % BIT_ULL(log_page) ||
+		    pt->start[i] < end || pt->start[i] + pt->len[i] < pt->start[i]) {
+			emu_malformed(emu, "PAGE_TRACK range %u [0x%llx, +0x%llx): bad",
+				      i, pt->start[i], pt->len[i]);
+			return emu_fail(out, MLX5_CMD_STAT_BAD_PARAM_ERR, 0xc0a4);
+		}
+		end = pt->start[i] + pt->len[i];
+		total += pt->len[i];
+	}
+	if (total > BIT_ULL(log_space)) {
+		emu_malformed(emu, "PAGE_TRACK ranges of 0x%llx bytes in an address space of 2^%u",
+			      total, log_space);
+		return emu_fail(out, MLX5_CMD_STAT_BAD_PARAM_ERR, 0xc0a5);
+	}
+	pt->live = true;
+	pt->id = EMU_TRACK_ID_BASE + emu->next_track_id++;
+	pt->state = MLX5_PAGE_TRACK_STATE_TRACKING;
+	pt->fw_qpn = fw->qpn;
+	pt->log_page = log_page;
+	pt->log_msg = log_msg;
+	pt->nr_ranges = n;
+	/* A new tracker starts clean. */
+	xa_destroy(&emu->dirty_pfns);
+	MLX5_SET(general_obj_out_cmd_hdr, out, obj_id, pt->id);
+	emu->st.trackers_live++;
+	return MLX5_CMD_STAT_OK;
+}
+
+static void emu_ptrack_end_report(struct mlx5vf_emu *emu, u8 state)
+{
+	struct emu_ptrack *pt = &emu->ptrack;
+
+	pt->state = state;
+	WRITE_ONCE(emu->report_running, false);
+	kvfree(pt->pending);
+	pt->pending = NULL;
+	pt->npending = 0;
+	pt->sent = 0;
+	wake_up_all(&emu->report_wq);
+}
+
+/* One CQE at the CQ's producer index; its owner byte last, as it hands the CQE over. */
+static void emu_cqe_write(struct emu_cq *cq, u8 opcode, u32 qpn, u16 wqe_counter, u32 byte_cnt,
+			  u32 imm, u8 syndrome)
+{
+	u8 *cqe = emu_queue_entry(cq->pages, MLX5VF_HW_CQE_SIZE, cq->pi & (BIT(cq->log_size) - 1));
+	u8 owner = (cq->pi >> cq->log_size) & MLX5VF_HW_CQE_OWNER_BIT;
+
+	memset(cqe, 0, MLX5VF_HW_CQE_OP_OWN);
+	if (opcode == MLX5VF_HW_CQE_RESP_ERR || opcode == MLX5VF_HW_CQE_REQ_ERR) {
+		cqe[MLX5VF_HW_ERR_CQE_SYNDROME] = syndrome;
+		cqe[MLX5VF_HW_ERR_CQE_VENDOR_SYND] = 0x5a;
+	} else {
+		*(__be32 *)(cqe + MLX5VF_HW_CQE_IMM) = cpu_to_be32(imm);
+		*(__be32 *)(cqe + MLX5VF_HW_CQE_BYTE_CNT) = cpu_to_be32(byte_cnt);
+	}
+	*(__be32 *)(cqe + MLX5VF_HW_CQE_QPN) = cpu_to_be32(qpn & MLX5VF_HW_CQE_QPN_MASK);
+	*(__be16 *)(cqe + MLX5VF_HW_CQE_WQE_COUNTER) = cpu_to_be16(wqe_counter);
+	dma_wmb();
+	WRITE_ONCE(cqe[MLX5VF_HW_CQE_OP_OWN], opcode << MLX5VF_HW_CQE_OPCODE_SHIFT | owner);
+	cq->pi++;
+}
+
+/* A CQ error event (an overrun), from the async EQ's interrupt handler. */
+static void emu_cq_error(struct emu_cq *cq)
+{
+	unsigned long flags;
+
+	local_irq_save(flags);
+	cq->mcq->event(cq->mcq, MLX5_EVENT_TYPE_CQ_ERROR);
+	local_irq_restore(flags);
+}
+
+/* A completion event if the CQ is armed and has a CQE past the armed index. */
+static void emu_cq_fire(struct emu_cq *cq)
+{
+	unsigned long flags;
+
+	if (!cq->armed || !((cq->pi ^ cq->arm_ci) & MLX5VF_HW_CQ_CI_MASK))
+		return;
+	cq->armed = false;
+	/* From the completion EQ's interrupt handler. */
+	local_irq_save(flags);
+	cq->mcq->comp(cq->mcq, NULL);
+	local_irq_restore(flags);
+}
+
+/*
+ * Whether the driver took the message the device last wrote into a slot
+ * back with a sync for the CPU before it reposted the slot: reading it
+ * without one would have read stale bytes.
+ */
+static void emu_ring_slot_synced(struct mlx5vf_emu *emu, struct emu_mkey *mk, u64 addr, u32 len)
+{
+	u64 at, end = min_t(u64, addr + len, mk->len);
+
+	for (at = addr; at < end; at = round_down(at, PAGE_SIZE) + PAGE_SIZE) {
+		struct emu_page *p = &emu->pages[mk->slots[at / PAGE_SIZE]];
+		u32 off = at % PAGE_SIZE;
+		u32 n = min_t(u64, end - at, PAGE_SIZE - off);
+
+		if (p->dev_wrote & emu_lines(off, n)) {
+			emu_misuse(emu, "ring [0x%llx, +%u) reposted unsynced",
+				   at, n);
+			p->dev_wrote &= ~emu_lines(off, n);
+		}
+	}
+}
+
+/* The firmware QP sends what it can of the running report. Under the lock. */
+static void emu_ptrack_pump(struct mlx5vf_emu *emu)
+{
+	struct emu_ptrack *pt = &emu->ptrack;
+	struct emu_qp *fw, *host;
+	struct emu_cq *cq;
+
+	if (!pt->live || pt->state != MLX5_PAGE_TRACK_STATE_REPORTING || emu->report_hold)
+		return;
+	fw = emu_qp_find(emu, pt->fw_qpn);
+	host = fw ? emu_qp_find(emu, fw->remote_qpn) : NULL;
+	cq = host ? emu_cq_find(emu, host->cqn) : NULL;
+	/* Only a connected pair sends: the firmware QP in RTS, the host QP in RTR. */
+	if (!cq || fw->state != EMU_QP_RTS || host->state != EMU_QP_RTR)
+		return;
+	while (pt->state == MLX5_PAGE_TRACK_STATE_REPORTING) {
+		u16 posted = be32_to_cpu(host->dbr[MLX5VF_HW_RCV_DBR]) & 0xffff;
+		u32 ci = be32_to_cpu(cq->dbr[MLX5VF_HW_CQ_SET_CI]) & MLX5VF_HW_CQ_CI_MASK;
+		u32 n = min_t(u32, BIT(pt->log_msg) / MLX5_ST_SZ_BYTES(page_track_report_entry),
+			      pt->npending - pt->sent);
+		u32 entry[MLX5_ST_SZ_DW(page_track_report_entry)];
+		u32 byte_count, lkey, i;
+		struct emu_mkey *mk;
+		u8 *wqe, syndrome = 0;
+		u8 state;
+		u64 addr;
+
+		if (posted == (u16)host->rq_cc)
+			break; /* receiver not ready: the driver reposts, then rings */
+		if (((cq->pi - ci) & MLX5VF_HW_CQ_CI_MASK) >= BIT(cq->log_size)) {
+			emu_misuse(emu, "CQ 0x%x overrun: %u CQEs, consumer at %u", cq->cqn, cq->pi,
+				   ci);
+			emu_cq_error(cq);
+			emu_ptrack_end_report(emu, MLX5_PAGE_TRACK_STATE_ERROR);
+			break;
+		}
+		wqe = emu_queue_entry(host->pages, MLX5VF_HW_DATA_SEG_SIZE,
+				      host->rq_cc & (BIT(host->log_rq) - 1));
+		byte_count = be32_to_cpu(*(__be32 *)(wqe + MLX5VF_HW_DATA_SEG_BYTE_COUNT));
+		lkey = be32_to_cpu(*(__be32 *)(wqe + MLX5VF_HW_DATA_SEG_LKEY));
+		addr = be64_to_cpu(*(__be64 *)(wqe + MLX5VF_HW_DATA_SEG_ADDR));
+		mk = emu_mkey_find(emu, lkey);
+		if (!mk || addr + byte_count > mk->len) {
+			emu_misuse(emu, "receive WQE %u: lkey 0x%x [0x%llx, +%u) is not registered",
+				   host->rq_cc, lkey, addr, byte_count);
+			syndrome = MLX5VF_HW_SYND_LOCAL_PROT;
+		} else if (n * MLX5_ST_SZ_BYTES(page_track_report_entry) > byte_count) {
+			emu_misuse(emu, "receive WQE %u: %u bytes, a message is %lu", host->rq_cc,
+				   byte_count, BIT(pt->log_msg));
+			syndrome = MLX5VF_HW_SYND_LOCAL_LENGTH;
+		} else if (!pt->fail_after--) {
+			syndrome = emu->fail_report_syndrome; /* mlx5vf_emu_track_fail_report() */
+		} else {
+			emu_ring_slot_synced(emu, mk, addr, byte_count);
+			for (i = 0; i < n && !syndrome; i++) {
+				u64 page = pt->pending[pt->sent + i];
+
+				MLX5_SET(page_track_report_entry, entry, dirty_address_high,
+					 upper_32_bits(page));
+				MLX5_SET(page_track_report_entry, entry, dirty_address_low,
+					 lower_32_bits(page));
+				if (emu_mkey_copy(emu, mk, addr + i * sizeof(entry), (u8 *)entry,
+						  sizeof(entry), true))
+					syndrome = MLX5VF_HW_SYND_LOCAL_PROT;
+			}
+		}
+		if (syndrome) {
+			/* The receive fails: the QP goes to its error state, the tracker too. */
+			emu_cqe_write(cq, MLX5VF_HW_CQE_RESP_ERR, host->qpn, host->rq_cc, 0, 0,
+				      syndrome);
+			host->rq_cc++;
+			host->state = EMU_QP_ERR;
+			emu_ptrack_end_report(emu, MLX5_PAGE_TRACK_STATE_ERROR);
+			break;
+		}
+		pt->sent += n;
+		emu->st.dirty_pages_reported += n;
+		state = pt->sent == pt->npending ? MLX5_PAGE_TRACK_STATE_TRACKING :
+						   MLX5_PAGE_TRACK_STATE_REPORTING;
+		emu_cqe_write(cq, MLX5VF_HW_CQE_RESP_SEND_IMM, host->qpn, host->rq_cc,
+			      n * MLX5_ST_SZ_BYTES(page_track_report_entry), (u32)state << 28, 0);
+		host->rq_cc++;
+		emu->st.report_msgs++;
+		if (state == MLX5_PAGE_TRACK_STATE_TRACKING)
+			emu_ptrack_end_report(emu, state);
+	}
+	emu_cq_fire(cq);
+}
+
+/* MODIFY to REPORTING: the window's logged pages become the report. */
+static u8 emu_ptrack_report(struct mlx5vf_emu *emu, void *in, void *out)
+{
+	void *obj = MLX5_ADDR_OF(modify_page_track_obj_in, in, obj_context);
+	u64 start = MLX5_GET64(page_track, obj, range_start_address);
+	u64 len = MLX5_GET64(page_track, obj, length);
+	struct emu_ptrack *pt = &emu->ptrack;
+	unsigned long pfn, first, last;
+	u32 count = 0;
+	void *entry;
+
+	if (MLX5_GET64(page_track, obj, modify_field_select) != 0x3 ||
+	    MLX5_GET(page_track, obj, state) != MLX5_PAGE_TRACK_STATE_REPORTING || !len ||
+	    start + (len - 1) < start) {
+		emu_malformed(emu, "PAGE_TRACK MODIFY: select 0x%llx state %u [0x%llx, +0x%llx)",
+			      MLX5_GET64(page_track, obj, modify_field_select),
+			      MLX5_GET(page_track, obj, state), start, len);
+		return emu_fail(out, MLX5_CMD_STAT_BAD_PARAM_ERR, 0xc0a6);
+	}
+	/* A report runs from TRACKING only; an object in ERROR stays there. */
+	if (pt->state != MLX5_PAGE_TRACK_STATE_TRACKING)
+		return emu_fail(out, MLX5_CMD_STAT_BAD_RES_STATE_ERR, 0xc0a7);
+	first = start >> pt->log_page;
+	last = (start + len - 1) >> pt->log_page;
+	xa_for_each_range(&emu->dirty_pfns, pfn, entry, first, last)
+		count++;
+	pt->pending = kvcalloc(max(count, 1u), sizeof(*pt->pending), GFP_KERNEL);
+	if (!pt->pending)
+		return emu_fail(out, MLX5_CMD_STAT_LIM_ERR, 0xc0a8);
+	pt->npending = 0;
+	xa_for_each_range(&emu->dirty_pfns, pfn, entry, first, last) {
+		xa_erase(&emu->dirty_pfns, pfn);
+		if (emu->lose_dirty)
+			emu->st.dirty_pages_lost++;
+		else
+			pt->pending[pt->npending++] = (u64)pfn << pt->log_page;
+	}
+	pt->sent = 0;
+	pt->fail_after = emu->fail_report_after;
+	emu->fail_report_after = -1;
+	pt->state = MLX5_PAGE_TRACK_STATE_REPORTING;
+	WRITE_ONCE(emu->report_running, true);
+	emu->st.reports++;
+	wake_up_all(&emu->report_wq);
+	emu_ptrack_pump(emu);
+	return MLX5_CMD_STAT_OK;
+}
+
+static u8 emu_ptrack_cmd(struct mlx5vf_emu *emu, u16 opcode, void *in, int inlen, void *out)
+{
+	struct emu_ptrack *pt = &emu->ptrack;
+	u32 id = MLX5_GET(general_obj_in_cmd_hdr, in, obj_id);
+
+	if (MLX5_GET(general_obj_in_cmd_hdr, in, obj_type) != MLX5_OBJ_TYPE_PAGE_TRACK) {
+		emu_malformed(emu, "general object command 0x%x of type 0x%x", opcode,
+			      MLX5_GET(general_obj_in_cmd_hdr, in, obj_type));
+		return emu_fail(out, MLX5_CMD_STAT_BAD_PARAM_ERR, 0xc0a0);
+	}
+	if (opcode == MLX5_CMD_OP_CREATE_GENERAL_OBJECT)
+		return emu_ptrack_create(emu, in, inlen, out);
+	if (!pt->live || pt->id != id) {
+		emu_malformed(emu, "PAGE_TRACK command 0x%x for object 0x%x, which does not exist",
+			      opcode, id);
+		return emu_fail(out, MLX5_CMD_STAT_BAD_RES_ERR, 0xc0a9);
+	}
+	switch (opcode) {
+	case MLX5_CMD_OP_MODIFY_GENERAL_OBJECT:
+		return emu_ptrack_report(emu, in, out);
+	case MLX5_CMD_OP_QUERY_GENERAL_OBJECT:
+		MLX5_SET(query_page_track_obj_out, out, obj_context.state, pt->state);
+		MLX5_SET(query_page_track_obj_out, out, obj_context.vhca_id, emu->cfg.vhca_id);
+		MLX5_SET(query_page_track_obj_out, out, obj_context.reporting_qpn, pt->fw_qpn);
+		return MLX5_CMD_STAT_OK;
+	default: /* DESTROY: a running report ends unsent */
+		if (pt->state == MLX5_PAGE_TRACK_STATE_REPORTING)
+			emu->st.reports_cut++;
+		emu_ptrack_end_report(emu, MLX5_PAGE_TRACK_STATE_TRACKING);
+		pt->live = false;
+		pt->nr_ranges = 0;
+		xa_destroy(&emu->dirty_pfns);
+		emu->st.trackers_live--;
+		return MLX5_CMD_STAT_OK;
+	}
+}
+
 /* Least input and output of each command the backend may send. */
 struct emu_cmd_len {
 	u16 opcode;
@@ -779,6 +1492,20 @@ static const struct emu_cmd_len emu_cmd_lens[] = {
 	EMU_LEN(MLX5_CMD_OP_RESUME_VHCA, resume_vhca),
 	EMU_LEN(MLX5_CMD_OP_LOAD_VHCA_STATE, load_vhca_state),
 	EMU_LEN(MLX5_CMD_OP_SAVE_VHCA_STATE, save_vhca_state),
+	/* The dirty-page tracker's: its report channel and its PAGE_TRACK object. */
+	EMU_LEN(MLX5_CMD_OP_CREATE_QP, create_qp),
+	EMU_LEN(MLX5_CMD_OP_DESTROY_QP, destroy_qp),
+	EMU_LEN(MLX5_CMD_OP_RST2INIT_QP, rst2init_qp),
+	EMU_LEN(MLX5_CMD_OP_INIT2RTR_QP, init2rtr_qp),
+	EMU_LEN(MLX5_CMD_OP_RTR2RTS_QP, rtr2rts_qp),
+	{ MLX5_CMD_OP_CREATE_GENERAL_OBJECT, MLX5_ST_SZ_BYTES(create_page_track_obj_in),
+	  MLX5_ST_SZ_BYTES(general_obj_out_cmd_hdr) },
+	{ MLX5_CMD_OP_MODIFY_GENERAL_OBJECT, MLX5_ST_SZ_BYTES(modify_page_track_obj_in),
+	  MLX5_ST_SZ_BYTES(general_obj_out_cmd_hdr) },
+	{ MLX5_CMD_OP_QUERY_GENERAL_OBJECT, MLX5_ST_SZ_BYTES(general_obj_in_cmd_hdr),
+	  MLX5_ST_SZ_BYTES(query_page_track_obj_out) },
+	{ MLX5_CMD_OP_DESTROY_GENERAL_OBJECT, MLX5_ST_SZ_BYTES(general_obj_in_cmd_hdr),
+	  MLX5_ST_SZ_BYTES(general_obj_out_cmd_hdr) },
 };
 
 static bool emu_lengths_ok(struct mlx5vf_emu *emu, u16 opcode, int inlen, int outlen)
@@ -794,20 +1521,21 @@ static bool emu_lengths_ok(struct mlx5vf_emu *emu, u16 opcode, int inlen, int ou
 			      opcode, inlen, l->in_min, outlen, l->out_min);
 		return false;
 	}
-	emu_malformed(emu, "opcode 0x%x is not part of migration", opcode);
+	emu_malformed(emu, "opcode 0x%x is not part of migration or dirty tracking", opcode);
 	return false;
 }
 
 /* Run one command; returns its status (the outbox has it too). Under the lock. */
-static u8 emu_run(struct mlx5vf_emu *emu, void *in, void *out)
+static u8 emu_run(struct mlx5vf_emu *emu, void *in, int inlen, void *out)
 {
 	u16 opcode = emu_opcode(in);
+	const struct emu_fail *f;
 	u16 vhca_id;
+	u32 objs;
 
-	if (emu->fail_opcode && emu->fail_opcode == opcode) {
-		emu->fail_opcode = 0;
-		return emu_fail(out, emu->fail_status, emu->fail_syndrome);
-	}
+	f = emu_take_fail(emu, opcode);
+	if (f)
+		return emu_fail(out, f->status, f->syndrome);
 	switch (opcode) {
 	case MLX5_CMD_OP_QUERY_HCA_CAP:
 		return emu_query_hca_cap(emu, in, out);
@@ -821,10 +1549,10 @@ static u8 emu_run(struct mlx5vf_emu *emu, void *in, void *out)
 			emu_malformed(emu, "DEALLOC_PD %u", MLX5_GET(dealloc_pd_in, in, pd));
 			return emu_fail(out, MLX5_CMD_STAT_BAD_RES_ERR, 0xc0d0);
 		}
-		if (emu->st.track_objs_kept &&
-		    MLX5_GET(dealloc_pd_in, in, pd) == emu->track_kept_pdn) {
-			emu_malformed(emu, "DEALLOC_PD %u with %u tracker objects still in it",
-				      emu->track_kept_pdn, emu->st.track_objs_kept);
+		objs = emu_pd_objects(emu, MLX5_GET(dealloc_pd_in, in, pd));
+		if (objs) {
+			emu_malformed(emu, "DEALLOC_PD %u with %u QPs or mkeys still in it",
+				      MLX5_GET(dealloc_pd_in, in, pd), objs);
 			return emu_fail(out, MLX5_CMD_STAT_BAD_RES_STATE_ERR, 0xc0d1);
 		}
 		emu->st.pds_live--;
@@ -850,6 +1578,17 @@ static u8 emu_run(struct mlx5vf_emu *emu, void *in, void *out)
 		if (!emu_vhca_ok(emu, MLX5_GET(save_vhca_state_in, in, vhca_id), "SAVE"))
 			return emu_fail(out, MLX5_CMD_STAT_BAD_PARAM_ERR, 0xc0f1);
 		return emu_save(emu, in, out);
+	case MLX5_CMD_OP_CREATE_QP:
+	case MLX5_CMD_OP_DESTROY_QP:
+	case MLX5_CMD_OP_RST2INIT_QP:
+	case MLX5_CMD_OP_INIT2RTR_QP:
+	case MLX5_CMD_OP_RTR2RTS_QP:
+		return emu_qp_cmd(emu, opcode, in, inlen, out);
+	case MLX5_CMD_OP_CREATE_GENERAL_OBJECT:
+	case MLX5_CMD_OP_MODIFY_GENERAL_OBJECT:
+	case MLX5_CMD_OP_QUERY_GENERAL_OBJECT:
+	case MLX5_CMD_OP_DESTROY_GENERAL_OBJECT:
+		return emu_ptrack_cmd(emu, opcode, in, inlen, out);
 	}
 	emu_malformed(emu, "opcode 0x%x", opcode);
 	return emu_fail(out, MLX5_CMD_STAT_BAD_OP_ERR, 0xc0ff);
@@ -870,7 +1609,7 @@ int mlx5vf_seam_cmd_exec(struct mlx5_core_dev *mdev, void *in, int inlen, void *
 		return emu_malformed(emu, "synchronous SAVE_VHCA_STATE");
 	memset(out, 0, outlen);
 	mutex_lock(&emu->lock);
-	status = emu_run(emu, in, out);
+	status = emu_run(emu, in, inlen, out);
 	mutex_unlock(&emu->lock);
 	if (status)
 		/* mlx5_cmd_exec() prints the failure and maps the status. */
@@ -887,7 +1626,7 @@ static void emu_async_done(struct work_struct *work)
 
 	if (!status) {
 		mutex_lock(&emu->lock);
-		fw_status = emu_run(emu, a->in, a->out);
+		fw_status = emu_run(emu, a->in, sizeof(a->in), a->out);
 		mutex_unlock(&emu->lock);
 		/* mlx5_core: a failed status completes with -EREMOTEIO, outbox kept. */
 		if (fw_status)
@@ -1091,24 +1830,48 @@ int mlx5vf_emu_pf_event(struct mlx5vf_emu *emu, unsigned long event,
 
 /* ---- The tests' controls ------------------------------------------------------ */
 
-int mlx5vf_emu_pf_reload(struct mlx5vf_emu *emu)
+/* What firmware forgets when it restarts. Under the lock. */
+static void emu_drop_objects(struct mlx5vf_emu *emu)
 {
-	int ret;
 	u32 i;
 
-	ret = mlx5vf_emu_pf_event(emu, MLX5_PF_NOTIFY_DISABLE_VF, 0);
-	if (ret)
-		return ret;
-	/* The firmware restarts: every PD and mkey is gone, PD numbers move on. */
-	mutex_lock(&emu->lock);
 	for (i = 0; i < EMU_MAX_MKEYS; i++) {
 		kfree(emu->mkeys[i].slots);
 		emu->mkeys[i].slots = NULL;
 		emu->mkeys[i].live = false;
 	}
+	for (i = 0; i < EMU_MAX_CQS; i++) {
+		kfree(emu->cqs[i].pages);
+		emu->cqs[i] = (struct emu_cq){};
+	}
+	for (i = 0; i < EMU_MAX_QPS; i++) {
+		kfree(emu->qps[i].pages);
+		emu->qps[i] = (struct emu_qp){};
+	}
+	if (emu->ptrack.live)
+		emu_ptrack_end_report(emu, MLX5_PAGE_TRACK_STATE_TRACKING);
+	emu->ptrack.live = false;
+	xa_destroy(&emu->dirty_pfns);
 	emu->st.mkeys_live = 0;
 	emu->st.pds_live = 0;
-	emu->st.track_objs_kept = 0;
+	emu->st.cqs_live = 0;
+	emu->st.qps_live = 0;
+	emu->st.trackers_live = 0;
+}
+
+int mlx5vf_emu_pf_reload(struct mlx5vf_emu *emu)
+{
+	int ret;
+
+	ret = mlx5vf_emu_pf_event(emu, MLX5_PF_NOTIFY_DISABLE_VF, 0);
+	if (ret)
+		return ret;
+	/*
+	 * The firmware restarts: every PD, mkey, CQ, QP and PAGE_TRACK object
+	 * is gone, PD numbers move on. Memory the driver leaked stays mapped.
+	 */
+	mutex_lock(&emu->lock);
+	emu_drop_objects(emu);
 	emu->next_pd += 16;
 	emu->first_live_pd = emu->next_pd;
 	mutex_unlock(&emu->lock);
@@ -1137,6 +1900,7 @@ struct mlx5vf_emu *mlx5vf_emu_create(const struct mlx5vf_emu_config *cfg)
 	mutex_init(&emu->lock);
 	init_waitqueue_head(&emu->idle);
 	init_waitqueue_head(&emu->report_wq);
+	emu->fail_report_after = -1;
 	BLOCKING_INIT_NOTIFIER_HEAD(&emu->vf_events);
 	emu->next_pd = 1;
 	emu->first_live_pd = 1;
@@ -1148,6 +1912,25 @@ struct mlx5vf_emu *mlx5vf_emu_create(const struct mlx5vf_emu_config *cfg)
 	MLX5_SET(cmd_hca_cap_2, emu->cap_gen2.cur, migration_multi_load, 1);
 	MLX5_SET(cmd_hca_cap_2, emu->cap_gen2.cur, migration_tracking_state, 1);
 	MLX5_SET(cmd_hca_cap_2, emu->cap_gen2.cur, migration_in_chunks, cfg->chunk_mode);
+	/* The report channel's limits, and the page tracker (rule 18). */
+	MLX5_SET(cmd_hca_cap, emu->cap_gen.cur, log_max_qp_sz, cfg->track_log_max_queue ?: 10);
+	MLX5_SET(cmd_hca_cap, emu->cap_gen.cur, log_max_cq_sz, cfg->track_log_max_queue ?: 10);
+	MLX5_SET(cmd_hca_cap, emu->cap_gen.cur, log_max_msg, 30);
+	if (cfg->page_tracker) {
+		void *adv = emu->cap_adv.cur;
+
+		emu->mdev.caps.hca[MLX5_CAP_ADV_VIRTUALIZATION] = &emu->cap_adv;
+		MLX5_SET(cmd_hca_cap, emu->cap_gen.cur, adv_virtualization, 1);
+		MLX5_SET(adv_virtualization_cap, adv, pg_track_max_num_range, EMU_TRACK_MAX_RANGES);
+		MLX5_SET(adv_virtualization_cap, adv, pg_track_log_min_page_size, 12);
+		MLX5_SET(adv_virtualization_cap, adv, pg_track_log_max_page_size, 30);
+		MLX5_SET(adv_virtualization_cap, adv, pg_track_log_min_addr_space, 12);
+		MLX5_SET(adv_virtualization_cap, adv, pg_track_log_max_addr_space, 48);
+		/* At least a 64-byte line per slot, so that syncing a slot syncs no other. */
+		MLX5_SET(adv_virtualization_cap, adv, pg_track_log_min_msg_size, 6);
+		MLX5_SET(adv_virtualization_cap, adv, pg_track_log_max_msg_size,
+			 cfg->track_log_max_msg ?: 21);
+	}
 	strscpy(emu->mdev.board_id, "MT_0000000838", sizeof(emu->mdev.board_id));
 	emu->mdev.device = &emu->pf_dev;
 	emu->pf_dev.init_name = "mlx5vf-emu-pf";
@@ -1177,8 +1960,9 @@ void mlx5vf_emu_destroy(struct mlx5vf_emu *emu)
 	mutex_unlock(&emu_all_lock);
 	mlx5vf_emu_flush(emu);
 	destroy_workqueue(emu->wq);
-	for (i = 0; i < EMU_MAX_MKEYS; i++)
-		kfree(emu->mkeys[i].slots);
+	emu_drop_objects(emu);
+	for (i = 0; i < EMU_MAX_UARS; i++)
+		kfree(emu->uars[i]);
 	kfree(emu->held);
 	kfree(emu->given_up);
 	kvfree(emu->state);
@@ -1197,6 +1981,7 @@ void mlx5vf_emu_stats(struct mlx5vf_emu *emu, struct mlx5vf_emu_stats *st)
 	mutex_lock(&emu->lock);
 	*st = emu->st;
 	st->tracking = emu->tracking;
+	st->track_objs_kept = emu->st.qps_live + emu->st.cqs_live + emu->st.trackers_live;
 	st->misuses = atomic_read(&emu->misuses);
 	mutex_unlock(&emu->lock);
 }
@@ -1255,11 +2040,9 @@ void mlx5vf_emu_vf_dma_written(struct mlx5vf_emu *emu, u64 iova, u32 len)
 	mutex_lock(&emu->lock);
 	if (emu->run != EMU_RUNNING)
 		emu_misuse(emu, "a suspended VF wrote guest memory at 0x%llx", iova);
-	for (pfn = iova >> emu->track_shift, last = (iova + len - 1) >> emu->track_shift;
-	     emu->track_live && pfn <= last; pfn++)
-		/* Out of memory loses the page: the guest memory check would see it. */
-		if (xa_err(xa_store(&emu->dirty_pfns, pfn, xa_mk_value(1), GFP_KERNEL)))
-			emu_misuse(emu, "no memory to log guest page 0x%lx", pfn);
+	for (pfn = iova >> emu->ptrack.log_page, last = (iova + len - 1) >> emu->ptrack.log_page;
+	     emu->ptrack.live && pfn <= last; pfn++)
+		emu_ptrack_log(emu, pfn);
 	mutex_unlock(&emu->lock);
 }
 
@@ -1270,13 +2053,24 @@ void mlx5vf_emu_lose_dirty(struct mlx5vf_emu *emu, bool lose)
 	mutex_unlock(&emu->lock);
 }
 
+void mlx5vf_emu_fail_nth(struct mlx5vf_emu *emu, u16 opcode, u32 nth, u8 status, u32 syndrome)
+{
+	struct emu_fail *f;
+
+	mutex_lock(&emu->lock);
+	for (f = emu->fails; f < emu->fails + EMU_MAX_FAILS && f->opcode; f++)
+		;
+	if (f < emu->fails + EMU_MAX_FAILS)
+		*f = (struct emu_fail){ .opcode = opcode, .skip = nth, .status = status,
+					.syndrome = syndrome };
+	else
+		emu_misuse(emu, "more than %d failures injected at once", EMU_MAX_FAILS);
+	mutex_unlock(&emu->lock);
+}
+
 void mlx5vf_emu_fail_next(struct mlx5vf_emu *emu, u16 opcode, u8 status, u32 syndrome)
 {
-	mutex_lock(&emu->lock);
-	emu->fail_opcode = opcode;
-	emu->fail_status = status;
-	emu->fail_syndrome = syndrome;
-	mutex_unlock(&emu->lock);
+	mlx5vf_emu_fail_nth(emu, opcode, 0, status, syndrome);
 }
 
 void mlx5vf_emu_hold_async(struct mlx5vf_emu *emu, bool hold)
@@ -1341,154 +2135,479 @@ void mlx5vf_emu_flush(struct mlx5vf_emu *emu)
 	flush_workqueue(emu->wq);
 }
 
-/* ---- What mlx5_track.c gives the backend in the module ----------------------- */
+/* ---- The tracker's mlx5_core calls ------------------------------------------ */
 
 /*
- * The tracker is not behind the seam yet (mlx5_track.c is not in the KUnit
- * build): with cfg.page_tracker this stands in for it at the mlx5_track.h
- * boundary, so the backend's track_* ops and their locking run for real.
- * A held report (mlx5vf_emu_hold_report()) does not finish until released
- * or aborted, like a firmware report that keeps the CQ busy.
+ * mlx5_track.c's resources come from mlx5_core: a UAR page, doorbell
+ * records and fragmented buffers of coherent memory (here: pages mapped
+ * coherent in the emulated DMA space, which CREATE_CQ and CREATE_QP resolve),
+ * a completion EQ, and the PF's event notifier chain.
  */
-struct mlx5vf_track {
-	struct mlx5vf_emu *emu;
-	bool aborted;
-};
 
-#define EMU_HELD_REPORT_GIVE_UP (60 * HZ) /* a test must not hang for good */
-
-void mlx5vf_track_caps(struct mlx5_core_dev *mdev, struct mlx5vf_fw_track_caps *caps)
+struct mlx5_uars_page *mlx5vf_seam_get_uars_page(struct mlx5_core_dev *mdev)
 {
 	struct mlx5vf_emu *emu = emu_of_mdev(mdev);
+	struct mlx5_uars_page *up;
+	int ret;
+	u32 i;
 
-	memset(caps, 0, sizeof(*caps));
-	if (!emu->cfg.page_tracker)
-		return;
-	caps->max_ranges = 4;
-	caps->log_min_page_size = 12;
-	caps->log_max_page_size = 30;
-	caps->log_min_addr_space = 12;
-	caps->log_max_addr_space = 48;
-	caps->log_min_msg_size = 12;
-	caps->log_max_msg_size = 21;
-}
-
-struct mlx5vf_track *mlx5vf_track_create(struct mlx5_core_dev *mdev, struct device *dev,
-					 u16 vhca_id, u32 pdn,
-					 const struct mlx5vf_fw_track_caps *caps,
-					 const struct mlx5vf_fw_track_req *req, bool *pd_busy)
-{
-	struct mlx5vf_emu *emu = emu_of_mdev(mdev);
-	struct mlx5vf_track *t;
-
-	*pd_busy = false;
-	if (!emu->cfg.page_tracker)
-		return ERR_PTR(-EOPNOTSUPP);
-	mutex_lock(&emu->lock);
-	if (emu->track_fail_keep) {
-		/* Setup failed, and so did the DESTROY of its mkey, CQ and QP. */
-		emu->track_fail_keep = false;
-		emu->track_kept_pdn = pdn;
-		emu->st.track_objs_kept += 3;
-		mutex_unlock(&emu->lock);
-		*pd_busy = true;
-		return ERR_PTR(-EIO);
-	}
-	mutex_unlock(&emu->lock);
-	t = kzalloc(sizeof(*t), GFP_KERNEL);
-	if (!t)
+	up = kzalloc(sizeof(*up), GFP_KERNEL);
+	if (!up)
 		return ERR_PTR(-ENOMEM);
-	t->emu = emu;
 	mutex_lock(&emu->lock);
-	emu->st.trackers_live++;
-	emu->track_live = true;
-	emu->track_shift = req->log_page_size;
-	mutex_unlock(&emu->lock);
-	return t;
-}
-
-bool mlx5vf_track_destroy(struct mlx5vf_track *t)
-{
-	struct mlx5vf_emu *emu = t->emu;
-
-	mutex_lock(&emu->lock);
-	emu->st.trackers_live--;
-	emu->track_live = false;
-	/* A new tracker starts clean: the next one has pages of its own to report. */
-	xa_destroy(&emu->dirty_pfns);
-	mutex_unlock(&emu->lock);
-	kfree(t);
-	return true;
-}
-
-void mlx5vf_track_abort(struct mlx5vf_track *t)
-{
-	WRITE_ONCE(t->aborted, true);
-	wake_up_all(&t->emu->report_wq);
-}
-
-/* Report and clear the written pages of [iova, iova + length). */
-static void emu_report_dirty_locked(struct mlx5vf_emu *emu, u64 iova, u64 length,
-				    struct mlx5vf_fw_dirty_sink *sink)
-{
-	unsigned long first = iova >> emu->track_shift;
-	unsigned long last = (iova + length - 1) >> emu->track_shift;
-	unsigned long pfn;
-	void *entry;
-
-	if (!length)
-		return;
-	xa_for_each_range(&emu->dirty_pfns, pfn, entry, first, last) {
-		xa_erase(&emu->dirty_pfns, pfn);
-		if (emu->lose_dirty) {
-			emu->st.dirty_pages_lost++;
-			continue;
-		}
-		mlx5vf_core_fw_report_dirty(sink, (u64)pfn << emu->track_shift);
-		emu->st.dirty_pages_reported++;
+	ret = emu_take_fail_errno(emu, MLX5_CMD_OP_ALLOC_UAR);
+	for (i = 0; !ret && i < EMU_MAX_UARS && emu->uars[i]; i++)
+		;
+	if (!ret && i == EMU_MAX_UARS)
+		ret = -ENOMEM;
+	if (!ret) {
+		up->index = EMU_UAR_BASE + emu->next_uar++;
+		/* A cookie, never dereferenced: the arm doorbell is emulated. */
+		up->map = (void __iomem *)up;
+		emu->uars[i] = up;
+		emu->st.uars_live++;
 	}
-}
-
-int mlx5vf_track_report(struct mlx5vf_track *t, u64 iova, u64 length,
-			struct mlx5vf_fw_dirty_sink *sink)
-{
-	struct mlx5vf_emu *emu = t->emu;
-	bool gave_up;
-
-	if (READ_ONCE(t->aborted))
-		return -ECANCELED;
-	WRITE_ONCE(emu->report_running, true);
-	wake_up_all(&emu->report_wq);
-	gave_up = !wait_event_timeout(emu->report_wq,
-				      !READ_ONCE(emu->report_hold) || READ_ONCE(t->aborted),
-				      EMU_HELD_REPORT_GIVE_UP);
-	WRITE_ONCE(emu->report_running, false);
-	wake_up_all(&emu->report_wq);
-	mutex_lock(&emu->lock);
-	emu->st.reports++;
-	if (gave_up)
-		emu->st.reports_gave_up++;
-	if (!READ_ONCE(t->aborted))
-		emu_report_dirty_locked(emu, iova, length, sink);
 	mutex_unlock(&emu->lock);
-	return READ_ONCE(t->aborted) ? -ECANCELED : 0;
+	if (ret) {
+		kfree(up);
+		return ERR_PTR(ret);
+	}
+	return up;
 }
 
-void mlx5vf_emu_track_fail_keeping_pd(struct mlx5vf_emu *emu)
+void mlx5vf_seam_put_uars_page(struct mlx5_core_dev *mdev, struct mlx5_uars_page *up)
 {
+	struct mlx5vf_emu *emu = emu_of_mdev(mdev);
+	u32 i;
+
 	mutex_lock(&emu->lock);
-	emu->track_fail_keep = true;
+	for (i = 0; i < EMU_MAX_UARS && emu->uars[i] != up; i++)
+		;
+	if (i == EMU_MAX_UARS) {
+		emu_misuse(emu, "putting a UAR page that was never got");
+	} else {
+		emu->uars[i] = NULL;
+		emu->st.uars_live--;
+		kfree(up);
+	}
 	mutex_unlock(&emu->lock);
 }
+
+/* Whether a live CQ or QP still uses page (its buffer) or dbr (its doorbell record). */
+static bool emu_queue_uses(struct mlx5vf_emu *emu, struct page *page, const void *dbr)
+{
+	u32 i, k;
+
+	for (i = 0; i < EMU_MAX_CQS; i++)
+		for (k = 0; emu->cqs[i].live && k < emu->cqs[i].npages; k++)
+			if (emu->cqs[i].pages[k] == page || (dbr && (void *)emu->cqs[i].dbr == dbr))
+				return true;
+	for (i = 0; i < EMU_MAX_QPS; i++) {
+		if (emu->qps[i].live && dbr && (void *)emu->qps[i].dbr == dbr)
+			return true;
+		for (k = 0; emu->qps[i].live && k < emu->qps[i].npages; k++)
+			if (emu->qps[i].pages[k] == page)
+				return true;
+	}
+	return false;
+}
+
+/* One zeroed page of coherent memory; its device address in *dma. */
+static void *emu_coherent_alloc(struct mlx5vf_emu *emu, dma_addr_t *dma)
+{
+	struct page *page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+
+	if (!page)
+		return NULL;
+	mutex_lock(&emu->lock);
+	*dma = emu_map_locked(emu, page, true);
+	mutex_unlock(&emu->lock);
+	if (*dma == DMA_MAPPING_ERROR) {
+		__free_page(page);
+		return NULL;
+	}
+	return page_address(page);
+}
+
+static void emu_coherent_free(struct mlx5vf_emu *emu, void *va, dma_addr_t dma, const char *what)
+{
+	struct emu_page *p;
+
+	mutex_lock(&emu->lock);
+	p = emu_page_of(emu, dma);
+	if (!p || !p->coherent || page_address(p->page) != va) {
+		emu_misuse(emu, "freeing %s at 0x%llx, which was not allocated", what, (u64)dma);
+		mutex_unlock(&emu->lock);
+		return;
+	}
+	if (emu_queue_uses(emu, p->page, va))
+		emu_misuse(emu, "%s freed while a live CQ or QP still uses it", what);
+	emu_unmap_page_locked(emu, dma);
+	mutex_unlock(&emu->lock);
+	free_page((unsigned long)va);
+}
+
+int mlx5vf_seam_db_alloc_node(struct mlx5_core_dev *mdev, struct mlx5_db *db, int node)
+{
+	struct mlx5vf_emu *emu = emu_of_mdev(mdev);
+
+	memset(db, 0, sizeof(*db));
+	db->db = emu_coherent_alloc(emu, &db->dma);
+	if (!db->db)
+		return -ENOMEM;
+	mutex_lock(&emu->lock);
+	emu->st.dbs_live++;
+	mutex_unlock(&emu->lock);
+	return 0;
+}
+
+void mlx5vf_seam_db_free(struct mlx5_core_dev *mdev, struct mlx5_db *db)
+{
+	struct mlx5vf_emu *emu = emu_of_mdev(mdev);
+
+	emu_coherent_free(emu, db->db, db->dma, "a doorbell record");
+	mutex_lock(&emu->lock);
+	emu->st.dbs_live--;
+	mutex_unlock(&emu->lock);
+}
+
+static void emu_frag_buf_release(struct mlx5vf_emu *emu, struct mlx5_frag_buf *buf, int npages)
+{
+	int i;
+
+	for (i = 0; i < npages; i++)
+		emu_coherent_free(emu, buf->frags[i].buf, buf->frags[i].map, "a queue buffer");
+	kfree(buf->frags);
+	buf->frags = NULL;
+}
+
+int mlx5vf_seam_frag_buf_alloc_node(struct mlx5_core_dev *mdev, int size,
+				    struct mlx5_frag_buf *buf, int node)
+{
+	struct mlx5vf_emu *emu = emu_of_mdev(mdev);
+	int i;
+
+	buf->size = size;
+	buf->npages = DIV_ROUND_UP(size, PAGE_SIZE);
+	buf->page_shift = PAGE_SHIFT;
+	buf->frags = kcalloc(buf->npages, sizeof(*buf->frags), GFP_KERNEL);
+	if (!buf->frags)
+		return -ENOMEM;
+	for (i = 0; i < buf->npages; i++) {
+		buf->frags[i].buf = emu_coherent_alloc(emu, &buf->frags[i].map);
+		if (!buf->frags[i].buf) {
+			emu_frag_buf_release(emu, buf, i);
+			return -ENOMEM;
+		}
+	}
+	mutex_lock(&emu->lock);
+	emu->st.frag_bufs_live++;
+	mutex_unlock(&emu->lock);
+	return 0;
+}
+
+void mlx5vf_seam_frag_buf_free(struct mlx5_core_dev *mdev, struct mlx5_frag_buf *buf)
+{
+	struct mlx5vf_emu *emu = emu_of_mdev(mdev);
+
+	emu_frag_buf_release(emu, buf, buf->npages);
+	mutex_lock(&emu->lock);
+	emu->st.frag_bufs_live--;
+	mutex_unlock(&emu->lock);
+}
+
+/* Four completion vectors, EQs EMU_EQN on. */
+int mlx5vf_seam_comp_eqn_get(struct mlx5_core_dev *mdev, u16 vecidx, int *eqn)
+{
+	if (vecidx >= 4)
+		return -ENOENT;
+	*eqn = EMU_EQN + vecidx;
+	return 0;
+}
+
+int mlx5vf_seam_create_cq(struct mlx5_core_dev *mdev, struct mlx5_core_cq *mcq, u32 *in,
+			  int inlen, u32 *out, int outlen)
+{
+	struct mlx5vf_emu *emu = emu_of_mdev(mdev);
+	void *cqc = MLX5_ADDR_OF(create_cq_in, in, cq_context);
+	struct emu_cq cq = { .live = true, .mcq = mcq };
+	u32 eqn = MLX5_GET(cqc, cqc, c_eqn_or_apu_element);
+	struct emu_cq *slot;
+	int ret;
+
+	cq.log_size = MLX5_GET(cqc, cqc, log_cq_size);
+	if (MLX5_GET(create_cq_in, in, opcode) != MLX5_CMD_OP_CREATE_CQ ||
+	    inlen < MLX5_ST_SZ_BYTES(create_cq_in) || outlen < MLX5_ST_SZ_BYTES(create_cq_out))
+		return emu_malformed(emu, "CREATE_CQ opcode 0x%x, inbox %d, outbox %d",
+				     MLX5_GET(create_cq_in, in, opcode), inlen, outlen);
+	cq.npages = DIV_ROUND_UP(BIT(cq.log_size) * MLX5VF_HW_CQE_SIZE, PAGE_SIZE);
+	if (MLX5_GET(cqc, cqc, cqe_sz) || !cq.log_size ||
+	    cq.log_size > MLX5_GET(cmd_hca_cap, emu->cap_gen.cur, log_max_cq_sz) ||
+	    MLX5_GET(cqc, cqc, log_page_size) != PAGE_SHIFT - MLX5_ADAPTER_PAGE_SHIFT ||
+	    eqn < EMU_EQN || eqn >= EMU_EQN + 4 || !mcq->comp || !mcq->event ||
+	    inlen < MLX5_ST_SZ_BYTES(create_cq_in) +
+			    cq.npages * MLX5_FLD_SZ_BYTES(create_cq_in, pas[0]))
+		return emu_malformed(emu, "CREATE_CQ cqe_sz %u log %u page %u eqn %u inbox %d",
+				     MLX5_GET(cqc, cqc, cqe_sz), cq.log_size,
+				     MLX5_GET(cqc, cqc, log_page_size), eqn, inlen);
+	mutex_lock(&emu->lock);
+	ret = emu_take_fail_errno(emu, MLX5_CMD_OP_CREATE_CQ);
+	if (ret)
+		goto out;
+	cq.dbr = emu_coherent_va(emu, MLX5_GET64(cqc, cqc, dbr_addr));
+	if (!cq.dbr || !emu_uar_live(emu, MLX5_GET(cqc, cqc, uar_page))) {
+		ret = emu_malformed(emu, "CREATE_CQ doorbell record 0x%llx, UAR %u",
+				    MLX5_GET64(cqc, cqc, dbr_addr), MLX5_GET(cqc, cqc, uar_page));
+		goto out;
+	}
+	for (slot = emu->cqs; slot < emu->cqs + EMU_MAX_CQS && slot->live; slot++)
+		;
+	if (slot == emu->cqs + EMU_MAX_CQS) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = emu_resolve_pas(emu, MLX5_ADDR_OF(create_cq_in, in, pas), cq.npages, &cq.pages);
+	if (ret)
+		goto out;
+	cq.cqn = EMU_CQN_BASE + emu->next_cqn++;
+	*slot = cq;
+	/* What mlx5_core sets up of the CQ. */
+	mcq->cqn = cq.cqn;
+	mcq->cons_index = 0;
+	mcq->arm_sn = 0;
+	MLX5_SET(create_cq_out, out, cqn, cq.cqn);
+	emu->st.cqs_live++;
+out:
+	mutex_unlock(&emu->lock);
+	return ret;
+}
+
+int mlx5vf_seam_destroy_cq(struct mlx5_core_dev *mdev, struct mlx5_core_cq *mcq)
+{
+	struct mlx5vf_emu *emu = emu_of_mdev(mdev);
+	struct emu_cq *cq;
+	int ret;
+	u32 i;
+
+	mutex_lock(&emu->lock);
+	cq = emu_cq_find(emu, mcq->cqn);
+	if (!cq || cq->mcq != mcq) {
+		ret = emu_malformed(emu, "DESTROY_CQ 0x%x: no such CQ", mcq->cqn);
+		goto out;
+	}
+	ret = emu_take_fail_errno(emu, MLX5_CMD_OP_DESTROY_CQ);
+	if (ret)
+		goto out;
+	/* Unknown, answered as ours: firmware keeps a CQ a live QP completes on. */
+	for (i = 0; i < EMU_MAX_QPS; i++) {
+		if (emu->qps[i].live && emu->qps[i].log_rq && emu->qps[i].cqn == cq->cqn) {
+			emu->st.out_err_calls++;
+			ret = -EINVAL;
+			goto out;
+		}
+	}
+	kfree(cq->pages);
+	*cq = (struct emu_cq){};
+	emu->st.cqs_live--;
+out:
+	mutex_unlock(&emu->lock);
+	return ret;
+}
+
+/*
+ * The arm doorbell. The driver has reposted what it consumed by now (the
+ * receive doorbell record moved): the firmware QP goes on sending, and an
+ * armed CQ with a CQE past cons_index raises its completion event.
+ */
+void mlx5vf_seam_cq_arm(struct mlx5_core_cq *mcq, u32 cmd, void __iomem *uar_page,
+			u32 cons_index)
+{
+	struct mlx5vf_emu *emu, *found = NULL;
+	struct emu_cq *cq = NULL;
+
+	mutex_lock(&emu_all_lock);
+	list_for_each_entry(emu, &emu_all, node) {
+		mutex_lock(&emu->lock);
+		cq = emu_cq_find(emu, mcq->cqn);
+		if (cq && cq->mcq == mcq)
+			found = emu;
+		mutex_unlock(&emu->lock);
+		if (found)
+			break;
+	}
+	mutex_unlock(&emu_all_lock);
+	if (!found)
+		return;
+	emu = found;
+	mutex_lock(&emu->lock);
+	cq = emu_cq_find(emu, mcq->cqn);
+	if (!cq) {
+		emu_misuse(emu, "arming CQ 0x%x, which is gone", mcq->cqn);
+	} else if (cmd != MLX5_CQ_DB_REQ_NOT || !uar_page ||
+		   (cons_index & MLX5VF_HW_CQ_CI_MASK) !=
+			   (be32_to_cpu(cq->dbr[MLX5VF_HW_CQ_SET_CI]) & MLX5VF_HW_CQ_CI_MASK)) {
+		emu_misuse(emu, "CQ 0x%x armed (0x%x) at %u, its doorbell record says %u",
+			   cq->cqn, cmd, cons_index,
+			   be32_to_cpu(cq->dbr[MLX5VF_HW_CQ_SET_CI]) & MLX5VF_HW_CQ_CI_MASK);
+	} else {
+		cq->armed = true;
+		cq->arm_ci = cons_index;
+		emu->st.cq_arms++;
+		emu_ptrack_pump(emu);
+		emu_cq_fire(cq);
+	}
+	mutex_unlock(&emu->lock);
+}
+
+int mlx5vf_seam_qp_default_ts(struct mlx5_core_dev *mdev)
+{
+	/* The emulated PF has neither RoCE nor a real-time clock format. */
+	return MLX5_TIMESTAMP_FORMAT_FREE_RUNNING;
+}
+
+int mlx5vf_seam_eq_notifier_register(struct mlx5_core_dev *mdev, struct mlx5_nb *nb)
+{
+	struct mlx5vf_emu *emu = emu_of_mdev(mdev);
+	int ret = -ENOMEM;
+	u32 i;
+
+	mutex_lock(&emu->lock);
+	for (i = 0; i < EMU_MAX_EQ_NBS; i++) {
+		if (!emu->eq_nbs[i]) {
+			emu->eq_nbs[i] = nb;
+			emu->st.eq_notifiers++;
+			ret = 0;
+			break;
+		}
+	}
+	mutex_unlock(&emu->lock);
+	return ret;
+}
+
+int mlx5vf_seam_eq_notifier_unregister(struct mlx5_core_dev *mdev, struct mlx5_nb *nb)
+{
+	struct mlx5vf_emu *emu = emu_of_mdev(mdev);
+	int ret = -ENOENT;
+	u32 i;
+
+	mutex_lock(&emu->lock);
+	for (i = 0; i < EMU_MAX_EQ_NBS; i++) {
+		if (emu->eq_nbs[i] == nb) {
+			emu->eq_nbs[i] = NULL;
+			emu->st.eq_notifiers--;
+			ret = 0;
+		}
+	}
+	if (ret)
+		emu_misuse(emu, "unregistering an EQ notifier that was never registered");
+	mutex_unlock(&emu->lock);
+	return ret;
+}
+
+/* Part of one streaming page, to the CPU (its lines the CPU's) or back to the device. */
+void mlx5vf_seam_dma_sync_range(struct device *dev, dma_addr_t addr, u32 offset, u32 len,
+				enum dma_data_direction dir, bool for_device)
+{
+	struct mlx5vf_emu *emu = emu_of_dma_dev(dev);
+	struct emu_page *p;
+
+	mutex_lock(&emu->lock);
+	emu->st.dma_syncs++;
+	p = emu_page_of(emu, addr);
+	if (!p || p->coherent || !len || (u64)offset + len > PAGE_SIZE) {
+		emu_misuse(emu, "syncing [0x%llx + %u, +%u): %s", (u64)addr, offset, len,
+			   !p ? "not mapped" : p->coherent ? "coherent memory" : "beyond the page");
+	} else if (for_device) {
+		p->cpu_lines &= ~emu_lines(offset, len);
+	} else {
+		p->cpu_lines |= emu_lines(offset, len);
+		p->dev_wrote &= ~emu_lines(offset, len);
+	}
+	mutex_unlock(&emu->lock);
+}
+
+/* ---- The tests' controls of the tracker ------------------------------------------- */
 
 void mlx5vf_emu_hold_report(struct mlx5vf_emu *emu, bool hold)
 {
-	WRITE_ONCE(emu->report_hold, hold);
-	wake_up_all(&emu->report_wq);
+	mutex_lock(&emu->lock);
+	emu->report_hold = hold;
+	if (!hold)
+		emu_ptrack_pump(emu);
+	mutex_unlock(&emu->lock);
 }
 
 bool mlx5vf_emu_wait_report_running(struct mlx5vf_emu *emu, unsigned int ms)
 {
-	return wait_event_timeout(emu->report_wq, READ_ONCE(emu->report_running),
+	return wait_event_timeout(emu->report_wq, mlx5vf_emu_report_running(emu),
 				  msecs_to_jiffies(ms)) > 0;
+}
+
+/* Lockless: it is a wait condition too. */
+bool mlx5vf_emu_report_running(struct mlx5vf_emu *emu)
+{
+	return READ_ONCE(emu->report_running);
+}
+
+void mlx5vf_emu_track_fail_report(struct mlx5vf_emu *emu, int after_msgs, u8 syndrome)
+{
+	mutex_lock(&emu->lock);
+	emu->fail_report_after = after_msgs;
+	emu->fail_report_syndrome = syndrome;
+	mutex_unlock(&emu->lock);
+}
+
+/*
+ * An asynchronous event to the EQ notifiers, from the async EQ's interrupt.
+ * The eqe is what mlx5_core hands its notifiers (struct mlx5_eqe of
+ * device.h), not bytes the emulator writes to memory the driver maps.
+ */
+static void emu_eq_event(struct mlx5vf_emu *emu, unsigned long type, struct mlx5_eqe *eqe)
+{
+	unsigned long flags;
+	u32 i;
+
+	local_irq_save(flags);
+	for (i = 0; i < EMU_MAX_EQ_NBS; i++) {
+		struct mlx5_nb *nb = emu->eq_nbs[i];
+
+		if (nb && (nb->event_type == type || nb->event_type == MLX5_EVENT_TYPE_NOTIFY_ANY))
+			nb->nb.notifier_call(&nb->nb, type, eqe);
+	}
+	local_irq_restore(flags);
+}
+
+void mlx5vf_emu_track_fail_object(struct mlx5vf_emu *emu, bool qp_event)
+{
+	struct emu_ptrack *pt = &emu->ptrack;
+	struct mlx5_eqe eqe = {};
+	struct emu_qp *fw, *host;
+
+	mutex_lock(&emu->lock);
+	if (!pt->live)
+		goto out;
+	emu_ptrack_end_report(emu, MLX5_PAGE_TRACK_STATE_ERROR);
+	fw = emu_qp_find(emu, pt->fw_qpn);
+	host = fw ? emu_qp_find(emu, fw->remote_qpn) : NULL;
+	if (qp_event && host) {
+		/* The host QP failed (a catastrophic WQ error), the tracker with it. */
+		host->state = EMU_QP_ERR;
+		eqe.data.qp_srq.type = MLX5_EVENT_QUEUE_TYPE_QP;
+		eqe.data.qp_srq.qp_srq_n = cpu_to_be32(host->qpn);
+		emu_eq_event(emu, MLX5_EVENT_TYPE_WQ_CATAS_ERROR, &eqe);
+	} else if (!qp_event) {
+		eqe.data.obj_change.obj_type = cpu_to_be16(MLX5_OBJ_TYPE_PAGE_TRACK);
+		eqe.data.obj_change.obj_id = cpu_to_be32(pt->id);
+		emu_eq_event(emu, MLX5_EVENT_TYPE_OBJECT_CHANGE, &eqe);
+	}
+out:
+	mutex_unlock(&emu->lock);
+}
+
+void mlx5vf_emu_track_fail_keeping_pd(struct mlx5vf_emu *emu)
+{
+	/* The object's CREATE fails; in the unwind, so does the host QP's DESTROY. */
+	mlx5vf_emu_fail_next(emu, MLX5_CMD_OP_CREATE_GENERAL_OBJECT,
+			     MLX5_CMD_STAT_BAD_RES_STATE_ERR, 0xc0b0);
+	mlx5vf_emu_fail_nth(emu, MLX5_CMD_OP_DESTROY_QP, 1, MLX5_CMD_STAT_INT_ERR, 0xc0b1);
 }

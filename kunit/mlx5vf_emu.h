@@ -19,7 +19,9 @@ struct mlx5vf_emu_config {
 	u32 max_chunk;       /* chunk mode: largest SAVE image, header included */
 	u8 seed;             /* initial state contents */
 	bool dma_coherent;   /* the DMA API needs no syncs (dma_need_sync() false) */
-	bool page_tracker;   /* offer dirty-page tracking (a stand-in tracker) */
+	bool page_tracker;   /* offer dirty-page tracking (an emulated PAGE_TRACK object) */
+	u8 track_log_max_queue; /* log_max_qp_sz and log_max_cq_sz; 0: 10 */
+	u8 track_log_max_msg;   /* pg_track_log_max_msg_size; 0: 21 */
 	/*
 	 * Told of every misuse: a mailbox no driver may send, a page the
 	 * device may not touch. The KUnit suite fails the test; the VM's
@@ -58,14 +60,23 @@ struct mlx5vf_emu_stats {
 	u32 late_writes;          /* a given-up SAVE wrote a still-registered buffer */
 	u32 saves_into_given_up_mkey; /* a new SAVE reused the given-up SAVE's mkey */
 	int core_dev_refs;
-	int notifiers;
-	int trackers_live;
-	u32 reports_gave_up;     /* a held report ended by its own give-up, not an abort */
-	u32 reports;              /* tracker reports that ran */
-	u32 track_objs_kept;      /* firmware objects a failed tracker setup left in its PD */
+	int notifiers;            /* SR-IOV blocking notifiers */
+	int trackers_live;        /* PAGE_TRACK objects */
+	u32 reports;              /* tracker reports that ran (MODIFY to REPORTING) */
+	u32 report_msgs;          /* report messages sent, one CQE each */
+	u32 reports_cut;          /* trackers destroyed mid-report */
+	u32 cq_arms;              /* arm doorbells of the report channel's CQ */
+	u32 track_objs_kept;      /* CQs, QPs and PAGE_TRACK objects alive */
 	u32 misuses;              /* what was reported (cfg.report), refused if a mailbox */
-	u32 dirty_pages_reported; /* pages the stand-in tracker reported written */
+	u32 dirty_pages_reported; /* pages the firmware tracker sent in reports */
 	u32 dirty_pages_lost;     /* ... and cleared unreported (mlx5vf_emu_lose_dirty()) */
+	/* The report channel's resources alive: the tests want all at 0 after. */
+	u32 cqs_live;
+	u32 qps_live;
+	u32 uars_live;
+	u32 dbs_live;
+	u32 frag_bufs_live;
+	int eq_notifiers;
 };
 
 struct mlx5vf_emu *mlx5vf_emu_create(const struct mlx5vf_emu_config *cfg);
@@ -79,19 +90,26 @@ void mlx5vf_emu_vf_write(struct mlx5vf_emu *emu, u32 offset, u32 len, u8 value);
 /* Whether the VF's VHCA runs (not suspended): only then does it write. */
 bool mlx5vf_emu_vf_running(struct mlx5vf_emu *emu);
 /*
- * The running VF wrote [iova, iova + len) of guest memory: the stand-in
- * tracker, while one exists, reports those pages dirty once.
+ * The running VF wrote [iova, iova + len) of guest memory: the firmware
+ * tracker, while one exists, logs those of its ranges' pages and reports
+ * each once.
  */
 void mlx5vf_emu_vf_dma_written(struct mlx5vf_emu *emu, u64 iova, u32 len);
 /*
- * A negative control: the stand-in tracker clears the pages it would report
+ * A negative control: the firmware tracker clears the pages it would report
  * without reporting them, as a tracker that loses its reports would.
  */
 void mlx5vf_emu_lose_dirty(struct mlx5vf_emu *emu, bool lose);
 /* The VF's function level reset: its VHCA runs again, untracked, no image open. */
 void mlx5vf_emu_vf_flr(struct mlx5vf_emu *emu);
-/* The next command with this opcode fails with status and syndrome. */
+/*
+ * The next command with this opcode fails with status and syndrome; also
+ * the tracker's calls mlx5_core answers itself (CREATE/DESTROY_CQ,
+ * CREATE/DESTROY_MKEY, ALLOC_UAR for a UAR page). Up to four at once.
+ */
 void mlx5vf_emu_fail_next(struct mlx5vf_emu *emu, u16 opcode, u8 status, u32 syndrome);
+/* The same, after nth commands of that opcode have passed. */
+void mlx5vf_emu_fail_nth(struct mlx5vf_emu *emu, u16 opcode, u32 nth, u8 status, u32 syndrome);
 /* Hold asynchronous commands: accepted, not answered until told. */
 void mlx5vf_emu_hold_async(struct mlx5vf_emu *emu, bool hold);
 bool mlx5vf_emu_async_held(struct mlx5vf_emu *emu);
@@ -119,14 +137,28 @@ int mlx5vf_emu_pf_event(struct mlx5vf_emu *emu, unsigned long event,
 int mlx5vf_emu_pf_reload(struct mlx5vf_emu *emu);
 
 /*
- * The next tracker create fails and firmware keeps objects of it in the PD
- * (their DESTROY failed) until a PF reload: a DEALLOC_PD of that PD before
- * then is a bug (reported).
+ * The next tracker create fails (its PAGE_TRACK object) and firmware keeps
+ * objects of it in the PD (the host QP's DESTROY fails) until a PF reload:
+ * a DEALLOC_PD of that PD before then is a bug (reported).
  */
 void mlx5vf_emu_track_fail_keeping_pd(struct mlx5vf_emu *emu);
-/* Hold dirty reports: each runs until released, aborted, or 3 s pass. */
+/* Hold dirty reports: the firmware sends nothing until released. */
 void mlx5vf_emu_hold_report(struct mlx5vf_emu *emu, bool hold);
+/* Whether the PAGE_TRACK object is REPORTING. */
+bool mlx5vf_emu_report_running(struct mlx5vf_emu *emu);
 /* Wait up to ms for a report to be running; false if none came. */
 bool mlx5vf_emu_wait_report_running(struct mlx5vf_emu *emu, unsigned int ms);
+/*
+ * The next report fails after after_msgs messages: an error CQE with this
+ * syndrome (mlx5dv.h MLX5_CQE_SYNDROME_*), the host QP and the object in
+ * their error states.
+ */
+void mlx5vf_emu_track_fail_report(struct mlx5vf_emu *emu, int after_msgs, u8 syndrome);
+/*
+ * The firmware fails the tracker now: the object goes to ERROR (a running
+ * report ends unsent) and the EQ notifiers hear of it, by an OBJECT_CHANGE
+ * event for the object or, with qp_event, a WQ_CATAS_ERROR for the host QP.
+ */
+void mlx5vf_emu_track_fail_object(struct mlx5vf_emu *emu, bool qp_event);
 
 #endif /* MLX5VF_KUNIT_EMU_H */

@@ -33,6 +33,20 @@
 #define MLX5VF_HW_CQE_RESP_ERR 14
 #define MLX5VF_HW_CQE_INVALID 15
 
+/* CQE syndromes of an error CQE (mlx5dv.h MLX5_CQE_SYNDROME_*). */
+#define MLX5VF_HW_SYND_LOCAL_LENGTH 0x01
+#define MLX5VF_HW_SYND_LOCAL_PROT 0x04
+
+/* Doorbell records, in 32-bit words: a receive queue's counter (mlx5dv.h MLX5_RCV_DBR). */
+#define MLX5VF_HW_RCV_DBR 0
+/*
+ * A CQ's consumer index, the low 24 bits of word 0 (rdma-core's
+ * providers/mlx5 MLX5_CQ_SET_CI; mlx5dv.h has no name for it, so it is not
+ * pinned).
+ */
+#define MLX5VF_HW_CQ_SET_CI 0
+#define MLX5VF_HW_CQ_CI_MASK 0xffffff
+
 /* A receive WQE's one scatter entry (mlx5dv.h struct mlx5_wqe_data_seg). */
 #define MLX5VF_HW_DATA_SEG_SIZE 16
 #define MLX5VF_HW_DATA_SEG_BYTE_COUNT 0 /* 32 bits */

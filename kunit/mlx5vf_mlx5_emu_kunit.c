@@ -12,13 +12,17 @@
 #include <linux/kthread.h>
 #include <linux/completion.h>
 #include <linux/mlx5/driver.h>
+#include <linux/bitmap.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 
+#include <mlx5vf/fw.h>
 #include <mlx5vf/mig.h>
 
 #include "../src/shim/mlx5_fw.h"
+#include "../src/shim/mlx5_seam.h"
+#include "../src/shim/mlx5_track.h"
 #include "../src/shim/mlx5vf.h"
 #include "mlx5vf_emu.h"
 #include "mlx5vf_kbuf_io.h"
@@ -120,7 +124,7 @@ static void side_drop_files(struct eside *s)
  * Tear down as release does; every firmware resource must be gone but the
  * buffers of SAVEs mlx5_core gave up on (leaked: their mkey, mapping and PD).
  */
-static void side_fini_leaking(struct eside *s, unsigned int leaked_buffers)
+static void side_fini_leaking(struct eside *s, unsigned int leaked_buffers, bool leaked_pages)
 {
 	struct mlx5vf_emu_stats st;
 
@@ -129,7 +133,7 @@ static void side_fini_leaking(struct eside *s, unsigned int leaked_buffers)
 	mlx5vf_emu_stats(s->emu, &st);
 	KUNIT_EXPECT_EQ(s->test, leaked_buffers, st.mkeys_live);
 	KUNIT_EXPECT_EQ(s->test, leaked_buffers ? 1u : 0u, st.pds_live);
-	if (leaked_buffers)
+	if (leaked_buffers || leaked_pages)
 		KUNIT_EXPECT_GT(s->test, st.pages_mapped, 0u);
 	else
 		KUNIT_EXPECT_EQ(s->test, 0u, st.pages_mapped);
@@ -141,7 +145,7 @@ static void side_fini_leaking(struct eside *s, unsigned int leaked_buffers)
 
 static void side_fini(struct eside *s)
 {
-	side_fini_leaking(s, 0);
+	side_fini_leaking(s, 0, false);
 }
 
 static int side_go(struct eside *s, enum mlx5vf_mig_state target)
@@ -465,7 +469,7 @@ static void save_timeout_keeps_buffer_from_reuse(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, 0, side_feed(&dst, stream, 0, len));
 	KUNIT_ASSERT_EQ(test, 0, side_go(&dst, MLX5VF_MIG_RUNNING));
 	KUNIT_EXPECT_EQ(test, mlx5vf_emu_state_sum(src.emu), mlx5vf_emu_state_sum(dst.emu));
-	side_fini_leaking(&src, 1);
+	side_fini_leaking(&src, 1, false);
 	side_fini(&dst);
 }
 
@@ -799,15 +803,20 @@ static void pf_detach_aborts_running_report(struct kunit *test)
 	kunit_info(test, "DISABLE_VF returned after %u ms", jiffies_to_msecs(took));
 	wait_for_completion(&r.done);
 	mlx5vf_emu_hold_report(s.emu, false);
-	KUNIT_EXPECT_LT(test, r.ret, 0);
-	mlx5vf_emu_stats(s.emu, &st);
 	/*
-	 * The held report ends only when aborted (or, should the detach wait
-	 * for it instead, by its own give-up after a minute): how it ended
-	 * is the test, not how long the detach took.
+	 * The held report ends only when aborted (mlx5vf_track_abort():
+	 * -ECANCELED, which the core reports as a failure) or, should the
+	 * detach wait for it instead, by the tracker's own give-up after 30 s
+	 * without a message: how it ended is the test, not how long the
+	 * detach took. Either way the object went mid-report.
 	 */
-	KUNIT_EXPECT_EQ(test, 0u, st.reports_gave_up);
+	KUNIT_EXPECT_LT(test, r.ret, 0);
+	KUNIT_EXPECT_LT(test, jiffies_to_msecs(jiffies - start), 10000u);
+	mlx5vf_emu_stats(s.emu, &st);
+	KUNIT_EXPECT_EQ(test, 1u, st.reports_cut);
 	KUNIT_EXPECT_EQ(test, 0, st.trackers_live);
+	KUNIT_EXPECT_EQ(test, 0u, st.qps_live);
+	KUNIT_EXPECT_EQ(test, 0u, st.cqs_live);
 
 	KUNIT_EXPECT_EQ(test, 0, mlx5vf_emu_pf_event(s.emu, MLX5_PF_NOTIFY_ENABLE_VF, 0));
 	mlx5vf_state_lock(&s.mvdev);
@@ -832,11 +841,12 @@ static void track_create_failure_keeps_busy_pd(struct kunit *test)
 	side_init_cfg(test, &s, &tracked_cfg);
 	mlx5vf_emu_track_fail_keeping_pd(s.emu);
 	mlx5vf_state_lock(&s.mvdev);
-	KUNIT_EXPECT_EQ(test, -EIO,
+	KUNIT_EXPECT_EQ(test, -EINVAL,
 			mlx5vf_core_dev_log_start(s.mvdev.mig, &range, 1, &page_size));
 	mlx5vf_state_unlock(&s.mvdev);
 	mlx5vf_emu_stats(s.emu, &st);
-	KUNIT_EXPECT_EQ(test, 3u, st.track_objs_kept);
+	/* The host QP, and the CQ it completes on (firmware refuses that DESTROY). */
+	KUNIT_EXPECT_EQ(test, 2u, st.track_objs_kept);
 	KUNIT_EXPECT_EQ(test, 1u, st.pds_live);
 	KUNIT_EXPECT_EQ(test, 0, st.trackers_live);
 
@@ -851,7 +861,8 @@ static void track_create_failure_keeps_busy_pd(struct kunit *test)
 	mlx5vf_state_lock(&s.mvdev);
 	mlx5vf_core_dev_log_stop(s.mvdev.mig);
 	mlx5vf_state_unlock(&s.mvdev);
-	side_fini(&s);
+	/* The failed tracker's memory stays leaked, and mapped: firmware could reach it. */
+	side_fini_leaking(&s, 0, true);
 }
 
 /* What a report set: how many bytes, from where to where. */
@@ -882,9 +893,9 @@ static u64 report_all(struct eside *s, struct dirty_sum *d)
 }
 
 /*
- * The stand-in tracker reports the guest pages the VF wrote while it
- * tracked (the VM's module writes through VFIO): each page once, nothing
- * written before tracking started.
+ * The tracker (mlx5_track.c over the emulated firmware's) reports the guest
+ * pages the VF wrote while tracked (the VM's module writes through VFIO):
+ * each page once, nothing written before tracking started.
  */
 static void written_guest_pages_reported_once(struct kunit *test)
 {
@@ -923,6 +934,471 @@ static void written_guest_pages_reported_once(struct kunit *test)
 	side_fini(&s);
 }
 
+/* ---- The real tracker (mlx5_track.c) over the emulated firmware tracker ---- */
+
+#define TRACK_SPAN BIT_ULL(30)
+#define TRACK_PAGES (TRACK_SPAN >> 12)
+/* A small report channel: 8 slots of 64 bytes (8 pages each), an 8-entry CQ. */
+#define SMALL_SLOTS 8
+#define SMALL_ENTRIES 8
+
+static const struct mlx5vf_emu_config small_ring_cfg = {
+	.vhca_id = 7,
+	.chunk_mode = true,
+	.state_size = STATE_SIZE,
+	.max_chunk = MAX_CHUNK,
+	.seed = 1,
+	.page_tracker = true,
+	.track_log_max_queue = 3,
+	.track_log_max_msg = 6,
+};
+
+static int track_start(struct eside *s)
+{
+	const struct mlx5vf_iova_range range = { .iova = 0, .length = TRACK_SPAN };
+	u64 page_size = 4096;
+	int ret;
+
+	mlx5vf_state_lock(&s->mvdev);
+	ret = mlx5vf_core_dev_log_start(s->mvdev.mig, &range, 1, &page_size);
+	mlx5vf_state_unlock(&s->mvdev);
+	if (!ret)
+		KUNIT_EXPECT_EQ(s->test, 4096ull, page_size);
+	return ret;
+}
+
+static void track_stop(struct eside *s)
+{
+	mlx5vf_state_lock(&s->mvdev);
+	mlx5vf_core_dev_log_stop(s->mvdev.mig);
+	mlx5vf_state_unlock(&s->mvdev);
+}
+
+/* Nothing of a tracker left: no object, queue, doorbell, UAR, mkey or mapping. */
+static void expect_no_tracker(struct eside *s)
+{
+	struct mlx5vf_emu_stats st;
+
+	mlx5vf_emu_stats(s->emu, &st);
+	KUNIT_EXPECT_EQ(s->test, 0, st.trackers_live);
+	KUNIT_EXPECT_EQ(s->test, 0u, st.qps_live);
+	KUNIT_EXPECT_EQ(s->test, 0u, st.cqs_live);
+	KUNIT_EXPECT_EQ(s->test, 0u, st.uars_live);
+	KUNIT_EXPECT_EQ(s->test, 0u, st.dbs_live);
+	KUNIT_EXPECT_EQ(s->test, 0u, st.frag_bufs_live);
+	KUNIT_EXPECT_EQ(s->test, 0, st.eq_notifiers);
+	KUNIT_EXPECT_EQ(s->test, 0u, st.mkeys_live);
+	KUNIT_EXPECT_EQ(s->test, 0u, st.pages_mapped);
+	KUNIT_EXPECT_EQ(s->test, 0u, st.pds_live);
+	KUNIT_EXPECT_EQ(s->test, 0u, st.misuses);
+}
+
+/* Which pages a report set, one bit per 4 KiB page of TRACK_SPAN. */
+struct dirty_pages {
+	struct mlx5vf_dirty_bitmap bm;
+	unsigned long *bits;
+	u64 pages; /* as many as set() covered, overlaps counted twice */
+	bool outside;
+};
+
+static void set_pages(struct mlx5vf_dirty_bitmap *bm, uint64_t iova, uint64_t length)
+{
+	struct dirty_pages *d = container_of(bm, struct dirty_pages, bm);
+
+	if (iova + length > TRACK_SPAN || iova % 4096 || length % 4096) {
+		d->outside = true;
+		return;
+	}
+	bitmap_set(d->bits, iova >> 12, length >> 12);
+	d->pages += length >> 12;
+}
+
+static int report_pages(struct eside *s, struct dirty_pages *d)
+{
+	int ret;
+
+	bitmap_zero(d->bits, TRACK_PAGES);
+	d->bm.set = set_pages;
+	d->pages = 0;
+	d->outside = false;
+	mlx5vf_state_lock(&s->mvdev);
+	ret = mlx5vf_core_dev_log_report(s->mvdev.mig, 0, TRACK_SPAN, &d->bm);
+	mlx5vf_state_unlock(&s->mvdev);
+	return ret;
+}
+
+static void dirty_pages_init(struct kunit *test, struct dirty_pages *d)
+{
+	d->bits = kunit_kcalloc(test, BITS_TO_LONGS(TRACK_PAGES), sizeof(long), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, d->bits);
+}
+
+/* The VF writes every page of [first, first + n * stride) at that stride. */
+static void write_pages(struct eside *s, u64 first, u64 n, u64 stride)
+{
+	u64 i;
+
+	for (i = 0; i < n; i++)
+		mlx5vf_emu_vf_dma_written(s->emu, (first + i * stride) << 12, 1);
+}
+
+/* Exactly the pages write_pages() wrote, each once. */
+static void expect_pages(struct kunit *test, struct dirty_pages *d, u64 first, u64 n, u64 stride)
+{
+	u64 i, missing = 0;
+
+	KUNIT_EXPECT_FALSE(test, d->outside);
+	KUNIT_EXPECT_EQ(test, n, d->pages);
+	KUNIT_EXPECT_EQ(test, n, (u64)bitmap_weight(d->bits, TRACK_PAGES));
+	for (i = 0; i < n; i++)
+		missing += !test_bit(first + i * stride, d->bits);
+	KUNIT_EXPECT_EQ(test, 0ull, missing);
+}
+
+/*
+ * Reports of many messages through an 8-slot ring: the ring, the CQ's
+ * owner bit and, over 65536 messages, the CQEs' 16-bit WQE counter wrap.
+ * Every page written is reported once, nothing else.
+ */
+static void track_report_wraps_ring_and_wqe_counter(struct kunit *test)
+{
+	struct mlx5vf_emu_stats st, before;
+	struct dirty_pages d;
+	struct eside s;
+	u32 round;
+
+	dirty_pages_init(test, &d);
+	side_init_cfg(test, &s, &small_ring_cfg);
+	KUNIT_ASSERT_EQ(test, 0, track_start(&s));
+	/* 9 rounds of 65536 pages: 8192 messages each, 73728 in all. */
+	for (round = 0; round < 9; round++) {
+		mlx5vf_emu_stats(s.emu, &before);
+		write_pages(&s, round % 4, TRACK_PAGES / 4, 4);
+		KUNIT_ASSERT_EQ(test, 0, report_pages(&s, &d));
+		expect_pages(test, &d, round % 4, TRACK_PAGES / 4, 4);
+		mlx5vf_emu_stats(s.emu, &st);
+		KUNIT_EXPECT_EQ(test, before.report_msgs + TRACK_PAGES / 4 / SMALL_ENTRIES,
+				(u64)st.report_msgs);
+	}
+	kunit_info(test, "%u messages, %u arms of the CQ", st.report_msgs, st.cq_arms);
+	KUNIT_EXPECT_GT(test, st.report_msgs, 65536u);
+	KUNIT_EXPECT_EQ(test, 0u, st.misuses);
+	track_stop(&s);
+	expect_no_tracker(&s);
+	side_fini(&s);
+}
+
+/*
+ * Reports whose last, full message lands in the last slot and ends at the
+ * ring's end: 8 and then 16 full messages from slot 0.
+ */
+static void track_full_message_in_last_slot(struct kunit *test)
+{
+	const u64 ring_pages = SMALL_SLOTS * SMALL_ENTRIES;
+	struct mlx5vf_emu_stats st;
+	struct dirty_pages d;
+	struct eside s;
+
+	dirty_pages_init(test, &d);
+	side_init_cfg(test, &s, &small_ring_cfg);
+	KUNIT_ASSERT_EQ(test, 0, track_start(&s));
+	write_pages(&s, 1000, ring_pages, 1);
+	KUNIT_ASSERT_EQ(test, 0, report_pages(&s, &d));
+	expect_pages(test, &d, 1000, ring_pages, 1);
+	mlx5vf_emu_stats(s.emu, &st);
+	KUNIT_EXPECT_EQ(test, (u32)SMALL_SLOTS, st.report_msgs);
+	write_pages(&s, 5, 2 * ring_pages, 3);
+	KUNIT_ASSERT_EQ(test, 0, report_pages(&s, &d));
+	expect_pages(test, &d, 5, 2 * ring_pages, 3);
+	mlx5vf_emu_stats(s.emu, &st);
+	KUNIT_EXPECT_EQ(test, 3u * SMALL_SLOTS, st.report_msgs);
+	track_stop(&s);
+	expect_no_tracker(&s);
+	side_fini(&s);
+}
+
+/* A report of nothing: one empty message that ends it. */
+static void track_report_without_dirty_pages(struct kunit *test)
+{
+	struct mlx5vf_emu_stats st;
+	struct dirty_pages d;
+	struct eside s;
+
+	dirty_pages_init(test, &d);
+	side_init_cfg(test, &s, &small_ring_cfg);
+	KUNIT_ASSERT_EQ(test, 0, track_start(&s));
+	KUNIT_ASSERT_EQ(test, 0, report_pages(&s, &d));
+	expect_pages(test, &d, 0, 0, 1);
+	write_pages(&s, 77, 1, 1);
+	KUNIT_ASSERT_EQ(test, 0, report_pages(&s, &d));
+	expect_pages(test, &d, 77, 1, 1);
+	KUNIT_ASSERT_EQ(test, 0, report_pages(&s, &d));
+	expect_pages(test, &d, 0, 0, 1);
+	mlx5vf_emu_stats(s.emu, &st);
+	KUNIT_EXPECT_EQ(test, 3u, st.reports);
+	KUNIT_EXPECT_EQ(test, 3u, st.report_msgs);
+	track_stop(&s);
+	expect_no_tracker(&s);
+	side_fini(&s);
+}
+
+/*
+ * An error CQE mid-report (the firmware failed the receive): the report
+ * fails with -EIO, the tracker is broken (later reports fail at once, no
+ * command sent), and stopping still releases everything.
+ */
+static void track_error_cqe_breaks_tracker(struct kunit *test)
+{
+	struct mlx5vf_emu_stats st;
+	struct dirty_pages d;
+	struct eside s;
+
+	dirty_pages_init(test, &d);
+	side_init_cfg(test, &s, &small_ring_cfg);
+	KUNIT_ASSERT_EQ(test, 0, track_start(&s));
+	write_pages(&s, 0, 100, 2);
+	mlx5vf_emu_track_fail_report(s.emu, 3, 0x22);
+	KUNIT_EXPECT_EQ(test, -EIO, report_pages(&s, &d));
+	mlx5vf_emu_stats(s.emu, &st);
+	KUNIT_EXPECT_EQ(test, 1u, st.reports);
+	KUNIT_EXPECT_EQ(test, 3u, st.report_msgs);
+	KUNIT_EXPECT_EQ(test, -EIO, report_pages(&s, &d));
+	mlx5vf_emu_stats(s.emu, &st);
+	KUNIT_EXPECT_EQ(test, 1u, st.reports);
+	track_stop(&s);
+	expect_no_tracker(&s);
+	side_fini(&s);
+}
+
+/*
+ * Tracker setup failing at each firmware step unwinds completely (the PD
+ * too), and the next setup works.
+ */
+static void track_create_failure_at_each_step_unwinds(struct kunit *test)
+{
+	static const struct {
+		u16 opcode;
+		u32 nth;
+	} steps[] = {
+		{ MLX5_CMD_OP_ALLOC_UAR, 0 },
+		{ MLX5_CMD_OP_CREATE_MKEY, 0 },
+		{ MLX5_CMD_OP_CREATE_CQ, 0 },
+		{ MLX5_CMD_OP_CREATE_QP, 0 },	 /* the host QP */
+		{ MLX5_CMD_OP_CREATE_QP, 1 },	 /* the firmware QP */
+		{ MLX5_CMD_OP_RST2INIT_QP, 0 },
+		{ MLX5_CMD_OP_INIT2RTR_QP, 0 },
+		{ MLX5_CMD_OP_RST2INIT_QP, 1 },
+		{ MLX5_CMD_OP_INIT2RTR_QP, 1 },
+		{ MLX5_CMD_OP_RTR2RTS_QP, 0 },
+		{ MLX5_CMD_OP_CREATE_GENERAL_OBJECT, 0 },
+	};
+	struct mlx5vf_emu_stats st;
+	struct eside s;
+	u32 i;
+
+	side_init_cfg(test, &s, &small_ring_cfg);
+	for (i = 0; i < ARRAY_SIZE(steps); i++) {
+		mlx5vf_emu_fail_nth(s.emu, steps[i].opcode, steps[i].nth,
+				    MLX5_CMD_STAT_BAD_PARAM_ERR, 0xd000 + i);
+		KUNIT_EXPECT_EQ_MSG(test, -EINVAL, track_start(&s), "step %u (opcode 0x%x #%u)",
+				    i, steps[i].opcode, steps[i].nth);
+		mlx5vf_emu_stats(s.emu, &st);
+		KUNIT_EXPECT_EQ_MSG(test, 0xd000 + i, st.out_err_syndrome, "step %u", i);
+		expect_no_tracker(&s);
+	}
+	KUNIT_ASSERT_EQ(test, 0, track_start(&s));
+	mlx5vf_emu_stats(s.emu, &st);
+	KUNIT_EXPECT_EQ(test, 1, st.trackers_live);
+	KUNIT_EXPECT_EQ(test, 2u, st.qps_live);
+	track_stop(&s);
+	expect_no_tracker(&s);
+	side_fini(&s);
+}
+
+/*
+ * Setup fails and, in the unwind, firmware refuses to destroy the firmware
+ * QP: it stays in the PD, so the PD must stay allocated until a PF reload
+ * (the emulator fails the test on a DEALLOC_PD of a PD with a QP in it).
+ */
+static void track_fw_qp_kept_keeps_pd(struct kunit *test)
+{
+	struct mlx5vf_emu_stats st;
+	struct eside s;
+
+	side_init_cfg(test, &s, &small_ring_cfg);
+	mlx5vf_emu_fail_next(s.emu, MLX5_CMD_OP_CREATE_GENERAL_OBJECT,
+			     MLX5_CMD_STAT_BAD_PARAM_ERR, 0xd100);
+	mlx5vf_emu_fail_next(s.emu, MLX5_CMD_OP_DESTROY_QP, MLX5_CMD_STAT_INT_ERR, 0xd101);
+	KUNIT_EXPECT_EQ(test, -EINVAL, track_start(&s));
+	mlx5vf_emu_stats(s.emu, &st);
+	KUNIT_EXPECT_EQ(test, 1u, st.qps_live);
+	KUNIT_EXPECT_EQ(test, 1u, st.pds_live);
+	KUNIT_EXPECT_EQ(test, 0u, st.misuses);
+
+	KUNIT_ASSERT_EQ(test, 0, mlx5vf_emu_pf_reload(s.emu));
+	KUNIT_ASSERT_EQ(test, 0, track_start(&s));
+	track_stop(&s);
+	mlx5vf_emu_stats(s.emu, &st);
+	KUNIT_EXPECT_EQ(test, 0u, st.qps_live);
+	KUNIT_EXPECT_EQ(test, 0u, st.pds_live);
+	KUNIT_EXPECT_EQ(test, 0, st.trackers_live);
+	side_fini(&s);
+}
+
+/*
+ * The tracker alone (no backend): a report the firmware holds, then
+ * mlx5vf_track_abort() from another thread, as the backend's DISAB_VF path
+ * does. The report returns -ECANCELED at once, the tracker stays broken
+ * (-EIO), and destroying it releases everything.
+ */
+struct held_report {
+	struct mlx5vf_track *t;
+	struct completion done;
+	int ret;
+};
+
+static int held_report_fn(void *data)
+{
+	struct held_report *h = data;
+
+	/* No sink: the firmware sends nothing while it holds the report. */
+	h->ret = mlx5vf_track_report(h->t, 0, TRACK_SPAN, NULL);
+	complete(&h->done);
+	return 0;
+}
+
+static void track_abort_cancels_held_report(struct kunit *test)
+{
+	const struct mlx5vf_iova_range range = { .iova = 0, .length = TRACK_SPAN };
+	const struct mlx5vf_fw_track_req req = {
+		.ranges = &range,
+		.nr_ranges = 1,
+		.log_page_size = 12,
+		.log_addr_space = 30,
+	};
+	u32 out[MLX5_ST_SZ_DW(alloc_pd_out)] = {};
+	u32 in[MLX5_ST_SZ_DW(alloc_pd_in)] = {};
+	u32 din[MLX5_ST_SZ_DW(dealloc_pd_in)] = {};
+	u32 dout[MLX5_ST_SZ_DW(dealloc_pd_out)] = {};
+	struct mlx5vf_emu_config cfg = small_ring_cfg;
+	struct mlx5vf_fw_track_caps caps;
+	struct held_report h = { .ret = 1 };
+	struct mlx5vf_emu_stats st;
+	struct mlx5_core_dev *mdev;
+	struct task_struct *task;
+	struct mlx5vf_emu *emu;
+	unsigned long start;
+	bool pd_busy;
+	u32 pdn;
+
+	cfg.report = side_emu_report;
+	cfg.report_ctx = test;
+	emu = mlx5vf_emu_create(&cfg);
+	KUNIT_ASSERT_NOT_NULL(test, emu);
+	mdev = mlx5vf_seam_get_core_dev(mlx5vf_emu_vf(emu));
+	KUNIT_ASSERT_NOT_NULL(test, mdev);
+	MLX5_SET(alloc_pd_in, in, opcode, MLX5_CMD_OP_ALLOC_PD);
+	KUNIT_ASSERT_EQ(test, 0, mlx5vf_seam_exec_inout(mdev, alloc_pd, in, out));
+	pdn = MLX5_GET(alloc_pd_out, out, pd);
+	mlx5vf_track_caps(mdev, &caps);
+	KUNIT_ASSERT_GT(test, caps.max_ranges, 0u);
+
+	h.t = mlx5vf_track_create(mdev, &mlx5vf_emu_vf(emu)->dev, cfg.vhca_id, pdn, &caps, &req,
+				  &pd_busy);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(h.t));
+	init_completion(&h.done);
+	mlx5vf_emu_hold_report(emu, true);
+	task = kthread_run(held_report_fn, &h, "mlx5vf-held-report");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+	KUNIT_ASSERT_TRUE(test, mlx5vf_emu_wait_report_running(emu, 2000));
+	/*
+	 * Just past the tracker's first one-second poll of the object, so that
+	 * its next poll is far from the abort: only the abort's wake-up ends
+	 * the wait in time.
+	 */
+	msleep(1100);
+	KUNIT_EXPECT_FALSE(test, completion_done(&h.done));
+	start = jiffies;
+	mlx5vf_track_abort(h.t);
+	wait_for_completion(&h.done);
+	kunit_info(test, "the report returned %u ms after the abort",
+		   jiffies_to_msecs(jiffies - start));
+	KUNIT_EXPECT_EQ(test, -ECANCELED, h.ret);
+	KUNIT_EXPECT_LT(test, jiffies_to_msecs(jiffies - start), 300u);
+	KUNIT_EXPECT_TRUE(test, mlx5vf_emu_report_running(emu));
+	KUNIT_EXPECT_EQ(test, -EIO, mlx5vf_track_report(h.t, 0, TRACK_SPAN, NULL));
+	/* The firmware finishes the report into a ring nobody reads any more. */
+	mlx5vf_emu_hold_report(emu, false);
+	KUNIT_EXPECT_FALSE(test, mlx5vf_emu_report_running(emu));
+
+	KUNIT_EXPECT_TRUE(test, mlx5vf_track_destroy(h.t));
+	mlx5vf_emu_stats(emu, &st);
+	KUNIT_EXPECT_EQ(test, 1u, st.reports);
+	KUNIT_EXPECT_EQ(test, 1u, st.report_msgs);
+	KUNIT_EXPECT_EQ(test, 0u, st.reports_cut);
+	MLX5_SET(dealloc_pd_in, din, opcode, MLX5_CMD_OP_DEALLOC_PD);
+	MLX5_SET(dealloc_pd_in, din, pd, pdn);
+	KUNIT_EXPECT_EQ(test, 0, mlx5vf_seam_exec_inout(mdev, dealloc_pd, din, dout));
+	mlx5vf_seam_put_core_dev(mdev);
+	mlx5vf_emu_stats(emu, &st);
+	KUNIT_EXPECT_EQ(test, 0, st.trackers_live);
+	KUNIT_EXPECT_EQ(test, 0u, st.qps_live);
+	KUNIT_EXPECT_EQ(test, 0u, st.cqs_live);
+	KUNIT_EXPECT_EQ(test, 0u, st.uars_live);
+	KUNIT_EXPECT_EQ(test, 0u, st.dbs_live);
+	KUNIT_EXPECT_EQ(test, 0u, st.frag_bufs_live);
+	KUNIT_EXPECT_EQ(test, 0, st.eq_notifiers);
+	KUNIT_EXPECT_EQ(test, 0u, st.mkeys_live);
+	KUNIT_EXPECT_EQ(test, 0u, st.pages_mapped);
+	KUNIT_EXPECT_EQ(test, 0u, st.pds_live);
+	KUNIT_EXPECT_EQ(test, 0, st.core_dev_refs);
+	KUNIT_EXPECT_EQ(test, 0u, st.misuses);
+	mlx5vf_emu_destroy(emu);
+}
+
+/*
+ * The firmware fails the tracker mid-report and says so by an event, an
+ * OBJECT_CHANGE of the object (the tracker queries it: ERROR) or a QP
+ * error: the held report fails at once, not at the tracker's next poll,
+ * and stopping releases everything.
+ */
+static void track_error_event_fails_held_report(struct kunit *test)
+{
+	struct mlx5vf_emu_stats st;
+	struct report_thread r;
+	struct task_struct *task;
+	unsigned long start;
+	struct eside s;
+	int qp_event;
+
+	for (qp_event = 0; qp_event < 2; qp_event++) {
+		side_init_cfg(test, &s, &small_ring_cfg);
+		KUNIT_ASSERT_EQ(test, 0, track_start(&s));
+		r = (struct report_thread){ .side = &s, .ret = 1 };
+		init_completion(&r.done);
+		mlx5vf_emu_hold_report(s.emu, true);
+		task = kthread_run(report_thread_fn, &r, "mlx5vf-report");
+		KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+		KUNIT_ASSERT_TRUE(test, mlx5vf_emu_wait_report_running(s.emu, 2000));
+		/* Just past the tracker's one-second poll: only the event can be in time. */
+		msleep(1100);
+		start = jiffies;
+		mlx5vf_emu_track_fail_object(s.emu, qp_event);
+		wait_for_completion(&r.done);
+		kunit_info(test, "%s: the report failed %u ms after the event",
+			   qp_event ? "QP error" : "object change",
+			   jiffies_to_msecs(jiffies - start));
+		KUNIT_EXPECT_LT(test, r.ret, 0);
+		KUNIT_EXPECT_LT(test, jiffies_to_msecs(jiffies - start), 300u);
+		mlx5vf_emu_hold_report(s.emu, false);
+		mlx5vf_emu_stats(s.emu, &st);
+		KUNIT_EXPECT_EQ(test, 0u, st.report_msgs);
+		track_stop(&s);
+		expect_no_tracker(&s);
+		side_fini(&s);
+	}
+}
+
 static struct kunit_case mlx5vf_mlx5_emu_cases[] = {
 	KUNIT_CASE(state_sum_tells_states_apart),
 	KUNIT_CASE(stop_copy_chunked_image_arrives_whole),
@@ -942,6 +1418,14 @@ static struct kunit_case mlx5vf_mlx5_emu_cases[] = {
 	KUNIT_CASE(pf_detach_aborts_running_report),
 	KUNIT_CASE(track_create_failure_keeps_busy_pd),
 	KUNIT_CASE(written_guest_pages_reported_once),
+	KUNIT_CASE(track_report_wraps_ring_and_wqe_counter),
+	KUNIT_CASE(track_full_message_in_last_slot),
+	KUNIT_CASE(track_report_without_dirty_pages),
+	KUNIT_CASE(track_error_cqe_breaks_tracker),
+	KUNIT_CASE(track_create_failure_at_each_step_unwinds),
+	KUNIT_CASE(track_fw_qp_kept_keeps_pd),
+	KUNIT_CASE(track_abort_cancels_held_report),
+	KUNIT_CASE(track_error_event_fails_held_report),
 	{}
 };
 

@@ -11,7 +11,7 @@
  *
  * While the function runs, its VHCA writes its state (precopy has deltas to
  * carry) and guest memory through VFIO's DMA path (the debugfs "dma_window"),
- * which the emulator's stand-in tracker reports dirty. Its debugfs "emu" shows
+ * which the emulated firmware tracker reports dirty. Its debugfs "emu" shows
  * the VHCA's state checksum, what the emulator saw, and what it refused.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt

@@ -9,9 +9,9 @@
  * emulated PF of kunit/mlx5vf_emu.c implements: it decodes each mailbox and
  * answers it from a small VHCA model (Documentation/testing.rst).
  *
- * The tracker's calls are behind the seam too, but the KUnit build does not
- * compile mlx5_track.c yet (the emulator has no PAGE_TRACK object): it
- * replaces the tracker at the mlx5_track.h boundary instead.
+ * The dirty-page tracker (mlx5_track.c) is in the KUnit build too: the
+ * emulator keeps the PAGE_TRACK object, the CQ and QPs of its report channel
+ * and their memory, and writes report messages and CQEs as hardware would.
  */
 #ifndef MLX5VF_MLX5_SEAM_H
 #define MLX5VF_MLX5_SEAM_H
@@ -19,6 +19,7 @@
 #include <linux/dma-mapping.h>
 #include <linux/mlx5/cq.h>
 #include <linux/mlx5/driver.h>
+#include <linux/mlx5/qp.h>
 #include <linux/notifier.h>
 #include <linux/pci.h>
 #include <linux/scatterlist.h>
@@ -215,6 +216,12 @@ static inline void mlx5vf_seam_cq_arm(struct mlx5_core_cq *cq, u32 cmd, void __i
 	mlx5_cq_arm(cq, cmd, uar_page, cons_index);
 }
 
+/* qp.h's choice, which may ask mlx5_core whether RoCE is on. */
+static inline int mlx5vf_seam_qp_default_ts(struct mlx5_core_dev *mdev)
+{
+	return mlx5_get_qp_default_ts(mdev);
+}
+
 static inline int mlx5vf_seam_eq_notifier_register(struct mlx5_core_dev *mdev,
 						   struct mlx5_nb *nb)
 {
@@ -272,6 +279,7 @@ int mlx5vf_seam_create_cq(struct mlx5_core_dev *mdev, struct mlx5_core_cq *cq, u
 int mlx5vf_seam_destroy_cq(struct mlx5_core_dev *mdev, struct mlx5_core_cq *cq);
 void mlx5vf_seam_cq_arm(struct mlx5_core_cq *cq, u32 cmd, void __iomem *uar_page,
 			u32 cons_index);
+int mlx5vf_seam_qp_default_ts(struct mlx5_core_dev *mdev);
 int mlx5vf_seam_eq_notifier_register(struct mlx5_core_dev *mdev, struct mlx5_nb *nb);
 int mlx5vf_seam_eq_notifier_unregister(struct mlx5_core_dev *mdev, struct mlx5_nb *nb);
 

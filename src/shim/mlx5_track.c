@@ -348,7 +348,7 @@ static int mlx5vf_track_create_qp(struct mlx5vf_track *t, bool host, u32 *qpn)
 	struct mlx5vf_track_qp_attr attr = {
 		.pdn = t->pdn,
 		.uar_page = t->uar->index,
-		.ts_format = mlx5_get_qp_default_ts(t->mdev),
+		.ts_format = mlx5vf_seam_qp_default_ts(t->mdev),
 		.user_index = MLX5_CAP_GEN(t->mdev, cqe_version) == 1,
 	};
 	u32 out[MLX5_ST_SZ_DW(create_qp_out)] = {};
@@ -484,20 +484,24 @@ static int mlx5vf_track_destroy_obj(struct mlx5vf_track *t)
  * Releases whatever was set up, in reverse; also unwinds a failed create.
  *
  * Context: Process context; the caller serializes calls per tracker.
- * Return: false if firmware kept objects that can still reach our memory:
- * those leak, and so must the caller's protection domain.
+ * Return: false if firmware kept objects in the caller's protection domain:
+ * the caller must leak it. Those that can still reach our memory leak it too.
  */
 bool mlx5vf_track_destroy(struct mlx5vf_track *t)
 {
 	bool quiet = true; /* firmware can no longer write to our memory */
+	bool pd_clean = true; /* nothing of ours is left in the PD */
 
 	if (t->has_nb)
 		mlx5vf_seam_eq_notifier_unregister(t->mdev, &t->nb);
 	/* The object first: it stops sending, and it names the firmware QP. */
 	if (t->has_obj && mlx5vf_track_destroy_obj(t))
 		dev_warn(t->dev, "dirty tracking: DESTROY of tracker 0x%x failed\n", t->obj_id);
-	if (t->has_fw_qp && mlx5vf_track_destroy_qp(t, t->fw_qpn))
+	/* It writes none of our memory, but it lives in the PD. */
+	if (t->has_fw_qp && mlx5vf_track_destroy_qp(t, t->fw_qpn)) {
 		dev_warn(t->dev, "dirty tracking: DESTROY_QP 0x%x failed\n", t->fw_qpn);
+		pd_clean = false;
+	}
 	if (t->has_host_qp && mlx5vf_track_destroy_qp(t, t->host_qpn))
 		quiet = false;
 	if (t->has_cq && mlx5vf_seam_destroy_cq(t->mdev, &t->mcq))
@@ -525,7 +529,7 @@ bool mlx5vf_track_destroy(struct mlx5vf_track *t)
 	if (t->uar)
 		mlx5vf_seam_put_uars_page(t->mdev, t->uar);
 	kfree(t);
-	return true;
+	return pd_clean;
 }
 
 /**

@@ -36,8 +36,9 @@ struct mlx5vf_track *mlx5vf_track_create(struct mlx5_core_dev *mdev, struct devi
 					 const struct mlx5vf_fw_track_req *req, bool *pd_busy);
 
 /*
- * Stop tracking and release everything. False if firmware kept objects that
- * can still reach our memory: those leak, and so must the caller's PD.
+ * Stop tracking and release everything. False if firmware kept objects in
+ * the caller's PD (a DESTROY failed): the caller must leak the PD. What those
+ * objects can still write to (the ring, the queues) leaks with them.
  */
 bool mlx5vf_track_destroy(struct mlx5vf_track *t);
 

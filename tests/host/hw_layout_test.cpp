@@ -33,6 +33,9 @@ static_assert(MLX5_CQE_REQ_ERR == MLX5VF_HW_CQE_REQ_ERR);
 static_assert(MLX5_CQE_RESP_ERR == MLX5VF_HW_CQE_RESP_ERR);
 static_assert(MLX5_CQE_INVALID == MLX5VF_HW_CQE_INVALID);
 static_assert(MLX5_CQE_OWNER_MASK == MLX5VF_HW_CQE_OWNER_BIT);
+static_assert(MLX5_CQE_SYNDROME_LOCAL_LENGTH_ERR == MLX5VF_HW_SYND_LOCAL_LENGTH);
+static_assert(MLX5_CQE_SYNDROME_LOCAL_PROT_ERR == MLX5VF_HW_SYND_LOCAL_PROT);
+static_assert(MLX5_RCV_DBR == MLX5VF_HW_RCV_DBR);
 
 static_assert(sizeof(struct mlx5_wqe_data_seg) == MLX5VF_HW_DATA_SEG_SIZE);
 static_assert(offsetof(struct mlx5_wqe_data_seg, byte_count) == MLX5VF_HW_DATA_SEG_BYTE_COUNT);

@@ -9,7 +9,7 @@
 #
 # Precopy with whole images, then with chunked images (emu_chunk_mode); where the
 # kernel carries DMA logging (the debug kernel) also with device dirty tracking,
-# the emulator's stand-in tracker reporting the guest pages the function wrote,
+# the emulated firmware tracker reporting the guest pages the function wrote,
 # and its negative control: a tracker that loses them makes the memories differ.
 # Each time: the migration completes; the destination VHCA's state equals the
 # source's (it differed before); the destination's guest memory equals the
@@ -193,7 +193,7 @@ if [ "$(mig_field "$a" dirty_tracking)" = idle ]; then
 	emu_migration tracked qemu_start_tracked 1
 	result "tracked: QEMU used the device's tracker ($(mig_field "$a" dirty_reports) reports)" \
 		"$([ "$(mig_field "$a" dirty_reports)" -gt 1 ]; echo $?)"
-	result "tracked: the stand-in tracker reported the pages the VF wrote ($(emu_field "$a" emu_dirty_pages_reported))" \
+	result "tracked: the emulated tracker reported the pages the VF wrote ($(emu_field "$a" emu_dirty_pages_reported))" \
 		"$([ "$(emu_field "$a" emu_dirty_pages_reported)" -gt 0 ]; echo $?)"
 	result "tracked: no tracker error" "$([ "$(mig_field "$a" dirty_error)" = none ]; echo $?)"
 	# Negative control: a tracker that loses its pages is caught by the
