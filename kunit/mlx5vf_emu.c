@@ -2316,6 +2316,12 @@ void mlx5vf_seam_frag_buf_free(struct mlx5_core_dev *mdev, struct mlx5_frag_buf 
 	mutex_unlock(&emu->lock);
 }
 
+/* cfg.track_poll stretches it: then only a wake-up ends a report's wait. */
+unsigned long mlx5vf_seam_track_poll(struct mlx5_core_dev *mdev, unsigned long poll)
+{
+	return emu_of_mdev(mdev)->cfg.track_poll ?: poll;
+}
+
 /* Four completion vectors, EQs EMU_EQN on. */
 int mlx5vf_seam_comp_eqn_get(struct mlx5_core_dev *mdev, u16 vecidx, int *eqn)
 {

@@ -21,6 +21,8 @@ struct mlx5vf_emu_config {
 	bool dma_coherent;   /* the DMA API needs no syncs (dma_need_sync() false) */
 	bool page_tracker;   /* offer dirty-page tracking (an emulated PAGE_TRACK object) */
 	u8 track_log_max_queue; /* log_max_qp_sz and log_max_cq_sz; 0: 10 */
+	/* The tracker's wait between looks at its object, jiffies; 0: its own. */
+	unsigned long track_poll;
 	u8 track_log_max_msg;   /* pg_track_log_max_msg_size; 0: 21 */
 	/*
 	 * Told of every misuse: a mailbox no driver may send, a page the

@@ -222,6 +222,17 @@ static inline int mlx5vf_seam_qp_default_ts(struct mlx5_core_dev *mdev)
 	return mlx5_get_qp_default_ts(mdev);
 }
 
+/*
+ * How long a report waits for its CQ before it looks at the tracker object
+ * (poll, in jiffies). mlx5_core has no such call: the seam only lets a test
+ * stretch the wait so that nothing but a wake-up can end it.
+ */
+static inline unsigned long mlx5vf_seam_track_poll(struct mlx5_core_dev *mdev,
+						   unsigned long poll)
+{
+	return poll;
+}
+
 static inline int mlx5vf_seam_eq_notifier_register(struct mlx5_core_dev *mdev,
 						   struct mlx5_nb *nb)
 {
@@ -280,6 +291,7 @@ int mlx5vf_seam_destroy_cq(struct mlx5_core_dev *mdev, struct mlx5_core_cq *cq);
 void mlx5vf_seam_cq_arm(struct mlx5_core_cq *cq, u32 cmd, void __iomem *uar_page,
 			u32 cons_index);
 int mlx5vf_seam_qp_default_ts(struct mlx5_core_dev *mdev);
+unsigned long mlx5vf_seam_track_poll(struct mlx5_core_dev *mdev, unsigned long poll);
 int mlx5vf_seam_eq_notifier_register(struct mlx5_core_dev *mdev, struct mlx5_nb *nb);
 int mlx5vf_seam_eq_notifier_unregister(struct mlx5_core_dev *mdev, struct mlx5_nb *nb);
 

@@ -771,6 +771,7 @@ static int mlx5vf_track_collect(struct mlx5vf_track *t, const struct mlx5vf_trac
 				struct mlx5vf_fw_dirty_sink *sink)
 {
 	unsigned long deadline = jiffies + MLX5VF_TRACK_STALL;
+	unsigned long poll;
 	long left;
 	int ret;
 
@@ -784,7 +785,8 @@ static int mlx5vf_track_collect(struct mlx5vf_track *t, const struct mlx5vf_trac
 			deadline = jiffies + MLX5VF_TRACK_STALL;
 		/* Arm, then wait on a condition that looks at the CQ again. */
 		mlx5vf_seam_cq_arm(&t->mcq, MLX5_CQ_DB_REQ_NOT, t->uar->map, t->mcq.cons_index);
-		left = wait_event_killable_timeout(t->wq, mlx5vf_track_wake(t), MLX5VF_TRACK_POLL);
+		poll = mlx5vf_seam_track_poll(t->mdev, MLX5VF_TRACK_POLL);
+		left = wait_event_killable_timeout(t->wq, mlx5vf_track_wake(t), poll);
 		if (left < 0)
 			return -EINTR;
 		ret = mlx5vf_track_check_events(t, !left);
