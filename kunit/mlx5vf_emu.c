@@ -1123,6 +1123,13 @@ static u8 emu_qp_cmd(struct mlx5vf_emu *emu, u16 opcode, void *in, int inlen, vo
 		}
 		qp->remote_qpn = peer->qpn;
 	}
+	/* The firmware QP must wait for receives, not give up (rule 21). */
+	if (opcode == MLX5_CMD_OP_RTR2RTS_QP &&
+	    (MLX5_GET(qpc, qpc, rnr_retry) != 7 || MLX5_GET(qpc, qpc, retry_count) != 7)) {
+		emu_malformed(emu, "RTR2RTS_QP 0x%x: rnr_retry %u retry_count %u, not 7", qpn,
+			      MLX5_GET(qpc, qpc, rnr_retry), MLX5_GET(qpc, qpc, retry_count));
+		return emu_fail(out, MLX5_CMD_STAT_BAD_PARAM_ERR, 0xc0f0);
+	}
 	qp->state = to;
 	return MLX5_CMD_STAT_OK;
 }
@@ -1343,9 +1350,14 @@ static void emu_ptrack_pump(struct mlx5vf_emu *emu)
 		lkey = be32_to_cpu(*(__be32 *)(wqe + MLX5VF_HW_DATA_SEG_LKEY));
 		addr = be64_to_cpu(*(__be64 *)(wqe + MLX5VF_HW_DATA_SEG_ADDR));
 		mk = emu_mkey_find(emu, lkey);
-		if (!mk || addr + byte_count > mk->len) {
+		if (!mk || addr + byte_count > mk->len || addr + byte_count < addr) {
 			emu_misuse(emu, "receive WQE %u: lkey 0x%x [0x%llx, +%u) is not registered",
 				   host->rq_cc, lkey, addr, byte_count);
+			syndrome = MLX5VF_HW_SYND_LOCAL_PROT;
+		} else if (mk->pd != host->pd) {
+			/* An lkey of another PD is a protection error on hardware. */
+			emu_misuse(emu, "receive WQE %u: lkey 0x%x of PD %u, the QP's is %u",
+				   host->rq_cc, lkey, mk->pd, host->pd);
 			syndrome = MLX5VF_HW_SYND_LOCAL_PROT;
 		} else if (n * MLX5_ST_SZ_BYTES(page_track_report_entry) > byte_count) {
 			emu_misuse(emu, "receive WQE %u: %u bytes, a message is %lu", host->rq_cc,
