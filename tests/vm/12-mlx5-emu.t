@@ -126,6 +126,7 @@ emu_migration() {
 	hmp srcA "migrate -d tcp:127.0.0.1:$port" >/dev/null
 	check "$_m_label: the device's initial image reached the destination in precopy (switchover acked)" \
 		wait_switchover_acked srcA $((120 * slow))
+	diag "$_m_label: device data sent by the ack: $(hmp srcA "info migrate" | grep -io 'vfio[= ][^,]*')"
 	hmp srcA "migrate_set_parameter downtime-limit 20000" >/dev/null
 	status=$(migrate_wait srcA $((120 * slow)))
 	result "$_m_label: migration A -> B completes (status: $status)" "$([ "$status" = completed ]; echo $?)"
@@ -220,6 +221,7 @@ if [ "$(mig_field "$a" dirty_tracking)" = idle ]; then
 	check "lossy tracker: precopy ran a RAM pass after the first" wait_dirty_syncs srcA 3
 	check "lossy tracker: the device's initial image arrived (switchover acked)" \
 		wait_switchover_acked srcA $((120 * slow))
+	diag "$_m_label: device data sent by the ack: $(hmp srcA "info migrate" | grep -io 'vfio[= ][^,]*')"
 	hmp srcA "migrate_set_parameter downtime-limit 20000" >/dev/null
 	status=$(migrate_wait srcA $((120 * slow)))
 	result "lossy tracker: migration still completes (status: $status)" "$([ "$status" = completed ]; echo $?)"

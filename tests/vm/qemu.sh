@@ -240,7 +240,8 @@ wait_switchover_acked() {
 		case "$(printf '%s\n' "$_q_info" | migration_status)" in
 		completed | failed | cancelled) return 1 ;;
 		esac
-		_q_new=$(printf '%s\n' "$_q_info" | grep -i 'vfio device transferred')
+		# QEMU 10.0: "vfio device transferred: N kbytes"; 11.1: "Channels: ..., vfio=N KiB".
+		_q_new=$(printf '%s\n' "$_q_info" | grep -io 'vfio[= ][^,]*')
 		if [ "$_q_new" != "$_q_mark" ]; then
 			_q_mark=$_q_new
 			_q_since=$(uptime_s)
