@@ -222,6 +222,29 @@ uint64_t SimVhca::configured_pages() const
 	return pages < 1 ? 1 : pages > page_count_ ? page_count_ : pages;
 }
 
+kstd::Result<void> SimVhca::write_state(uint64_t offset, uint64_t len, uint8_t value)
+{
+	if (!len)
+		return kstd::Err::Invalid;
+	const uint64_t end = configured_pages() * cfg_.track_page_size;
+	if (offset < sizeof(uint64_t) || offset > end || len > end - offset)
+		return kstd::Err::Range;
+	if (responder_suspended_)
+		return kstd::Err::Again;
+	for (uint64_t at = offset; at < offset + len; at++)
+		state_[at] = value;
+	if (tracking_) {
+		for (uint64_t page = offset / cfg_.track_page_size;
+		     page <= (offset + len - 1) / cfg_.track_page_size; page++)
+			mark_dirty(page);
+	}
+	if (initiator_suspended_)
+		incoming_writes_++;
+	else
+		internal_writes_++;
+	return kstd::ok();
+}
+
 kstd::Result<uint64_t> SimVhca::reconfigure(uint64_t pages)
 {
 	if (!pages)

@@ -203,6 +203,13 @@ public:
 	// responder does, none once the responder is suspended. Tracked writes
 	// mark their page dirty. Returns the writes performed.
 	uint32_t run_activity(uint32_t writes);
+	// A write of len bytes of value at offset of the state: deterministic
+	// activity for tests, under run_activity()'s rules (lands unless the
+	// responder is suspended; marks tracked pages dirty; counted as internal
+	// or incoming). Err::Range beyond the configured pages or over the
+	// configuration register (the first 8 bytes), Err::Invalid for len 0,
+	// Err::Again once the responder is suspended.
+	kstd::Result<void> write_state(uint64_t offset, uint64_t len, uint8_t value);
 	// The function's next DMA write into guest memory: while the initiator
 	// runs (RUNNING), fill buf with fresh data for an address inside
 	// [window, window + window_len), aligned to buf's size, and return that

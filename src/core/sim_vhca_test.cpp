@@ -246,6 +246,35 @@ TEST(SimVhca, PowerOnStateIsDeterminedBySeed)
 	EXPECT_EQ(65536u, a->state().size());
 }
 
+TEST(SimVhca, WriteStateFollowsTheActivityRules)
+{
+	Device dev(config(65536));
+	const uint64_t sum = dev->state_checksum();
+	ASSERT_TRUE(dev->write_state(4000, 200, 0x5e).is_ok());
+	EXPECT_NE(sum, dev->state_checksum());
+	EXPECT_EQ(0x5e, dev->state()[4000]);
+	EXPECT_EQ(0x5e, dev->state()[4199]);
+	EXPECT_EQ(1u, dev->internal_writes());
+	EXPECT_EQ(kstd::Err::Range, dev->write_state(0, 16, 1).error()); // the configuration register
+	EXPECT_EQ(kstd::Err::Range, dev->write_state(65536 - 8, 9, 1).error());
+	EXPECT_EQ(kstd::Err::Invalid, dev->write_state(64, 0, 1).error());
+
+	// Tracked: both pages the write spans are dirty.
+	Buffer buf(*dev, 65536 + kH, DmaDir::FromDevice);
+	EXPECT_EQ(FwStatus::Ok, save_now(*dev, buf.get(), SaveKind::Full, true).status);
+	EXPECT_EQ(0u, dev->dirty_pages());
+	ASSERT_TRUE(dev->write_state(4000, 200, 0x11).is_ok());
+	EXPECT_EQ(2u, dev->dirty_pages());
+
+	ASSERT_TRUE(dev->suspend(VhcaSide::Initiator).is_ok());
+	ASSERT_TRUE(dev->write_state(64, 8, 0x22).is_ok());
+	EXPECT_EQ(1u, dev->incoming_writes());
+	ASSERT_TRUE(dev->suspend(VhcaSide::Responder).is_ok());
+	const uint64_t frozen = dev->state_checksum();
+	EXPECT_EQ(kstd::Err::Again, dev->write_state(64, 8, 0x33).error());
+	EXPECT_EQ(frozen, dev->state_checksum());
+}
+
 TEST(SimVhca, ActivityChangesStateUntilTheResponderIsSuspended)
 {
 	Device dev(config(65536));

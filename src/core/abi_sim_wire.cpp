@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// include/mlx5vf/sim_wire.h: the simulated VHCA behind the emulated ConnectX
+// PF. The emulator decodes each mailbox; this file gives its bits their
+// meaning for the SimVhca (the one place that reads a SAVE's incremental and
+// set_track as a kind) and lets the SimVhca's DMA reach the mkey's pages.
+// Linked into the test builds that carry the emulator, never into mlx5vf.ko.
+#include <mlx5vf/sim_wire.h>
+
+#include "sim_vhca.h"
+
+using namespace mlx5vf;
+
+namespace {
+
+// Every call completes before it returns (see mlx5vf_core_sim_wire_save()),
+// so the delay the SimVhca asks for is the emulator's to model, not ours.
+class NoScheduler final : public CompletionScheduler {
+public:
+	void request_completion(uint64_t) override {}
+};
+
+class ResultTaker final : public SaveCompletion {
+public:
+	void save_done(const SaveResult &r) override
+	{
+		result = r;
+		delivered = true;
+	}
+	SaveResult result;
+	bool delivered = false;
+};
+
+int to_rc(const kstd::Result<void> &r)
+{
+	return r.is_ok() ? 0 : kstd::to_errno(r.error());
+}
+
+} // namespace
+
+struct mlx5vf_sim_wire {
+	NoScheduler scheduler;
+	kstd::Owned<SimVhca> sim;
+};
+
+namespace {
+
+// The mkey's pages as a DataBuffer of the SimVhca's, so that its checks on
+// buffers hold; it lives for one command (no completion outlives the call).
+class WireBuffer final : public DataBuffer {
+public:
+	WireBuffer(mlx5vf_sim_wire *w, DmaDir dir, const mlx5vf_sim_wire_buffer &b)
+	    : DataBuffer(dir, b.size, b.pages, b.page_count, b.page_size, 0, w->sim.get())
+	{
+	}
+};
+
+bool buffer_ok(const mlx5vf_sim_wire_buffer *b)
+{
+	return b && b->pages && b->page_size && b->size &&
+	       uint64_t{b->page_count} * b->page_size >= b->size;
+}
+
+} // namespace
+
+extern "C" int mlx5vf_core_sim_wire_create(const mlx5vf_sim_wire_config *cfg, mlx5vf_sim_wire **out)
+{
+	auto handle = kstd::make<mlx5vf_sim_wire>(kstd::AllocCtx::Sleepable);
+	if (handle.is_error())
+		return kstd::to_errno(handle.error());
+	SimConfig sc;
+	sc.state_size = cfg->state_size;
+	sc.seed = cfg->seed;
+	sc.identity = cfg->identity;
+	sc.chunk_mode = cfg->chunk_mode;
+	if (cfg->chunk_mode)
+		sc.max_chunk = cfg->max_chunk;
+	// The emulator's own PAGE_TRACK object tracks guest memory; this VHCA
+	// reports no migration_state (the emulated PF's caps do not offer it).
+	sc.track_caps.max_ranges = 0;
+	sc.migration_state = false;
+	sc.scheduler = &handle.value()->scheduler;
+	auto sim = SimVhca::create(sc, kstd::AllocCtx::Sleepable);
+	if (sim.is_error())
+		return kstd::to_errno(sim.error());
+	handle.value()->sim = sim.release_value();
+	*out = handle.value().release();
+	return 0;
+}
+
+extern "C" void mlx5vf_core_sim_wire_destroy(mlx5vf_sim_wire *w)
+{
+	kstd::Owned<mlx5vf_sim_wire> owned(w);
+}
+
+// On the wire one bit asks for both an incremental and a cleanup size: the
+// firmware answers with the tracked changes either way.
+extern "C" int mlx5vf_core_sim_wire_query(mlx5vf_sim_wire *w, bool incremental, bool chunk,
+					  uint32_t *required, uint64_t *remaining_total)
+{
+	QueryFlags f;
+	f.incremental = incremental;
+	f.chunk = chunk;
+	auto r = w->sim->query_state(f);
+	if (r.is_error())
+		return kstd::to_errno(r.error());
+	*required = r.value().required;
+	*remaining_total = r.value().remaining_total;
+	return 0;
+}
+
+extern "C" int mlx5vf_core_sim_wire_suspend(mlx5vf_sim_wire *w, bool responder)
+{
+	return to_rc(w->sim->suspend(responder ? VhcaSide::Responder : VhcaSide::Initiator));
+}
+
+extern "C" int mlx5vf_core_sim_wire_resume(mlx5vf_sim_wire *w, bool responder)
+{
+	return to_rc(w->sim->resume(responder ? VhcaSide::Responder : VhcaSide::Initiator));
+}
+
+extern "C" int mlx5vf_core_sim_wire_save(mlx5vf_sim_wire *w, bool incremental, bool set_track,
+					 const mlx5vf_sim_wire_buffer *buf, mlx5vf_sim_wire_save_result *res)
+{
+	SimVhca &sim = *w->sim;
+	if (!buffer_ok(buf))
+		return -MLX5VF_EINVAL;
+	WireBuffer target(w, DmaDir::FromDevice, *buf);
+	SaveRequest req;
+	req.buffer = &target;
+	req.track = set_track;
+	const bool open = sim.image_in_progress();
+	*res = mlx5vf_sim_wire_save_result{};
+	if (incremental) {
+		req.kind = SaveKind::Incremental;
+		res->kind = open && !set_track ? MLX5VF_SIM_WIRE_SAVE_CONTINUATION
+					       : MLX5VF_SIM_WIRE_SAVE_INCREMENTAL;
+	} else if (!set_track && sim.tracking()) {
+		req.kind = SaveKind::Cleanup;
+		res->kind = MLX5VF_SIM_WIRE_SAVE_CLEANUP;
+	} else {
+		req.kind = SaveKind::Full;
+		res->kind = MLX5VF_SIM_WIRE_SAVE_FULL;
+		res->restarted = open;
+	}
+	ResultTaker taker;
+	const int rc = to_rc(sim.save(req, taker));
+	if (rc)
+		return rc;
+	sim.deliver_completion();
+	if (!taker.delivered || taker.result.status != FwStatus::Ok)
+		return -MLX5VF_EIO; // no fault is armed here: a SimVhca bug
+	res->image_size = taker.result.image_size;
+	res->next_required = taker.result.next_required;
+	return 0;
+}
+
+extern "C" int mlx5vf_core_sim_wire_load(mlx5vf_sim_wire *w, const mlx5vf_sim_wire_buffer *buf,
+					 const char **why)
+{
+	*why = "";
+	if (!buffer_ok(buf))
+		return -MLX5VF_EINVAL;
+	WireBuffer source(w, DmaDir::ToDevice, *buf);
+	const int rc = to_rc(w->sim->load(source, buf->size));
+	if (rc)
+		*why = sim_load_error_name(w->sim->last_load_error());
+	return rc;
+}
+
+extern "C" void mlx5vf_core_sim_wire_function_reset(mlx5vf_sim_wire *w)
+{
+	w->sim->function_reset();
+}
+
+extern "C" uint32_t mlx5vf_core_sim_wire_run_activity(mlx5vf_sim_wire *w, uint32_t writes)
+{
+	return w->sim->run_activity(writes);
+}
+
+extern "C" int mlx5vf_core_sim_wire_write(mlx5vf_sim_wire *w, uint64_t offset, uint64_t len, uint8_t value)
+{
+	return to_rc(w->sim->write_state(offset, len, value));
+}
+
+extern "C" void mlx5vf_core_sim_wire_state(const mlx5vf_sim_wire *w, mlx5vf_sim_wire_state *st)
+{
+	const SimVhca &sim = *w->sim;
+	st->initiator_suspended = sim.initiator_suspended();
+	st->responder_suspended = sim.responder_suspended();
+	st->tracking = sim.tracking();
+	st->image_open = sim.image_in_progress();
+	st->checksum = sim.state_checksum();
+}
