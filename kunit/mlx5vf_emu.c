@@ -16,11 +16,12 @@
  * SAVE without tracking, an injected failure) gets a status and syndrome in
  * the outbox, and the errno mlx5_core would return.
  *
- * The VF's state is state_size bytes. Each SAVE image is one chunk: a header
- * (magic, offset, length) and those bytes of the state; a LOAD applies one
- * chunk. A full image covers the whole state, an incremental one what was
- * written while tracking. In chunk mode an image spans SAVEs of at most
- * max_chunk bytes each, next_required_umem_size saying how much is left.
+ * The VF's VHCA is the simulated firmware (src/core/sim_vhca.h, through
+ * include/mlx5vf/sim_wire.h): QUERY, SUSPEND, RESUME, SAVE and LOAD are
+ * decoded here and carried out there, so the rules of
+ * Documentation/firmware-contract.rst have one owner for the simulated and
+ * the emulated paths alike. Its images (sim_image.h) are written into and
+ * read from the pages behind the command's mkey, as the firmware's DMA would.
  *
  * Buffers reach the emulator the way they reach firmware: CREATE_MKEY's MTT
  * entries are DMA addresses that the emulated DMA API handed out, resolved to
@@ -34,7 +35,6 @@
  * build's stand-ins for mig.c are in mlx5vf_emu_mig.c; the VM's module has
  * mlx5vf.ko's own.
  */
-#include <linux/crc32.h>
 #include <linux/delay.h>
 #include <linux/errno.h>
 #include <linux/mlx5/driver.h>
@@ -50,6 +50,7 @@
 
 #include <mlx5vf/fw.h>
 #include <mlx5vf/mig.h>
+#include <mlx5vf/sim_wire.h>
 
 #include "../src/shim/mlx5_cmd.h"
 #include "../src/shim/mlx5_seam.h"
@@ -58,15 +59,13 @@
 #include "mlx5vf_hw_layout.h"
 
 #define EMU_MAX_PAGES 1024
+/* The firmware identity the emulated VHCA stamps into its images. */
+#define EMU_FW_IDENTITY 0x2e00000000ULL
+/* What a given-up SAVE's late DMA writes (mlx5vf_emu_late_save()). */
+#define EMU_LATE_BYTE 0xdb
 #define EMU_MAX_MKEYS 64
 /* Device addresses far from anything a kernel pointer could be. */
 #define EMU_IOVA_BASE 0x7e0000000000ULL
-
-enum emu_vhca_run {
-	EMU_RUNNING,
-	EMU_SUSPENDED_INITIATOR, /* RUNNING_P2P */
-	EMU_SUSPENDED,           /* STOP */
-};
 
 /* Ownership of a streaming mapping in 64 lines, so that a sync may cover part of a page. */
 #define EMU_LINE (PAGE_SIZE / 64)
@@ -186,12 +185,7 @@ struct mlx5vf_emu {
 	struct workqueue_struct *wq;
 
 	struct mutex lock; /* everything below */
-	u8 *state;
-	enum emu_vhca_run run;
-	bool tracking;
-	u32 dirty_lo, dirty_hi;
-	bool image_open;   /* a chunked image has SAVEs to come */
-	u32 image_pos, image_end;
+	struct mlx5vf_sim_wire *vhca; /* the VF's migration firmware */
 	u32 next_pd;
 	u32 first_live_pd; /* PDs below it died with a PF reload */
 	u32 next_mkey_index;
@@ -535,7 +529,11 @@ static struct emu_mkey *emu_mkey_find(struct mlx5vf_emu *emu, u32 key)
 	return NULL;
 }
 
-/* Copy between memory and an mkey's bytes [at, at + len). Under the lock. */
+/*
+ * Copy between memory and an mkey's bytes [at, at + len), checking that the
+ * device may touch them; with data NULL the simulated VHCA has copied
+ * already and only the check and the device's marks are left. Under the lock.
+ */
 static int emu_mkey_copy(struct mlx5vf_emu *emu, struct emu_mkey *mk, u32 at, u8 *data, u32 len,
 			 bool to_mkey)
 {
@@ -557,10 +555,11 @@ static int emu_mkey_copy(struct mlx5vf_emu *emu, struct emu_mkey *mk, u32 at, u8
 			return -EFAULT;
 		}
 		if (to_mkey) {
-			memcpy(va + off, data + (done - at), n);
+			if (data)
+				memcpy(va + off, data + (done - at), n);
 			if (!p->coherent && !emu->cfg.dma_coherent)
 				p->dev_wrote |= emu_lines(off, n);
-		} else {
+		} else if (data) {
 			memcpy(data + (done - at), va + off, n);
 		}
 		done += n;
@@ -684,28 +683,50 @@ static bool emu_vhca_ok(struct mlx5vf_emu *emu, u16 vhca_id, const char *cmd)
 }
 
 /*
- * What the next SAVE with these flags would write: an incremental one
- * continues the open image; a full one starts a new image (rule 11).
+ * The simulated VHCA refused a command: the status real firmware answers,
+ * by what the refusal was (include/mlx5vf/sim_wire.h).
  */
-static u32 emu_image_left(struct mlx5vf_emu *emu, bool incremental)
+static u8 emu_vhca_refused(void *out, int err, u32 syndrome)
 {
-	if (emu->image_open && incremental)
-		return emu->image_end - emu->image_pos;
-	if (incremental)
-		return emu->dirty_hi - emu->dirty_lo;
-	return emu->cfg.state_size;
+	switch (err) {
+	case -EINVAL:
+		return emu_fail(out, MLX5_CMD_STAT_BAD_RES_STATE_ERR, syndrome);
+	case -ENOSPC:
+	case -EOVERFLOW:
+	case -EIO:
+		return emu_fail(out, MLX5_CMD_STAT_BAD_PARAM_ERR, syndrome);
+	default:
+		return emu_fail(out, MLX5_CMD_STAT_INT_ERR, syndrome);
+	}
 }
 
-static u32 emu_chunk_data(struct mlx5vf_emu *emu)
+/*
+ * The pages behind an mkey, from its first byte, as the simulated VHCA's
+ * DMA reaches them; *buf is valid until the array is freed. Under the lock.
+ */
+static u8 **emu_mkey_pages(struct mlx5vf_emu *emu, struct emu_mkey *mk, u32 size,
+			   struct mlx5vf_sim_wire_buffer *buf)
 {
-	return emu->cfg.chunk_mode ? emu->cfg.max_chunk - MLX5VF_EMU_HDR : U32_MAX;
+	u8 **va = kmalloc_array(mk->npages, sizeof(*va), GFP_KERNEL);
+	u32 i;
+
+	if (!va)
+		return NULL;
+	for (i = 0; i < mk->npages; i++)
+		va[i] = page_address(emu->pages[mk->slots[i]].page);
+	*buf = (struct mlx5vf_sim_wire_buffer){
+		.pages = va, .page_count = mk->npages, .page_size = PAGE_SIZE, .size = size,
+	};
+	return va;
 }
 
 static u8 emu_query(struct mlx5vf_emu *emu, void *in, void *out)
 {
 	bool incremental = MLX5_GET(query_vhca_migration_state_in, in, incremental);
 	bool chunk = MLX5_GET(query_vhca_migration_state_in, in, chunk);
-	u32 left, chunks;
+	u64 remaining;
+	u32 required;
+	int ret;
 
 	emu->st.queries++;
 	if (chunk != emu->cfg.chunk_mode) {
@@ -713,43 +734,34 @@ static u8 emu_query(struct mlx5vf_emu *emu, void *in, void *out)
 			      chunk, emu->cfg.chunk_mode);
 		return emu_fail(out, MLX5_CMD_STAT_BAD_PARAM_ERR, 0xc001);
 	}
-	/* Rule 7: an incremental query needs tracking. */
-	if (incremental && !emu->tracking)
-		return emu_fail(out, MLX5_CMD_STAT_BAD_RES_STATE_ERR, 0xc007);
-	left = emu_image_left(emu, incremental);
-	chunks = max_t(u32, 1, DIV_ROUND_UP(left, emu_chunk_data(emu)));
-	MLX5_SET(query_vhca_migration_state_out, out, required_umem_size,
-		 min_t(u32, left, emu_chunk_data(emu)) + MLX5VF_EMU_HDR);
-	MLX5_SET64(query_vhca_migration_state_out, out, remaining_total_size,
-		   (u64)left + (u64)chunks * MLX5VF_EMU_HDR);
+	/* Rule 7 among them: an incremental query needs tracking. */
+	ret = mlx5vf_core_sim_wire_query(emu->vhca, incremental, chunk, &required, &remaining);
+	if (ret)
+		return emu_vhca_refused(out, ret, 0xc007);
+	MLX5_SET(query_vhca_migration_state_out, out, required_umem_size, required);
+	MLX5_SET64(query_vhca_migration_state_out, out, remaining_total_size, remaining);
 	return MLX5_CMD_STAT_OK;
 }
 
 /* Documentation/firmware-contract.rst rule 3: the driver's order only. */
 static u8 emu_suspend_resume(struct mlx5vf_emu *emu, bool suspend, u16 op_mod, void *out)
 {
-	enum emu_vhca_run from, to;
+	bool responder;
+	int ret;
 
-	if (suspend && op_mod == MLX5_SUSPEND_VHCA_IN_OP_MOD_SUSPEND_INITIATOR) {
-		from = EMU_RUNNING;
-		to = EMU_SUSPENDED_INITIATOR;
-	} else if (suspend && op_mod == MLX5_SUSPEND_VHCA_IN_OP_MOD_SUSPEND_RESPONDER) {
-		from = EMU_SUSPENDED_INITIATOR;
-		to = EMU_SUSPENDED;
-	} else if (!suspend && op_mod == MLX5_RESUME_VHCA_IN_OP_MOD_RESUME_RESPONDER) {
-		from = EMU_SUSPENDED;
-		to = EMU_SUSPENDED_INITIATOR;
-	} else if (!suspend && op_mod == MLX5_RESUME_VHCA_IN_OP_MOD_RESUME_INITIATOR) {
-		from = EMU_SUSPENDED_INITIATOR;
-		to = EMU_RUNNING;
+	if (suspend && (op_mod == MLX5_SUSPEND_VHCA_IN_OP_MOD_SUSPEND_INITIATOR ||
+			op_mod == MLX5_SUSPEND_VHCA_IN_OP_MOD_SUSPEND_RESPONDER)) {
+		responder = op_mod == MLX5_SUSPEND_VHCA_IN_OP_MOD_SUSPEND_RESPONDER;
+		ret = mlx5vf_core_sim_wire_suspend(emu->vhca, responder);
+	} else if (!suspend && (op_mod == MLX5_RESUME_VHCA_IN_OP_MOD_RESUME_INITIATOR ||
+				op_mod == MLX5_RESUME_VHCA_IN_OP_MOD_RESUME_RESPONDER)) {
+		responder = op_mod == MLX5_RESUME_VHCA_IN_OP_MOD_RESUME_RESPONDER;
+		ret = mlx5vf_core_sim_wire_resume(emu->vhca, responder);
 	} else {
 		emu_malformed(emu, "%s op_mod %u", suspend ? "SUSPEND" : "RESUME", op_mod);
 		return emu_fail(out, MLX5_CMD_STAT_BAD_PARAM_ERR, 0xc003);
 	}
-	if (emu->run != from)
-		return emu_fail(out, MLX5_CMD_STAT_BAD_RES_STATE_ERR, 0xc003);
-	emu->run = to;
-	return MLX5_CMD_STAT_OK;
+	return ret ? emu_vhca_refused(out, ret, 0xc003) : MLX5_CMD_STAT_OK;
 }
 
 static u8 emu_save(struct mlx5vf_emu *emu, void *in, void *out)
@@ -759,7 +771,11 @@ static u8 emu_save(struct mlx5vf_emu *emu, void *in, void *out)
 	u32 key = MLX5_GET(save_vhca_state_in, in, mkey);
 	u32 size = MLX5_GET(save_vhca_state_in, in, size);
 	struct emu_mkey *mk = emu_mkey_find(emu, key);
-	u32 hdr[3], n;
+	struct mlx5vf_sim_wire_save_result res;
+	struct mlx5vf_sim_wire_buffer buf;
+	struct mlx5vf_sim_wire_state vs;
+	u8 **pages;
+	int ret;
 
 	emu->st.saves++;
 	/* Rule 9: whole pages. */
@@ -772,61 +788,27 @@ static u8 emu_save(struct mlx5vf_emu *emu, void *in, void *out)
 	}
 	if (emu->given_up && MLX5_GET(save_vhca_state_in, emu->given_up->in, mkey) == key)
 		emu->st.saves_into_given_up_mkey++;
-	if (!incremental && !set_track && emu->tracking) {
-		/* Rule 15: the cleanup; a header only, tracking and any open image end. */
-		emu->st.cleanups++;
-		emu->tracking = false;
-		emu->image_open = false;
-		emu->dirty_lo = 0;
-		emu->dirty_hi = 0;
-		emu->image_pos = 0;
-		emu->image_end = 0;
-	} else if (emu->image_open && incremental) {
-		/* Rule 10: every chunk after the first, incremental=1 set_track=0. */
-		emu->st.continuation_saves++;
-		if (set_track) {
-			emu->st.continuation_bad_bits++;
-			emu_malformed(emu, "continuation SAVE with set_track=1 (rules 10, 12)");
-		}
-	} else if (incremental) {
-		if (!emu->tracking)
-			return emu_fail(out, MLX5_CMD_STAT_BAD_RES_STATE_ERR, 0xc007);
-		/* Rule 14: an untracked SAVE (the final delta) ends tracking. */
-		emu->tracking = set_track;
-		emu->image_pos = emu->dirty_lo;
-		emu->image_end = emu->dirty_hi;
-		emu->dirty_lo = 0;
-		emu->dirty_hi = 0;
-	} else {
-		/* Rule 11: a full SAVE mid-image drops the rest and starts over. */
-		if (emu->image_open)
-			emu->st.images_restarted++;
-		emu->tracking = set_track;
-		emu->dirty_lo = 0;
-		emu->dirty_hi = 0;
-		emu->image_pos = 0;
-		emu->image_end = emu->cfg.state_size;
+	mlx5vf_core_sim_wire_state(emu->vhca, &vs);
+	/* Rule 10: every chunk after the first, incremental=1 set_track=0. */
+	if (vs.image_open && incremental && set_track) {
+		emu->st.continuation_bad_bits++;
+		emu_malformed(emu, "continuation SAVE with set_track=1 (rules 10, 12)");
 	}
-	n = min(emu->image_end - emu->image_pos, emu_chunk_data(emu));
-	/* Rule 9: at least what the last QUERY or SAVE asked for. */
-	if (size < n + MLX5VF_EMU_HDR && (emu->cfg.chunk_mode || !emu->image_open)) {
-		if (!emu->cfg.chunk_mode)
-			return emu_fail(out, MLX5_CMD_STAT_BAD_PARAM_ERR, 0xc009);
-		n = size - min(size, MLX5VF_EMU_HDR);
-	}
-	hdr[0] = MLX5VF_EMU_MAGIC;
-	hdr[1] = emu->image_pos;
-	hdr[2] = n;
-	if (emu_mkey_copy(emu, mk, 0, (u8 *)hdr, sizeof(hdr), true) ||
-	    emu_mkey_copy(emu, mk, MLX5VF_EMU_HDR, emu->state + emu->image_pos, n, true))
+	pages = emu_mkey_pages(emu, mk, size, &buf);
+	if (!pages)
 		return emu_fail(out, MLX5_CMD_STAT_INT_ERR, 0xc00f);
-	emu->image_pos += n;
-	emu->image_open = emu->cfg.chunk_mode && emu->image_pos < emu->image_end;
-	MLX5_SET(save_vhca_state_out, out, actual_image_size, n + MLX5VF_EMU_HDR);
-	MLX5_SET(save_vhca_state_out, out, next_required_umem_size,
-		 emu->image_open ? min(emu->image_end - emu->image_pos, emu_chunk_data(emu)) +
-					   MLX5VF_EMU_HDR :
-				   0);
+	ret = mlx5vf_core_sim_wire_save(emu->vhca, incremental, set_track, &buf, &res);
+	kfree(pages);
+	if (ret)
+		return emu_vhca_refused(out, ret, 0xc009);
+	emu->st.continuation_saves += res.kind == MLX5VF_SIM_WIRE_SAVE_CONTINUATION;
+	emu->st.cleanups += res.kind == MLX5VF_SIM_WIRE_SAVE_CLEANUP;
+	emu->st.images_restarted += res.restarted;
+	/* The image is in the pages: were they the device's to write? */
+	if (emu_mkey_copy(emu, mk, 0, NULL, res.image_size, true))
+		return emu_fail(out, MLX5_CMD_STAT_INT_ERR, 0xc00f);
+	MLX5_SET(save_vhca_state_out, out, actual_image_size, res.image_size);
+	MLX5_SET(save_vhca_state_out, out, next_required_umem_size, res.next_required);
 	return MLX5_CMD_STAT_OK;
 }
 
@@ -835,25 +817,30 @@ static u8 emu_load(struct mlx5vf_emu *emu, void *in, void *out)
 	u32 key = MLX5_GET(load_vhca_state_in, in, mkey);
 	u32 size = MLX5_GET(load_vhca_state_in, in, size);
 	struct emu_mkey *mk = emu_mkey_find(emu, key);
-	u32 hdr[3];
+	struct mlx5vf_sim_wire_buffer buf;
+	const char *why;
+	u8 **pages;
+	int ret;
 
 	emu->st.loads++;
-	if (!mk || MLX5_GET64(load_vhca_state_in, in, va) || size < MLX5VF_EMU_HDR ||
-	    size > mk->len) {
+	if (!mk || MLX5_GET64(load_vhca_state_in, in, va) || !size || size > mk->len) {
 		emu_malformed(emu, "LOAD from mkey 0x%x (%s) size %u", key,
 			      mk ? "registered" : "unknown", size);
 		return emu_fail(out, MLX5_CMD_STAT_BAD_PARAM_ERR, 0xc00a);
 	}
+	/* The firmware reads the image: may the device read those bytes now? */
+	if (emu_mkey_copy(emu, mk, 0, NULL, size, false))
+		return emu_fail(out, MLX5_CMD_STAT_INT_ERR, 0xc00f);
+	pages = emu_mkey_pages(emu, mk, size, &buf);
+	if (!pages)
+		return emu_fail(out, MLX5_CMD_STAT_INT_ERR, 0xc00f);
 	/* A VHCA loads its state only while stopped (RESUMING is STOP inside). */
-	if (emu->run != EMU_SUSPENDED)
-		return emu_fail(out, MLX5_CMD_STAT_BAD_RES_STATE_ERR, 0xc00b);
-	if (emu_mkey_copy(emu, mk, 0, (u8 *)hdr, sizeof(hdr), false))
-		return emu_fail(out, MLX5_CMD_STAT_INT_ERR, 0xc00f);
-	if (hdr[0] != MLX5VF_EMU_MAGIC || hdr[2] + MLX5VF_EMU_HDR != size ||
-	    (u64)hdr[1] + hdr[2] > emu->cfg.state_size)
-		return emu_fail(out, MLX5_CMD_STAT_BAD_PARAM_ERR, 0xc00c);
-	if (emu_mkey_copy(emu, mk, MLX5VF_EMU_HDR, emu->state + hdr[1], hdr[2], false))
-		return emu_fail(out, MLX5_CMD_STAT_INT_ERR, 0xc00f);
+	ret = mlx5vf_core_sim_wire_load(emu->vhca, &buf, &why);
+	kfree(pages);
+	if (ret) {
+		emu->st.load_refusal = why;
+		return emu_vhca_refused(out, ret, 0xc00c);
+	}
 	return MLX5_CMD_STAT_OK;
 }
 
@@ -1799,11 +1786,7 @@ void mlx5vf_seam_notifier_unregister(struct mlx5_core_dev *mdev, int vf_id,
 void mlx5vf_emu_vf_flr(struct mlx5vf_emu *emu)
 {
 	mutex_lock(&emu->lock);
-	emu->run = EMU_RUNNING;
-	emu->tracking = false;
-	emu->image_open = false;
-	emu->dirty_lo = 0;
-	emu->dirty_hi = 0;
+	mlx5vf_core_sim_wire_function_reset(emu->vhca);
 	mutex_unlock(&emu->lock);
 }
 
@@ -1892,23 +1875,32 @@ int mlx5vf_emu_pf_reload(struct mlx5vf_emu *emu)
 
 struct mlx5vf_emu *mlx5vf_emu_create(const struct mlx5vf_emu_config *cfg)
 {
+	struct mlx5vf_sim_wire_config vcfg = {
+		.state_size = cfg->state_size,
+		.seed = cfg->seed,
+		.identity = EMU_FW_IDENTITY,
+		.chunk_mode = cfg->chunk_mode,
+		.max_chunk = cfg->max_chunk,
+	};
 	struct mlx5vf_emu *emu = kzalloc(sizeof(*emu), GFP_KERNEL);
-	u32 i;
+	int ret;
 
 	if (!emu)
 		return NULL;
 	emu->cfg = *cfg;
-	emu->state = kvmalloc(cfg->state_size, GFP_KERNEL);
-	emu->wq = alloc_ordered_workqueue("mlx5vf_emu", 0);
-	if (!emu->state || !emu->wq) {
-		kvfree(emu->state);
-		if (emu->wq)
-			destroy_workqueue(emu->wq);
+	ret = mlx5vf_core_sim_wire_create(&vcfg, &emu->vhca);
+	if (ret) {
+		pr_err("mlx5vf_emu: the simulated VHCA refused its configuration (state %u, chunk %u): %d\n",
+		       cfg->state_size, cfg->max_chunk, ret);
 		kfree(emu);
 		return NULL;
 	}
-	for (i = 0; i < cfg->state_size; i++)
-		emu->state[i] = cfg->seed + i * 7 + (i >> 9);
+	emu->wq = alloc_ordered_workqueue("mlx5vf_emu", 0);
+	if (!emu->wq) {
+		mlx5vf_core_sim_wire_destroy(emu->vhca);
+		kfree(emu);
+		return NULL;
+	}
 	mutex_init(&emu->lock);
 	init_waitqueue_head(&emu->idle);
 	init_waitqueue_head(&emu->report_wq);
@@ -1977,7 +1969,7 @@ void mlx5vf_emu_destroy(struct mlx5vf_emu *emu)
 		kfree(emu->uars[i]);
 	kfree(emu->held);
 	kfree(emu->given_up);
-	kvfree(emu->state);
+	mlx5vf_core_sim_wire_destroy(emu->vhca);
 	xa_destroy(&emu->dirty_pfns);
 	mutex_destroy(&emu->lock);
 	kfree(emu);
@@ -1990,47 +1982,61 @@ struct pci_dev *mlx5vf_emu_vf(struct mlx5vf_emu *emu)
 
 void mlx5vf_emu_stats(struct mlx5vf_emu *emu, struct mlx5vf_emu_stats *st)
 {
+	struct mlx5vf_sim_wire_state vs;
+
 	mutex_lock(&emu->lock);
 	*st = emu->st;
-	st->tracking = emu->tracking;
+	mlx5vf_core_sim_wire_state(emu->vhca, &vs);
+	st->tracking = vs.tracking;
 	st->track_objs_kept = emu->st.qps_live + emu->st.cqs_live + emu->st.trackers_live;
 	st->misuses = atomic_read(&emu->misuses);
 	mutex_unlock(&emu->lock);
 }
 
-/* A CRC: it must tell apart states that differ anywhere, in any way. */
-u32 mlx5vf_emu_state_sum(struct mlx5vf_emu *emu)
+/* The simulated VHCA's own checksum (FNV-1a 64 over every byte of its state). */
+u64 mlx5vf_emu_state_sum(struct mlx5vf_emu *emu)
 {
-	u32 sum;
+	struct mlx5vf_sim_wire_state vs;
 
 	mutex_lock(&emu->lock);
-	sum = crc32_le(~0U, emu->state, emu->cfg.state_size);
+	mlx5vf_core_sim_wire_state(emu->vhca, &vs);
 	mutex_unlock(&emu->lock);
-	return sum;
+	return vs.checksum;
 }
 
 void mlx5vf_emu_vf_write(struct mlx5vf_emu *emu, u32 offset, u32 len, u8 value)
 {
+	struct mlx5vf_sim_wire_state vs;
+	int ret;
+
 	mutex_lock(&emu->lock);
-	if ((u64)offset + len > emu->cfg.state_size) {
-		emu_misuse(emu, "VF write of [%u, +%u) beyond its %u bytes of state", offset, len,
-			   emu->cfg.state_size);
-		mutex_unlock(&emu->lock);
-		return;
-	}
-	if (emu->run != EMU_RUNNING)
+	mlx5vf_core_sim_wire_state(emu->vhca, &vs);
+	if (vs.initiator_suspended)
 		emu_misuse(emu, "a suspended VF wrote its state");
-	memset(emu->state + offset, value, len);
-	if (emu->tracking) {
-		if (emu->dirty_hi == emu->dirty_lo) {
-			emu->dirty_lo = offset;
-			emu->dirty_hi = offset + len;
-		} else {
-			emu->dirty_lo = min(emu->dirty_lo, offset);
-			emu->dirty_hi = max(emu->dirty_hi, offset + len);
-		}
-	}
+	ret = mlx5vf_core_sim_wire_write(emu->vhca, offset, len, value);
+	if (ret && ret != -EAGAIN)
+		emu_misuse(emu, "VF write of [%u, +%u) refused (%d): outside [8, %u)", offset,
+			   len, ret, emu->cfg.state_size);
 	mutex_unlock(&emu->lock);
+}
+
+u32 mlx5vf_emu_vf_activity(struct mlx5vf_emu *emu, u32 writes)
+{
+	u32 done;
+
+	mutex_lock(&emu->lock);
+	done = mlx5vf_core_sim_wire_run_activity(emu->vhca, writes);
+	mutex_unlock(&emu->lock);
+	return done;
+}
+
+/* Under the lock. */
+static bool emu_vf_running_locked(struct mlx5vf_emu *emu)
+{
+	struct mlx5vf_sim_wire_state vs;
+
+	mlx5vf_core_sim_wire_state(emu->vhca, &vs);
+	return !vs.initiator_suspended;
 }
 
 bool mlx5vf_emu_vf_running(struct mlx5vf_emu *emu)
@@ -2038,7 +2044,7 @@ bool mlx5vf_emu_vf_running(struct mlx5vf_emu *emu)
 	bool running;
 
 	mutex_lock(&emu->lock);
-	running = emu->run == EMU_RUNNING;
+	running = emu_vf_running_locked(emu);
 	mutex_unlock(&emu->lock);
 	return running;
 }
@@ -2050,7 +2056,7 @@ void mlx5vf_emu_vf_dma_written(struct mlx5vf_emu *emu, u64 iova, u32 len)
 	if (!len)
 		return;
 	mutex_lock(&emu->lock);
-	if (emu->run != EMU_RUNNING)
+	if (!emu_vf_running_locked(emu))
 		emu_misuse(emu, "a suspended VF wrote guest memory at 0x%llx", iova);
 	for (pfn = iova >> emu->ptrack.log_page, last = (iova + len - 1) >> emu->ptrack.log_page;
 	     emu->ptrack.live && pfn <= last; pfn++)
@@ -2117,28 +2123,24 @@ void mlx5vf_emu_complete_held(struct mlx5vf_emu *emu, int status)
 	flush_workqueue(emu->wq);
 }
 
+/*
+ * The firmware's DMA for the given-up SAVE lands now. What it writes stands
+ * for an image: the simulated VHCA has moved on since (a real one would have
+ * written before its next command), and only where the bytes land matters.
+ */
 void mlx5vf_emu_late_save(struct mlx5vf_emu *emu)
 {
-	struct emu_async *a;
-	u32 out[MLX5_ST_SZ_DW(save_vhca_state_out)] = {};
-	u32 key;
+	u8 late[64];
+	struct emu_mkey *mk;
 
+	memset(late, EMU_LATE_BYTE, sizeof(late));
 	mutex_lock(&emu->lock);
-	a = emu->given_up;
-	if (a) {
-		key = MLX5_GET(save_vhca_state_in, a->in, mkey);
-		/* A destroyed mkey is out of the firmware's reach: nothing happens. */
-		if (emu_mkey_find(emu, key)) {
-			emu->st.late_writes++;
-			/*
-			 * Its outbox is the backend's too: the firmware writes it, not
-			 * ours. Its own write is no new SAVE into the given-up mkey.
-			 */
-			emu->given_up = NULL;
-			emu_save(emu, a->in, out);
-			emu->given_up = a;
-		}
-	}
+	/* A destroyed mkey is out of the firmware's reach: nothing happens. */
+	mk = NULL;
+	if (emu->given_up)
+		mk = emu_mkey_find(emu, MLX5_GET(save_vhca_state_in, emu->given_up->in, mkey));
+	if (mk && !emu_mkey_copy(emu, mk, 0, late, sizeof(late), true))
+		emu->st.late_writes++;
 	mutex_unlock(&emu->lock);
 }
 
@@ -2335,6 +2337,14 @@ unsigned long mlx5vf_seam_track_poll(struct mlx5_core_dev *mdev, unsigned long p
 }
 
 /* Four completion vectors, EQs EMU_EQN on. */
+/* The backend's chunks are the emulated firmware's: cfg.max_chunk. */
+u64 mlx5vf_seam_max_chunk_size(struct mlx5_core_dev *mdev)
+{
+	struct mlx5vf_emu *emu = emu_of_mdev(mdev);
+
+	return emu->cfg.chunk_mode ? emu->cfg.max_chunk : 0;
+}
+
 int mlx5vf_seam_comp_eqn_get(struct mlx5_core_dev *mdev, u16 vecidx, int *eqn)
 {
 	if (vecidx >= 4)

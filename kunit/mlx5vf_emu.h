@@ -15,9 +15,13 @@ struct mlx5vf_emu;
 struct mlx5vf_emu_config {
 	u16 vhca_id;
 	bool chunk_mode;     /* HCA_CAP_2 migration_in_chunks */
-	u32 state_size;      /* bytes of VF state an image carries */
-	u32 max_chunk;       /* chunk mode: largest SAVE image, header included */
-	u8 seed;             /* initial state contents */
+	u32 state_size;      /* bytes of VF state: a multiple of 4096 */
+	/*
+	 * Chunk mode: the chunk QUERY reports as required, and the backend's
+	 * chunk size (mlx5vf_seam_max_chunk_size()), header included.
+	 */
+	u32 max_chunk;
+	u64 seed;            /* power-on state and the VF's activity pattern */
 	bool dma_coherent;   /* the DMA API needs no syncs (dma_need_sync() false) */
 	bool page_tracker;   /* offer dirty-page tracking (an emulated PAGE_TRACK object) */
 	u8 track_log_max_queue; /* log_max_qp_sz and log_max_cq_sz; 0: 10 */
@@ -36,10 +40,6 @@ struct mlx5vf_emu_config {
 	struct pci_dev *vf;
 };
 
-/* One chunk header per SAVE image: which bytes of the state follow. */
-#define MLX5VF_EMU_MAGIC 0x6d783576u
-#define MLX5VF_EMU_HDR 12u
-
 /* What the emulator saw; the tests check these. */
 struct mlx5vf_emu_stats {
 	u32 saves;
@@ -47,6 +47,7 @@ struct mlx5vf_emu_stats {
 	u32 continuation_bad_bits; /* ... with set_track=1 */
 	u32 images_restarted;     /* a full SAVE while chunks of an image remained */
 	u32 cleanups;             /* untracked full SAVEs while tracking (rule 15) */
+	const char *load_refusal; /* why the VHCA last refused a LOAD's image, or NULL */
 	bool tracking;            /* the VHCA tracks its writes now */
 	u32 loads;
 	u32 queries;
@@ -86,9 +87,14 @@ void mlx5vf_emu_destroy(struct mlx5vf_emu *emu);
 struct pci_dev *mlx5vf_emu_vf(struct mlx5vf_emu *emu);
 void mlx5vf_emu_stats(struct mlx5vf_emu *emu, struct mlx5vf_emu_stats *st);
 /* Checksum of the VF's state. */
-u32 mlx5vf_emu_state_sum(struct mlx5vf_emu *emu);
-/* The running VF writes its memory: dirty while tracked. */
+u64 mlx5vf_emu_state_sum(struct mlx5vf_emu *emu);
+/*
+ * The running VF writes its state: dirty while tracked. Not its first 8
+ * bytes (the simulated VHCA's configuration register).
+ */
 void mlx5vf_emu_vf_write(struct mlx5vf_emu *emu, u32 offset, u32 len, u8 value);
+/* The VF's own activity: up to writes pseudo-random writes; returns those done. */
+u32 mlx5vf_emu_vf_activity(struct mlx5vf_emu *emu, u32 writes);
 /* Whether the VF's VHCA runs (not suspended): only then does it write. */
 bool mlx5vf_emu_vf_running(struct mlx5vf_emu *emu);
 /*

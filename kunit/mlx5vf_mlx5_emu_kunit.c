@@ -21,6 +21,7 @@
 
 #include <mlx5vf/fw.h>
 #include <mlx5vf/mig.h>
+#include <mlx5vf/sim_wire.h>
 
 #include "../src/shim/mlx5_fw.h"
 #include "../src/shim/mlx5_seam.h"
@@ -29,12 +30,12 @@
 #include "mlx5vf_emu.h"
 #include "mlx5vf_kbuf_io.h"
 
-#define STATE_SIZE 40000
+#define STATE_SIZE 40960
 #define MAX_CHUNK 8192
 
 #define STREAM_MAX (512 * 1024)
-/* Chunks of a whole-state image: 40000 bytes, 8180 per chunk. */
-#define FULL_CHUNKS DIV_ROUND_UP(STATE_SIZE, MAX_CHUNK - MLX5VF_EMU_HDR)
+/* Chunks of a whole-state image: 40960 bytes, 8128 per chunk (sim_image.h). */
+#define FULL_CHUNKS DIV_ROUND_UP(STATE_SIZE, MAX_CHUNK - MLX5VF_SIM_WIRE_IMAGE_HEADER)
 
 /* A chunked PF whose VF offers dirty-page tracking. */
 static const struct mlx5vf_emu_config tracked_cfg = {
@@ -276,7 +277,7 @@ static void state_sum_tells_states_apart(struct kunit *test)
 		.report_ctx = test,
 	};
 	struct mlx5vf_emu *a, *b;
-	u32 sum;
+	u64 sum;
 
 	a = mlx5vf_emu_create(&cfg);
 	KUNIT_ASSERT_NOT_NULL(test, a);
@@ -290,6 +291,44 @@ static void state_sum_tells_states_apart(struct kunit *test)
 	KUNIT_EXPECT_NE(test, sum, mlx5vf_emu_state_sum(a));
 	mlx5vf_emu_destroy(b);
 	mlx5vf_emu_destroy(a);
+}
+
+/*
+ * A byte of the device image flipped in transit: the stream has no checksum
+ * over FW_DATA, the simulated firmware's image has its own, so the
+ * destination VHCA refuses that LOAD with a status the backend reports. The
+ * destination is still usable: after its reset the intact stream migrates.
+ */
+static void corrupt_image_is_refused_by_the_vhca(struct kunit *test)
+{
+	u8 *stream = stream_alloc(test);
+	struct mlx5vf_emu_stats st;
+	struct eside src, dst;
+	size_t len = 0;
+
+	side_init(test, &src, 7, 1);
+	side_init(test, &dst, 9, 2);
+	KUNIT_ASSERT_EQ(test, 0, side_go(&src, MLX5VF_MIG_STOP_COPY));
+	KUNIT_ASSERT_EQ(test, 0, side_drain(&src, stream, &len));
+	KUNIT_ASSERT_GT(test, len, (size_t)STATE_SIZE);
+	/* Inside the last chunk's state bytes. */
+	stream[len - 100] ^= 0x40;
+	KUNIT_ASSERT_EQ(test, 0, side_go(&dst, MLX5VF_MIG_RESUMING));
+	KUNIT_EXPECT_LT(test, side_feed(&dst, stream, 0, len), 0L);
+	mlx5vf_emu_stats(dst.emu, &st);
+	KUNIT_EXPECT_STREQ(test, "corrupt", st.load_refusal ?: "(none)");
+	KUNIT_EXPECT_EQ(test, 1u, st.out_err_calls);
+
+	stream[len - 100] ^= 0x40;
+	side_reset(&dst);
+	side_drop_files(&dst);
+	KUNIT_ASSERT_EQ(test, 0, side_go(&dst, MLX5VF_MIG_STOP));
+	KUNIT_ASSERT_EQ(test, 0, side_go(&dst, MLX5VF_MIG_RESUMING));
+	KUNIT_ASSERT_EQ(test, 0, side_feed(&dst, stream, 0, len));
+	KUNIT_ASSERT_EQ(test, 0, side_go(&dst, MLX5VF_MIG_RUNNING));
+	KUNIT_EXPECT_EQ(test, mlx5vf_emu_state_sum(src.emu), mlx5vf_emu_state_sum(dst.emu));
+	side_fini(&src);
+	side_fini(&dst);
 }
 
 /* (b) STOP -> STOP_COPY without precopy, the image in chunks. */
@@ -563,7 +602,7 @@ static void unchunked_precopy_migrates(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, -ENOMSG, side_drain(&src, stream, &len));
 	KUNIT_ASSERT_EQ(test, 0, side_feed(&dst, stream, fed, len));
 	fed = len;
-	mlx5vf_emu_vf_write(src.emu, 0, 100, 0x11);
+	mlx5vf_emu_vf_write(src.emu, 64, 100, 0x11);
 	KUNIT_ASSERT_EQ(test, 0, side_go(&src, MLX5VF_MIG_STOP_COPY));
 	KUNIT_EXPECT_EQ(test, 0, side_drain(&src, stream, &len));
 	KUNIT_ASSERT_EQ(test, 0, side_feed(&dst, stream, fed, len));
@@ -1426,6 +1465,7 @@ static void track_error_event_fails_held_report(struct kunit *test)
 
 static struct kunit_case mlx5vf_mlx5_emu_cases[] = {
 	KUNIT_CASE(state_sum_tells_states_apart),
+	KUNIT_CASE(corrupt_image_is_refused_by_the_vhca),
 	KUNIT_CASE(stop_copy_chunked_image_arrives_whole),
 	KUNIT_CASE(precopy_chunked_rounds_reproduce_state),
 	KUNIT_CASE(save_syndrome_surfaces_and_device_recovers),

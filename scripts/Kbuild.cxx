@@ -74,10 +74,13 @@ $(obj)/%.o: $(src)/%.cpp FORCE
 
 # A second module's own copy of a core object (kbuild refuses one object in two
 # modules): src/sim/core/X.o, and in the KUnit build src/kunit-sim/X.o and
-# (the emulated PF's test module) src/kunit-emu/core/X.o, from src/core/X.cpp.
+# (the emulated PF's test modules) src/kunit-emu/core/X.o and src/emu-vf/core/X.o,
+# from src/core/X.cpp.
 $(obj)/src/sim/core/%.o: $(src)/src/core/%.cpp FORCE
 	$(call if_changed_dep,cxx_o_cpp)
 $(obj)/src/kunit-sim/%.o: $(src)/src/core/%.cpp FORCE
 	$(call if_changed_dep,cxx_o_cpp)
 $(obj)/src/kunit-emu/core/%.o: $(src)/src/core/%.cpp FORCE
+	$(call if_changed_dep,cxx_o_cpp)
+$(obj)/src/emu-vf/core/%.o: $(src)/src/core/%.cpp FORCE
 	$(call if_changed_dep,cxx_o_cpp)

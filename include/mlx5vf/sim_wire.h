@@ -28,6 +28,9 @@ extern "C" {
 
 struct mlx5vf_sim_wire;
 
+/* Bytes of the header every image (every chunk of one) begins with. */
+#define MLX5VF_SIM_WIRE_IMAGE_HEADER 64u
+
 struct mlx5vf_sim_wire_config {
 	uint64_t state_size; /* a nonzero multiple of 4096 */
 	uint64_t seed;       /* power-on state and activity pattern */

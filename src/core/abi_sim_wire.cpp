@@ -10,6 +10,8 @@
 
 using namespace mlx5vf;
 
+static_assert(MLX5VF_SIM_WIRE_IMAGE_HEADER == kSimHeaderSize);
+
 namespace {
 
 // Every call completes before it returns (see mlx5vf_core_sim_wire_save()),
@@ -56,8 +58,7 @@ public:
 
 bool buffer_ok(const mlx5vf_sim_wire_buffer *b)
 {
-	return b && b->pages && b->page_size && b->size &&
-	       uint64_t{b->page_count} * b->page_size >= b->size;
+	return b && b->pages && b->page_size && b->size && uint64_t{b->page_count} * b->page_size >= b->size;
 }
 
 } // namespace

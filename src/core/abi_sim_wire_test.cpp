@@ -13,10 +13,7 @@ constexpr uint32_t kPage = 4096;
 
 // A handle freed at scope exit.
 struct Wire {
-	explicit Wire(mlx5vf_sim_wire_config cfg)
-	{
-		EXPECT_EQ(0, mlx5vf_core_sim_wire_create(&cfg, &w));
-	}
+	explicit Wire(mlx5vf_sim_wire_config cfg) { EXPECT_EQ(0, mlx5vf_core_sim_wire_create(&cfg, &w)); }
 	~Wire() { mlx5vf_core_sim_wire_destroy(w); }
 	Wire(const Wire &) = delete;
 	mlx5vf_sim_wire_state state() const

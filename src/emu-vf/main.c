@@ -48,12 +48,12 @@ MODULE_PARM_DESC(emu_state_kib, "Emulated PF: VF state size in KiB (16 to 1024, 
 
 static unsigned int emu_max_chunk_kib = 64;
 module_param(emu_max_chunk_kib, uint, 0444);
-MODULE_PARM_DESC(emu_max_chunk_kib, "Emulated PF: largest chunk of a chunked image in KiB (default 64)");
+MODULE_PARM_DESC(emu_max_chunk_kib, "Emulated PF: largest chunk of a chunked image in KiB (8 to 1024, default 64)");
 
 static unsigned int emu_writes_per_tick = 4;
 module_param(emu_writes_per_tick, uint, 0644);
 MODULE_PARM_DESC(emu_writes_per_tick,
-		 "Emulated PF: 64-byte writes to its VF's state every 10 ms while it runs");
+		 "Emulated PF: writes of its VF's simulated VHCA to its own state every 10 ms while it runs");
 
 static unsigned int emu_dma_writes_per_tick = 8;
 module_param(emu_dma_writes_per_tick, uint, 0644);
@@ -68,7 +68,6 @@ MODULE_PARM_DESC(emu_lose_dirty,
 #define EMU_VF_TICK msecs_to_jiffies(10)
 /* One DMA write: a burst smaller than a page, like a packet. */
 #define EMU_VF_DMA_BYTES 1024
-#define EMU_VF_STATE_WRITE 64
 
 /* One bound function; seq and the fields after it under the device's state mutex. */
 struct mlx5vf_emu_vf {
@@ -78,9 +77,7 @@ struct mlx5vf_emu_vf {
 	struct mlx5vf_mlx5 *fw;
 	struct delayed_work activity_work;
 	unsigned long reported; /* bit 0: the first misuse was logged */
-	u32 state_size;
-	u32 seq;		/* the next write's sequence number */
-	u16 salt;		/* this function's own: its writes are not another's */
+	u32 seq;		/* the next DMA write's sequence number */
 	u64 dma_window;
 	u64 dma_window_len; /* 0: the function writes no guest memory */
 	bool dma_open;      /* the device is open: VFIO has an address space */
@@ -106,24 +103,12 @@ static void mlx5vf_emu_vf_report(void *ctx, const char *msg)
 }
 
 /*
- * The byte a state write stores. It changes from one round over the slots to
- * the next and differs between functions: stored as a function of the slot
- * alone, every function's state converged after one round (4096 writes) to
- * the same fixed content, and a migration had nothing left to carry.
- */
-static u8 mlx5vf_emu_vf_value(const struct mlx5vf_emu_vf *evf)
-{
-	return ((evf->seq ^ evf->salt) * 2246822519u) >> 24;
-}
-
-/*
  * The running function writes its state and guest memory. Under the state
  * mutex, which every SUSPEND takes too: nothing is written once the VHCA is
  * suspended, as a real VF stops its DMA at SUSPEND_INITIATOR.
  */
 static void mlx5vf_emu_vf_tick(struct mlx5vf_emu_vf *evf)
 {
-	u32 slots = evf->state_size / EMU_VF_STATE_WRITE;
 	unsigned int n;
 	u64 iova;
 	int ret;
@@ -132,10 +117,8 @@ static void mlx5vf_emu_vf_tick(struct mlx5vf_emu_vf *evf)
 	mlx5vf_emu_lose_dirty(evf->emu, READ_ONCE(emu_lose_dirty));
 	if (!mlx5vf_emu_vf_running(evf->emu))
 		return;
-	for (n = READ_ONCE(emu_writes_per_tick); n; n--, evf->seq++, evf->state_writes++)
-		mlx5vf_emu_vf_write(evf->emu,
-				    (evf->seq * 2654435761u) % slots * EMU_VF_STATE_WRITE,
-				    EMU_VF_STATE_WRITE, mlx5vf_emu_vf_value(evf));
+	/* The simulated VHCA's own pattern, seeded per function (cfg.seed). */
+	evf->state_writes += mlx5vf_emu_vf_activity(evf->emu, READ_ONCE(emu_writes_per_tick));
 	if (!evf->dma_open || !evf->dma_window_len)
 		return;
 	for (n = READ_ONCE(emu_dma_writes_per_tick); n; n--) {
@@ -155,7 +138,7 @@ static void mlx5vf_emu_vf_tick(struct mlx5vf_emu_vf *evf)
 	}
 }
 
-static void mlx5vf_emu_vf_activity(struct work_struct *work)
+static void mlx5vf_emu_vf_activity_work(struct work_struct *work)
 {
 	struct mlx5vf_emu_vf *evf = container_of(to_delayed_work(work), struct mlx5vf_emu_vf,
 						 activity_work);
@@ -174,7 +157,8 @@ static int mlx5vf_emu_vf_setup(struct mlx5vf_device *mvdev)
 		.vhca_id = pci_dev_id(pdev),
 		.chunk_mode = emu_chunk_mode,
 		.state_size = clamp(emu_state_kib, 16U, 1024U) * SZ_1K,
-		.max_chunk = clamp(emu_max_chunk_kib, 4U, 1024U) * SZ_1K,
+		/* The simulated VHCA's chunk holds a header and one page record. */
+		.max_chunk = clamp(emu_max_chunk_kib, 8U, 1024U) * SZ_1K,
 		/* Each function's own: a migration must carry the state over. */
 		.seed = pci_dev_id(pdev),
 		/* Not coherent: every buffer's ownership moves by explicit syncs. */
@@ -189,9 +173,7 @@ static int mlx5vf_emu_vf_setup(struct mlx5vf_device *mvdev)
 	if (!evf)
 		return -ENOMEM;
 	evf->mvdev = mvdev;
-	evf->state_size = cfg.state_size;
-	evf->salt = pci_dev_id(pdev);
-	INIT_DELAYED_WORK(&evf->activity_work, mlx5vf_emu_vf_activity);
+	INIT_DELAYED_WORK(&evf->activity_work, mlx5vf_emu_vf_activity_work);
 	evf->dma_buf = kmalloc(EMU_VF_DMA_BYTES, GFP_KERNEL);
 	cfg.report_ctx = evf;
 	evf->emu = evf->dma_buf ? mlx5vf_emu_create(&cfg) : NULL;
@@ -256,7 +238,7 @@ static int mlx5vf_emu_vf_state_show(struct seq_file *m, void *unused)
 
 	mlx5vf_state_lock(mvdev);
 	mlx5vf_emu_stats(evf->emu, &st);
-	seq_printf(m, "emu_checksum: %08x\n", mlx5vf_emu_state_sum(evf->emu));
+	seq_printf(m, "emu_checksum: %016llx\n", mlx5vf_emu_state_sum(evf->emu));
 	seq_printf(m, "emu_running: %d\n", mlx5vf_emu_vf_running(evf->emu));
 	seq_printf(m, "emu_misuses: %u\n", st.misuses);
 	seq_printf(m, "emu_saves: %u\n", st.saves);

@@ -1058,6 +1058,7 @@ static int mlx5vf_mlx5_create_dev(struct mlx5vf_mlx5 *fw, u64 identity)
 		},
 		.features = MLX5VF_MIG_FEATURE_STOP_COPY | MLX5VF_MIG_FEATURE_P2P |
 			    MLX5VF_MIG_FEATURE_PRE_COPY,
+		.max_chunk_size = mlx5vf_seam_max_chunk_size(fw->mdev),
 	};
 
 	return mlx5vf_mig_dev_create(fw->mvdev, &cfg);

@@ -233,6 +233,16 @@ static inline unsigned long mlx5vf_seam_track_poll(struct mlx5_core_dev *mdev,
 	return poll;
 }
 
+/*
+ * The largest chunk the backend asks for in chunk mode; 0: the core's own
+ * (8 MiB, as the in-tree driver's). mlx5_core has no such call: the seam
+ * only lets a test shrink it, so that a small emulated state spans chunks.
+ */
+static inline u64 mlx5vf_seam_max_chunk_size(struct mlx5_core_dev *mdev)
+{
+	return 0;
+}
+
 static inline int mlx5vf_seam_eq_notifier_register(struct mlx5_core_dev *mdev,
 						   struct mlx5_nb *nb)
 {
@@ -292,6 +302,7 @@ void mlx5vf_seam_cq_arm(struct mlx5_core_cq *cq, u32 cmd, void __iomem *uar_page
 			u32 cons_index);
 int mlx5vf_seam_qp_default_ts(struct mlx5_core_dev *mdev);
 unsigned long mlx5vf_seam_track_poll(struct mlx5_core_dev *mdev, unsigned long poll);
+u64 mlx5vf_seam_max_chunk_size(struct mlx5_core_dev *mdev);
 int mlx5vf_seam_eq_notifier_register(struct mlx5_core_dev *mdev, struct mlx5_nb *nb);
 int mlx5vf_seam_eq_notifier_unregister(struct mlx5_core_dev *mdev, struct mlx5_nb *nb);
 
