@@ -168,7 +168,9 @@ struct emu_async {
 	void *out;
 	int outlen;
 	u32 in[MLX5_ST_SZ_DW(save_vhca_state_in)];
-	int status; /* 0: execute, else complete unanswered with it */
+	u32 ans[MLX5_ST_SZ_DW(save_vhca_state_out)]; /* the outbox, copied out when answered */
+	u8 fw_status; /* the submission's: OK, the SAVE is in flight */
+	int status; /* 0: answer, else complete unanswered with it */
 };
 
 struct mlx5vf_emu {
@@ -186,6 +188,9 @@ struct mlx5vf_emu {
 
 	struct mutex lock; /* everything below */
 	struct mlx5vf_sim_wire *vhca; /* the VF's migration firmware */
+	/* The SAVE in flight: its mkey (0: gone with a PF reload) and pages. */
+	u32 save_key;
+	u8 **save_pages;
 	u32 next_pd;
 	u32 first_live_pd; /* PDs below it died with a PF reload */
 	u32 next_mkey_index;
@@ -736,6 +741,8 @@ static u8 emu_query(struct mlx5vf_emu *emu, void *in, void *out)
 	}
 	/* Rule 7 among them: an incremental query needs tracking. */
 	ret = mlx5vf_core_sim_wire_query(emu->vhca, incremental, chunk, &required, &remaining);
+	if (ret == -EBUSY)
+		emu_malformed(emu, "incremental QUERY while a SAVE is in flight (rule 4)");
 	if (ret)
 		return emu_vhca_refused(out, ret, 0xc007);
 	MLX5_SET(query_vhca_migration_state_out, out, required_umem_size, required);
@@ -761,6 +768,8 @@ static u8 emu_suspend_resume(struct mlx5vf_emu *emu, bool suspend, u16 op_mod, v
 		emu_malformed(emu, "%s op_mod %u", suspend ? "SUSPEND" : "RESUME", op_mod);
 		return emu_fail(out, MLX5_CMD_STAT_BAD_PARAM_ERR, 0xc003);
 	}
+	if (ret == -EBUSY)
+		emu_malformed(emu, "SUSPEND while a SAVE is in flight (rule 4)");
 	return ret ? emu_vhca_refused(out, ret, 0xc003) : MLX5_CMD_STAT_OK;
 }
 
@@ -771,7 +780,7 @@ static u8 emu_save(struct mlx5vf_emu *emu, void *in, void *out)
 	u32 key = MLX5_GET(save_vhca_state_in, in, mkey);
 	u32 size = MLX5_GET(save_vhca_state_in, in, size);
 	struct emu_mkey *mk = emu_mkey_find(emu, key);
-	struct mlx5vf_sim_wire_save_result res;
+	struct mlx5vf_sim_wire_save_kind_of kind;
 	struct mlx5vf_sim_wire_buffer buf;
 	struct mlx5vf_sim_wire_state vs;
 	u8 **pages;
@@ -797,19 +806,59 @@ static u8 emu_save(struct mlx5vf_emu *emu, void *in, void *out)
 	pages = emu_mkey_pages(emu, mk, size, &buf);
 	if (!pages)
 		return emu_fail(out, MLX5_CMD_STAT_INT_ERR, 0xc00f);
-	ret = mlx5vf_core_sim_wire_save(emu->vhca, incremental, set_track, &buf, &res);
-	kfree(pages);
+	ret = mlx5vf_core_sim_wire_save(emu->vhca, incremental, set_track, &buf, &kind);
+	if (ret) {
+		kfree(pages);
+		if (ret == -EBUSY)
+			emu_malformed(emu, "SAVE while another SAVE is in flight (rule 4)");
+		return emu_vhca_refused(out, ret, 0xc009);
+	}
+	emu->save_pages = pages;
+	emu->save_key = key;
+	emu->st.continuation_saves += kind.kind == MLX5VF_SIM_WIRE_SAVE_CONTINUATION;
+	emu->st.cleanups += kind.kind == MLX5VF_SIM_WIRE_SAVE_CLEANUP;
+	emu->st.images_restarted += kind.restarted;
+	return MLX5_CMD_STAT_OK;
+}
+
+/*
+ * The SAVE in flight completes: its outbox. The image went into the pages
+ * at submit; were they the device's to write all along? Under the lock.
+ */
+static u8 emu_save_answer(struct mlx5vf_emu *emu, void *out)
+{
+	struct mlx5vf_sim_wire_save_result res;
+	struct emu_mkey *mk = emu->save_key ? emu_mkey_find(emu, emu->save_key) : NULL;
+	int ret;
+
+	ret = mlx5vf_core_sim_wire_save_done(emu->vhca, &res);
+	kfree(emu->save_pages);
+	emu->save_pages = NULL;
+	/* A PF reload took the mkey (save_key 0): the SAVE died with the firmware. */
+	if (!emu->save_key)
+		return emu_fail(out, MLX5_CMD_STAT_INT_ERR, 0xc00e);
+	if (!mk) {
+		emu_misuse(emu, "mkey 0x%x destroyed while a SAVE into it was in flight",
+			   emu->save_key);
+		return emu_fail(out, MLX5_CMD_STAT_INT_ERR, 0xc00e);
+	}
 	if (ret)
 		return emu_vhca_refused(out, ret, 0xc009);
-	emu->st.continuation_saves += res.kind == MLX5VF_SIM_WIRE_SAVE_CONTINUATION;
-	emu->st.cleanups += res.kind == MLX5VF_SIM_WIRE_SAVE_CLEANUP;
-	emu->st.images_restarted += res.restarted;
-	/* The image is in the pages: were they the device's to write? */
 	if (emu_mkey_copy(emu, mk, 0, NULL, res.image_size, true))
 		return emu_fail(out, MLX5_CMD_STAT_INT_ERR, 0xc00f);
 	MLX5_SET(save_vhca_state_out, out, actual_image_size, res.image_size);
 	MLX5_SET(save_vhca_state_out, out, next_required_umem_size, res.next_required);
 	return MLX5_CMD_STAT_OK;
+}
+
+/* mlx5_core gave up on the SAVE in flight: its result is lost. Under the lock. */
+static void emu_save_abandon(struct mlx5vf_emu *emu)
+{
+	struct mlx5vf_sim_wire_save_result res;
+
+	(void)mlx5vf_core_sim_wire_save_done(emu->vhca, &res);
+	kfree(emu->save_pages);
+	emu->save_pages = NULL;
 }
 
 static u8 emu_load(struct mlx5vf_emu *emu, void *in, void *out)
@@ -1623,10 +1672,15 @@ static void emu_async_done(struct work_struct *work)
 	int status = a->status;
 	u8 fw_status;
 
+	mutex_lock(&emu->lock);
+	fw_status = a->fw_status;
+	if (!fw_status && !status)
+		fw_status = emu_save_answer(emu, a->ans);
+	else if (!fw_status)
+		emu_save_abandon(emu);
+	mutex_unlock(&emu->lock);
 	if (!status) {
-		mutex_lock(&emu->lock);
-		fw_status = emu_run(emu, a->in, sizeof(a->in), a->out);
-		mutex_unlock(&emu->lock);
+		memcpy(a->out, a->ans, min_t(size_t, a->outlen, sizeof(a->ans)));
 		/* mlx5_core: a failed status completes with -EREMOTEIO, outbox kept. */
 		if (fw_status)
 			status = -EREMOTEIO;
@@ -1685,6 +1739,8 @@ int mlx5vf_seam_cmd_exec_cb(struct mlx5_async_ctx *ctx, void *in, int inlen, voi
 	work->out = out;
 	atomic_inc(&emu->inflight);
 	mutex_lock(&emu->lock);
+	/* The firmware takes the SAVE now (the image is captured); it answers later. */
+	a->fw_status = emu_run(emu, a->in, sizeof(a->in), a->ans);
 	if (emu->hold && !emu->held) {
 		emu->held = a;
 		a = NULL;
@@ -1843,6 +1899,7 @@ static void emu_drop_objects(struct mlx5vf_emu *emu)
 		kfree(emu->qps[i].pages);
 		emu->qps[i] = (struct emu_qp){};
 	}
+	emu->save_key = 0; /* a SAVE in flight lost its buffer with the firmware */
 	if (emu->ptrack.live)
 		emu_ptrack_end_report(emu, MLX5_PAGE_TRACK_STATE_TRACKING);
 	emu->ptrack.live = false;
@@ -1969,6 +2026,7 @@ void mlx5vf_emu_destroy(struct mlx5vf_emu *emu)
 		kfree(emu->uars[i]);
 	kfree(emu->held);
 	kfree(emu->given_up);
+	kfree(emu->save_pages);
 	mlx5vf_core_sim_wire_destroy(emu->vhca);
 	xa_destroy(&emu->dirty_pfns);
 	mutex_destroy(&emu->lock);

@@ -8,12 +8,16 @@
  * decided here, once: on the wire a cleanup is an untracked full SAVE that
  * only a tracking VHCA takes for one. Test builds only, never mlx5vf.ko.
  *
- * Every call runs synchronously: a SAVE's image is written and its result
- * known when the call returns; the emulator decides when to answer.
+ * A SAVE runs in two steps, as the firmware runs one: mlx5vf_core_sim_wire_save()
+ * writes the image into the pages at once (the simulated firmware captures
+ * at submit) and mlx5vf_core_sim_wire_save_done(), when the emulator
+ * answers, gives its result. Until then another SAVE, a SUSPEND and an
+ * incremental QUERY get -EBUSY (rule 4: the driver waits for the SAVE).
  * Locking: none; the emulator serialises every call (its mutex).
  * Errors: 0, or a negative errno (abi.h): -EINVAL the firmware refuses the
  * command in this state (out of order, untracked, no base image), -ENOSPC
- * the buffer is smaller than the image, -EOVERFLOW an image too large for
+ * the buffer is smaller than the image, -EBUSY a SAVE is in flight (rule 4),
+ * -EOVERFLOW an image too large for
  * one command, -EIO a LOAD's image refused (corrupt, foreign, out of order),
  * -ERANGE a write beyond the state, -EAGAIN a quiesced function.
  */
@@ -55,9 +59,13 @@ enum mlx5vf_sim_wire_save_kind {
 	MLX5VF_SIM_WIRE_SAVE_CLEANUP,      /* untracked full SAVE while tracking: ends it */
 };
 
-struct mlx5vf_sim_wire_save_result {
+/* What a submitted SAVE is; its pages must stay until save_done. */
+struct mlx5vf_sim_wire_save_kind_of {
 	enum mlx5vf_sim_wire_save_kind kind;
-	bool restarted;         /* a full SAVE dropped chunks of an open image */
+	bool restarted; /* a full SAVE dropped chunks of an open image */
+};
+
+struct mlx5vf_sim_wire_save_result {
 	uint32_t image_size;    /* actual_image_size */
 	uint32_t next_required; /* next_required_umem_size: 0 when the image is complete */
 };
@@ -80,7 +88,14 @@ int mlx5vf_core_sim_wire_suspend(struct mlx5vf_sim_wire *w, bool responder);
 int mlx5vf_core_sim_wire_resume(struct mlx5vf_sim_wire *w, bool responder);
 int mlx5vf_core_sim_wire_save(struct mlx5vf_sim_wire *w, bool incremental, bool set_track,
 			      const struct mlx5vf_sim_wire_buffer *buf,
-			      struct mlx5vf_sim_wire_save_result *res);
+			      struct mlx5vf_sim_wire_save_kind_of *kind);
+/*
+ * The submitted SAVE completes: its result, or -EIO when the function was
+ * reset meanwhile (the image is void), -EINVAL when none is in flight.
+ */
+int mlx5vf_core_sim_wire_save_done(struct mlx5vf_sim_wire *w,
+				   struct mlx5vf_sim_wire_save_result *res);
+bool mlx5vf_core_sim_wire_save_pending(const struct mlx5vf_sim_wire *w);
 /* *why: the refusal's name for the log (sim_image.h SimLoadError), "" if none. */
 int mlx5vf_core_sim_wire_load(struct mlx5vf_sim_wire *w, const struct mlx5vf_sim_wire_buffer *buf,
 			      const char **why);

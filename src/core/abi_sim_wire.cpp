@@ -14,8 +14,8 @@ static_assert(MLX5VF_SIM_WIRE_IMAGE_HEADER == kSimHeaderSize);
 
 namespace {
 
-// Every call completes before it returns (see mlx5vf_core_sim_wire_save()),
-// so the delay the SimVhca asks for is the emulator's to model, not ours.
+// The emulator answers a SAVE when it decides (mlx5vf_core_sim_wire_save_done()):
+// the delay the SimVhca asks for is the emulator's to model, not ours.
 class NoScheduler final : public CompletionScheduler {
 public:
 	void request_completion(uint64_t) override {}
@@ -37,24 +37,28 @@ int to_rc(const kstd::Result<void> &r)
 	return r.is_ok() ? 0 : kstd::to_errno(r.error());
 }
 
+// The mkey's pages as a DataBuffer of the SimVhca's, so that its checks on
+// buffers hold: for one LOAD, or for a SAVE until its completion.
+class WireBuffer final : public DataBuffer {
+public:
+	WireBuffer(SimVhca *sim, DmaDir dir, const mlx5vf_sim_wire_buffer &b)
+	    : DataBuffer(dir, b.size, b.pages, b.page_count, b.page_size, 0, sim)
+	{
+	}
+};
+
 } // namespace
 
+// Members go in reverse order: the SimVhca first, while the completion and
+// the buffer it may still point at are alive.
 struct mlx5vf_sim_wire {
 	NoScheduler scheduler;
+	ResultTaker taker;		     // the SAVE in flight's completion
+	kstd::Owned<WireBuffer> save_buffer; // the SAVE in flight's pages, until save_done
 	kstd::Owned<SimVhca> sim;
 };
 
 namespace {
-
-// The mkey's pages as a DataBuffer of the SimVhca's, so that its checks on
-// buffers hold; it lives for one command (no completion outlives the call).
-class WireBuffer final : public DataBuffer {
-public:
-	WireBuffer(mlx5vf_sim_wire *w, DmaDir dir, const mlx5vf_sim_wire_buffer &b)
-	    : DataBuffer(dir, b.size, b.pages, b.page_count, b.page_size, 0, w->sim.get())
-	{
-	}
-};
 
 bool buffer_ok(const mlx5vf_sim_wire_buffer *b)
 {
@@ -91,6 +95,8 @@ extern "C" int mlx5vf_core_sim_wire_create(const mlx5vf_sim_wire_config *cfg, ml
 extern "C" void mlx5vf_core_sim_wire_destroy(mlx5vf_sim_wire *w)
 {
 	kstd::Owned<mlx5vf_sim_wire> owned(w);
+	if (w && w->sim)
+		w->sim->deliver_completion(); // a SAVE never answered: its image is void
 }
 
 // On the wire one bit asks for both an incremental and a cleanup size: the
@@ -120,39 +126,60 @@ extern "C" int mlx5vf_core_sim_wire_resume(mlx5vf_sim_wire *w, bool responder)
 }
 
 extern "C" int mlx5vf_core_sim_wire_save(mlx5vf_sim_wire *w, bool incremental, bool set_track,
-					 const mlx5vf_sim_wire_buffer *buf, mlx5vf_sim_wire_save_result *res)
+					 const mlx5vf_sim_wire_buffer *buf,
+					 mlx5vf_sim_wire_save_kind_of *kind)
 {
 	SimVhca &sim = *w->sim;
 	if (!buffer_ok(buf))
 		return -MLX5VF_EINVAL;
-	WireBuffer target(w, DmaDir::FromDevice, *buf);
+	if (sim.completion_pending())
+		return -MLX5VF_EBUSY; // rule 4, before the buffer is even looked at
+	auto target =
+		kstd::make<WireBuffer>(kstd::AllocCtx::Sleepable, w->sim.get(), DmaDir::FromDevice, *buf);
+	if (target.is_error())
+		return kstd::to_errno(target.error());
 	SaveRequest req;
-	req.buffer = &target;
+	req.buffer = target.value().get();
 	req.track = set_track;
 	const bool open = sim.image_in_progress();
-	*res = mlx5vf_sim_wire_save_result{};
+	*kind = mlx5vf_sim_wire_save_kind_of{};
 	if (incremental) {
 		req.kind = SaveKind::Incremental;
-		res->kind = open && !set_track ? MLX5VF_SIM_WIRE_SAVE_CONTINUATION
-					       : MLX5VF_SIM_WIRE_SAVE_INCREMENTAL;
+		kind->kind = open && !set_track ? MLX5VF_SIM_WIRE_SAVE_CONTINUATION
+						: MLX5VF_SIM_WIRE_SAVE_INCREMENTAL;
 	} else if (!set_track && sim.tracking()) {
 		req.kind = SaveKind::Cleanup;
-		res->kind = MLX5VF_SIM_WIRE_SAVE_CLEANUP;
+		kind->kind = MLX5VF_SIM_WIRE_SAVE_CLEANUP;
 	} else {
 		req.kind = SaveKind::Full;
-		res->kind = MLX5VF_SIM_WIRE_SAVE_FULL;
-		res->restarted = open;
+		kind->kind = MLX5VF_SIM_WIRE_SAVE_FULL;
+		kind->restarted = open;
 	}
-	ResultTaker taker;
-	const int rc = to_rc(sim.save(req, taker));
-	if (rc)
-		return rc;
-	sim.deliver_completion();
-	if (!taker.delivered || taker.result.status != FwStatus::Ok)
-		return -MLX5VF_EIO; // no fault is armed here: a SimVhca bug
-	res->image_size = taker.result.image_size;
-	res->next_required = taker.result.next_required;
+	w->taker.delivered = false;
+	const int rc = to_rc(sim.save(req, w->taker));
+	if (!rc)
+		w->save_buffer = target.release_value();
+	return rc;
+}
+
+extern "C" int mlx5vf_core_sim_wire_save_done(mlx5vf_sim_wire *w, mlx5vf_sim_wire_save_result *res)
+{
+	if (!w->sim->completion_pending())
+		return -MLX5VF_EINVAL;
+	w->sim->deliver_completion();
+	w->save_buffer = kstd::Owned<WireBuffer>();
+	*res = mlx5vf_sim_wire_save_result{};
+	// No fault is armed here: only a function reset fails a SAVE in flight.
+	if (!w->taker.delivered || w->taker.result.status != FwStatus::Ok)
+		return -MLX5VF_EIO;
+	res->image_size = w->taker.result.image_size;
+	res->next_required = w->taker.result.next_required;
 	return 0;
+}
+
+extern "C" bool mlx5vf_core_sim_wire_save_pending(const mlx5vf_sim_wire *w)
+{
+	return w->sim->completion_pending();
 }
 
 extern "C" int mlx5vf_core_sim_wire_load(mlx5vf_sim_wire *w, const mlx5vf_sim_wire_buffer *buf,
@@ -161,7 +188,7 @@ extern "C" int mlx5vf_core_sim_wire_load(mlx5vf_sim_wire *w, const mlx5vf_sim_wi
 	*why = "";
 	if (!buffer_ok(buf))
 		return -MLX5VF_EINVAL;
-	WireBuffer source(w, DmaDir::ToDevice, *buf);
+	WireBuffer source(w->sim.get(), DmaDir::ToDevice, *buf);
 	const int rc = to_rc(w->sim->load(source, buf->size));
 	if (rc)
 		*why = sim_load_error_name(w->sim->last_load_error());

@@ -51,6 +51,17 @@ mlx5vf_sim_wire_config config(uint64_t seed, bool chunk = false)
 	return c;
 }
 
+// Submit a SAVE and answer it at once; kind->kind tells what it was.
+int save(mlx5vf_sim_wire *w, bool incremental, bool set_track, const mlx5vf_sim_wire_buffer *buf,
+	 mlx5vf_sim_wire_save_kind_of *kind, mlx5vf_sim_wire_save_result *res)
+{
+	const int rc = mlx5vf_core_sim_wire_save(w, incremental, set_track, buf, kind);
+	if (rc)
+		return rc;
+	EXPECT_TRUE(mlx5vf_core_sim_wire_save_pending(w));
+	return mlx5vf_core_sim_wire_save_done(w, res);
+}
+
 void stop(mlx5vf_sim_wire *w)
 {
 	ASSERT_EQ(0, mlx5vf_core_sim_wire_suspend(w, false));
@@ -69,11 +80,12 @@ TEST(AbiSimWire, FullImageThroughPagesMigratesTheState)
 	// A buffer one byte short of the image is refused, and nothing changes.
 	mlx5vf_sim_wire_buffer short_buf = buf;
 	short_buf.size = required - 1;
+	mlx5vf_sim_wire_save_kind_of kind;
 	mlx5vf_sim_wire_save_result res;
 	stop(src.w);
-	EXPECT_EQ(-MLX5VF_ENOSPC, mlx5vf_core_sim_wire_save(src.w, false, false, &short_buf, &res));
-	ASSERT_EQ(0, mlx5vf_core_sim_wire_save(src.w, false, false, &buf, &res));
-	EXPECT_EQ(MLX5VF_SIM_WIRE_SAVE_FULL, res.kind);
+	EXPECT_EQ(-MLX5VF_ENOSPC, save(src.w, false, false, &short_buf, &kind, &res));
+	ASSERT_EQ(0, save(src.w, false, false, &buf, &kind, &res));
+	EXPECT_EQ(MLX5VF_SIM_WIRE_SAVE_FULL, kind.kind);
 	EXPECT_EQ(required, res.image_size);
 	EXPECT_EQ(0u, res.next_required);
 
@@ -96,21 +108,22 @@ TEST(AbiSimWire, UntrackedFullSaveWhileTrackingIsTheCleanup)
 	Wire w(config(1));
 	Pages pages(16);
 	const mlx5vf_sim_wire_buffer buf = pages.buffer(16 * kPage);
+	mlx5vf_sim_wire_save_kind_of kind;
 	mlx5vf_sim_wire_save_result res;
-	ASSERT_EQ(0, mlx5vf_core_sim_wire_save(w.w, false, true, &buf, &res));
-	EXPECT_EQ(MLX5VF_SIM_WIRE_SAVE_FULL, res.kind);
+	ASSERT_EQ(0, save(w.w, false, true, &buf, &kind, &res));
+	EXPECT_EQ(MLX5VF_SIM_WIRE_SAVE_FULL, kind.kind);
 	EXPECT_TRUE(w.state().tracking);
 	ASSERT_EQ(0, mlx5vf_core_sim_wire_write(w.w, 64, 8, 0x5a));
-	ASSERT_EQ(0, mlx5vf_core_sim_wire_save(w.w, true, true, &buf, &res));
-	EXPECT_EQ(MLX5VF_SIM_WIRE_SAVE_INCREMENTAL, res.kind);
+	ASSERT_EQ(0, save(w.w, true, true, &buf, &kind, &res));
+	EXPECT_EQ(MLX5VF_SIM_WIRE_SAVE_INCREMENTAL, kind.kind);
 	EXPECT_EQ(mlx5vf::kSimHeaderSize + mlx5vf::kSimPageIndexSize + kPage, res.image_size);
-	ASSERT_EQ(0, mlx5vf_core_sim_wire_save(w.w, false, false, &buf, &res));
-	EXPECT_EQ(MLX5VF_SIM_WIRE_SAVE_CLEANUP, res.kind);
+	ASSERT_EQ(0, save(w.w, false, false, &buf, &kind, &res));
+	EXPECT_EQ(MLX5VF_SIM_WIRE_SAVE_CLEANUP, kind.kind);
 	EXPECT_FALSE(w.state().tracking);
 	// Untracked, the same bits start a full image; an incremental one is refused.
-	ASSERT_EQ(0, mlx5vf_core_sim_wire_save(w.w, false, false, &buf, &res));
-	EXPECT_EQ(MLX5VF_SIM_WIRE_SAVE_FULL, res.kind);
-	EXPECT_EQ(-MLX5VF_EINVAL, mlx5vf_core_sim_wire_save(w.w, true, false, &buf, &res));
+	ASSERT_EQ(0, save(w.w, false, false, &buf, &kind, &res));
+	EXPECT_EQ(MLX5VF_SIM_WIRE_SAVE_FULL, kind.kind);
+	EXPECT_EQ(-MLX5VF_EINVAL, save(w.w, true, false, &buf, &kind, &res));
 	uint32_t required;
 	uint64_t total;
 	EXPECT_EQ(-MLX5VF_EINVAL, mlx5vf_core_sim_wire_query(w.w, true, false, &required, &total));
@@ -121,6 +134,7 @@ TEST(AbiSimWire, ChunksContinueWithIncrementalUntrackedSaves)
 	Wire w(config(1, true));
 	Pages pages(2);
 	const mlx5vf_sim_wire_buffer buf = pages.buffer(2 * kPage);
+	mlx5vf_sim_wire_save_kind_of kind;
 	mlx5vf_sim_wire_save_result res;
 	uint32_t required;
 	uint64_t total;
@@ -130,15 +144,46 @@ TEST(AbiSimWire, ChunksContinueWithIncrementalUntrackedSaves)
 	EXPECT_EQ(2 * kPage, required);
 	EXPECT_GT(total, uint64_t{8 * kPage});
 	stop(w.w);
-	ASSERT_EQ(0, mlx5vf_core_sim_wire_save(w.w, false, false, &buf, &res));
+	ASSERT_EQ(0, save(w.w, false, false, &buf, &kind, &res));
 	EXPECT_NE(0u, res.next_required);
 	EXPECT_TRUE(w.state().image_open);
-	ASSERT_EQ(0, mlx5vf_core_sim_wire_save(w.w, true, false, &buf, &res));
-	EXPECT_EQ(MLX5VF_SIM_WIRE_SAVE_CONTINUATION, res.kind);
+	ASSERT_EQ(0, save(w.w, true, false, &buf, &kind, &res));
+	EXPECT_EQ(MLX5VF_SIM_WIRE_SAVE_CONTINUATION, kind.kind);
 	// A full SAVE now drops the rest and starts over.
-	ASSERT_EQ(0, mlx5vf_core_sim_wire_save(w.w, false, false, &buf, &res));
-	EXPECT_EQ(MLX5VF_SIM_WIRE_SAVE_FULL, res.kind);
-	EXPECT_TRUE(res.restarted);
+	ASSERT_EQ(0, save(w.w, false, false, &buf, &kind, &res));
+	EXPECT_EQ(MLX5VF_SIM_WIRE_SAVE_FULL, kind.kind);
+	EXPECT_TRUE(kind.restarted);
+}
+
+TEST(AbiSimWire, OneSaveInFlightAndWhatWaitsForIt)
+{
+	Wire w(config(1));
+	Pages pages(16);
+	const mlx5vf_sim_wire_buffer buf = pages.buffer(16 * kPage);
+	mlx5vf_sim_wire_save_kind_of kind;
+	mlx5vf_sim_wire_save_result res;
+	uint32_t required;
+	uint64_t total;
+	EXPECT_EQ(-MLX5VF_EINVAL, mlx5vf_core_sim_wire_save_done(w.w, &res));
+	ASSERT_EQ(0, mlx5vf_core_sim_wire_save(w.w, false, true, &buf, &kind));
+	// The image is in the pages already; the answer comes later.
+	EXPECT_NE(0, pages.mem[0][0] | pages.mem[0][1] | pages.mem[0][2] | pages.mem[0][3]);
+	EXPECT_EQ(-MLX5VF_EBUSY, mlx5vf_core_sim_wire_save(w.w, true, false, &buf, &kind));
+	EXPECT_EQ(-MLX5VF_EBUSY, mlx5vf_core_sim_wire_suspend(w.w, false));
+	EXPECT_EQ(-MLX5VF_EBUSY, mlx5vf_core_sim_wire_query(w.w, true, false, &required, &total));
+	// A full QUERY does not wait (MIG_DATA_SIZE).
+	EXPECT_EQ(0, mlx5vf_core_sim_wire_query(w.w, false, false, &required, &total));
+	ASSERT_EQ(0, mlx5vf_core_sim_wire_save_done(w.w, &res));
+	EXPECT_EQ(required, res.image_size);
+	EXPECT_FALSE(mlx5vf_core_sim_wire_save_pending(w.w));
+	EXPECT_EQ(0, mlx5vf_core_sim_wire_suspend(w.w, false));
+
+	// A reset while a SAVE is in flight voids it.
+	ASSERT_EQ(0, mlx5vf_core_sim_wire_save(w.w, false, false, &buf, &kind));
+	mlx5vf_core_sim_wire_function_reset(w.w);
+	EXPECT_EQ(-MLX5VF_EIO, mlx5vf_core_sim_wire_save_done(w.w, &res));
+	// One never answered is drained when the handle goes (ASan: nothing leaks).
+	ASSERT_EQ(0, mlx5vf_core_sim_wire_save(w.w, false, false, &buf, &kind));
 }
 
 TEST(AbiSimWire, WritesStopAtTheResponderAndResetRestoresPowerOn)
