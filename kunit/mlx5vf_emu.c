@@ -59,6 +59,8 @@
 #include "mlx5vf_hw_layout.h"
 
 #define EMU_MAX_PAGES 1024
+/* The reporting QP's receiver-not-ready wait before it looks at the ring again. */
+#define EMU_RNR_TIMER msecs_to_jiffies(1)
 /* The firmware identity the emulated VHCA stamps into its images. */
 #define EMU_FW_IDENTITY 0x2e00000000ULL
 /* What a given-up SAVE's late DMA writes (mlx5vf_emu_late_save()). */
@@ -215,6 +217,7 @@ struct mlx5vf_emu {
 	u32 next_track_id;
 	struct mlx5_nb *eq_nbs[EMU_MAX_EQ_NBS];
 	wait_queue_head_t report_wq;
+	struct delayed_work rnr_retry; /* the report's sender found no receive posted */
 	bool report_running; /* the object is REPORTING; read without the lock */
 	bool report_hold;
 	int fail_report_after; /* the next report's error CQE, -1: none */
@@ -1371,8 +1374,11 @@ static void emu_ptrack_pump(struct mlx5vf_emu *emu)
 		u8 state;
 		u64 addr;
 
-		if (posted == (u16)host->rq_cc)
-			break; /* receiver not ready: the driver reposts, then rings */
+		if (posted == (u16)host->rq_cc) {
+			/* Receiver not ready: retried after the RNR timer (rnr_retry 7: forever). */
+			schedule_delayed_work(&emu->rnr_retry, EMU_RNR_TIMER);
+			break;
+		}
 		if (((cq->pi - ci) & MLX5VF_HW_CQ_CI_MASK) >= BIT(cq->log_size)) {
 			emu_misuse(emu, "CQ 0x%x overrun: %u CQEs, consumer at %u", cq->cqn, cq->pi,
 				   ci);
@@ -1930,6 +1936,21 @@ int mlx5vf_emu_pf_reload(struct mlx5vf_emu *emu)
 	return mlx5vf_emu_pf_event(emu, MLX5_PF_NOTIFY_ENABLE_VF, 0);
 }
 
+/*
+ * The firmware QP's RNR retry: hardware sends a report's next message once
+ * a receive is posted (the doorbell record moved), whether or not the
+ * driver has armed the CQ since.
+ */
+static void emu_rnr_retry(struct work_struct *work)
+{
+	struct mlx5vf_emu *emu = container_of(to_delayed_work(work), struct mlx5vf_emu, rnr_retry);
+
+	mutex_lock(&emu->lock);
+	emu->st.rnr_retries++;
+	emu_ptrack_pump(emu);
+	mutex_unlock(&emu->lock);
+}
+
 struct mlx5vf_emu *mlx5vf_emu_create(const struct mlx5vf_emu_config *cfg)
 {
 	struct mlx5vf_sim_wire_config vcfg = {
@@ -1961,6 +1982,7 @@ struct mlx5vf_emu *mlx5vf_emu_create(const struct mlx5vf_emu_config *cfg)
 	mutex_init(&emu->lock);
 	init_waitqueue_head(&emu->idle);
 	init_waitqueue_head(&emu->report_wq);
+	INIT_DELAYED_WORK(&emu->rnr_retry, emu_rnr_retry);
 	emu->fail_report_after = -1;
 	BLOCKING_INIT_NOTIFIER_HEAD(&emu->vf_events);
 	emu->next_pd = 1;
@@ -2021,6 +2043,8 @@ void mlx5vf_emu_destroy(struct mlx5vf_emu *emu)
 	mutex_unlock(&emu_all_lock);
 	mlx5vf_emu_flush(emu);
 	destroy_workqueue(emu->wq);
+	/* No report runs by now: a retry finds nothing to send and stays off. */
+	cancel_delayed_work_sync(&emu->rnr_retry);
 	emu_drop_objects(emu);
 	for (i = 0; i < EMU_MAX_UARS; i++)
 		kfree(emu->uars[i]);
@@ -2539,7 +2563,9 @@ void mlx5vf_seam_cq_arm(struct mlx5_core_cq *mcq, u32 cmd, void __iomem *uar_pag
 		cq->armed = true;
 		cq->arm_ci = cons_index;
 		emu->st.cq_arms++;
-		emu_ptrack_pump(emu);
+		/* The receives posted before the arm are seen now, not at the next RNR retry. */
+		if (!emu->cfg.track_rnr_only)
+			emu_ptrack_pump(emu);
 		emu_cq_fire(cq);
 	}
 	mutex_unlock(&emu->lock);

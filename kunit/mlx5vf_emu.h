@@ -29,6 +29,12 @@ struct mlx5vf_emu_config {
 	unsigned long track_poll;
 	u8 track_log_max_msg;   /* pg_track_log_max_msg_size; 0: 21 */
 	/*
+	 * The firmware tracker sends a message only when its receiver-not-ready
+	 * retry finds a receive posted, never because the driver armed the CQ:
+	 * the order hardware keeps, one retry period per refill of the ring.
+	 */
+	bool track_rnr_only;
+	/*
 	 * Told of every misuse: a mailbox no driver may send, a page the
 	 * device may not touch. The KUnit suite fails the test; the VM's
 	 * module logs and counts. May run under the emulator's lock: it must
@@ -69,6 +75,7 @@ struct mlx5vf_emu_stats {
 	u32 report_msgs;          /* report messages sent, one CQE each */
 	u32 reports_cut;          /* trackers destroyed mid-report */
 	u32 cq_arms;              /* arm doorbells of the report channel's CQ */
+	u32 rnr_retries;          /* the sender's looks at an empty ring after its RNR wait */
 	u32 track_objs_kept;      /* CQs, QPs and PAGE_TRACK objects alive */
 	u32 misuses;              /* what was reported (cfg.report), refused if a mailbox */
 	u32 dirty_pages_reported; /* pages the firmware tracker sent in reports */

@@ -1138,6 +1138,35 @@ static void track_report_wraps_ring_and_wqe_counter(struct kunit *test)
 }
 
 /*
+ * Hardware's order: the firmware's sender looks at the ring again after its
+ * receiver-not-ready wait, whether or not the CQ was armed. With a firmware
+ * that sends on nothing else, a report of three ringfuls still arrives
+ * whole: the tracker does not depend on the arm doorbell to be sent to.
+ */
+static void track_report_arrives_by_rnr_retries_alone(struct kunit *test)
+{
+	const u64 ring_pages = SMALL_SLOTS * SMALL_ENTRIES;
+	struct mlx5vf_emu_config cfg = small_ring_cfg;
+	struct mlx5vf_emu_stats st;
+	struct dirty_pages d;
+	struct eside s;
+
+	cfg.track_rnr_only = true;
+	dirty_pages_init(test, &d);
+	side_init_cfg(test, &s, &cfg);
+	KUNIT_ASSERT_EQ(test, 0, track_start(&s));
+	write_pages(&s, 7, 3 * ring_pages, 2);
+	KUNIT_ASSERT_EQ(test, 0, report_pages(&s, &d));
+	expect_pages(test, &d, 7, 3 * ring_pages, 2);
+	mlx5vf_emu_stats(s.emu, &st);
+	KUNIT_EXPECT_EQ(test, 3u * SMALL_SLOTS, st.report_msgs);
+	KUNIT_EXPECT_GT(test, st.rnr_retries, 0u);
+	track_stop(&s);
+	expect_no_tracker(&s);
+	side_fini(&s);
+}
+
+/*
  * Reports whose last, full message lands in the last slot and ends at the
  * ring's end: 8 and then 16 full messages from slot 0.
  */
@@ -1492,6 +1521,7 @@ static struct kunit_case mlx5vf_mlx5_emu_cases[] = {
 	KUNIT_CASE(written_guest_pages_reported_once),
 	KUNIT_CASE(track_report_wraps_ring_and_wqe_counter),
 	KUNIT_CASE(track_full_message_in_last_slot),
+	KUNIT_CASE(track_report_arrives_by_rnr_retries_alone),
 	KUNIT_CASE(track_report_without_dirty_pages),
 	KUNIT_CASE(track_error_cqe_breaks_tracker),
 	KUNIT_CASE(track_create_failure_at_each_step_unwinds),
