@@ -806,21 +806,31 @@ static u8 emu_save(struct mlx5vf_emu *emu, void *in, void *out)
 		emu->st.continuation_bad_bits++;
 		emu_malformed(emu, "continuation SAVE with set_track=1 (rules 10, 12)");
 	}
+	/* The firmware writes from submission on: the pages must be the device's now. */
+	if (emu_mkey_copy(emu, mk, 0, NULL, size, false))
+		return emu_fail(out, MLX5_CMD_STAT_INT_ERR, 0xc00f);
 	pages = emu_mkey_pages(emu, mk, size, &buf);
 	if (!pages)
 		return emu_fail(out, MLX5_CMD_STAT_INT_ERR, 0xc00f);
 	ret = mlx5vf_core_sim_wire_save(emu->vhca, incremental, set_track, &buf, &kind);
 	if (ret) {
 		kfree(pages);
+		/* The in-tree driver sends none of these (rules 4, 12-14). */
 		if (ret == -EBUSY)
 			emu_malformed(emu, "SAVE while another SAVE is in flight (rule 4)");
+		else if (ret == -EINVAL)
+			emu_malformed(emu, "SAVE incremental=%u set_track=%u refused (rules 12-14)",
+				      incremental, set_track);
 		return emu_vhca_refused(out, ret, 0xc009);
 	}
 	emu->save_pages = pages;
 	emu->save_key = key;
-	emu->st.continuation_saves += kind.kind == MLX5VF_SIM_WIRE_SAVE_CONTINUATION;
-	emu->st.cleanups += kind.kind == MLX5VF_SIM_WIRE_SAVE_CLEANUP;
-	emu->st.images_restarted += kind.restarted;
+	if (kind.kind == MLX5VF_SIM_WIRE_SAVE_CONTINUATION)
+		emu->st.continuation_saves++;
+	if (kind.kind == MLX5VF_SIM_WIRE_SAVE_CLEANUP)
+		emu->st.cleanups++;
+	if (kind.restarted)
+		emu->st.images_restarted++;
 	return MLX5_CMD_STAT_OK;
 }
 
@@ -845,8 +855,9 @@ static u8 emu_save_answer(struct mlx5vf_emu *emu, void *out)
 			   emu->save_key);
 		return emu_fail(out, MLX5_CMD_STAT_INT_ERR, 0xc00e);
 	}
+	/* The function was reset meanwhile: the image is void. */
 	if (ret)
-		return emu_vhca_refused(out, ret, 0xc009);
+		return emu_fail(out, MLX5_CMD_STAT_INT_ERR, 0xc00d);
 	if (emu_mkey_copy(emu, mk, 0, NULL, res.image_size, true))
 		return emu_fail(out, MLX5_CMD_STAT_INT_ERR, 0xc00f);
 	MLX5_SET(save_vhca_state_out, out, actual_image_size, res.image_size);
@@ -859,7 +870,8 @@ static void emu_save_abandon(struct mlx5vf_emu *emu)
 {
 	struct mlx5vf_sim_wire_save_result res;
 
-	(void)mlx5vf_core_sim_wire_save_done(emu->vhca, &res);
+	/* Whatever it was, nobody reads it. */
+	mlx5vf_core_sim_wire_save_done(emu->vhca, &res);
 	kfree(emu->save_pages);
 	emu->save_pages = NULL;
 }
@@ -1375,7 +1387,7 @@ static void emu_ptrack_pump(struct mlx5vf_emu *emu)
 		u64 addr;
 
 		if (posted == (u16)host->rq_cc) {
-			/* Receiver not ready: retried after the RNR timer (rnr_retry 7: forever). */
+			/* Receiver not ready: the RNR timer retries (rnr_retry 7: no limit). */
 			schedule_delayed_work(&emu->rnr_retry, EMU_RNR_TIMER);
 			break;
 		}
@@ -1588,6 +1600,10 @@ static u8 emu_run(struct mlx5vf_emu *emu, void *in, int inlen, void *out)
 	u32 objs;
 
 	f = emu_take_fail(emu, opcode);
+	/* Rule 14: a SAVE failing so says the firmware lost tracking; so it has. */
+	if (f && opcode == MLX5_CMD_OP_SAVE_VHCA_STATE &&
+	    f->status == MLX5_CMD_STAT_BAD_RES_STATE_ERR)
+		mlx5vf_core_sim_wire_lose_tracking(emu->vhca);
 	if (f)
 		return emu_fail(out, f->status, f->syndrome);
 	switch (opcode) {
@@ -2050,8 +2066,8 @@ void mlx5vf_emu_destroy(struct mlx5vf_emu *emu)
 		kfree(emu->uars[i]);
 	kfree(emu->held);
 	kfree(emu->given_up);
-	kfree(emu->save_pages);
 	mlx5vf_core_sim_wire_destroy(emu->vhca);
+	kfree(emu->save_pages);
 	xa_destroy(&emu->dirty_pfns);
 	mutex_destroy(&emu->lock);
 	kfree(emu);
@@ -2097,8 +2113,8 @@ void mlx5vf_emu_vf_write(struct mlx5vf_emu *emu, u32 offset, u32 len, u8 value)
 		emu_misuse(emu, "a suspended VF wrote its state");
 	ret = mlx5vf_core_sim_wire_write(emu->vhca, offset, len, value);
 	if (ret && ret != -EAGAIN)
-		emu_misuse(emu, "VF write of [%u, +%u) refused (%d): outside [8, %u)", offset,
-			   len, ret, emu->cfg.state_size);
+		emu_misuse(emu, "VF write of [%u, +%u) refused (%d): empty, or outside [8, %u)",
+			   offset, len, ret, emu->cfg.state_size);
 	mutex_unlock(&emu->lock);
 }
 
@@ -2212,13 +2228,12 @@ void mlx5vf_emu_complete_held(struct mlx5vf_emu *emu, int status)
  */
 void mlx5vf_emu_late_save(struct mlx5vf_emu *emu)
 {
+	struct emu_mkey *mk = NULL;
 	u8 late[64];
-	struct emu_mkey *mk;
 
 	memset(late, EMU_LATE_BYTE, sizeof(late));
 	mutex_lock(&emu->lock);
 	/* A destroyed mkey is out of the firmware's reach: nothing happens. */
-	mk = NULL;
 	if (emu->given_up)
 		mk = emu_mkey_find(emu, MLX5_GET(save_vhca_state_in, emu->given_up->in, mkey));
 	if (mk && !emu_mkey_copy(emu, mk, 0, late, sizeof(late), true))
@@ -2418,7 +2433,6 @@ unsigned long mlx5vf_seam_track_poll(struct mlx5_core_dev *mdev, unsigned long p
 	return emu_of_mdev(mdev)->cfg.track_poll ?: poll;
 }
 
-/* Four completion vectors, EQs EMU_EQN on. */
 /* The backend's chunks are the emulated firmware's: cfg.max_chunk. */
 u64 mlx5vf_seam_max_chunk_size(struct mlx5_core_dev *mdev)
 {
@@ -2427,6 +2441,7 @@ u64 mlx5vf_seam_max_chunk_size(struct mlx5_core_dev *mdev)
 	return emu->cfg.chunk_mode ? emu->cfg.max_chunk : 0;
 }
 
+/* Four completion vectors, EQs EMU_EQN on. */
 int mlx5vf_seam_comp_eqn_get(struct mlx5_core_dev *mdev, u16 vecidx, int *eqn)
 {
 	if (vecidx >= 4)

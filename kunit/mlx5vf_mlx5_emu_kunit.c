@@ -412,7 +412,6 @@ static u32 wait_out_err(struct mlx5vf_emu *emu, u32 calls)
 	return st.out_err_calls;
 }
 
-/* (c) A SAVE failing with a syndrome: a precise errno, the syndrome logged, usable. */
 /* The syndrome the core's statistics kept (out of line: the callers' frames are full). */
 static noinline_for_stack u32 side_last_syndrome(struct eside *s)
 {
@@ -424,6 +423,7 @@ static noinline_for_stack u32 side_last_syndrome(struct eside *s)
 	return ms.last.last_error_syndrome;
 }
 
+/* (c) A SAVE failing with a syndrome: a precise errno, the syndrome logged, usable. */
 static void save_syndrome_surfaces_and_device_recovers(struct kunit *test)
 {
 	u8 *stream = stream_alloc(test);
@@ -618,6 +618,53 @@ static void unchunked_precopy_migrates(struct kunit *test)
 	mlx5vf_emu_stats(src.emu, &sst);
 	KUNIT_EXPECT_EQ(test, 0u, sst.continuation_saves);
 	KUNIT_EXPECT_GE(test, sst.saves, 3u);
+	side_fini(&src);
+	side_fini(&dst);
+}
+
+/*
+ * Rule 14: a precopy delta's SAVE fails with BAD_RES_STATE, the firmware
+ * lost tracking. The migration goes on: the final image is a full one (an
+ * untracked full SAVE, which a VHCA still tracking would take for the
+ * cleanup and send a bare header), and the destination ends equal.
+ */
+static void precopy_tracking_lost_sends_full_final_image(struct kunit *test)
+{
+	u8 *stream = stream_alloc(test);
+	struct mlx5vf_emu_stats st;
+	struct eside src, dst;
+	u64 initial, dirty;
+	size_t len = 0, fed = 0;
+	u32 flags;
+
+	side_init(test, &src, 7, 1);
+	side_init(test, &dst, 9, 2);
+	KUNIT_ASSERT_EQ(test, 0, side_go(&src, MLX5VF_MIG_PRE_COPY));
+	KUNIT_ASSERT_EQ(test, 0, side_go(&dst, MLX5VF_MIG_RESUMING));
+	KUNIT_EXPECT_EQ(test, -ENOMSG, side_drain(&src, stream, &len));
+	KUNIT_ASSERT_EQ(test, 0, side_feed(&dst, stream, fed, len));
+	fed = len;
+	mlx5vf_emu_vf_write(src.emu, 9000, 5000, 0x3c);
+	mlx5vf_emu_fail_next(src.emu, MLX5_CMD_OP_SAVE_VHCA_STATE,
+			     MLX5_CMD_STAT_BAD_RES_STATE_ERR, 0xbad5);
+	mlx5vf_state_lock(&src.mvdev);
+	KUNIT_ASSERT_EQ(test, 0,
+			mlx5vf_core_dev_precopy_info(src.mvdev.mig, src.save, false, &flags,
+						     &initial, &dirty));
+	mlx5vf_state_unlock(&src.mvdev);
+	side_drain(&src, stream, &len);
+	mlx5vf_emu_stats(src.emu, &st);
+	KUNIT_EXPECT_FALSE(test, st.tracking);
+	mlx5vf_emu_vf_write(src.emu, 20000, 100, 0x3d);
+	KUNIT_ASSERT_EQ(test, 0, side_feed(&dst, stream, fed, len));
+	fed = len;
+	KUNIT_ASSERT_EQ(test, 0, side_go(&src, MLX5VF_MIG_STOP_COPY));
+	KUNIT_EXPECT_EQ(test, 0, side_drain(&src, stream, &len));
+	KUNIT_ASSERT_EQ(test, 0, side_feed(&dst, stream, fed, len));
+	KUNIT_ASSERT_EQ(test, 0, side_go(&dst, MLX5VF_MIG_RUNNING));
+	KUNIT_EXPECT_EQ(test, mlx5vf_emu_state_sum(src.emu), mlx5vf_emu_state_sum(dst.emu));
+	mlx5vf_emu_stats(src.emu, &st);
+	KUNIT_EXPECT_EQ(test, 0u, st.cleanups);
 	side_fini(&src);
 	side_fini(&dst);
 }
@@ -1107,10 +1154,14 @@ static void expect_pages(struct kunit *test, struct dirty_pages *d, u64 first, u
 /*
  * Reports of many messages through an 8-slot ring: the ring, the CQ's
  * owner bit and, over 65536 messages, the CQEs' 16-bit WQE counter wrap.
- * Every page written is reported once, nothing else.
+ * Every page written is reported once, nothing else. Under KASAN (the debug
+ * kernel, on TCG) 73728 messages take minutes and trip the hung-task
+ * watchdog over insmod: one round there wraps the ring and the owner bit
+ * a thousand times, and the UML run wraps the counter.
  */
 static void track_report_wraps_ring_and_wqe_counter(struct kunit *test)
 {
+	const u32 rounds = IS_ENABLED(CONFIG_KASAN) ? 1 : 9;
 	struct mlx5vf_emu_stats st, before;
 	struct dirty_pages d;
 	struct eside s;
@@ -1119,8 +1170,8 @@ static void track_report_wraps_ring_and_wqe_counter(struct kunit *test)
 	dirty_pages_init(test, &d);
 	side_init_cfg(test, &s, &small_ring_cfg);
 	KUNIT_ASSERT_EQ(test, 0, track_start(&s));
-	/* 9 rounds of 65536 pages: 8192 messages each, 73728 in all. */
-	for (round = 0; round < 9; round++) {
+	/* Rounds of 65536 pages: 8192 messages each, 73728 in 9. */
+	for (round = 0; round < rounds; round++) {
 		mlx5vf_emu_stats(s.emu, &before);
 		write_pages(&s, round % 4, TRACK_PAGES / 4, 4);
 		KUNIT_ASSERT_EQ(test, 0, report_pages(&s, &d));
@@ -1130,7 +1181,8 @@ static void track_report_wraps_ring_and_wqe_counter(struct kunit *test)
 				(u64)st.report_msgs);
 	}
 	kunit_info(test, "%u messages, %u arms of the CQ", st.report_msgs, st.cq_arms);
-	KUNIT_EXPECT_GT(test, st.report_msgs, 65536u);
+	if (rounds == 9)
+		KUNIT_EXPECT_GT(test, st.report_msgs, 65536u);
 	KUNIT_EXPECT_EQ(test, 0u, st.misuses);
 	track_stop(&s);
 	expect_no_tracker(&s);
@@ -1501,6 +1553,7 @@ static void track_error_event_fails_held_report(struct kunit *test)
 
 static struct kunit_case mlx5vf_mlx5_emu_cases[] = {
 	KUNIT_CASE(state_sum_tells_states_apart),
+	KUNIT_CASE(precopy_tracking_lost_sends_full_final_image),
 	KUNIT_CASE(corrupt_image_is_refused_by_the_vhca),
 	KUNIT_CASE(stop_copy_chunked_image_arrives_whole),
 	KUNIT_CASE(precopy_chunked_rounds_reproduce_state),

@@ -15,10 +15,12 @@
  * incremental QUERY get -EBUSY (rule 4: the driver waits for the SAVE).
  * Locking: none; the emulator serialises every call (its mutex).
  * Errors: 0, or a negative errno (abi.h): -EINVAL the firmware refuses the
- * command in this state (out of order, untracked, no base image), -ENOSPC
+ * command in this state (SUSPEND/RESUME out of order, an untracked delta,
+ * set_track after SUSPEND responder, LOAD while running), -ENOSPC
  * the buffer is smaller than the image, -EBUSY a SAVE is in flight (rule 4),
  * -EOVERFLOW an image too large for
- * one command, -EIO a LOAD's image refused (corrupt, foreign, out of order),
+ * one command, -EIO a LOAD's image refused (corrupt, foreign, a chunk out of
+ * order, a delta without a base image) or a SAVE voided by a reset,
  * -ERANGE a write beyond the state, -EAGAIN a quiesced function.
  */
 #ifndef MLX5VF_SIM_WIRE_H
@@ -99,6 +101,11 @@ bool mlx5vf_core_sim_wire_save_pending(const struct mlx5vf_sim_wire *w);
 /* *why: the refusal's name for the log (sim_image.h SimLoadError), "" if none. */
 int mlx5vf_core_sim_wire_load(struct mlx5vf_sim_wire *w, const struct mlx5vf_sim_wire_buffer *buf,
 			      const char **why);
+/*
+ * The firmware lost tracking (a SAVE answered BAD_RESOURCE_STATE, rule 14):
+ * the image in progress and every change record are gone.
+ */
+void mlx5vf_core_sim_wire_lose_tracking(struct mlx5vf_sim_wire *w);
 /* FLR: both sides running, untracked, no image open, power-on state. */
 void mlx5vf_core_sim_wire_function_reset(struct mlx5vf_sim_wire *w);
 

@@ -195,6 +195,11 @@ extern "C" int mlx5vf_core_sim_wire_load(mlx5vf_sim_wire *w, const mlx5vf_sim_wi
 	return rc;
 }
 
+extern "C" void mlx5vf_core_sim_wire_lose_tracking(mlx5vf_sim_wire *w)
+{
+	w->sim->lose_tracking();
+}
+
 extern "C" void mlx5vf_core_sim_wire_function_reset(mlx5vf_sim_wire *w)
 {
 	w->sim->function_reset();

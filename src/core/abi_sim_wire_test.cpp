@@ -155,6 +155,22 @@ TEST(AbiSimWire, ChunksContinueWithIncrementalUntrackedSaves)
 	EXPECT_TRUE(kind.restarted);
 }
 
+TEST(AbiSimWire, LostTrackingMakesTheNextUntrackedSaveAFullImage)
+{
+	Wire w(config(1));
+	Pages pages(16);
+	const mlx5vf_sim_wire_buffer buf = pages.buffer(16 * kPage);
+	mlx5vf_sim_wire_save_kind_of kind;
+	mlx5vf_sim_wire_save_result res;
+	ASSERT_EQ(0, save(w.w, false, true, &buf, &kind, &res));
+	ASSERT_TRUE(w.state().tracking);
+	mlx5vf_core_sim_wire_lose_tracking(w.w);
+	EXPECT_FALSE(w.state().tracking);
+	ASSERT_EQ(0, save(w.w, false, false, &buf, &kind, &res));
+	EXPECT_EQ(MLX5VF_SIM_WIRE_SAVE_FULL, kind.kind);
+	EXPECT_EQ(mlx5vf::kSimHeaderSize + 8 * kPage, res.image_size);
+}
+
 TEST(AbiSimWire, OneSaveInFlightAndWhatWaitsForIt)
 {
 	Wire w(config(1));

@@ -281,6 +281,12 @@ VhcaMigState SimVhca::migration_state() const
 	return dirty_count_ ? VhcaMigState::Dirty : VhcaMigState::Ready;
 }
 
+void SimVhca::lose_tracking()
+{
+	abandon_image();
+	drop_tracking();
+}
+
 void SimVhca::mark_dirty(uint64_t page)
 {
 	uint64_t &word = dirty_[page / 64];
@@ -666,10 +672,7 @@ kstd::Result<void> SimVhca::save(const SaveRequest &req, SaveCompletion &done)
 			}
 		}
 	} else if (faulted && fault == SimFault::BadResourceState) {
-		// The firmware could not keep tracking: the image in progress and
-		// every change record are gone; only a full image helps now.
-		abandon_image();
-		drop_tracking();
+		lose_tracking();
 		result.status = FwStatus::BadResourceState;
 	} else {
 		result.image_size = TRY(write_image(req, *buf, &result.next_required, cont));

@@ -230,6 +230,10 @@ public:
 	kstd::Result<uint64_t> reconfigure(uint64_t pages);
 	// Pages configured now (the configuration register, within 1..pages).
 	uint64_t configured_pages() const;
+	// The firmware could not keep tracking (what a SAVE failing with
+	// BAD_RESOURCE_STATE means, rule 14): the image in progress and every
+	// change record are gone; only a full image helps now.
+	void lose_tracking();
 	// What QUERY_VHCA_MIGRATION_STATE reports in migration_state now.
 	VhcaMigState migration_state() const;
 

@@ -44,7 +44,8 @@ MODULE_PARM_DESC(emu_page_tracker,
 
 static unsigned int emu_state_kib = 256;
 module_param(emu_state_kib, uint, 0444);
-MODULE_PARM_DESC(emu_state_kib, "Emulated PF: VF state size in KiB (16 to 1024, default 256)");
+MODULE_PARM_DESC(emu_state_kib,
+		 "Emulated PF: VF state size in KiB (16 to 1024, rounded up to whole 4 KiB pages; default 256)");
 
 static unsigned int emu_max_chunk_kib = 64;
 module_param(emu_max_chunk_kib, uint, 0444);
@@ -156,7 +157,7 @@ static int mlx5vf_emu_vf_setup(struct mlx5vf_device *mvdev)
 	struct mlx5vf_emu_config cfg = {
 		.vhca_id = pci_dev_id(pdev),
 		.chunk_mode = emu_chunk_mode,
-		.state_size = clamp(emu_state_kib, 16U, 1024U) * SZ_1K,
+		.state_size = round_up(clamp(emu_state_kib, 16U, 1024U), 4U) * SZ_1K,
 		/* The simulated VHCA's chunk holds a header and one page record. */
 		.max_chunk = clamp(emu_max_chunk_kib, 8U, 1024U) * SZ_1K,
 		/* Each function's own: a migration must carry the state over. */
