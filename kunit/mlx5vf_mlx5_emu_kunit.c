@@ -294,6 +294,22 @@ static void state_sum_tells_states_apart(struct kunit *test)
 }
 
 /*
+ * QEMU resets a destination whose stream failed, then resumes the stream
+ * [0, len) again: the destination must end with the source's state.
+ */
+static void resume_again_after_reset(struct kunit *test, struct eside *src, struct eside *dst,
+				     u8 *stream, size_t len)
+{
+	side_drop_files(dst);
+	side_reset(dst);
+	KUNIT_EXPECT_EQ(test, MLX5VF_MIG_RUNNING, side_state(dst));
+	KUNIT_ASSERT_EQ(test, 0, side_go(dst, MLX5VF_MIG_RESUMING));
+	KUNIT_ASSERT_EQ(test, 0, side_feed(dst, stream, 0, len));
+	KUNIT_ASSERT_EQ(test, 0, side_go(dst, MLX5VF_MIG_RUNNING));
+	KUNIT_EXPECT_EQ(test, mlx5vf_emu_state_sum(src->emu), mlx5vf_emu_state_sum(dst->emu));
+}
+
+/*
  * A byte of the device image flipped in transit: the stream has no checksum
  * over FW_DATA, the simulated firmware's image has its own, so the
  * destination VHCA refuses that LOAD with a status the backend reports. The
@@ -320,13 +336,7 @@ static void corrupt_image_is_refused_by_the_vhca(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, 1u, st.out_err_calls);
 
 	stream[len - 100] ^= 0x40;
-	side_reset(&dst);
-	side_drop_files(&dst);
-	KUNIT_ASSERT_EQ(test, 0, side_go(&dst, MLX5VF_MIG_STOP));
-	KUNIT_ASSERT_EQ(test, 0, side_go(&dst, MLX5VF_MIG_RESUMING));
-	KUNIT_ASSERT_EQ(test, 0, side_feed(&dst, stream, 0, len));
-	KUNIT_ASSERT_EQ(test, 0, side_go(&dst, MLX5VF_MIG_RUNNING));
-	KUNIT_EXPECT_EQ(test, mlx5vf_emu_state_sum(src.emu), mlx5vf_emu_state_sum(dst.emu));
+	resume_again_after_reset(test, &src, &dst, stream, len);
 	side_fini(&src);
 	side_fini(&dst);
 }
@@ -573,14 +583,7 @@ static void load_syndrome_fails_write_and_destination_recovers(struct kunit *tes
 	KUNIT_EXPECT_EQ(test, -EINVAL, side_feed(&dst, stream, 0, len));
 	mlx5vf_emu_stats(dst.emu, &st);
 	KUNIT_EXPECT_EQ(test, 0x10adu, st.out_err_syndrome);
-	/* QEMU resets a destination whose stream failed, then resumes again. */
-	side_drop_files(&dst);
-	side_reset(&dst);
-	KUNIT_EXPECT_EQ(test, MLX5VF_MIG_RUNNING, side_state(&dst));
-	KUNIT_ASSERT_EQ(test, 0, side_go(&dst, MLX5VF_MIG_RESUMING));
-	KUNIT_ASSERT_EQ(test, 0, side_feed(&dst, stream, 0, len));
-	KUNIT_ASSERT_EQ(test, 0, side_go(&dst, MLX5VF_MIG_RUNNING));
-	KUNIT_EXPECT_EQ(test, mlx5vf_emu_state_sum(src.emu), mlx5vf_emu_state_sum(dst.emu));
+	resume_again_after_reset(test, &src, &dst, stream, len);
 	side_fini(&src);
 	side_fini(&dst);
 }

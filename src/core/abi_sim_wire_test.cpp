@@ -68,6 +68,16 @@ void stop(mlx5vf_sim_wire *w)
 	ASSERT_EQ(0, mlx5vf_core_sim_wire_suspend(w, true));
 }
 
+// An unchunked VHCA and a 16-page mkey: the SAVE cases' setting.
+class AbiSimWireSave : public ::testing::Test {
+protected:
+	Wire w{config(1)};
+	Pages pages{16};
+	const mlx5vf_sim_wire_buffer buf = pages.buffer(16 * kPage);
+	mlx5vf_sim_wire_save_kind_of kind{};
+	mlx5vf_sim_wire_save_result res{};
+};
+
 TEST(AbiSimWire, FullImageThroughPagesMigratesTheState)
 {
 	Wire src(config(1)), dst(config(2));
@@ -103,13 +113,8 @@ TEST(AbiSimWire, FullImageThroughPagesMigratesTheState)
 	EXPECT_EQ(-MLX5VF_EIO, mlx5vf_core_sim_wire_load(dst.w, &load, &why));
 }
 
-TEST(AbiSimWire, UntrackedFullSaveWhileTrackingIsTheCleanup)
+TEST_F(AbiSimWireSave, UntrackedFullSaveWhileTrackingIsTheCleanup)
 {
-	Wire w(config(1));
-	Pages pages(16);
-	const mlx5vf_sim_wire_buffer buf = pages.buffer(16 * kPage);
-	mlx5vf_sim_wire_save_kind_of kind;
-	mlx5vf_sim_wire_save_result res;
 	ASSERT_EQ(0, save(w.w, false, true, &buf, &kind, &res));
 	EXPECT_EQ(MLX5VF_SIM_WIRE_SAVE_FULL, kind.kind);
 	EXPECT_TRUE(w.state().tracking);
@@ -155,13 +160,8 @@ TEST(AbiSimWire, ChunksContinueWithIncrementalUntrackedSaves)
 	EXPECT_TRUE(kind.restarted);
 }
 
-TEST(AbiSimWire, LostTrackingMakesTheNextUntrackedSaveAFullImage)
+TEST_F(AbiSimWireSave, LostTrackingMakesTheNextUntrackedSaveAFullImage)
 {
-	Wire w(config(1));
-	Pages pages(16);
-	const mlx5vf_sim_wire_buffer buf = pages.buffer(16 * kPage);
-	mlx5vf_sim_wire_save_kind_of kind;
-	mlx5vf_sim_wire_save_result res;
 	ASSERT_EQ(0, save(w.w, false, true, &buf, &kind, &res));
 	ASSERT_TRUE(w.state().tracking);
 	mlx5vf_core_sim_wire_lose_tracking(w.w);
@@ -171,13 +171,8 @@ TEST(AbiSimWire, LostTrackingMakesTheNextUntrackedSaveAFullImage)
 	EXPECT_EQ(mlx5vf::kSimHeaderSize + 8 * kPage, res.image_size);
 }
 
-TEST(AbiSimWire, OneSaveInFlightAndWhatWaitsForIt)
+TEST_F(AbiSimWireSave, OneSaveInFlightAndWhatWaitsForIt)
 {
-	Wire w(config(1));
-	Pages pages(16);
-	const mlx5vf_sim_wire_buffer buf = pages.buffer(16 * kPage);
-	mlx5vf_sim_wire_save_kind_of kind;
-	mlx5vf_sim_wire_save_result res;
 	uint32_t required;
 	uint64_t total;
 	EXPECT_EQ(-MLX5VF_EINVAL, mlx5vf_core_sim_wire_save_done(w.w, &res));
